@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: Apache-2.0
+// cuact-bench: bandwidth of every cuact activation, forward and backward, against the copy roof
+// measured in the same run, with cub::DeviceTransform running the same functors as a reference.
+//
+//   cuact-bench                      every case (about a minute on an H100/H200)
+//   cuact-bench --quick              smoke test: n = 2^24, fewer sizes, 10 iterations
+//   cuact-bench --filter gelu/bfloat16 --json out.json
+//   cuact-bench --list               case names (no GPU needed)
+//
+// Method (shared/research/perf-anchors.md, "How to measure fairly"):
+//  - bytes are the compulsory ones: forward 2*n*size (read x, write y), backward 3*n*size (read
+//    dy, read x or y, write dx); GB are decimal.
+//  - the roof is the better of cudaMemcpyAsync and a 16-byte-vector copy kernel over a tensor of
+//    the same byte count, measured in this run on this card; a row's % is against that roof.
+//  - each launch is timed alone with a pair of CUDA events after >= 5 warm-up launches; we report
+//    the median (p10/p90 in the JSON). Main cases move >= 1 GiB per call, far above the 50 MB L2.
+//  - inputs are values in [-8, 8) from a hash of the index (never zeros), so transcendental ops
+//    take their real branches.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cuact/activation.hpp"
+#include "cub_reference.cuh"
+
+#ifndef CUACT_GIT_COMMIT
+#define CUACT_GIT_COMMIT "unknown"
+#endif
+
+using cuact::DType;
+using cuact::Op;
+
+// ---------------------------------------------------------------------------------------------
+// Error checking: every failure names the call and exits; a benchmark that keeps going after an
+// error reports numbers for work that never ran.
+// ---------------------------------------------------------------------------------------------
+
+constexpr int kExitFailure = 1;
+constexpr int kExitNoDevice = 2;
+constexpr int kExitUsage = 64;  // sysexits.h EX_USAGE
+
+static void cuda_check(cudaError_t err, const char* what, const char* file, int line) {
+  if (err == cudaSuccess) return;
+  std::fprintf(stderr, "cuact-bench: %s:%d: %s failed: %s (%s)\n", file, line, what,
+               cudaGetErrorString(err), cudaGetErrorName(err));
+  std::exit(kExitFailure);
+}
+#define CUDA_CHECK(call) cuda_check((call), #call, __FILE__, __LINE__)
+
+static void cuact_check(cuact::Status s, const char* what, const std::string& case_name) {
+  if (s == cuact::Status::kSuccess) return;
+  std::fprintf(stderr, "cuact-bench: %s failed in case %s: %s (%s)\n", what, case_name.c_str(),
+               cuact::status_string(s), cuact::last_error_detail());
+  std::exit(kExitFailure);
+}
+
+[[noreturn]] static void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "cuact-bench: %s (try --help)\n", msg.c_str());
+  std::exit(kExitUsage);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dtypes
+// ---------------------------------------------------------------------------------------------
+
+constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat16, DType::kBFloat16,
+                                DType::kFloat64};
+
+static size_t dtype_size(DType d) {
+  switch (d) {
+    case DType::kFloat32: return 4;
+    case DType::kFloat16: return 2;
+    case DType::kBFloat16: return 2;
+    case DType::kFloat64: return 8;
+  }
+  return 0;
+}
+
+static bool parse_dtype(const std::string& s, DType* out) {
+  struct Alias { const char* name; DType d; };
+  static const Alias kAliases[] = {
+      {"float32", DType::kFloat32}, {"fp32", DType::kFloat32},   {"f32", DType::kFloat32},
+      {"float16", DType::kFloat16}, {"fp16", DType::kFloat16},   {"half", DType::kFloat16},
+      {"bfloat16", DType::kBFloat16}, {"bf16", DType::kBFloat16},
+      {"float64", DType::kFloat64}, {"fp64", DType::kFloat64},   {"double", DType::kFloat64}};
+  for (const Alias& a : kAliases) {
+    if (s == a.name) {
+      *out = a.d;
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device kernels the bench needs besides the library: input fill, the copy roof, a spin.
+// ---------------------------------------------------------------------------------------------
+
+//! A 32-bit hash of (index, seed): murmur3's 64-bit finaliser, so neighbouring indices get
+//! unrelated values and every branch of a piecewise op is taken within each warp.
+__device__ __forceinline__ uint32_t hash_index(uint64_t i, uint32_t seed) {
+  uint64_t h = i * 0x9E3779B97F4A7C15ull + seed;
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
+  h ^= h >> 33;
+  return static_cast<uint32_t>(h);
+}
+
+__device__ __forceinline__ void store_value(float v, float* p) { *p = v; }
+__device__ __forceinline__ void store_value(float v, double* p) { *p = v; }
+__device__ __forceinline__ void store_value(float v, __half* p) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void store_value(float v, __nv_bfloat16* p) {
+  *p = __float2bfloat16_rn(v);
+}
+
+//! p[i] = lo + width * u(i), u uniform in [0, 1) with 24 bits (exact in float).
+template <class T>
+__global__ void fill_uniform(T* p, int64_t n, float lo, float width, uint32_t seed) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const float u = float(hash_index(uint64_t(i), seed) >> 8) * (1.0f / 16777216.0f);
+    store_value(fmaf(width, u, lo), p + i);
+  }
+}
+
+// One pass, 4 x 16-byte vectors per thread, all loads issued before any store: the shape that
+// ran closest to cudaMemcpy on an H200 (perf-anchors: a grid-stride loop lost ~5%).
+constexpr int kCopyThreads = 256;
+constexpr int kCopyVecsPerThread = 4;
+
+__global__ void __launch_bounds__(kCopyThreads)
+    copy_vec16(const uint4* __restrict__ src, uint4* __restrict__ dst, int64_t nvec) {
+  const int64_t base = int64_t(blockIdx.x) * (kCopyThreads * kCopyVecsPerThread) + threadIdx.x;
+  uint4 v[kCopyVecsPerThread];
+#pragma unroll
+  for (int k = 0; k < kCopyVecsPerThread; ++k) {
+    const int64_t i = base + int64_t(k) * kCopyThreads;
+    if (i < nvec) v[k] = src[i];
+  }
+#pragma unroll
+  for (int k = 0; k < kCopyVecsPerThread; ++k) {
+    const int64_t i = base + int64_t(k) * kCopyThreads;
+    if (i < nvec) dst[i] = v[k];
+  }
+}
+
+//! Holds the GPU for `ns` nanoseconds (see time_launches for why).
+__global__ void spin(uint64_t ns) {
+  uint64_t t0, t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  } while (t - t0 < ns);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+// ---------------------------------------------------------------------------------------------
+
+struct Timing {
+  double median_us = 0, p10_us = 0, p90_us = 0;
+};
+
+//! Linear interpolation between order statistics of a sorted sample.
+static double percentile(const std::vector<double>& sorted, double q) {
+  const double pos = q * double(sorted.size() - 1);
+  const size_t i = size_t(pos);
+  if (i + 1 >= sorted.size()) return sorted.back();
+  const double f = pos - double(i);
+  return sorted[i] * (1.0 - f) + sorted[i + 1] * f;
+}
+
+struct Bench {
+  cudaStream_t stream = nullptr;
+  int warmup = 5;
+  int iters = 30;
+  int sm_count = 0;
+  std::vector<cudaEvent_t> start, stop;  // one pair per timed launch, created once
+};
+
+//! Times `launch` alone, `b.iters` times, after `b.warmup` untimed launches.
+//! A spin kernel holds the GPU first so the host queues every timed launch before the first
+//! starts: the events then bracket the kernel on the device, not the host's launch gaps, which
+//! would otherwise dominate the small sizes of the sweep.
+template <class Launch>
+static Timing time_launches(Bench& b, Launch&& launch) {
+  for (int i = 0; i < b.warmup; ++i) launch();
+  const uint64_t spin_ns = std::min<uint64_t>(500000 + 20000ull * b.iters, 50000000);
+  spin<<<1, 1, 0, b.stream>>>(spin_ns);
+  CUDA_CHECK(cudaGetLastError());
+  for (int i = 0; i < b.iters; ++i) {
+    CUDA_CHECK(cudaEventRecord(b.start[i], b.stream));
+    launch();
+    CUDA_CHECK(cudaEventRecord(b.stop[i], b.stream));
+  }
+  CUDA_CHECK(cudaStreamSynchronize(b.stream));
+  CUDA_CHECK(cudaGetLastError());
+  std::vector<double> us(b.iters);
+  for (int i = 0; i < b.iters; ++i) {
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, b.start[i], b.stop[i]));
+    us[i] = 1000.0 * ms;
+  }
+  std::sort(us.begin(), us.end());
+  return {percentile(us, 0.5), percentile(us, 0.1), percentile(us, 0.9)};
+}
+
+static double gb_per_s(double bytes, double us) { return bytes / (us * 1e-6) / 1e9; }
+
+// ---------------------------------------------------------------------------------------------
+// Copy roof: one per tensor byte count that the selected cases use.
+// ---------------------------------------------------------------------------------------------
+
+struct Roof {
+  size_t tensor_bytes = 0;
+  Timing memcpy_t, kernel_t;
+  double memcpy_gbs = 0, kernel_gbs = 0;
+  double gbs() const { return std::max(memcpy_gbs, kernel_gbs); }
+  const char* source() const { return kernel_gbs > memcpy_gbs ? "kernel" : "memcpy"; }
+};
+
+static Roof measure_roof(Bench& b, const void* src, void* dst, size_t bytes) {
+  Roof r;
+  r.tensor_bytes = bytes;
+  r.memcpy_t = time_launches(b, [&] {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, b.stream));
+  });
+  // Every tensor here is a multiple of 16 bytes (2^10 elements of 2 bytes at the least).
+  const int64_t nvec = int64_t(bytes / sizeof(uint4));
+  const int64_t per_block = kCopyThreads * kCopyVecsPerThread;
+  const unsigned blocks = unsigned((nvec + per_block - 1) / per_block);
+  r.kernel_t = time_launches(b, [&] {
+    copy_vec16<<<blocks, kCopyThreads, 0, b.stream>>>(static_cast<const uint4*>(src),
+                                                      static_cast<uint4*>(dst), nvec);
+    CUDA_CHECK(cudaGetLastError());
+  });
+  r.memcpy_gbs = gb_per_s(2.0 * double(bytes), r.memcpy_t.median_us);
+  r.kernel_gbs = gb_per_s(2.0 * double(bytes), r.kernel_t.median_us);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+// ---------------------------------------------------------------------------------------------
+
+enum class Group { kAct, kCub, kSweep };
+enum class Dir { kForward, kBackwardX, kBackwardY };
+
+static const char* group_name(Group g) {
+  return g == Group::kAct ? "act" : g == Group::kCub ? "cub" : "sweep";
+}
+static const char* dir_name(Dir d) {
+  return d == Dir::kForward ? "fwd" : d == Dir::kBackwardX ? "bwd_x" : "bwd_y";
+}
+
+struct Case {
+  std::string name;  // group/op/dtype/dir[/2^k]: what --filter and --list see
+  Group group;
+  Op op;
+  DType dtype;
+  Dir dir;
+  int64_t n;
+  size_t tensor_bytes() const { return size_t(n) * dtype_size(dtype); }
+  double bytes_moved() const {
+    return double(tensor_bytes()) * (dir == Dir::kForward ? 2.0 : 3.0);
+  }
+};
+
+struct Options {
+  std::vector<std::string> filters;  // a case runs if its name contains any of them
+  std::vector<DType> dtypes;         // empty: all
+  std::string json_path;
+  int iters = 0;  // 0: the default for the mode
+  bool quick = false, list = false, help = false;
+};
+
+static std::string pow2_name(int64_t n) {
+  int k = 0;
+  while ((int64_t(1) << k) < n) ++k;
+  return (int64_t(1) << k) == n ? "2^" + std::to_string(k) : std::to_string(n);
+}
+
+static Case make_case(Group g, Op op, DType d, Dir dir, int64_t n) {
+  std::string name = std::string(group_name(g)) + "/" + cuact::op_name(op) + "/" +
+                     cuact::dtype_name(d) + "/" + dir_name(dir);
+  if (g == Group::kSweep) name += "/" + pow2_name(n);
+  return {name, g, op, d, dir, n};
+}
+
+static bool selected(const Options& o, const Case& c) {
+  if (!o.dtypes.empty() && std::find(o.dtypes.begin(), o.dtypes.end(), c.dtype) == o.dtypes.end())
+    return false;
+  if (o.filters.empty()) return true;
+  for (const std::string& f : o.filters) {
+    if (c.name.find(f) != std::string::npos) return true;
+  }
+  return false;
+}
+
+//! Main cases at 2^28 (2^27 for float64: the same 1 GiB per tensor as float32), with the CUB
+//! reference right after each forward; then the size sweep.
+static std::vector<Case> make_cases(const Options& o) {
+  const cuact::ActParams params;
+  const int main_log2 = o.quick ? 24 : 28;
+  std::vector<Case> all;
+  for (DType d : kAllDTypes) {
+    const int64_t n = int64_t(1) << (d == DType::kFloat64 ? main_log2 - 1 : main_log2);
+    for (int i = 0; i < cuact::kNumOps; ++i) {
+      const Op op = static_cast<Op>(i);
+      all.push_back(make_case(Group::kAct, op, d, Dir::kForward, n));
+      all.push_back(make_case(Group::kCub, op, d, Dir::kForward, n));
+      all.push_back(make_case(Group::kAct, op, d, Dir::kBackwardX, n));
+      if (cuact::has_output_derivative(op, params))
+        all.push_back(make_case(Group::kAct, op, d, Dir::kBackwardY, n));
+    }
+  }
+  const Op sweep_ops[] = {Op::kRelu, Op::kGelu, Op::kSilu};
+  for (DType d : {DType::kBFloat16, DType::kFloat32}) {
+    std::vector<int> log2_sizes;
+    for (int k = 10; k <= (o.quick ? 22 : 28); k += o.quick ? 4 : 2) log2_sizes.push_back(k);
+    if (!o.quick && dtype_size(d) == 2) log2_sizes.push_back(29);  // 1 GiB per 16-bit tensor
+    for (Op op : sweep_ops) {
+      for (int k : log2_sizes)
+        all.push_back(make_case(Group::kSweep, op, d, Dir::kForward, int64_t(1) << k));
+    }
+  }
+  std::vector<Case> out;
+  for (const Case& c : all) {
+    if (selected(o, c)) out.push_back(c);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a case
+// ---------------------------------------------------------------------------------------------
+
+//! Four device buffers, each big enough for the largest selected tensor.
+struct Buffers {
+  size_t bytes = 0;
+  void* x = nullptr;      // forward input / saved input
+  void* dy = nullptr;     // upstream gradient
+  void* y = nullptr;      // forward output saved for bwd_y
+  void* out = nullptr;    // what the timed call writes
+  DType filled = DType::kFloat32;
+  bool has_fill = false;  // x and dy hold values of `filled` over the whole buffer
+};
+
+template <class T>
+static void fill_typed(const Bench& b, void* p, int64_t n, float lo, float width, uint32_t seed) {
+  fill_uniform<T><<<b.sm_count * 8, 256, 0, b.stream>>>(static_cast<T*>(p), n, lo, width, seed);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+static void fill(const Bench& b, DType d, void* p, int64_t n, float lo, float width,
+                 uint32_t seed) {
+  switch (d) {
+    case DType::kFloat32: return fill_typed<float>(b, p, n, lo, width, seed);
+    case DType::kFloat16: return fill_typed<__half>(b, p, n, lo, width, seed);
+    case DType::kBFloat16: return fill_typed<__nv_bfloat16>(b, p, n, lo, width, seed);
+    case DType::kFloat64: return fill_typed<double>(b, p, n, lo, width, seed);
+  }
+}
+
+//! x in [-8, 8) (covers every branch and both tails of the smooth ops), dy in [-1, 1). Filled
+//! once per dtype over the whole buffer; smaller cases use a prefix.
+static void prepare_inputs(const Bench& b, Buffers& buf, DType d) {
+  if (buf.has_fill && buf.filled == d) return;
+  const int64_t n = int64_t(buf.bytes / dtype_size(d));
+  fill(b, d, buf.x, n, -8.0f, 16.0f, 0x1234u);
+  fill(b, d, buf.dy, n, -1.0f, 2.0f, 0xBEEFu);
+  CUDA_CHECK(cudaStreamSynchronize(b.stream));
+  buf.filled = d;
+  buf.has_fill = true;
+}
+
+//! Enqueues the call that `c` measures.
+static void launch_case(const Bench& b, const Buffers& buf, const Case& c,
+                        const cuact::ActParams& p) {
+  switch (c.group) {
+    case Group::kCub:
+      CUDA_CHECK(bench::cub_forward(c.op, c.dtype, buf.x, buf.out, c.n, p, b.stream));
+      return;
+    case Group::kAct:
+    case Group::kSweep:
+      if (c.dir == Dir::kForward) {
+        cuact_check(cuact::forward(c.op, c.dtype, buf.x, buf.out, c.n, p, b.stream),
+                    "cuact::forward", c.name);
+      } else {
+        const bool from_y = c.dir == Dir::kBackwardY;
+        cuact_check(cuact::backward(c.op, c.dtype, buf.dy, from_y ? buf.y : buf.x,
+                                    from_y ? cuact::Saved::kOutput : cuact::Saved::kInput,
+                                    buf.out, c.n, p, b.stream),
+                    "cuact::backward", c.name);
+      }
+      return;
+  }
+}
+
+struct Row {
+  Case c;
+  Timing t;
+  double gbs = 0, roof_gbs = 0, pct_roof = 0;
+};
+
+static Row run_case(Bench& b, Buffers& buf, const Case& c, const Roof& roof) {
+  const cuact::ActParams params;
+  prepare_inputs(b, buf, c.dtype);
+  if (c.dir == Dir::kBackwardY) {
+    // The saved tensor must be a real forward output, so that y-based branches are realistic.
+    cuact_check(cuact::forward(c.op, c.dtype, buf.x, buf.y, c.n, params, b.stream),
+                "cuact::forward (saved y)", c.name);
+  }
+  Row r;
+  r.c = c;
+  r.t = time_launches(b, [&] { launch_case(b, buf, c, params); });
+  r.gbs = gb_per_s(c.bytes_moved(), r.t.median_us);
+  r.roof_gbs = roof.gbs();
+  r.pct_roof = 100.0 * r.gbs / r.roof_gbs;
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device and build description
+// ---------------------------------------------------------------------------------------------
+
+struct DeviceInfo {
+  int index = 0;
+  cudaDeviceProp prop{};
+  int mem_clock_khz = 0, bus_width_bits = 0, sm_clock_khz = 0;
+  int driver_version = 0, runtime_version = 0;
+  char pci_bus_id[32] = "";
+  double peak_gbs() const {  // double data rate: two transfers per memory clock
+    return 2.0 * mem_clock_khz * 1e3 * (bus_width_bits / 8.0) / 1e9;
+  }
+};
+
+static std::string version_string(int v) {  // 13000 -> "13.0"
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+
+static std::string toolkit_version() {
+  return std::to_string(__CUDACC_VER_MAJOR__) + "." + std::to_string(__CUDACC_VER_MINOR__) + "." +
+         std::to_string(__CUDACC_VER_BUILD__);
+}
+
+static std::string cccl_version() {
+  return std::to_string(CCCL_MAJOR_VERSION) + "." + std::to_string(CCCL_MINOR_VERSION) + "." +
+         std::to_string(CCCL_PATCH_VERSION);
+}
+
+static std::string git_commit() {
+  const char* env = std::getenv("CUACT_GIT_COMMIT");
+  return env && *env ? env : CUACT_GIT_COMMIT;
+}
+
+static std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+//! Exits with status 2 and a clear message when there is no usable device.
+static DeviceInfo open_device() {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess || count == 0) {
+    std::fprintf(stderr, "cuact-bench: no CUDA device available (%s)\n",
+                 err != cudaSuccess ? cudaGetErrorString(err) : "device count is 0");
+    std::exit(kExitNoDevice);
+  }
+  DeviceInfo d;
+  CUDA_CHECK(cudaGetDevice(&d.index));
+  CUDA_CHECK(cudaGetDeviceProperties(&d.prop, d.index));
+  CUDA_CHECK(cudaDeviceGetAttribute(&d.mem_clock_khz, cudaDevAttrMemoryClockRate, d.index));
+  CUDA_CHECK(cudaDeviceGetAttribute(&d.bus_width_bits, cudaDevAttrGlobalMemoryBusWidth, d.index));
+  CUDA_CHECK(cudaDeviceGetAttribute(&d.sm_clock_khz, cudaDevAttrClockRate, d.index));
+  CUDA_CHECK(cudaDriverGetVersion(&d.driver_version));
+  CUDA_CHECK(cudaRuntimeGetVersion(&d.runtime_version));
+  CUDA_CHECK(cudaDeviceGetPCIBusId(d.pci_bus_id, sizeof d.pci_bus_id, d.index));
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text output
+// ---------------------------------------------------------------------------------------------
+
+static void print_header(const DeviceInfo& d, const Options& o, const Bench& b) {
+  std::printf("cuact-bench  commit %s  %s\n", git_commit().c_str(), utc_now().c_str());
+  std::printf("device %d: %s (sm_%d%d, %d SMs, %.1f GiB, L2 %.0f MB, ECC %s, PCI %s)\n", d.index,
+              d.prop.name, d.prop.major, d.prop.minor, d.prop.multiProcessorCount,
+              double(d.prop.totalGlobalMem) / (1 << 30), d.prop.l2CacheSize / 1e6,
+              d.prop.ECCEnabled ? "on" : "off", d.pci_bus_id);
+  std::printf("memory: %d-bit bus at %.0f MHz: %.0f GB/s peak from attributes; SM clock %.0f MHz\n",
+              d.bus_width_bits, d.mem_clock_khz / 1e3, d.peak_gbs(), d.sm_clock_khz / 1e3);
+  std::printf("driver %s, runtime %s, toolkit %s, CCCL %s\n",
+              version_string(d.driver_version).c_str(), version_string(d.runtime_version).c_str(),
+              toolkit_version().c_str(), cccl_version().c_str());
+  std::printf("timing: %d warm-up + %d timed launches per case, median; bytes: fwd 2*n*size, "
+              "bwd 3*n*size\n",
+              b.warmup, b.iters);
+  std::printf("note: float64 main cases use n = 2^%d (same bytes per tensor as float32) to bound "
+              "memory\n",
+              o.quick ? 23 : 27);
+  if (o.quick)
+    std::printf("note: --quick: 2^24 elements (~128 MiB working set, near the L2 size): a smoke "
+                "test, not a measurement\n");
+  std::printf("note: sweep sizes below ~2^23 fit in L2: read their time in us, not GB/s\n\n");
+}
+
+static void print_roofs(const std::map<size_t, Roof>& roofs) {
+  std::printf("copy roof (GB/s = 2 * bytes / time; the better of the two is the roof)\n");
+  std::printf("%14s %12s %10s %12s %10s %10s %8s\n", "tensor_bytes", "memcpy_us", "memcpy",
+              "kernel_us", "kernel", "roof", "source");
+  for (const auto& [bytes, r] : roofs) {
+    std::printf("%14zu %12.2f %10.1f %12.2f %10.1f %10.1f %8s\n", bytes, r.memcpy_t.median_us,
+                r.memcpy_gbs, r.kernel_t.median_us, r.kernel_gbs, r.gbs(), r.source());
+  }
+  std::printf("\n");
+}
+
+static void print_row_header() {
+  std::printf("%-44s %-9s %-6s %6s %12s %9s %7s\n", "case", "dtype", "dir", "n", "time_us", "GB/s",
+              "%roof");
+}
+
+static void print_row(const Row& r) {
+  std::printf("%-44s %-9s %-6s %6s %12.2f %9.1f %7.1f\n", r.c.name.c_str(),
+              cuact::dtype_name(r.c.dtype), dir_name(r.c.dir), pow2_name(r.c.n).c_str(),
+              r.t.median_us, r.gbs, r.pct_roof);
+  std::fflush(stdout);  // progress shows through a pipe (tee) while the run goes on
+}
+
+//! Forward rows of cuact and CUB side by side, one line per (dtype, op) where both ran.
+static void print_cub_comparison(const std::vector<Row>& rows) {
+  std::map<std::string, const Row*> cub;
+  for (const Row& r : rows) {
+    if (r.c.group == Group::kCub) cub[std::string(cuact::op_name(r.c.op)) + "/" +
+                                      cuact::dtype_name(r.c.dtype)] = &r;
+  }
+  if (cub.empty()) return;
+  std::printf("\nforward, %% of copy roof: cuact vs cub::DeviceTransform with the same functor\n");
+  std::printf("%-20s %-9s %8s %8s %8s\n", "op", "dtype", "cuact", "cub", "ratio");
+  for (const Row& r : rows) {
+    if (r.c.group != Group::kAct || r.c.dir != Dir::kForward) continue;
+    const auto it = cub.find(std::string(cuact::op_name(r.c.op)) + "/" +
+                             cuact::dtype_name(r.c.dtype));
+    if (it == cub.end()) continue;
+    std::printf("%-20s %-9s %8.1f %8.1f %8.2f\n", cuact::op_name(r.c.op),
+                cuact::dtype_name(r.c.dtype), r.pct_roof, it->second->pct_roof,
+                r.pct_roof / it->second->pct_roof);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON output (hand-written: the bench has no dependencies beyond the toolkit)
+// ---------------------------------------------------------------------------------------------
+
+static std::string json_str(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+static void json_timing(FILE* f, const char* key, const Timing& t, double gbs) {
+  std::fprintf(f, "\"%s\": {\"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, \"gbs\": %.2f}",
+               key, t.median_us, t.p10_us, t.p90_us, gbs);
+}
+
+static void json_device(FILE* f, const DeviceInfo& d) {
+  std::fprintf(f, "  \"device\": {\"index\": %d, \"name\": %s, \"compute_capability\": \"%d.%d\", "
+               "\"sm_count\": %d, \"total_global_mem_bytes\": %zu, \"l2_cache_bytes\": %d, "
+               "\"memory_clock_khz\": %d, \"memory_bus_width_bits\": %d, "
+               "\"peak_dram_gbs_from_attributes\": %.1f, \"sm_clock_khz\": %d, "
+               "\"ecc_enabled\": %s, \"pci_bus_id\": %s},\n",
+               d.index, json_str(d.prop.name).c_str(), d.prop.major, d.prop.minor,
+               d.prop.multiProcessorCount, d.prop.totalGlobalMem, d.prop.l2CacheSize,
+               d.mem_clock_khz, d.bus_width_bits, d.peak_gbs(), d.sm_clock_khz,
+               d.prop.ECCEnabled ? "true" : "false", json_str(d.pci_bus_id).c_str());
+  std::fprintf(f, "  \"driver_version\": \"%s\", \"runtime_version\": \"%s\", "
+               "\"toolkit_version\": \"%s\", \"cccl_version\": \"%s\",\n",
+               version_string(d.driver_version).c_str(), version_string(d.runtime_version).c_str(),
+               toolkit_version().c_str(), cccl_version().c_str());
+}
+
+static void json_settings(FILE* f, const Options& o, const Bench& b) {
+  std::fprintf(f, "  \"settings\": {\"warmup\": %d, \"iters\": %d, \"quick\": %s, \"filters\": [",
+               b.warmup, b.iters, o.quick ? "true" : "false");
+  for (size_t i = 0; i < o.filters.size(); ++i)
+    std::fprintf(f, "%s%s", i ? ", " : "", json_str(o.filters[i]).c_str());
+  std::fprintf(f, "], \"dtypes\": [");
+  for (size_t i = 0; i < o.dtypes.size(); ++i)
+    std::fprintf(f, "%s%s", i ? ", " : "", json_str(cuact::dtype_name(o.dtypes[i])).c_str());
+  std::fprintf(f, "], \"bytes_forward\": \"2*n*size\", \"bytes_backward\": \"3*n*size\", "
+               "\"gb\": \"1e9 bytes\", \"statistic\": \"median of individually timed launches\"},\n");
+}
+
+static void json_roofs(FILE* f, const std::map<size_t, Roof>& roofs) {
+  std::fprintf(f, "  \"roofs\": [");
+  bool first = true;
+  for (const auto& [bytes, r] : roofs) {
+    std::fprintf(f, "%s\n    {\"tensor_bytes\": %zu, ", first ? "" : ",", bytes);
+    json_timing(f, "memcpy", r.memcpy_t, r.memcpy_gbs);
+    std::fprintf(f, ", ");
+    json_timing(f, "kernel", r.kernel_t, r.kernel_gbs);
+    std::fprintf(f, ", \"roof_gbs\": %.2f, \"source\": \"%s\"}", r.gbs(), r.source());
+    first = false;
+  }
+  std::fprintf(f, "\n  ],\n");
+}
+
+static void json_rows(FILE* f, const std::vector<Row>& rows) {
+  std::fprintf(f, "  \"rows\": [");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    std::fprintf(f, "%s\n    {\"name\": %s, \"group\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", "
+                 "\"direction\": \"%s\", \"n\": %lld, \"bytes\": %.0f, \"median_us\": %.3f, "
+                 "\"p10_us\": %.3f, \"p90_us\": %.3f, \"gbs\": %.2f, \"roof_gbs\": %.2f, "
+                 "\"pct_roof\": %.2f}",
+                 i ? "," : "", json_str(r.c.name).c_str(), group_name(r.c.group),
+                 cuact::op_name(r.c.op), cuact::dtype_name(r.c.dtype), dir_name(r.c.dir),
+                 static_cast<long long>(r.c.n), r.c.bytes_moved(), r.t.median_us, r.t.p10_us,
+                 r.t.p90_us, r.gbs, r.roof_gbs, r.pct_roof);
+  }
+  std::fprintf(f, "\n  ]\n");
+}
+
+static void write_json(FILE* f, const DeviceInfo& d, const Options& o, const Bench& b,
+                       const std::map<size_t, Roof>& roofs, const std::vector<Row>& rows,
+                       const std::string& started) {
+  std::fprintf(f, "{\n  \"tool\": \"cuact-bench\", \"schema\": 1,\n");
+  std::fprintf(f, "  \"git_commit\": %s, \"date_utc\": %s,\n", json_str(git_commit()).c_str(),
+               json_str(started).c_str());
+  json_device(f, d);
+  json_settings(f, o, b);
+  json_roofs(f, roofs);
+  json_rows(f, rows);
+  std::fprintf(f, "}\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
+
+static void print_help() {
+  std::printf(
+      "usage: cuact-bench [options]\n"
+      "Times every cuact activation (forward; backward from x; backward from y where the op has\n"
+      "a y-based derivative) in float32/float16/bfloat16/float64 at 2^28 elements (float64:\n"
+      "2^27), cub::DeviceTransform with the same functors (forward), and a size sweep of relu,\n"
+      "gelu, silu (2^10..2^28, 2^29 for 16-bit). Each row is a %% of the copy roof measured in\n"
+      "the same run (the better of cudaMemcpyAsync and a 16-byte-vector copy kernel).\n\n"
+      "options:\n"
+      "  --list             print the selected case names and exit (no GPU needed)\n"
+      "  --filter SUBSTR    run cases whose name contains SUBSTR; repeatable or comma-separated\n"
+      "                     (names: act|cub|sweep / op / dtype / fwd|bwd_x|bwd_y [/2^k])\n"
+      "  --dtype NAME       float32|float16|bfloat16|float64 (or fp32, fp16, bf16, fp64);\n"
+      "                     repeatable or comma-separated\n"
+      "  --quick            smoke test: n = 2^24, sweep 2^10..2^22 every 4, 10 iterations\n"
+      "  --iters N          timed launches per case (default 30; --quick 10)\n"
+      "  --json FILE        also write device, versions, roofs and every row as JSON\n"
+      "  --help             this text\n\n"
+      "environment: CUACT_GIT_COMMIT overrides the commit recorded at build time.\n"
+      "exit status: 0 ok, 1 a CUDA or cuact call failed, 2 no CUDA device, 64 bad usage.\n");
+}
+
+static std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = std::min(s.find(',', start), s.size());
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+static Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    const size_t eq = arg.find('=');
+    const bool inline_value = arg.rfind("--", 0) == 0 && eq != std::string::npos;
+    if (inline_value) {  // --flag=value
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    auto next = [&]() -> std::string {
+      if (inline_value) return value;
+      if (i + 1 >= argc) usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+    } else if (arg == "--list") {
+      o.list = true;
+    } else if (arg == "--quick") {
+      o.quick = true;
+    } else if (arg == "--filter") {
+      for (const std::string& f : split_commas(next())) o.filters.push_back(f);
+    } else if (arg == "--dtype") {
+      for (const std::string& name : split_commas(next())) {
+        DType d;
+        if (!parse_dtype(name, &d)) usage_error("unknown dtype '" + name + "'");
+        o.dtypes.push_back(d);
+      }
+    } else if (arg == "--json") {
+      o.json_path = next();
+    } else if (arg == "--iters") {
+      const std::string v = next();
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 1 || n > 100000) usage_error("bad --iters '" + v + "'");
+      o.iters = int(n);
+    } else {
+      usage_error("unknown argument '" + arg + "'");
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+// ---------------------------------------------------------------------------------------------
+
+static void alloc_buffers(Buffers& buf, size_t bytes) {
+  buf.bytes = bytes;
+  CUDA_CHECK(cudaMalloc(&buf.x, bytes));
+  CUDA_CHECK(cudaMalloc(&buf.dy, bytes));
+  CUDA_CHECK(cudaMalloc(&buf.y, bytes));
+  CUDA_CHECK(cudaMalloc(&buf.out, bytes));
+}
+
+static void free_buffers(Buffers& buf) {
+  CUDA_CHECK(cudaFree(buf.x));
+  CUDA_CHECK(cudaFree(buf.dy));
+  CUDA_CHECK(cudaFree(buf.y));
+  CUDA_CHECK(cudaFree(buf.out));
+}
+
+static void init_bench(Bench& b, const Options& o, const DeviceInfo& d) {
+  b.iters = o.iters ? o.iters : (o.quick ? 10 : 30);
+  b.sm_count = d.prop.multiProcessorCount;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking));
+  b.start.resize(b.iters);
+  b.stop.resize(b.iters);
+  for (int i = 0; i < b.iters; ++i) {
+    CUDA_CHECK(cudaEventCreate(&b.start[i]));
+    CUDA_CHECK(cudaEventCreate(&b.stop[i]));
+  }
+}
+
+static void destroy_bench(Bench& b) {
+  for (int i = 0; i < b.iters; ++i) {
+    CUDA_CHECK(cudaEventDestroy(b.start[i]));
+    CUDA_CHECK(cudaEventDestroy(b.stop[i]));
+  }
+  CUDA_CHECK(cudaStreamDestroy(b.stream));
+}
+
+int main(int argc, char** argv) {
+  const Options o = parse_args(argc, argv);
+  if (o.help) {
+    print_help();
+    return 0;
+  }
+  const std::vector<Case> cases = make_cases(o);
+  if (o.list) {
+    for (const Case& c : cases) std::printf("%s\n", c.name.c_str());
+    return 0;
+  }
+  if (cases.empty()) usage_error("no case matches the filters");
+
+  const DeviceInfo dev = open_device();
+  FILE* json = nullptr;  // opened now so a bad path fails before minutes of measuring
+  if (!o.json_path.empty() && !(json = std::fopen(o.json_path.c_str(), "w"))) {
+    std::fprintf(stderr, "cuact-bench: cannot write %s: %s\n", o.json_path.c_str(),
+                 std::strerror(errno));
+    return kExitFailure;
+  }
+  const std::string started = utc_now();
+  Bench b;
+  init_bench(b, o, dev);
+  print_header(dev, o, b);
+
+  size_t max_bytes = 0;
+  for (const Case& c : cases) max_bytes = std::max(max_bytes, c.tensor_bytes());
+  Buffers buf;
+  alloc_buffers(buf, max_bytes);
+
+  // Roofs first, for every tensor size in play, so each row compares with a copy of its own size.
+  prepare_inputs(b, buf, DType::kFloat32);
+  std::map<size_t, Roof> roofs;
+  for (const Case& c : cases) {
+    if (!roofs.count(c.tensor_bytes()))
+      roofs[c.tensor_bytes()] = measure_roof(b, buf.x, buf.out, c.tensor_bytes());
+  }
+  print_roofs(roofs);
+
+  print_row_header();
+  std::vector<Row> rows;
+  for (const Case& c : cases) {
+    rows.push_back(run_case(b, buf, c, roofs.at(c.tensor_bytes())));
+    print_row(rows.back());
+  }
+  print_cub_comparison(rows);
+
+  if (json) {
+    write_json(json, dev, o, b, roofs, rows, started);
+    if (std::fclose(json) != 0) {
+      std::fprintf(stderr, "cuact-bench: error writing %s\n", o.json_path.c_str());
+      return kExitFailure;
+    }
+    std::printf("\njson: %s\n", o.json_path.c_str());
+  }
+  free_buffers(buf);
+  destroy_bench(b);
+  return 0;
+}

@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every activation kernel for float64 (one translation unit per dtype keeps the build parallel).
+#include "host/act_launch.cuh"
+
+CUACT_DEFINE_LAUNCHERS(float64, double)

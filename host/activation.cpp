@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Public entry points: validate -> (n == 0: done) -> device info -> NVTX range -> per-dtype
+//! launcher. Everything before the launcher is CUDA-free except the cached SM-count query.
+#include <nvtx3/nvtx3.hpp>
+
+#include "cuact/activation.hpp"
+#include "host/internal.hpp"
+#include "host/op_table.hpp"
+
+namespace cuact {
+namespace {
+
+struct nvtx_domain {
+  static constexpr const char* name{"cuact"};
+};
+
+// Range labels, built once: "cuact::forward gelu" etc.
+#define CUACT_FWD_LABEL(e, F, name) "forward " name,
+#define CUACT_BWD_LABEL(e, F, name) "backward " name,
+constexpr const char* kForwardLabels[] = {CUACT_FOR_EACH_OP(CUACT_FWD_LABEL)};
+constexpr const char* kBackwardLabels[] = {CUACT_FOR_EACH_OP(CUACT_BWD_LABEL)};
+#undef CUACT_FWD_LABEL
+#undef CUACT_BWD_LABEL
+static_assert(sizeof(kForwardLabels) / sizeof(kForwardLabels[0]) == kNumOps);
+
+Status check_size(const char* fn, int64_t n) {
+  if (n < 0) {
+    return detail::fail(Status::kErrorNegativeSize, "%s: n = %lld is negative", fn,
+                        static_cast<long long>(n));
+  }
+  return Status::kSuccess;
+}
+
+#define CUACT_TRY(expr)                               \
+  do {                                                \
+    const Status cuact_status_ = (expr);              \
+    if (cuact_status_ != Status::kSuccess) return cuact_status_; \
+  } while (0)
+
+}  // namespace
+
+const char* op_name(Op op) noexcept {
+  switch (op) {
+#define CUACT_OP_NAME(e, F, name) \
+  case Op::e: return name;
+    CUACT_FOR_EACH_OP(CUACT_OP_NAME)
+#undef CUACT_OP_NAME
+  }
+  return "unknown";
+}
+
+const char* dtype_name(DType dtype) noexcept {
+  switch (dtype) {
+    case DType::kFloat32: return "float32";
+    case DType::kFloat16: return "float16";
+    case DType::kBFloat16: return "bfloat16";
+    case DType::kFloat64: return "float64";
+  }
+  return "unknown";
+}
+
+Status forward(Op op, DType dtype, const void* x, void* y, int64_t n, const ActParams& params,
+               cudaStream_t stream) noexcept {
+  constexpr const char* fn = "cuact::forward";
+  detail::clear_error_detail();
+  CUACT_TRY(detail::validate_op_dtype_params(fn, op, dtype, params));
+  CUACT_TRY(check_size(fn, n));
+  if (n == 0) return Status::kSuccess;
+  CUACT_TRY(detail::validate_tensor(fn, "x", x, n, dtype));
+  CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
+  CUACT_TRY(detail::validate_aliasing(fn, "y", y, "x", x, n, dtype));
+
+  detail::LaunchContext ctx;
+  ctx.stream = stream;
+  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
+  nvtx3::scoped_range_in<nvtx_domain> range{kForwardLabels[static_cast<int>(op)]};
+  switch (dtype) {
+    case DType::kFloat32: return detail::launch_forward_float32(op, params, x, y, n, ctx);
+    case DType::kFloat16: return detail::launch_forward_float16(op, params, x, y, n, ctx);
+    case DType::kBFloat16: return detail::launch_forward_bfloat16(op, params, x, y, n, ctx);
+    case DType::kFloat64: return detail::launch_forward_float64(op, params, x, y, n, ctx);
+  }
+  return Status::kErrorUnknownDType;  // unreachable: validated above
+}
+
+Status backward(Op op, DType dtype, const void* dy, const void* saved, Saved which, void* dx,
+                int64_t n, const ActParams& params, cudaStream_t stream) noexcept {
+  constexpr const char* fn = "cuact::backward";
+  detail::clear_error_detail();
+  CUACT_TRY(detail::validate_op_dtype_params(fn, op, dtype, params));
+  if (which != Saved::kInput && which != Saved::kOutput) {
+    return detail::fail(Status::kErrorUnknownSaved, "%s: which = %d is not a cuact::Saved", fn,
+                        static_cast<int>(which));
+  }
+  if (which == Saved::kOutput && !has_output_derivative(op, params)) {
+    return detail::fail(Status::kErrorGradientNeedsInput,
+                        "%s: %s with these parameters has no derivative in terms of its output y; "
+                        "save the input and pass Saved::kInput",
+                        fn, op_name(op));
+  }
+  CUACT_TRY(check_size(fn, n));
+  if (n == 0) return Status::kSuccess;
+  CUACT_TRY(detail::validate_tensor(fn, "dy", dy, n, dtype));
+  CUACT_TRY(detail::validate_tensor(fn, "saved", saved, n, dtype));
+  CUACT_TRY(detail::validate_tensor(fn, "dx", dx, n, dtype));
+  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "dy", dy, n, dtype));
+  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "saved", saved, n, dtype));
+
+  detail::LaunchContext ctx;
+  ctx.stream = stream;
+  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
+  nvtx3::scoped_range_in<nvtx_domain> range{kBackwardLabels[static_cast<int>(op)]};
+  switch (dtype) {
+    case DType::kFloat32:
+      return detail::launch_backward_float32(op, params, dy, saved, which, dx, n, ctx);
+    case DType::kFloat16:
+      return detail::launch_backward_float16(op, params, dy, saved, which, dx, n, ctx);
+    case DType::kBFloat16:
+      return detail::launch_backward_bfloat16(op, params, dy, saved, which, dx, n, ctx);
+    case DType::kFloat64:
+      return detail::launch_backward_float64(op, params, dy, saved, which, dx, n, ctx);
+  }
+  return Status::kErrorUnknownDType;
+}
+
+}  // namespace cuact

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+//! C ABI shims: translate integers to the C++ enums (validation of their range happens in the
+//! C++ functions) and never let anything but a status cross the boundary.
+#include "cuact/cuact.h"
+
+#include <type_traits>
+
+#include "cuact/activation.hpp"
+
+namespace {
+
+cuact::ActParams to_cpp(const cuactActParams* p) {
+  cuact::ActParams q;
+  if (p == nullptr) return q;
+  q.relu_alpha = p->relu_alpha;
+  q.relu_max_value = p->relu_max_value;
+  q.relu_threshold = p->relu_threshold;
+  q.elu_alpha = p->elu_alpha;
+  q.leaky_alpha = p->leaky_alpha;
+  q.theta = p->theta;
+  q.hard_sigmoid_slope = p->hard_sigmoid_slope;
+  q.hard_sigmoid_offset = p->hard_sigmoid_offset;
+  q.celu_alpha = p->celu_alpha;
+  return q;
+}
+
+static_assert(sizeof(cuactActParams) == sizeof(cuact::ActParams), "C and C++ params diverged");
+static_assert(std::is_standard_layout_v<cuact::ActParams>);
+static_assert(static_cast<int>(cuact::Op::kHardSigmoidRelu6) == CUACT_OP_HARD_SIGMOID_RELU6);
+static_assert(static_cast<int>(cuact::Status::kErrorInvalidAxis) == CUACT_STATUS_INVALID_AXIS);
+static_assert(static_cast<int>(cuact::DType::kFloat64) == CUACT_DTYPE_FLOAT64);
+
+}  // namespace
+
+extern "C" {
+
+void cuactDefaultActParams(cuactActParams* params) {
+  if (params == nullptr) return;
+  const cuact::ActParams d;
+  params->relu_alpha = d.relu_alpha;
+  params->relu_max_value = d.relu_max_value;
+  params->relu_threshold = d.relu_threshold;
+  params->elu_alpha = d.elu_alpha;
+  params->leaky_alpha = d.leaky_alpha;
+  params->theta = d.theta;
+  params->hard_sigmoid_slope = d.hard_sigmoid_slope;
+  params->hard_sigmoid_offset = d.hard_sigmoid_offset;
+  params->celu_alpha = d.celu_alpha;
+}
+
+int cuactForward(int op, int dtype, const void* x, void* y, int64_t n,
+                 const cuactActParams* params, void* stream) {
+  return static_cast<int>(cuact::forward(static_cast<cuact::Op>(op),
+                                         static_cast<cuact::DType>(dtype), x, y, n, to_cpp(params),
+                                         static_cast<cudaStream_t>(stream)));
+}
+
+int cuactBackward(int op, int dtype, const void* dy, const void* saved, int saved_kind, void* dx,
+                  int64_t n, const cuactActParams* params, void* stream) {
+  return static_cast<int>(cuact::backward(
+      static_cast<cuact::Op>(op), static_cast<cuact::DType>(dtype), dy, saved,
+      static_cast<cuact::Saved>(saved_kind), dx, n, to_cpp(params),
+      static_cast<cudaStream_t>(stream)));
+}
+
+int cuactHasOutputDerivative(int op, const cuactActParams* params) {
+  return cuact::has_output_derivative(static_cast<cuact::Op>(op), to_cpp(params)) ? 1 : 0;
+}
+
+const char* cuactGetStatusString(int status) {
+  return cuact::status_string(static_cast<cuact::Status>(status));
+}
+
+const char* cuactGetLastErrorDetail(void) { return cuact::last_error_detail(); }
+
+const char* cuactGetOpName(int op) { return cuact::op_name(static_cast<cuact::Op>(op)); }
+
+int cuactGetOpCount(void) { return cuact::kNumOps; }
+
+}  // extern "C"

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+//! @file host/internal.hpp
+//! Private host-side declarations shared by the library's translation units.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "cuact/types.hpp"
+
+namespace cuact::detail {
+
+//! Records the detail message returned by last_error_detail() (printf-style) and returns
+//! `status`, so validation reads `return fail(Status::k..., "...", ...)`.
+Status fail(Status status, const char* format, ...) noexcept
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+//! Clears the detail message (called on entry of every public function).
+void clear_error_detail() noexcept;
+
+//! Multiprocessor count of the current device, queried once per device and cached.
+//! Returns kErrorNoDevice (with detail) when there is no usable device.
+Status current_multiprocessor_count(int* count) noexcept;
+
+//! Size in bytes of one element; 0 for an unknown dtype.
+int dtype_size(DType dtype) noexcept;
+
+// Argument validation (no CUDA calls; sets the detail message). `fn` names the public function.
+Status validate_op_dtype_params(const char* fn, Op op, DType dtype, const ActParams& params) noexcept;
+Status validate_tensor(const char* fn, const char* name, const void* p, int64_t n,
+                       DType dtype) noexcept;
+//! An output may equal an input or be disjoint from it; anything in between is an error.
+Status validate_aliasing(const char* fn, const char* out_name, const void* out, const char* in_name,
+                         const void* in, int64_t n, DType dtype) noexcept;
+
+struct LaunchContext {
+  int multiprocessor_count = 0;
+  cudaStream_t stream = nullptr;
+};
+
+// Per-dtype launchers, one translation unit each (host/act_launch_<dtype>.cu).
+#define CUACT_DECLARE_LAUNCHERS(suffix)                                                         \
+  Status launch_forward_##suffix(Op op, const ActParams& params, const void* x, void* y,       \
+                                 int64_t n, const LaunchContext& ctx) noexcept;                \
+  Status launch_backward_##suffix(Op op, const ActParams& params, const void* dy,              \
+                                  const void* saved, Saved which, void* dx, int64_t n,         \
+                                  const LaunchContext& ctx) noexcept;
+CUACT_DECLARE_LAUNCHERS(float32)
+CUACT_DECLARE_LAUNCHERS(float16)
+CUACT_DECLARE_LAUNCHERS(bfloat16)
+CUACT_DECLARE_LAUNCHERS(float64)
+#undef CUACT_DECLARE_LAUNCHERS
+
+}  // namespace cuact::detail

@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: Apache-2.0
+//! @file cuact/functors.cuh
+//! Header-only activation functors, one struct per op, usable in your own kernels
+//! (CUTLASS-epilogue style). Every member is `__host__ __device__`.
+//!
+//! Each functor carries, side by side:
+//!  - `forward(x)`: f(x)
+//!  - `derivative(x)`: f'(x), taken from the forward input
+//!  - `derivative_from_output(y)`: f'(x) expressed through y = f(x), where the math allows it
+//!    (`kHasOutputDerivative`; for some ops only for some parameters, see each struct)
+//!
+//! Two precisions per op:
+//!  - `double` overloads are accurate: float64 results within 2 ulp of the exact value (except
+//!    near an interior zero of f', see README), and hence correctly rounded (within 0.5 ulp plus
+//!    a negligible double-rounding term) after conversion to float. cuact's float32 kernels use
+//!    them and round once.
+//!  - `float` overloads are fast formulations (few special-function instructions) whose error is
+//!    far below half an ulp of float16/bfloat16: cuact's 16-bit kernels use them and round once.
+//!    Their error against float32 is a few ulp, not 2: use the double overload for float32 outputs.
+//!
+//! Conventions (README "Semantics"): NaN in gives NaN out in every member; infinities give the
+//! mathematical limit; at a kink f' follows PyTorch (relu'(0) = 0, leaky_relu'(0) = alpha,
+//! relu6' = 0 at 0 and 6, hard_swish' = 0 at -3 and 1 at 3, hard sigmoids 0 at both corners).
+//!
+//! Example (a fused bias + GELU epilogue in your own kernel):
+//! @code
+//!   __global__ void bias_gelu(const __nv_bfloat16* x, const float* b, __nv_bfloat16* y, int n) {
+//!     int i = blockIdx.x * blockDim.x + threadIdx.x;
+//!     if (i < n) y[i] = __float2bfloat16_rn(cuact::Gelu{}.forward(__bfloat162float(x[i]) + b[i]));
+//!   }
+//! @endcode
+#pragma once
+
+#include <math.h>
+
+#include "cuact/detail/numeric.cuh"
+#include "cuact/types.hpp"
+
+namespace cuact {
+
+namespace detail {
+
+//! A scalar parameter held in both compute precisions, so the fast path never converts.
+struct Param {
+  double d;
+  float f;
+  Param() = default;
+  CUACT_HD explicit Param(double v) : d(v), f(static_cast<float>(v)) {}
+  template <class T>
+  CUACT_HD T get() const {
+    if constexpr (sizeof(T) == sizeof(double)) {
+      return d;
+    } else {
+      return f;
+    }
+  }
+};
+
+template <class T>
+CUACT_HD bool is_nan(T x) {
+  return x != x;
+}
+
+template <class T>
+CUACT_HD bool is_inf(T x) {
+  return x - x != x - x && x == x;
+}
+
+template <class T>
+CUACT_HD T infinity() {
+  return static_cast<T>(HUGE_VAL);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Piecewise-linear ops: one template serves both precisions (the arithmetic is exact or a single
+// rounding).
+// ---------------------------------------------------------------------------------------------
+
+//! linear: f(x) = x.
+struct Linear {
+  static constexpr Op kOp = Op::kLinear;
+  static constexpr const char* kName = "linear";
+  static constexpr bool kHasOutputDerivative = true;
+  Linear() = default;
+  CUACT_HD explicit Linear(const ActParams&) {}
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    return x;
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    return detail::is_nan(x) ? x : T(1);
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return derivative(y);
+  }
+};
+
+//! Keras relu(x, alpha, max_value, threshold) in Keras 2's order of operations:
+//! p = x > t ? x : 0; if max_value set: p = clip(p, 0, max_value); x < t: p -= alpha * (t - x).
+//! So x == t gives 0 and the negative branch is alpha * (x - t). y-based f' needs alpha >= 0 and
+//! threshold >= 0.
+struct Relu {
+  static constexpr Op kOp = Op::kRelu;
+  static constexpr const char* kName = "relu";
+  static constexpr bool kHasOutputDerivative = true;
+  detail::Param alpha{0.0}, max_value{HUGE_VAL}, threshold{0.0};
+  bool has_max = false;
+  Relu() = default;
+  CUACT_HD explicit Relu(const ActParams& p)
+      : alpha(p.relu_alpha),
+        max_value(p.relu_max_value),
+        threshold(p.relu_threshold),
+        has_max(p.relu_max_value < HUGE_VAL) {}
+
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    const T t = threshold.get<T>();
+    if (detail::is_nan(x)) return x;
+    T p = x > t ? x : T(0);
+    if (has_max) p = p < T(0) ? T(0) : (p > max_value.get<T>() ? max_value.get<T>() : p);
+    if (x < t) p -= alpha.get<T>() * (t - x);
+    return p;
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    const T t = threshold.get<T>();
+    if (detail::is_nan(x)) return x;
+    if (x > t) return (!has_max || (x > T(0) && x < max_value.get<T>())) ? T(1) : T(0);
+    return x < t ? alpha.get<T>() : T(0);
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    if (detail::is_nan(y)) return y;
+    if (y > T(0)) return (!has_max || y < max_value.get<T>()) ? T(1) : T(0);
+    return y < T(0) ? alpha.get<T>() : T(0);
+  }
+};
+
+//! leaky_relu(x, alpha): x > 0 ? x : alpha * x; f'(0) = alpha. y-based f' needs alpha >= 0.
+struct LeakyRelu {
+  static constexpr Op kOp = Op::kLeakyRelu;
+  static constexpr const char* kName = "leaky_relu";
+  static constexpr bool kHasOutputDerivative = true;
+  detail::Param alpha{0.3};
+  LeakyRelu() = default;
+  CUACT_HD explicit LeakyRelu(const ActParams& p) : alpha(p.leaky_alpha) {}
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    return x > T(0) ? x : alpha.get<T>() * x;
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    return x > T(0) ? T(1) : (detail::is_nan(x) ? x : alpha.get<T>());
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return derivative(y);
+  }
+};
+
+//! thresholded_relu(x, theta): x > theta ? x : 0 (strict). y-based f' needs theta >= 0.
+struct ThresholdedRelu {
+  static constexpr Op kOp = Op::kThresholdedRelu;
+  static constexpr const char* kName = "thresholded_relu";
+  static constexpr bool kHasOutputDerivative = true;
+  detail::Param theta{1.0};
+  ThresholdedRelu() = default;
+  CUACT_HD explicit ThresholdedRelu(const ActParams& p) : theta(p.theta) {}
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    return x > theta.get<T>() || detail::is_nan(x) ? x : T(0);
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    return x > theta.get<T>() ? T(1) : (detail::is_nan(x) ? x : T(0));
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return derivative(y);
+  }
+};
+
+//! relu6: min(max(x, 0), 6); f' = 0 at 0 and at 6.
+struct Relu6 {
+  static constexpr Op kOp = Op::kRelu6;
+  static constexpr const char* kName = "relu6";
+  static constexpr bool kHasOutputDerivative = true;
+  Relu6() = default;
+  CUACT_HD explicit Relu6(const ActParams&) {}
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    return x < T(0) ? T(0) : (x > T(6) ? T(6) : x);
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    return (x > T(0) && x < T(6)) ? T(1) : (detail::is_nan(x) ? x : T(0));
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return derivative(y);
+  }
+};
+
+//! Keras 2 hard_sigmoid: clip(slope * x + offset, 0, 1); f' = slope strictly inside (0, 1).
+struct HardSigmoid {
+  static constexpr Op kOp = Op::kHardSigmoid;
+  static constexpr const char* kName = "hard_sigmoid";
+  static constexpr bool kHasOutputDerivative = true;
+  detail::Param slope{0.2}, offset{0.5};
+  HardSigmoid() = default;
+  CUACT_HD explicit HardSigmoid(const ActParams& p)
+      : slope(p.hard_sigmoid_slope), offset(p.hard_sigmoid_offset) {}
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    const T v = fma(slope.get<T>(), x, offset.get<T>());  // one rounding of the exact line
+    return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    return derivative_from_output(fma(slope.get<T>(), x, offset.get<T>()));
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return (y > T(0) && y < T(1)) ? slope.get<T>() : (detail::is_nan(y) ? y : T(0));
+  }
+};
+
+//! Keras 3 / PyTorch / JAX hard sigmoid: relu6(x + 3) / 6; f' = 1/6 on (-3, 3), 0 elsewhere.
+struct HardSigmoidRelu6 {
+  static constexpr Op kOp = Op::kHardSigmoidRelu6;
+  static constexpr const char* kName = "hard_sigmoid_relu6";
+  static constexpr bool kHasOutputDerivative = true;
+  HardSigmoidRelu6() = default;
+  CUACT_HD explicit HardSigmoidRelu6(const ActParams&) {}
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    if (x <= T(-3)) return T(0);
+    if (x >= T(3)) return T(1);
+    return (x + T(3)) / T(6);  // x + 3 is exact near -3; one division
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    return (x > T(-3) && x < T(3)) ? T(1) / T(6) : (detail::is_nan(x) ? x : T(0));
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return (y > T(0) && y < T(1)) ? T(1) / T(6) : (detail::is_nan(y) ? y : T(0));
+  }
+};
+
+//! hard_swish (hard_silu): x * relu6(x + 3) / 6; f' = 0 for x <= -3, (2x + 3)/6 inside, 1 for
+//! x >= 3. Not monotone, so no y-based derivative.
+struct HardSwish {
+  static constexpr Op kOp = Op::kHardSwish;
+  static constexpr const char* kName = "hard_swish";
+  static constexpr bool kHasOutputDerivative = false;
+  HardSwish() = default;
+  CUACT_HD explicit HardSwish(const ActParams&) {}
+  template <class T>
+  CUACT_HD T forward(T x) const {
+    if (x <= T(-3)) return T(0);
+    if (x >= T(3)) return x;
+    return x * (x + T(3)) / T(6);
+  }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    if (x <= T(-3)) return T(0);
+    if (x >= T(3)) return T(1);
+    return (T(2) * x + T(3)) / T(6);  // NaN falls through both tests
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Ops with transcendental math: an accurate double overload and a fast float overload.
+// ---------------------------------------------------------------------------------------------
+
+//! elu(x, alpha): x > 0 ? x : alpha * expm1(x). y-based f' (y > 0 ? 1 : y + alpha) needs
+//! alpha >= 0.
+struct Elu {
+  static constexpr Op kOp = Op::kElu;
+  static constexpr const char* kName = "elu";
+  static constexpr bool kHasOutputDerivative = true;
+  detail::Param alpha{1.0};
+  Elu() = default;
+  CUACT_HD explicit Elu(const ActParams& p) : alpha(p.elu_alpha) {}
+  CUACT_HD double forward(double x) const { return x > 0.0 ? x : alpha.d * ::expm1(x); }
+  CUACT_HD float forward(float x) const { return x > 0.0f ? x : alpha.f * detail::fast_expm1(x); }
+  CUACT_HD double derivative(double x) const { return x > 0.0 ? 1.0 : alpha.d * ::exp(x); }
+  CUACT_HD float derivative(float x) const {
+    return x > 0.0f ? 1.0f : alpha.f * detail::fast_exp(x);
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return y > T(0) ? T(1) : y + alpha.get<T>();
+  }
+};
+
+//! selu: scale * elu(x, alpha) with alpha = 1.6732632423543772848, scale = 1.0507009873554804934.
+struct Selu {
+  static constexpr Op kOp = Op::kSelu;
+  static constexpr const char* kName = "selu";
+  static constexpr bool kHasOutputDerivative = true;
+  static constexpr double kScale = 1.0507009873554804934193349852946;
+  static constexpr double kScaleAlpha = 1.7580993408473768599402175208123;  // scale * alpha
+  Selu() = default;
+  CUACT_HD explicit Selu(const ActParams&) {}
+  CUACT_HD double forward(double x) const {
+    return x > 0.0 ? kScale * x : kScaleAlpha * ::expm1(x);
+  }
+  CUACT_HD float forward(float x) const {
+    return x > 0.0f ? float(kScale) * x : float(kScaleAlpha) * detail::fast_expm1(x);
+  }
+  CUACT_HD double derivative(double x) const { return x > 0.0 ? kScale : kScaleAlpha * ::exp(x); }
+  CUACT_HD float derivative(float x) const {
+    return x > 0.0f ? float(kScale) : float(kScaleAlpha) * detail::fast_exp(x);
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return y > T(0) ? T(kScale) : y + T(kScaleAlpha);
+  }
+};
+
+//! celu(x, alpha) = max(0, x) + min(0, alpha * expm1(x / alpha)), alpha != 0. y-based f'
+//! (y > 0 ? 1 : y / alpha + 1) needs alpha > 0.
+struct Celu {
+  static constexpr Op kOp = Op::kCelu;
+  static constexpr const char* kName = "celu";
+  static constexpr bool kHasOutputDerivative = true;
+  detail::Param alpha{1.0}, inv_alpha{1.0};
+  Celu() = default;
+  CUACT_HD explicit Celu(const ActParams& p) : alpha(p.celu_alpha), inv_alpha(1.0 / p.celu_alpha) {}
+  CUACT_HD double forward(double x) const { return x > 0.0 ? x : alpha.d * ::expm1(x / alpha.d); }
+  CUACT_HD float forward(float x) const {
+    return x > 0.0f ? x : alpha.f * detail::fast_expm1(x * inv_alpha.f);
+  }
+  CUACT_HD double derivative(double x) const { return x > 0.0 ? 1.0 : ::exp(x / alpha.d); }
+  CUACT_HD float derivative(float x) const {
+    return x > 0.0f ? 1.0f : detail::fast_exp(x * inv_alpha.f);
+  }
+  CUACT_HD double derivative_from_output(double y) const { return y > 0.0 ? 1.0 : y / alpha.d + 1.0; }
+  CUACT_HD float derivative_from_output(float y) const {
+    return y > 0.0f ? 1.0f : fmaf(y, inv_alpha.f, 1.0f);
+  }
+};
+
+//! exponential: e^x; f' = e^x = y.
+struct Exponential {
+  static constexpr Op kOp = Op::kExponential;
+  static constexpr const char* kName = "exponential";
+  static constexpr bool kHasOutputDerivative = true;
+  Exponential() = default;
+  CUACT_HD explicit Exponential(const ActParams&) {}
+  CUACT_HD double forward(double x) const { return ::exp(x); }
+  CUACT_HD float forward(float x) const { return detail::fast_exp(x); }
+  template <class T>
+  CUACT_HD T derivative(T x) const {
+    return forward(x);
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return y;
+  }
+};
+
+//! sigmoid: 1 / (1 + e^-x); f' = y (1 - y).
+struct Sigmoid {
+  static constexpr Op kOp = Op::kSigmoid;
+  static constexpr const char* kName = "sigmoid";
+  static constexpr bool kHasOutputDerivative = true;
+  Sigmoid() = default;
+  CUACT_HD explicit Sigmoid(const ActParams&) {}
+  CUACT_HD double forward(double x) const { return detail::sigmoid_d(x); }
+  CUACT_HD float forward(float x) const { return detail::fast_sigmoid(x); }
+  CUACT_HD double derivative(double x) const { return detail::sigmoid_slope_d(x); }
+  CUACT_HD float derivative(float x) const { return detail::fast_sigmoid_slope(x); }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return y * (T(1) - y);  // 1 - y is exact for y >= 1/2
+  }
+};
+
+//! tanh; f' = 1 - y^2.
+struct Tanh {
+  static constexpr Op kOp = Op::kTanh;
+  static constexpr const char* kName = "tanh";
+  static constexpr bool kHasOutputDerivative = true;
+  Tanh() = default;
+  CUACT_HD explicit Tanh(const ActParams&) {}
+  CUACT_HD double forward(double x) const { return ::tanh(x); }
+  CUACT_HD float forward(float x) const { return ::tanhf(x); }
+  // 1 - tanh^2(x) = 4 e / (1 + e)^2 with e = e^{-2|x|}: no cancellation in the tails.
+  CUACT_HD double derivative(double x) const { return 4.0 * detail::sigmoid_slope_d(2.0 * x); }
+  CUACT_HD float derivative(float x) const { return 4.0f * detail::fast_sigmoid_slope(2.0f * x); }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    return fma(-y, y, T(1));  // one rounding of the exact 1 - y^2
+  }
+};
+
+//! softplus: log(1 + e^x), evaluated as max(x, 0) + log1p(e^-|x|) (no threshold cut-off);
+//! f' = sigmoid(x) = 1 - e^-y.
+struct Softplus {
+  static constexpr Op kOp = Op::kSoftplus;
+  static constexpr const char* kName = "softplus";
+  static constexpr bool kHasOutputDerivative = true;
+  Softplus() = default;
+  CUACT_HD explicit Softplus(const ActParams&) {}
+  CUACT_HD double forward(double x) const { return detail::softplus_d(x); }
+  CUACT_HD float forward(float x) const {
+    return (x > 0.0f ? x : 0.0f) + detail::fast_log1p_unit(detail::fast_exp(-fabsf(x)));
+  }
+  CUACT_HD double derivative(double x) const { return detail::sigmoid_d(x); }
+  CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(x); }
+  CUACT_HD double derivative_from_output(double y) const { return -::expm1(-y); }
+  CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(-y); }
+};
+
+//! log_sigmoid: -softplus(-x) = min(x, 0) - log1p(e^-|x|); f' = sigmoid(-x) = -expm1(y).
+struct LogSigmoid {
+  static constexpr Op kOp = Op::kLogSigmoid;
+  static constexpr const char* kName = "log_sigmoid";
+  static constexpr bool kHasOutputDerivative = true;
+  LogSigmoid() = default;
+  CUACT_HD explicit LogSigmoid(const ActParams&) {}
+  CUACT_HD double forward(double x) const { return -detail::softplus_d(-x); }
+  CUACT_HD float forward(float x) const {
+    return (x < 0.0f ? x : 0.0f) - detail::fast_log1p_unit(detail::fast_exp(-fabsf(x)));
+  }
+  CUACT_HD double derivative(double x) const { return detail::sigmoid_d(-x); }
+  CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(-x); }
+  CUACT_HD double derivative_from_output(double y) const { return -::expm1(y); }
+  CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(y); }
+};
+
+//! softsign: x / (1 + |x|), with softsign(+-inf) = +-1; f' = 1 / (1 + |x|)^2 = (1 - |y|)^2.
+struct Softsign {
+  static constexpr Op kOp = Op::kSoftsign;
+  static constexpr const char* kName = "softsign";
+  static constexpr bool kHasOutputDerivative = true;
+  Softsign() = default;
+  CUACT_HD explicit Softsign(const ActParams&) {}
+  CUACT_HD double forward(double x) const {
+    return detail::is_inf(x) ? copysign(1.0, x) : x / (1.0 + fabs(x));
+  }
+  CUACT_HD float forward(float x) const {
+    return detail::is_inf(x) ? copysignf(1.0f, x) : x * detail::fast_rcp(1.0f + fabsf(x));
+  }
+  CUACT_HD double derivative(double x) const {
+    const double d = 1.0 + fabs(x);
+    return 1.0 / (d * d);
+  }
+  CUACT_HD float derivative(float x) const {
+    const float r = detail::fast_rcp(1.0f + fabsf(x));
+    return r * r;
+  }
+  template <class T>
+  CUACT_HD T derivative_from_output(T y) const {
+    const T d = T(1) - fabs(y);  // exact for |y| >= 1/2
+    return d * d;
+  }
+};
+
+//! Exact GELU: 0.5 x erfc(-x / sqrt 2), so the left tail keeps full relative accuracy;
+//! gelu(-inf) = 0. f' = Phi(x) + x phi(x). No y-based derivative.
+struct Gelu {
+  static constexpr Op kOp = Op::kGelu;
+  static constexpr const char* kName = "gelu";
+  static constexpr bool kHasOutputDerivative = false;
+  static constexpr double kRsqrt2Hi = 0.70710678118654757;      // 1/sqrt(2), rounded
+  static constexpr double kRsqrt2Lo = -4.833646656726457e-17;  // 1/sqrt(2) - kRsqrt2Hi
+  static constexpr double kTwoRsqrtPi = 1.1283791670955126;     // 2/sqrt(pi)
+  static constexpr double kRsqrt2Pi = 0.3989422804014327;       // 1/sqrt(2 pi)
+  Gelu() = default;
+  CUACT_HD explicit Gelu(const ActParams&) {}
+
+  //! erfc(-x / sqrt 2) with the argument carried in double-double: erfc's relative slope is
+  //! about 2 z^2, so a rounded argument would cost up to ~1000 ulp in the left tail.
+  CUACT_HD static double erfc_scaled(double x) {
+    const detail::DoubleDouble z = detail::two_prod(-x, kRsqrt2Hi);
+    const double lo = fma(-x, kRsqrt2Lo, z.lo);
+    const double e = ::erfc(z.hi);
+    return fma(-lo * kTwoRsqrtPi, ::exp(-z.hi * z.hi), e);
+  }
+  CUACT_HD double forward(double x) const {
+    if (x == -HUGE_VAL) return 0.0;
+    return 0.5 * x * erfc_scaled(x);
+  }
+  CUACT_HD float forward(float x) const {
+    if (x == -HUGE_VALF) return 0.0f;
+    return 0.5f * x * ::erfcf(x * -float(kRsqrt2Hi));
+  }
+  CUACT_HD double derivative(double x) const {
+    if (detail::is_inf(x)) return x > 0.0 ? 1.0 : 0.0;
+    const detail::DoubleDouble x2 = detail::two_prod(x, x);
+    const double pdf = kRsqrt2Pi * detail::exp_dd(-0.5 * x2.hi, -0.5 * x2.lo);
+    return fma(x, pdf, 0.5 * erfc_scaled(x));
+  }
+  CUACT_HD float derivative(float x) const {
+    if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
+    const float pdf = float(kRsqrt2Pi) * detail::fast_exp(-0.5f * x * x);
+    return fmaf(x, pdf, 0.5f * ::erfcf(x * -float(kRsqrt2Hi)));
+  }
+};
+
+//! GELU, tanh approximation: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated
+//! as x * sigmoid(2u) (no cancellation for x < 0). No y-based derivative.
+struct GeluTanh {
+  static constexpr Op kOp = Op::kGeluTanh;
+  static constexpr const char* kName = "gelu_tanh";
+  static constexpr bool kHasOutputDerivative = false;
+  // 2 sqrt(2/pi) and 0.044715 as double-double pairs: the exponential amplifies any error of 2u
+  // by |2u|, up to 700 in float64.
+  static constexpr double kTwoKHi = 1.5957691216057308;
+  static constexpr double kTwoKLo = -9.96930880911092e-17;
+  static constexpr double kCubicHi = 0.044715;
+  static constexpr double kCubicLo = 2.1960211427085595e-18;
+  GeluTanh() = default;
+  CUACT_HD explicit GeluTanh(const ActParams&) {}
+
+  //! 2u = 2k (x + c x^3) as a double-double.
+  CUACT_HD static detail::DoubleDouble two_u(double x) {
+    const detail::DoubleDouble x2 = detail::two_prod(x, x);
+    detail::DoubleDouble x3 = detail::two_prod(x2.hi, x);
+    x3.lo = fma(x2.lo, x, x3.lo);
+    detail::DoubleDouble cx3 = detail::two_prod(kCubicHi, x3.hi);
+    cx3.lo = fma(kCubicHi, x3.lo, fma(kCubicLo, x3.hi, cx3.lo));
+    const double s = x + cx3.hi;  // inner sum x + c x^3 with its rounding error recovered
+    const double bb = s - x;
+    const double s_err = (x - (s - bb)) + (cx3.hi - bb) + cx3.lo;
+    detail::DoubleDouble r = detail::two_prod(kTwoKHi, s);
+    r.lo = fma(kTwoKHi, s_err, fma(kTwoKLo, s, r.lo));
+    const double hi = r.hi + r.lo;
+    return {hi, r.lo - (hi - r.hi)};
+  }
+  //! sigmoid(2u) and sigmoid(2u) * sigmoid(-2u) from a double-double 2u.
+  CUACT_HD static void sigmoid_parts(detail::DoubleDouble v, double& s, double& slope) {
+    const double e = v.hi >= 0.0 ? detail::exp_dd(-v.hi, -v.lo) : detail::exp_dd(v.hi, v.lo);
+    const double d = 1.0 + e;
+    s = v.hi >= 0.0 ? 1.0 / d : e / d;
+    slope = e / (d * d);
+  }
+  CUACT_HD double forward(double x) const {
+    if (detail::is_inf(x)) return x > 0.0 ? x : 0.0;
+    double s, slope;
+    sigmoid_parts(two_u(x), s, slope);
+    return x * s;
+  }
+  CUACT_HD float forward(float x) const {
+    if (detail::is_inf(x)) return x > 0.0f ? x : 0.0f;
+    const float two_u = float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x);
+    return x * detail::fast_sigmoid(two_u);
+  }
+  // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u), 2u' = 2k (1 + 3c x^2).
+  CUACT_HD double derivative(double x) const {
+    if (detail::is_inf(x)) return x > 0.0 ? 1.0 : 0.0;
+    double s, slope;
+    sigmoid_parts(two_u(x), s, slope);
+    const double du = kTwoKHi * fma(3.0 * kCubicHi * x, x, 1.0);
+    return fma(x * du, slope, s);
+  }
+  CUACT_HD float derivative(float x) const {
+    if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
+    const float two_u = float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x);
+    const float du = float(kTwoKHi) * fmaf(3.0f * float(kCubicHi) * x, x, 1.0f);
+    return fmaf(x * du, detail::fast_sigmoid_slope(two_u), detail::fast_sigmoid(two_u));
+  }
+};
+
+//! silu / swish: x * sigmoid(x), silu(-inf) = 0; f' = s (1 + x (1 - s)). No y-based derivative.
+struct Silu {
+  static constexpr Op kOp = Op::kSilu;
+  static constexpr const char* kName = "silu";
+  static constexpr bool kHasOutputDerivative = false;
+  Silu() = default;
+  CUACT_HD explicit Silu(const ActParams&) {}
+  CUACT_HD double forward(double x) const {
+    if (x == -HUGE_VAL) return 0.0;
+    const double e = ::exp(-fabs(x));
+    return x >= 0.0 ? x / (1.0 + e) : (x * e) / (1.0 + e);
+  }
+  CUACT_HD float forward(float x) const {
+    if (x == -HUGE_VALF) return 0.0f;
+    return x * detail::fast_sigmoid(x);
+  }
+  CUACT_HD double derivative(double x) const {
+    if (detail::is_inf(x)) return x > 0.0 ? 1.0 : 0.0;
+    return fma(x, detail::sigmoid_slope_d(x), detail::sigmoid_d(x));
+  }
+  CUACT_HD float derivative(float x) const {
+    if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
+    return fmaf(x, detail::fast_sigmoid_slope(x), detail::fast_sigmoid(x));
+  }
+};
+
+//! mish: x * tanh(softplus(x)), evaluated as x n / (n + 2) with n = e^x (e^x + 2) (one
+//! exponential, no tanh, no log); mish(-inf) = 0. f' = t + x s (1 - t^2), t = n / (n + 2),
+//! 1 - t^2 = 4 (n + 1) / (n + 2)^2, s = sigmoid(x). No y-based derivative.
+struct Mish {
+  static constexpr Op kOp = Op::kMish;
+  static constexpr const char* kName = "mish";
+  static constexpr bool kHasOutputDerivative = false;
+  Mish() = default;
+  CUACT_HD explicit Mish(const ActParams&) {}
+  CUACT_HD double forward(double x) const {
+    if (x > 20.0) return x;  // tanh(softplus(x)) rounds to 1 (2 e^-40 < ulp(1) / 2)
+    if (x == -HUGE_VAL) return 0.0;
+    const double e = ::exp(x);
+    const double n = e * (e + 2.0);
+    return (x * n) / (n + 2.0);
+  }
+  CUACT_HD float forward(float x) const {
+    if (x > 20.0f) return x;
+    if (x == -HUGE_VALF) return 0.0f;
+    const float e = detail::fast_exp(x);
+    const float n = e * (e + 2.0f);
+    return x * n * detail::fast_rcp(n + 2.0f);
+  }
+  CUACT_HD double derivative(double x) const {
+    if (x > 40.0) return 1.0;  // the correction 4 x e^-2x is below ulp(1) / 2
+    if (x == -HUGE_VAL) return 0.0;
+    const double e = ::exp(x);
+    const double n = e * (e + 2.0);
+    const double d = n + 2.0;
+    const double s = e / (1.0 + e);
+    return fma(x * s, 4.0 * (n + 1.0) / (d * d), n / d);
+  }
+  CUACT_HD float derivative(float x) const {
+    if (x > 20.0f) return 1.0f;
+    if (x == -HUGE_VALF) return 0.0f;
+    const float e = detail::fast_exp(x);
+    const float n = e * (e + 2.0f);
+    const float r = detail::fast_rcp(n + 2.0f);
+    const float s = e * detail::fast_rcp(1.0f + e);
+    return fmaf(x * s, 4.0f * (n + 1.0f) * r * r, n * r);
+  }
+};
+
+}  // namespace cuact

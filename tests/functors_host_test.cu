@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: Apache-2.0
+//! @file tests/functors_host_test.cu
+//! Host-side accuracy tests of the functors in cuact/functors.cuh against the independent
+//! long-double reference (tests/reference/activation_reference.hpp), exercised exactly the way
+//! the library's kernels use them:
+//!  - float16 / bfloat16: round16(functor.member(float(x))), float overload, rounded once; every
+//!    one of the 65,536 bit patterns; expected = reference correctly rounded to the 16-bit type
+//!    (directly from long double). Bound: <= 1 ulp everywhere, >= 99.9% correctly rounded.
+//!  - float32: float(functor.member(double(x))), double overload, rounded once; >= 2^20 inputs.
+//!    Bound: <= 2 float ulp.
+//!  - float64: functor.member(x), double overload; 2^18 inputs. Bound: <= 2 double ulp, except
+//!    f'(x) of gelu/gelu_tanh/silu/mish: |err| <= 2 ulp(max(|f'|, larger term of f')).
+//! Host-only: no CUDA runtime call. Compiled as CUDA so the __host__ __device__ functors build.
+//!
+//! Set CUACT_ACCURACY_TABLE=<path> to have the measured per-op maxima written as a markdown table.
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cinttypes>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cuact/functors.cuh"
+#include "cuact/types.hpp"
+#include "reference/activation_reference.hpp"
+
+namespace {
+
+using cuact::ActParams;
+using cuact::Op;
+using LD = long double;
+
+// =============================================================================================
+// Functor adapter: one type-erased bundle per (op, parameters).
+// =============================================================================================
+
+struct Fns {
+  std::function<float(float)> fwd_f, der_f, dfo_f;
+  std::function<double(double)> fwd_d, der_d, dfo_d;
+  bool has_dfo_member = false;  // the functor has derivative_from_output at all
+  const char* name = "";
+};
+
+template <class F>
+Fns make_fns(const ActParams& p) {
+  const F f(p);
+  Fns r;
+  r.name = F::kName;
+  r.fwd_f = [f](float x) { return f.forward(x); };
+  r.der_f = [f](float x) { return f.derivative(x); };
+  r.fwd_d = [f](double x) { return f.forward(x); };
+  r.der_d = [f](double x) { return f.derivative(x); };
+  if constexpr (F::kHasOutputDerivative) {
+    r.has_dfo_member = true;
+    r.dfo_f = [f](float y) { return f.derivative_from_output(y); };
+    r.dfo_d = [f](double y) { return f.derivative_from_output(y); };
+  }
+  return r;
+}
+
+Fns functor_for(Op op, const ActParams& p) {
+  switch (op) {
+    case Op::kLinear: return make_fns<cuact::Linear>(p);
+    case Op::kRelu: return make_fns<cuact::Relu>(p);
+    case Op::kElu: return make_fns<cuact::Elu>(p);
+    case Op::kSelu: return make_fns<cuact::Selu>(p);
+    case Op::kSoftplus: return make_fns<cuact::Softplus>(p);
+    case Op::kSoftsign: return make_fns<cuact::Softsign>(p);
+    case Op::kTanh: return make_fns<cuact::Tanh>(p);
+    case Op::kSigmoid: return make_fns<cuact::Sigmoid>(p);
+    case Op::kHardSigmoid: return make_fns<cuact::HardSigmoid>(p);
+    case Op::kExponential: return make_fns<cuact::Exponential>(p);
+    case Op::kLeakyRelu: return make_fns<cuact::LeakyRelu>(p);
+    case Op::kThresholdedRelu: return make_fns<cuact::ThresholdedRelu>(p);
+    case Op::kRelu6: return make_fns<cuact::Relu6>(p);
+    case Op::kGelu: return make_fns<cuact::Gelu>(p);
+    case Op::kGeluTanh: return make_fns<cuact::GeluTanh>(p);
+    case Op::kSilu: return make_fns<cuact::Silu>(p);
+    case Op::kMish: return make_fns<cuact::Mish>(p);
+    case Op::kHardSwish: return make_fns<cuact::HardSwish>(p);
+    case Op::kCelu: return make_fns<cuact::Celu>(p);
+    case Op::kLogSigmoid: return make_fns<cuact::LogSigmoid>(p);
+    case Op::kHardSigmoidRelu6: return make_fns<cuact::HardSigmoidRelu6>(p);
+  }
+  ADD_FAILURE() << "unknown op " << static_cast<int>(op);
+  return Fns{};
+}
+
+const char* op_label(Op op) {
+  static const char* const names[cuact::kNumOps] = {
+      "linear",   "relu",         "elu",        "selu",        "softplus",         "softsign",
+      "tanh",     "sigmoid",      "hard_sigmoid", "exponential", "leaky_relu",     "thresholded_relu",
+      "relu6",    "gelu",         "gelu_tanh",  "silu",        "mish",             "hard_swish",
+      "celu",     "log_sigmoid",  "hard_sigmoid_relu6"};
+  const int i = static_cast<int>(op);
+  return (i >= 0 && i < cuact::kNumOps) ? names[i] : "unknown";
+}
+
+// =============================================================================================
+// Parameter sets.
+// =============================================================================================
+
+struct Case {
+  Op op;
+  ActParams params;
+  std::string label;  // identifier-safe
+  bool is_default;
+  bool dfo_valid;  // y-based derivative defined for this op and these parameters
+};
+
+bool dfo_valid_for(Op op, const ActParams& p) {
+  if (!cuact_ref::has_derivative_from_output(op)) return false;
+  switch (op) {
+    case Op::kRelu: return p.relu_alpha >= 0 && p.relu_threshold >= 0;
+    case Op::kElu: return p.elu_alpha >= 0;
+    case Op::kLeakyRelu: return p.leaky_alpha >= 0;
+    case Op::kCelu: return p.celu_alpha > 0;
+    case Op::kThresholdedRelu: return p.theta >= 0;
+    default: return true;
+  }
+}
+
+const std::vector<Case>& all_cases() {
+  static const std::vector<Case> cases = [] {
+    std::vector<Case> v;
+    auto add = [&v](Op op, ActParams p, std::string suffix, bool is_default) {
+      std::string label = op_label(op);
+      if (!suffix.empty()) label += "_" + suffix;
+      v.push_back(Case{op, p, label, is_default, dfo_valid_for(op, p)});
+    };
+    for (int i = 0; i < cuact::kNumOps; ++i) add(static_cast<Op>(i), ActParams{}, "", true);
+    ActParams p;
+    p = {}; p.relu_alpha = 0.1; p.relu_max_value = 6; p.relu_threshold = 0.5;
+    add(Op::kRelu, p, "a0p1_max6_t0p5", false);
+    p = {}; p.relu_alpha = 0.2; p.relu_max_value = 1; p.relu_threshold = -1;
+    add(Op::kRelu, p, "a0p2_max1_tm1", false);
+    p = {}; p.relu_alpha = 0; p.relu_max_value = 6; p.relu_threshold = 0;
+    add(Op::kRelu, p, "a0_max6_t0", false);
+    p = {}; p.elu_alpha = 0.5; add(Op::kElu, p, "a0p5", false);
+    p = {}; p.elu_alpha = 2; add(Op::kElu, p, "a2", false);
+    p = {}; p.leaky_alpha = 0.01; add(Op::kLeakyRelu, p, "a0p01", false);
+    p = {}; p.leaky_alpha = 0.2; add(Op::kLeakyRelu, p, "a0p2", false);
+    p = {}; p.theta = 0.5; add(Op::kThresholdedRelu, p, "theta0p5", false);
+    p = {}; p.celu_alpha = 0.5; add(Op::kCelu, p, "a0p5", false);
+    p = {}; p.celu_alpha = 2; add(Op::kCelu, p, "a2", false);
+    p = {}; p.hard_sigmoid_slope = 1.0 / 6.0; p.hard_sigmoid_offset = 0.5;
+    add(Op::kHardSigmoid, p, "slope1_6_off0p5", false);
+    return v;
+  }();
+  return cases;
+}
+
+// =============================================================================================
+// Members and dtypes.
+// =============================================================================================
+
+enum class Member { kForward, kDerivative, kDerivFromOutput };
+enum class DT { kF16, kBF16, kF32, kF64 };
+
+const char* member_label(Member m) {
+  switch (m) {
+    case Member::kForward: return "forward";
+    case Member::kDerivative: return "derivative";
+    case Member::kDerivFromOutput: return "derivative_from_output";
+  }
+  return "?";
+}
+const char* dt_label(DT d) {
+  switch (d) {
+    case DT::kF16: return "float16";
+    case DT::kBF16: return "bfloat16";
+    case DT::kF32: return "float32";
+    case DT::kF64: return "float64";
+  }
+  return "?";
+}
+
+LD reference(Member m, Op op, LD x, const ActParams& p) {
+  switch (m) {
+    case Member::kForward: return cuact_ref::forward(op, x, p);
+    case Member::kDerivative: return cuact_ref::derivative(op, x, p);
+    case Member::kDerivFromOutput: return cuact_ref::derivative_from_output(op, x, p);
+  }
+  return std::numeric_limits<LD>::quiet_NaN();
+}
+
+const std::function<float(float)>& member_f(const Fns& f, Member m) {
+  return m == Member::kForward ? f.fwd_f : (m == Member::kDerivative ? f.der_f : f.dfo_f);
+}
+const std::function<double(double)>& member_d(const Fns& f, Member m) {
+  return m == Member::kForward ? f.fwd_d : (m == Member::kDerivative ? f.der_d : f.dfo_d);
+}
+
+// =============================================================================================
+// 16-bit formats: decoding, correct rounding from long double, ulp distance.
+// =============================================================================================
+
+struct Fmt16 {
+  bool is_half;
+  uint16_t inf_bits;   // +inf pattern; also one past the largest finite positive pattern
+  std::vector<LD> pos;  // exact value of every pattern 0..inf_bits; pos[inf_bits] = max + ulp
+
+  static LD decode_exact(bool is_half, uint16_t b) {  // positive finite patterns only
+    if (is_half) {
+      const int e = (b >> 10) & 31, m = b & 1023;
+      return e == 0 ? std::ldexp(static_cast<LD>(m), -24)
+                    : std::ldexp(static_cast<LD>(1024 + m), e - 25);
+    }
+    const int e = (b >> 7) & 255, m = b & 127;
+    return e == 0 ? std::ldexp(static_cast<LD>(m), -133)
+                  : std::ldexp(static_cast<LD>(128 + m), e - 134);
+  }
+
+  explicit Fmt16(bool half) : is_half(half), inf_bits(half ? 0x7c00 : 0x7f80) {
+    pos.resize(inf_bits + 1);
+    for (uint32_t b = 0; b < inf_bits; ++b) pos[b] = decode_exact(is_half, static_cast<uint16_t>(b));
+    // The value an unbounded exponent range would give the pattern after the largest finite one:
+    // rounding to it means overflow to infinity (IEEE: |v| >= max + ulp/2 rounds to inf).
+    pos[inf_bits] = is_half ? std::ldexp(1.0L, 16) : std::ldexp(1.0L, 128);
+  }
+
+  bool is_nan(uint16_t b) const { return (b & 0x7fff) > inf_bits; }
+  bool is_inf(uint16_t b) const { return (b & 0x7fff) == inf_bits; }
+
+  //! The library's conversions (cuda_fp16.h / cuda_bf16.h host paths).
+  float to_float(uint16_t b) const {
+    if (is_half) {
+      __half h;
+      std::memcpy(&h, &b, 2);
+      return __half2float(h);
+    }
+    __nv_bfloat16 h;
+    std::memcpy(&h, &b, 2);
+    return __bfloat162float(h);
+  }
+  uint16_t from_float(float f) const {
+    uint16_t b;
+    if (is_half) {
+      const __half h = __float2half_rn(f);
+      std::memcpy(&b, &h, 2);
+    } else {
+      const __nv_bfloat16 h = __float2bfloat16_rn(f);
+      std::memcpy(&b, &h, 2);
+    }
+    return b;
+  }
+
+  //! v correctly rounded (to nearest, ties to even) straight from long double.
+  uint16_t round(LD v) const {
+    if (v != v) return is_half ? 0x7e00 : 0x7fc0;
+    const uint16_t sign = std::signbit(v) ? 0x8000 : 0;
+    const LD a = std::fabs(v);
+    const auto it = std::upper_bound(pos.begin(), pos.end(), a);
+    const size_t idx = static_cast<size_t>(it - pos.begin());
+    if (idx > inf_bits) return sign | inf_bits;  // a >= max + ulp (or +inf)
+    const size_t lo = idx - 1, hi = idx;        // pos[lo] <= a < pos[hi]
+    const LD mid = (pos[lo] + pos[hi]) * 0.5L;  // exact: 16-bit values have <= 11 bits
+    size_t pick;
+    if (a < mid) pick = lo;
+    else if (a > mid) pick = hi;
+    else pick = (lo % 2 == 0) ? lo : hi;
+    return static_cast<uint16_t>(sign | pick);
+  }
+
+  //! Monotone integer position of a non-NaN pattern (+0 and -0 both 0).
+  static int32_t ordinal(uint16_t b) {
+    const int32_t mag = b & 0x7fff;
+    return (b & 0x8000) ? -mag : mag;
+  }
+
+  static constexpr int64_t kBad = int64_t(1) << 30;  // NaN/inf mismatch
+
+  int64_t distance(uint16_t got, uint16_t expected) const {
+    if (is_nan(expected)) return is_nan(got) ? 0 : kBad;
+    if (is_nan(got)) return kBad;
+    if (is_inf(got) || is_inf(expected)) {
+      return ordinal(got) == ordinal(expected) ? 0 : kBad;
+    }
+    const int64_t d = int64_t(ordinal(got)) - int64_t(ordinal(expected));
+    return d < 0 ? -d : d;
+  }
+};
+
+const Fmt16& fmt16(DT d) {
+  static const Fmt16 half(true), bf16(false);
+  return d == DT::kF16 ? half : bf16;
+}
+
+// =============================================================================================
+// ulp errors for float32 / float64 results.
+// =============================================================================================
+
+//! Spacing of the floating-point numbers with `mant` significand bits (24, 53) and minimum normal
+//! exponent `emin` at |v|.
+LD ulp_at(LD v, int mant, int emin) {
+  const LD a = std::fabs(v);
+  if (!(a >= std::ldexp(1.0L, emin))) return std::ldexp(1.0L, emin - mant + 1);
+  int e;
+  std::frexp(a, &e);  // a = m 2^e, m in [0.5, 1)
+  return std::ldexp(1.0L, e - mant);
+}
+LD ulp_float(LD v) { return ulp_at(v, 24, -126); }
+LD ulp_double(LD v) { return ulp_at(v, 53, -1022); }
+
+constexpr LD kInfErr = std::numeric_limits<LD>::infinity();
+
+//! |got - ref| in units of ulp_T(scale); NaN must match NaN, infinities must match the
+//! correctly rounded reference exactly.
+template <class T>
+LD ulp_error(LD ref, T got, LD scale) {
+  if (ref != ref) return got != got ? 0.0L : kInfErr;
+  if (got != got) return kInfErr;
+  if (std::isinf(static_cast<LD>(got)) || std::isinf(ref)) {
+    const T rounded = static_cast<T>(ref);
+    return got == rounded ? 0.0L : kInfErr;
+  }
+  const LD u = sizeof(T) == 4 ? ulp_float(scale) : ulp_double(scale);
+  return std::fabs(static_cast<LD>(got) - ref) / u;
+}
+
+std::string fmt_ld(LD v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.21Lg", v);
+  return buf;
+}
+std::string fmt_err(LD e) {
+  if (std::isinf(e)) return "inf(non-finite mismatch)";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3Lf", e);
+  return buf;
+}
+
+// =============================================================================================
+// Input sets.
+// =============================================================================================
+
+//! Roots of f' for the four smooth non-monotone ops, found by bisection on the reference.
+LD derivative_root(Op op) {
+  LD a, b;
+  switch (op) {
+    case Op::kGelu: a = -0.9L; b = -0.6L; break;
+    case Op::kGeluTanh: a = -0.9L; b = -0.6L; break;
+    case Op::kSilu: a = -1.4L; b = -1.1L; break;
+    case Op::kMish: a = -1.3L; b = -1.05L; break;
+    default: return std::numeric_limits<LD>::quiet_NaN();
+  }
+  const ActParams p;
+  LD fa = cuact_ref::derivative(op, a, p);
+  for (int i = 0; i < 200; ++i) {
+    const LD m = 0.5L * (a + b);
+    if (m == a || m == b) break;
+    const LD fm = cuact_ref::derivative(op, m, p);
+    if ((fm < 0) == (fa < 0)) {
+      a = m;
+      fa = fm;
+    } else {
+      b = m;
+    }
+  }
+  return 0.5L * (a + b);
+}
+
+const Op kRootOps[] = {Op::kGelu, Op::kGeluTanh, Op::kSilu, Op::kMish};
+
+//! Breakpoints: kinks of the piecewise ops and every parameter value used in the parameter
+//! sets, plus the functors' own branch points (mish cut-offs 20 and 40).
+const double kBreakpoints[] = {0.0, 2.5, -2.5, 3.0, -3.0, 6.0, -1.5, 0.5, 1.0, -1.0, 20.0, 40.0};
+
+template <class T>
+void add_neighbours(std::vector<T>& v, T b, int steps) {
+  v.push_back(b);
+  T up = b, down = b;
+  for (int i = 0; i < steps; ++i) {
+    up = std::nextafter(up, std::numeric_limits<T>::infinity());
+    down = std::nextafter(down, -std::numeric_limits<T>::infinity());
+    v.push_back(up);
+    v.push_back(down);
+  }
+}
+
+template <class T>
+void add_specials(std::vector<T>& v) {
+  using L = std::numeric_limits<T>;
+  const T specials[] = {T(0), -T(0), L::infinity(), -L::infinity(), L::quiet_NaN(),
+                        -L::quiet_NaN(), L::denorm_min(), -L::denorm_min(), T(2) * L::denorm_min(),
+                        -T(2) * L::denorm_min(), T(3) * L::denorm_min(), -T(3) * L::denorm_min(),
+                        L::min(), -L::min(), L::max(), -L::max()};
+  for (T s : specials) v.push_back(s);
+  for (double b : kBreakpoints) add_neighbours<T>(v, static_cast<T>(b), 8);
+  for (Op op : kRootOps) {
+    const T r = static_cast<T>(derivative_root(op));
+    T up = r, down = r;
+    v.push_back(r);
+    for (int i = 0; i < 2048; ++i) {
+      up = std::nextafter(up, L::infinity());
+      v.push_back(up);
+      if (i < 2047) {
+        down = std::nextafter(down, -L::infinity());
+        v.push_back(down);
+      }
+    }
+  }
+}
+
+const std::vector<float>& float_inputs() {
+  static const std::vector<float> v = [] {
+    std::vector<float> r;
+    r.reserve((size_t(1) << 20) + 20000);
+    for (uint64_t bits = 0; bits < (uint64_t(1) << 32); bits += 4096) {
+      const uint32_t b = static_cast<uint32_t>(bits);
+      float f;
+      std::memcpy(&f, &b, 4);
+      r.push_back(f);
+    }
+    add_specials<float>(r);
+    return r;
+  }();
+  return v;
+}
+
+const std::vector<double>& double_inputs() {
+  static const std::vector<double> v = [] {
+    std::vector<double> r;
+    add_specials<double>(r);
+    const size_t target = size_t(1) << 18;
+    const size_t n_random = target > r.size() ? target - r.size() : 0;
+    std::mt19937_64 rng(0x5eed'c0ac'7a11'0001ULL);
+    std::uniform_real_distribution<double> log_mag(-300.0, 300.0), uni(-50.0, 50.0);
+    std::bernoulli_distribution sign(0.5);
+    for (size_t i = 0; i < n_random; ++i) {
+      if (i % 2 == 0) {
+        const double m = std::pow(10.0, log_mag(rng));
+        r.push_back(sign(rng) ? -m : m);
+      } else {
+        r.push_back(uni(rng));
+      }
+    }
+    return r;
+  }();
+  return v;
+}
+
+// =============================================================================================
+// Accuracy table (written from measurements at exit when CUACT_ACCURACY_TABLE is set).
+// =============================================================================================
+
+enum Col { kF32Fwd, kF32Bwd, kF16Fwd, kF16Bwd, kBF16Fwd, kBF16Bwd, kF64Fwd, kF64Bwd, kNumCols };
+const char* const kColNames[kNumCols] = {"fp32 fwd", "fp32 bwd(x)", "fp16 fwd", "fp16 bwd(x)",
+                                         "bf16 fwd", "bf16 bwd(x)", "fp64 fwd", "fp64 bwd(x)"};
+
+std::mutex g_table_mutex;
+std::map<int, std::map<int, std::string>>& table() {
+  static std::map<int, std::map<int, std::string>> t;
+  return t;
+}
+
+void record(const Case& c, DT d, Member m, const std::string& cell) {
+  if (!c.is_default || m == Member::kDerivFromOutput) return;
+  const bool fwd = m == Member::kForward;
+  int col = 0;
+  switch (d) {
+    case DT::kF32: col = fwd ? kF32Fwd : kF32Bwd; break;
+    case DT::kF16: col = fwd ? kF16Fwd : kF16Bwd; break;
+    case DT::kBF16: col = fwd ? kBF16Fwd : kBF16Bwd; break;
+    case DT::kF64: col = fwd ? kF64Fwd : kF64Bwd; break;
+  }
+  std::lock_guard<std::mutex> lock(g_table_mutex);
+  table()[static_cast<int>(c.op)][col] = cell;
+}
+
+class TableWriter : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const char* path = std::getenv("CUACT_ACCURACY_TABLE");
+    if (path == nullptr || *path == '\0') return;
+    std::FILE* f = std::fopen(path, "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "cannot write accuracy table to %s\n", path);
+      return;
+    }
+    std::fprintf(f,
+                 "<!-- written by cuact_functor_tests (tests/functors_host_test.cu) from its own "
+                 "measurements; do not edit by hand -->\n\n");
+    std::fprintf(f,
+                 "Max error of the host-run functors against a long-double reference, default "
+                 "parameters. fp32/fp64: max error in ulps of the output type. fp16/bf16: max "
+                 "ulp distance from the correctly rounded value, and the share of non-NaN inputs "
+                 "that are correctly rounded. fp64 bwd(x) of gelu, gelu_tanh, silu and mish: plain "
+                 "max ulp, then in brackets the contract metric |err| / ulp(max(|f'|, larger term "
+                 "of f')).\n\n");
+    std::fprintf(f, "| op |");
+    for (int c = 0; c < kNumCols; ++c) std::fprintf(f, " %s |", kColNames[c]);
+    std::fprintf(f, "\n|---|");
+    for (int c = 0; c < kNumCols; ++c) std::fprintf(f, "---|");
+    std::fprintf(f, "\n");
+    for (int op = 0; op < cuact::kNumOps; ++op) {
+      std::fprintf(f, "| %s |", op_label(static_cast<Op>(op)));
+      for (int c = 0; c < kNumCols; ++c) {
+        auto row = table().find(op);
+        std::string cell = "not run";
+        if (row != table().end()) {
+          auto it = row->second.find(c);
+          if (it != row->second.end()) cell = it->second;
+        }
+        std::fprintf(f, " %s |", cell.c_str());
+      }
+      std::fprintf(f, "\n");
+    }
+    std::fclose(f);
+    std::printf("[accuracy] table written to %s\n", path);
+  }
+};
+
+const auto* const g_table_env = ::testing::AddGlobalTestEnvironment(new TableWriter);
+
+// =============================================================================================
+// The parameterised accuracy test.
+// =============================================================================================
+
+struct AccParam {
+  size_t case_index;
+  DT dtype;
+  Member member;
+};
+
+std::vector<AccParam> all_acc_params() {
+  std::vector<AccParam> v;
+  const auto& cases = all_cases();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (DT d : {DT::kF16, DT::kBF16, DT::kF32, DT::kF64}) {
+      for (Member m : {Member::kForward, Member::kDerivative, Member::kDerivFromOutput}) {
+        if (m == Member::kDerivFromOutput && !cases[i].dfo_valid) continue;
+        v.push_back(AccParam{i, d, m});
+      }
+    }
+  }
+  return v;
+}
+
+std::string acc_param_name(const ::testing::TestParamInfo<AccParam>& info) {
+  const Case& c = all_cases()[info.param.case_index];
+  return c.label + "_" + dt_label(info.param.dtype) + "_" + member_label(info.param.member);
+}
+
+class FunctorAccuracy : public ::testing::TestWithParam<AccParam> {};
+
+constexpr size_t kMaxReported = 10;
+
+void run_16bit(const Case& c, DT d, Member m) {
+  const Fmt16& fmt = fmt16(d);
+  const Fns fns = functor_for(c.op, c.params);
+  const auto& fn = member_f(fns, m);
+  ASSERT_TRUE(static_cast<bool>(fn)) << "functor has no such member";
+  int64_t max_d = 0;
+  uint32_t worst_bits = 0;
+  size_t n_non_nan = 0, n_exact = 0;
+  std::vector<std::string> violations, mismatches;
+  for (uint32_t b = 0; b < 65536; ++b) {
+    const uint16_t bits = static_cast<uint16_t>(b);
+    const float x = fmt.to_float(bits);
+    const float gf = fn(x);
+    const uint16_t got = fmt.from_float(gf);
+    const LD ref = reference(m, c.op, static_cast<LD>(x), c.params);
+    const uint16_t expected = fmt.round(ref);
+    const int64_t dist = fmt.distance(got, expected);
+    const bool input_nan = fmt.is_nan(bits);
+    if (!input_nan) {
+      ++n_non_nan;
+      if (dist == 0) ++n_exact;
+    }
+    if (dist > max_d) {
+      max_d = dist;
+      worst_bits = b;
+    }
+    if (dist > 0) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "  bits=0x%04x x=%.9g got=0x%04x (%.9g, float %.9g) expected=0x%04x (%.9g) "
+                    "ref=%s dist=%s",
+                    b, x, got, fmt.to_float(got), gf, expected, fmt.to_float(expected),
+                    fmt_ld(ref).c_str(),
+                    dist >= Fmt16::kBad ? "non-finite mismatch" : std::to_string(dist).c_str());
+      if (mismatches.size() < kMaxReported) mismatches.push_back(buf);
+      if (dist > 1 && violations.size() < kMaxReported) violations.push_back(buf);
+    }
+  }
+  const double frac = n_non_nan ? double(n_exact) / double(n_non_nan) : 1.0;
+  char cell[96];
+  if (max_d >= Fmt16::kBad) {
+    std::snprintf(cell, sizeof cell, "NaN/inf mismatch (%.2f%% CR)", 100.0 * frac);
+  } else {
+    std::snprintf(cell, sizeof cell, "%lld (%.2f%% CR)", static_cast<long long>(max_d),
+                  100.0 * frac);
+  }
+  std::printf("[accuracy] %-34s %-8s %-22s max_ulp=%s correctly_rounded=%.4f%% (%zu/%zu) "
+              "worst_bits=0x%04x\n",
+              c.label.c_str(), dt_label(d), member_label(m),
+              max_d >= Fmt16::kBad ? "NaN/inf-mismatch" : std::to_string(max_d).c_str(),
+              100.0 * frac, n_exact, n_non_nan, worst_bits);
+  record(c, d, m, cell);
+
+  std::ostringstream detail;
+  if (max_d > 1) {
+    detail << "first " << violations.size() << " inputs beyond 1 ulp:\n";
+    for (const auto& s : violations) detail << s << "\n";
+  }
+  if (frac < 0.999) {
+    detail << "first " << mismatches.size() << " not correctly rounded:\n";
+    for (const auto& s : mismatches) detail << s << "\n";
+  }
+  EXPECT_LE(max_d, 1) << c.label << " " << dt_label(d) << " " << member_label(m) << "\n"
+                      << detail.str();
+  EXPECT_GE(frac, 0.999) << c.label << " " << dt_label(d) << " " << member_label(m) << "\n"
+                         << detail.str();
+}
+
+template <class T>
+void run_wide(const Case& c, DT d, Member m) {
+  const Fns fns = functor_for(c.op, c.params);
+  const auto& fn = member_d(fns, m);
+  ASSERT_TRUE(static_cast<bool>(fn)) << "functor has no such member";
+  const bool is_f32 = std::is_same<T, float>::value;
+  const bool term_scaled = !is_f32 && m == Member::kDerivative &&
+                           (c.op == Op::kGelu || c.op == Op::kGeluTanh || c.op == Op::kSilu ||
+                            c.op == Op::kMish);
+  const std::vector<T>* inputs;
+  if constexpr (std::is_same<T, float>::value) {
+    inputs = &float_inputs();
+  } else {
+    inputs = &double_inputs();
+  }
+  LD max_plain = 0, max_metric = 0;
+  T worst_plain_x = 0, worst_metric_x = 0;
+  std::vector<std::string> violations;
+  for (const T x : *inputs) {
+    const double xd = static_cast<double>(x);
+    const T got = static_cast<T>(fn(xd));  // float32: rounded once from the double overload
+    const LD ref = reference(m, c.op, static_cast<LD>(x), c.params);
+    const LD plain = ulp_error<T>(ref, got, ref);
+    LD metric = plain;
+    if (term_scaled && !std::isinf(plain)) {
+      const LD s = cuact_ref::derivative_term_scale(c.op, static_cast<LD>(x), c.params);
+      metric = ulp_error<T>(ref, got, std::max(std::fabs(ref), s));
+    }
+    if (plain > max_plain) {
+      max_plain = plain;
+      worst_plain_x = x;
+    }
+    if (metric > max_metric) {
+      max_metric = metric;
+      worst_metric_x = x;
+    }
+    if (metric > 2 && violations.size() < kMaxReported) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "  x=%.17g (%a) got=%.17g (%a) ref=%s err=%s ulp", xd, xd,
+                    static_cast<double>(got), static_cast<double>(got), fmt_ld(ref).c_str(),
+                    fmt_err(metric).c_str());
+      violations.push_back(buf);
+    }
+  }
+  std::string cell = fmt_err(max_plain);
+  if (term_scaled) cell += " [" + fmt_err(max_metric) + "]";
+  if (term_scaled) {
+    std::printf("[accuracy] %-34s %-8s %-22s max_ulp=%s (at x=%.17g)  contract_metric=%s (at "
+                "x=%.17g) n=%zu\n",
+                c.label.c_str(), dt_label(d), member_label(m), fmt_err(max_plain).c_str(),
+                double(worst_plain_x), fmt_err(max_metric).c_str(), double(worst_metric_x),
+                inputs->size());
+  } else {
+    std::printf("[accuracy] %-34s %-8s %-22s max_ulp=%s (at x=%.17g) n=%zu\n", c.label.c_str(),
+                dt_label(d), member_label(m), fmt_err(max_plain).c_str(), double(worst_plain_x),
+                inputs->size());
+  }
+  record(c, d, m, cell);
+  std::ostringstream detail;
+  for (const auto& s : violations) detail << s << "\n";
+  EXPECT_LE(max_metric, 2.0L) << c.label << " " << dt_label(d) << " " << member_label(m)
+                              << (term_scaled ? " (metric: ulp of max(|f'|, term scale))" : "")
+                              << "\nfirst " << violations.size() << " inputs beyond 2 ulp:\n"
+                              << detail.str();
+}
+
+TEST_P(FunctorAccuracy, MatchesReference) {
+  const AccParam& ap = GetParam();
+  const Case& c = all_cases()[ap.case_index];
+  switch (ap.dtype) {
+    case DT::kF16:
+    case DT::kBF16: run_16bit(c, ap.dtype, ap.member); break;
+    case DT::kF32: run_wide<float>(c, ap.dtype, ap.member); break;
+    case DT::kF64: run_wide<double>(c, ap.dtype, ap.member); break;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, FunctorAccuracy, ::testing::ValuesIn(all_acc_params()),
+                         acc_param_name);
+
+// =============================================================================================
+// Explicit edge cases.
+// =============================================================================================
+
+TEST(FunctorEdges, NaNPropagatesEveryMemberEveryOp) {
+  const float nf = std::numeric_limits<float>::quiet_NaN();
+  const double nd = std::numeric_limits<double>::quiet_NaN();
+  for (const Case& c : all_cases()) {
+    const Fns f = functor_for(c.op, c.params);
+    EXPECT_TRUE(std::isnan(f.fwd_f(nf))) << c.label << " forward(float NaN)";
+    EXPECT_TRUE(std::isnan(f.der_f(nf))) << c.label << " derivative(float NaN)";
+    EXPECT_TRUE(std::isnan(f.fwd_d(nd))) << c.label << " forward(double NaN)";
+    EXPECT_TRUE(std::isnan(f.der_d(nd))) << c.label << " derivative(double NaN)";
+    EXPECT_TRUE(std::isnan(f.fwd_f(-nf))) << c.label << " forward(float -NaN)";
+    EXPECT_TRUE(std::isnan(f.fwd_d(-nd))) << c.label << " forward(double -NaN)";
+    if (f.has_dfo_member) {
+      EXPECT_TRUE(std::isnan(f.dfo_f(nf))) << c.label << " derivative_from_output(float NaN)";
+      EXPECT_TRUE(std::isnan(f.dfo_d(nd))) << c.label << " derivative_from_output(double NaN)";
+    }
+    // The reference obeys the same rule.
+    EXPECT_TRUE(std::isnan(cuact_ref::forward(c.op, nd, c.params))) << c.label;
+    EXPECT_TRUE(std::isnan(cuact_ref::derivative(c.op, nd, c.params))) << c.label;
+    EXPECT_TRUE(std::isnan(cuact_ref::derivative_from_output(c.op, nd, c.params))) << c.label;
+  }
+}
+
+TEST(FunctorEdges, ReluNaNForEveryParameterSet) {
+  for (const Case& c : all_cases()) {
+    if (c.op != Op::kRelu) continue;
+    const cuact::Relu r(c.params);
+    EXPECT_TRUE(std::isnan(r.forward(std::numeric_limits<float>::quiet_NaN()))) << c.label;
+    EXPECT_TRUE(std::isnan(r.forward(std::numeric_limits<double>::quiet_NaN()))) << c.label;
+    EXPECT_TRUE(std::isnan(r.derivative(std::numeric_limits<double>::quiet_NaN()))) << c.label;
+  }
+}
+
+TEST(FunctorEdges, SoftsignOfInfinityIsPlusMinusOne) {
+  const cuact::Softsign s;
+  const float fi = std::numeric_limits<float>::infinity();
+  const double di = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(s.forward(fi), 1.0f);
+  EXPECT_EQ(s.forward(-fi), -1.0f);
+  EXPECT_EQ(s.forward(di), 1.0);
+  EXPECT_EQ(s.forward(-di), -1.0);
+}
+
+TEST(FunctorEdges, SmoothGatesAreZeroAtMinusInfinity) {
+  const ActParams p;
+  const float fi = std::numeric_limits<float>::infinity();
+  const double di = std::numeric_limits<double>::infinity();
+  for (Op op : {Op::kSilu, Op::kGelu, Op::kGeluTanh, Op::kMish, Op::kHardSwish}) {
+    const Fns f = functor_for(op, p);
+    EXPECT_EQ(f.fwd_f(-fi), 0.0f) << op_label(op) << " float";
+    EXPECT_EQ(f.fwd_d(-di), 0.0) << op_label(op) << " double";
+    EXPECT_EQ(f.fwd_f(fi), fi) << op_label(op) << " float +inf";
+    EXPECT_EQ(f.fwd_d(di), di) << op_label(op) << " double +inf";
+    EXPECT_EQ(f.der_f(-fi), 0.0f) << op_label(op) << " derivative float";
+    EXPECT_EQ(f.der_d(-di), 0.0) << op_label(op) << " derivative double";
+    EXPECT_EQ(f.der_f(fi), 1.0f) << op_label(op) << " derivative float +inf";
+    EXPECT_EQ(f.der_d(di), 1.0) << op_label(op) << " derivative double +inf";
+  }
+}
+
+TEST(FunctorEdges, KinkConventions) {
+  const ActParams p;
+  const cuact::Relu relu(p);
+  EXPECT_EQ(relu.derivative(0.0f), 0.0f);
+  EXPECT_EQ(relu.derivative(0.0), 0.0);
+  EXPECT_EQ(relu.derivative(-0.0), 0.0);
+  EXPECT_EQ(relu.derivative_from_output(0.0), 0.0);
+  EXPECT_EQ(relu.derivative_from_output(0.0f), 0.0f);
+
+  const cuact::LeakyRelu leaky(p);
+  EXPECT_EQ(leaky.derivative(0.0), p.leaky_alpha);
+  EXPECT_EQ(leaky.derivative(0.0f), static_cast<float>(p.leaky_alpha));
+  EXPECT_EQ(leaky.derivative_from_output(0.0), p.leaky_alpha);
+
+  const cuact::Relu6 relu6(p);
+  for (double k : {0.0, 6.0}) {
+    EXPECT_EQ(relu6.derivative(k), 0.0) << k;
+    EXPECT_EQ(relu6.derivative(static_cast<float>(k)), 0.0f) << k;
+    EXPECT_EQ(relu6.derivative_from_output(k), 0.0) << k;
+  }
+
+  const cuact::HardSwish hs(p);
+  EXPECT_EQ(hs.derivative(-3.0), 0.0);
+  EXPECT_EQ(hs.derivative(-3.0f), 0.0f);
+  EXPECT_EQ(hs.derivative(3.0), 1.0);
+  EXPECT_EQ(hs.derivative(3.0f), 1.0f);
+
+  const cuact::HardSigmoid hsig(p);
+  for (double k : {-2.5, 2.5}) {
+    EXPECT_EQ(hsig.derivative(k), 0.0) << k;
+    EXPECT_EQ(hsig.derivative(static_cast<float>(k)), 0.0f) << k;
+  }
+  const cuact::HardSigmoidRelu6 hsr6(p);
+  for (double k : {-3.0, 3.0}) {
+    EXPECT_EQ(hsr6.derivative(k), 0.0) << k;
+    EXPECT_EQ(hsr6.derivative(static_cast<float>(k)), 0.0f) << k;
+  }
+  // The reference follows the same conventions.
+  EXPECT_EQ(cuact_ref::derivative(Op::kRelu, 0.0L, p), 0.0L);
+  EXPECT_EQ(cuact_ref::derivative(Op::kLeakyRelu, 0.0L, p), static_cast<LD>(p.leaky_alpha));
+  EXPECT_EQ(cuact_ref::derivative(Op::kRelu6, 6.0L, p), 0.0L);
+  EXPECT_EQ(cuact_ref::derivative(Op::kHardSwish, -3.0L, p), 0.0L);
+  EXPECT_EQ(cuact_ref::derivative(Op::kHardSwish, 3.0L, p), 1.0L);
+  EXPECT_EQ(cuact_ref::derivative(Op::kHardSigmoid, 2.5L, p), 0.0L);
+  EXPECT_EQ(cuact_ref::derivative(Op::kHardSigmoidRelu6, -3.0L, p), 0.0L);
+}
+
+TEST(FunctorEdges, KerasReluThresholdSemantics) {
+  ActParams p;
+  p.relu_alpha = 0.1;
+  p.relu_max_value = 6;
+  p.relu_threshold = 0.5;
+  const cuact::Relu r(p);
+  // x == threshold gives 0.
+  EXPECT_EQ(r.forward(0.5), 0.0);
+  EXPECT_EQ(r.forward(0.5f), 0.0f);
+  EXPECT_EQ(r.derivative(0.5), 0.0);
+  // Below the threshold: alpha * (x - threshold).
+  const LD ref = cuact_ref::forward(Op::kRelu, 0.2L, p);
+  EXPECT_NEAR(static_cast<double>(ref), 0.1 * (0.2 - 0.5), 1e-15);
+  EXPECT_NEAR(r.forward(0.2), 0.1 * (0.2 - 0.5), 1e-15);
+  EXPECT_NEAR(r.forward(0.2f), 0.1f * (0.2f - 0.5f), 1e-7f);
+  EXPECT_EQ(r.forward(7.0), 6.0);
+  EXPECT_EQ(r.forward(3.0), 3.0);
+  // Threshold alone (no alpha, no max): x == t -> 0, just above -> x.
+  ActParams q;
+  q.relu_threshold = 0.5;
+  const cuact::Relu rt(q);
+  EXPECT_EQ(rt.forward(0.5), 0.0);
+  EXPECT_EQ(rt.forward(std::nextafter(0.5, 1.0)), std::nextafter(0.5, 1.0));
+  EXPECT_EQ(rt.forward(0.25), 0.0);
+  // t < 0 with max_value: t < x < 0 gives 0 (Keras 2 quirk).
+  ActParams s;
+  s.relu_alpha = 0.2;
+  s.relu_max_value = 1;
+  s.relu_threshold = -1;
+  const cuact::Relu rs(s);
+  EXPECT_EQ(rs.forward(-0.5), 0.0);
+  EXPECT_EQ(rs.forward(0.5), 0.5);
+  EXPECT_EQ(rs.forward(2.0), 1.0);
+  EXPECT_NEAR(rs.forward(-2.0), -0.2, 1e-16);
+}
+
+TEST(ReferenceSelfCheck, RootsAndConstants) {
+  // The derivative roots are interior zeros with a sign change.
+  const ActParams p;
+  for (Op op : kRootOps) {
+    const LD r = derivative_root(op);
+    EXPECT_LT(cuact_ref::derivative(op, r - 1e-6L, p) * cuact_ref::derivative(op, r + 1e-6L, p),
+              0.0L)
+        << op_label(op);
+    std::printf("[reference] %s' root = %.21Lg\n", op_label(op), r);
+  }
+  EXPECT_EQ(0.044715L, cuact_ref::impl::kCubicHi);
+  EXPECT_EQ(0.70710678118654752440084436210484903928L, cuact_ref::impl::kInvSqrt2Hi);
+  // Spot values (well-known to 18+ digits).
+  EXPECT_NEAR(static_cast<double>(cuact_ref::forward(Op::kGelu, 1.0L, p)),
+              0.8413447460685429486 * 1.0, 1e-17);
+  EXPECT_NEAR(static_cast<double>(cuact_ref::forward(Op::kSigmoid, 0.0L, p)), 0.5, 0.0);
+  // 16-bit rounding helper sanity: exact values round to themselves; ties go to even.
+  const Fmt16& h = fmt16(DT::kF16);
+  EXPECT_EQ(h.round(1.0L), 0x3c00);
+  EXPECT_EQ(h.round(1.0L + std::ldexp(1.0L, -11)), 0x3c00);  // tie -> even
+  EXPECT_EQ(h.round(1.0L + 3 * std::ldexp(1.0L, -11)), 0x3c02);
+  EXPECT_EQ(h.round(65520.0L), 0x7c00);   // tie at max + ulp/2 -> inf
+  EXPECT_EQ(h.round(65519.99L), 0x7bff);
+  EXPECT_EQ(h.round(std::ldexp(1.0L, -25)), 0x0000);                // tie -> even (0)
+  EXPECT_EQ(h.round(std::ldexp(1.0L, -25) * 1.0000001L), 0x0001);
+  for (uint32_t b = 0; b < 65536; ++b) {
+    for (DT d : {DT::kF16, DT::kBF16}) {
+      const Fmt16& f = fmt16(d);
+      const uint16_t bits = static_cast<uint16_t>(b);
+      if (f.is_nan(bits)) continue;
+      const float v = f.to_float(bits);
+      ASSERT_EQ(Fmt16::ordinal(f.round(static_cast<LD>(v))), Fmt16::ordinal(bits)) << b;
+      ASSERT_EQ(Fmt16::ordinal(f.from_float(v)), Fmt16::ordinal(bits)) << b;
+    }
+  }
+}
+
+}  // namespace
