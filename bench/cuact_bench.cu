@@ -80,21 +80,28 @@ constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat16, DType::kBFloat
 
 static size_t dtype_size(DType d) {
   switch (d) {
-    case DType::kFloat32: return 4;
-    case DType::kFloat16: return 2;
-    case DType::kBFloat16: return 2;
-    case DType::kFloat64: return 8;
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat16:
+      return 2;
+    case DType::kBFloat16:
+      return 2;
+    case DType::kFloat64:
+      return 8;
   }
   return 0;
 }
 
 static bool parse_dtype(const std::string& s, DType* out) {
-  struct Alias { const char* name; DType d; };
+  struct Alias {
+    const char* name;
+    DType d;
+  };
   static const Alias kAliases[] = {
-      {"float32", DType::kFloat32}, {"fp32", DType::kFloat32},   {"f32", DType::kFloat32},
-      {"float16", DType::kFloat16}, {"fp16", DType::kFloat16},   {"half", DType::kFloat16},
-      {"bfloat16", DType::kBFloat16}, {"bf16", DType::kBFloat16},
-      {"float64", DType::kFloat64}, {"fp64", DType::kFloat64},   {"double", DType::kFloat64}};
+      {"float32", DType::kFloat32},   {"fp32", DType::kFloat32},  {"f32", DType::kFloat32},
+      {"float16", DType::kFloat16},   {"fp16", DType::kFloat16},  {"half", DType::kFloat16},
+      {"bfloat16", DType::kBFloat16}, {"bf16", DType::kBFloat16}, {"float64", DType::kFloat64},
+      {"fp64", DType::kFloat64},      {"double", DType::kFloat64}};
   for (const Alias& a : kAliases) {
     if (s == a.name) {
       *out = a.d;
@@ -120,9 +127,15 @@ __device__ __forceinline__ uint32_t hash_index(uint64_t i, uint32_t seed) {
   return static_cast<uint32_t>(h);
 }
 
-__device__ __forceinline__ void store_value(float v, float* p) { *p = v; }
-__device__ __forceinline__ void store_value(float v, double* p) { *p = v; }
-__device__ __forceinline__ void store_value(float v, __half* p) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void store_value(float v, float* p) {
+  *p = v;
+}
+__device__ __forceinline__ void store_value(float v, double* p) {
+  *p = v;
+}
+__device__ __forceinline__ void store_value(float v, __half* p) {
+  *p = __float2half_rn(v);
+}
 __device__ __forceinline__ void store_value(float v, __nv_bfloat16* p) {
   *p = __float2bfloat16_rn(v);
 }
@@ -198,7 +211,8 @@ struct Bench {
 //! would otherwise dominate the small sizes of the sweep.
 template <class Launch>
 static Timing time_launches(Bench& b, Launch&& launch) {
-  for (int i = 0; i < b.warmup; ++i) launch();
+  for (int i = 0; i < b.warmup; ++i)
+    launch();
   const uint64_t spin_ns = std::min<uint64_t>(500000 + 20000ull * b.iters, 50000000);
   spin<<<1, 1, 0, b.stream>>>(spin_ns);
   CUDA_CHECK(cudaGetLastError());
@@ -219,7 +233,9 @@ static Timing time_launches(Bench& b, Launch&& launch) {
   return {percentile(us, 0.5), percentile(us, 0.1), percentile(us, 0.9)};
 }
 
-static double gb_per_s(double bytes, double us) { return bytes / (us * 1e-6) / 1e9; }
+static double gb_per_s(double bytes, double us) {
+  return bytes / (us * 1e-6) / 1e9;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Copy roof: one per tensor byte count that the selected cases use.
@@ -236,9 +252,8 @@ struct Roof {
 static Roof measure_roof(Bench& b, const void* src, void* dst, size_t bytes) {
   Roof r;
   r.tensor_bytes = bytes;
-  r.memcpy_t = time_launches(b, [&] {
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, b.stream));
-  });
+  r.memcpy_t = time_launches(
+      b, [&] { CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, b.stream)); });
   // Every tensor here is a multiple of 16 bytes (2^10 elements of 2 bytes at the least).
   const int64_t nvec = int64_t(bytes / sizeof(uint4));
   const int64_t per_block = kCopyThreads * kCopyVecsPerThread;
@@ -275,9 +290,7 @@ struct Case {
   Dir dir;
   int64_t n;
   size_t tensor_bytes() const { return size_t(n) * dtype_size(dtype); }
-  double bytes_moved() const {
-    return double(tensor_bytes()) * (dir == Dir::kForward ? 2.0 : 3.0);
-  }
+  double bytes_moved() const { return double(tensor_bytes()) * (dir == Dir::kForward ? 2.0 : 3.0); }
 };
 
 struct Options {
@@ -290,7 +303,8 @@ struct Options {
 
 static std::string pow2_name(int64_t n) {
   int k = 0;
-  while ((int64_t(1) << k) < n) ++k;
+  while ((int64_t(1) << k) < n)
+    ++k;
   return (int64_t(1) << k) == n ? "2^" + std::to_string(k) : std::to_string(n);
 }
 
@@ -331,7 +345,8 @@ static std::vector<Case> make_cases(const Options& o) {
   const Op sweep_ops[] = {Op::kRelu, Op::kGelu, Op::kSilu};
   for (DType d : {DType::kBFloat16, DType::kFloat32}) {
     std::vector<int> log2_sizes;
-    for (int k = 10; k <= (o.quick ? 22 : 28); k += o.quick ? 4 : 2) log2_sizes.push_back(k);
+    for (int k = 10; k <= (o.quick ? 22 : 28); k += o.quick ? 4 : 2)
+      log2_sizes.push_back(k);
     if (!o.quick && dtype_size(d) == 2) log2_sizes.push_back(29);  // 1 GiB per 16-bit tensor
     for (Op op : sweep_ops) {
       for (int k : log2_sizes)
@@ -352,10 +367,10 @@ static std::vector<Case> make_cases(const Options& o) {
 //! Four device buffers, each big enough for the largest selected tensor.
 struct Buffers {
   size_t bytes = 0;
-  void* x = nullptr;      // forward input / saved input
-  void* dy = nullptr;     // upstream gradient
-  void* y = nullptr;      // forward output saved for bwd_y
-  void* out = nullptr;    // what the timed call writes
+  void* x = nullptr;    // forward input / saved input
+  void* dy = nullptr;   // upstream gradient
+  void* y = nullptr;    // forward output saved for bwd_y
+  void* out = nullptr;  // what the timed call writes
   DType filled = DType::kFloat32;
   bool has_fill = false;  // x and dy hold values of `filled` over the whole buffer
 };
@@ -369,10 +384,14 @@ static void fill_typed(const Bench& b, void* p, int64_t n, float lo, float width
 static void fill(const Bench& b, DType d, void* p, int64_t n, float lo, float width,
                  uint32_t seed) {
   switch (d) {
-    case DType::kFloat32: return fill_typed<float>(b, p, n, lo, width, seed);
-    case DType::kFloat16: return fill_typed<__half>(b, p, n, lo, width, seed);
-    case DType::kBFloat16: return fill_typed<__nv_bfloat16>(b, p, n, lo, width, seed);
-    case DType::kFloat64: return fill_typed<double>(b, p, n, lo, width, seed);
+    case DType::kFloat32:
+      return fill_typed<float>(b, p, n, lo, width, seed);
+    case DType::kFloat16:
+      return fill_typed<__half>(b, p, n, lo, width, seed);
+    case DType::kBFloat16:
+      return fill_typed<__nv_bfloat16>(b, p, n, lo, width, seed);
+    case DType::kFloat64:
+      return fill_typed<double>(b, p, n, lo, width, seed);
   }
 }
 
@@ -403,8 +422,8 @@ static void launch_case(const Bench& b, const Buffers& buf, const Case& c,
       } else {
         const bool from_y = c.dir == Dir::kBackwardY;
         cuact_check(cuact::backward(c.op, c.dtype, buf.dy, from_y ? buf.y : buf.x,
-                                    from_y ? cuact::Saved::kOutput : cuact::Saved::kInput,
-                                    buf.out, c.n, p, b.stream),
+                                    from_y ? cuact::Saved::kOutput : cuact::Saved::kInput, buf.out,
+                                    c.n, p, b.stream),
                     "cuact::backward", c.name);
       }
       return;
@@ -508,20 +527,23 @@ static void print_header(const DeviceInfo& d, const Options& o, const Bench& b) 
               d.prop.name, d.prop.major, d.prop.minor, d.prop.multiProcessorCount,
               double(d.prop.totalGlobalMem) / (1 << 30), d.prop.l2CacheSize / 1e6,
               d.prop.ECCEnabled ? "on" : "off", d.pci_bus_id);
-  std::printf("memory: %d-bit bus at %.0f MHz: %.0f GB/s peak from attributes; SM clock %.0f MHz\n",
+  std::printf("memory: %d-bit bus at %.0f MHz (2 x clock x width = %.0f GB/s); SM clock %.0f MHz\n",
               d.bus_width_bits, d.mem_clock_khz / 1e3, d.peak_gbs(), d.sm_clock_khz / 1e3);
   std::printf("driver %s, runtime %s, toolkit %s, CCCL %s\n",
               version_string(d.driver_version).c_str(), version_string(d.runtime_version).c_str(),
               toolkit_version().c_str(), cccl_version().c_str());
-  std::printf("timing: %d warm-up + %d timed launches per case, median; bytes: fwd 2*n*size, "
-              "bwd 3*n*size\n",
-              b.warmup, b.iters);
-  std::printf("note: float64 main cases use n = 2^%d (same bytes per tensor as float32) to bound "
-              "memory\n",
-              o.quick ? 23 : 27);
+  std::printf(
+      "timing: %d warm-up + %d timed launches per case, median; bytes: fwd 2*n*size, "
+      "bwd 3*n*size\n",
+      b.warmup, b.iters);
+  std::printf(
+      "note: float64 main cases use n = 2^%d (same bytes per tensor as float32) to bound "
+      "memory\n",
+      o.quick ? 23 : 27);
   if (o.quick)
-    std::printf("note: --quick: 2^24 elements (~128 MiB working set, near the L2 size): a smoke "
-                "test, not a measurement\n");
+    std::printf(
+        "note: --quick: 2^24 elements (~128 MiB working set, near the L2 size): a smoke "
+        "test, not a measurement\n");
   std::printf("note: sweep sizes below ~2^23 fit in L2: read their time in us, not GB/s\n\n");
 }
 
@@ -552,16 +574,16 @@ static void print_row(const Row& r) {
 static void print_cub_comparison(const std::vector<Row>& rows) {
   std::map<std::string, const Row*> cub;
   for (const Row& r : rows) {
-    if (r.c.group == Group::kCub) cub[std::string(cuact::op_name(r.c.op)) + "/" +
-                                      cuact::dtype_name(r.c.dtype)] = &r;
+    if (r.c.group == Group::kCub)
+      cub[std::string(cuact::op_name(r.c.op)) + "/" + cuact::dtype_name(r.c.dtype)] = &r;
   }
   if (cub.empty()) return;
   std::printf("\nforward, %% of copy roof: cuact vs cub::DeviceTransform with the same functor\n");
   std::printf("%-20s %-9s %8s %8s %8s\n", "op", "dtype", "cuact", "cub", "ratio");
   for (const Row& r : rows) {
     if (r.c.group != Group::kAct || r.c.dir != Dir::kForward) continue;
-    const auto it = cub.find(std::string(cuact::op_name(r.c.op)) + "/" +
-                             cuact::dtype_name(r.c.dtype));
+    const auto it =
+        cub.find(std::string(cuact::op_name(r.c.op)) + "/" + cuact::dtype_name(r.c.dtype));
     if (it == cub.end()) continue;
     std::printf("%-20s %-9s %8.1f %8.1f %8.2f\n", cuact::op_name(r.c.op),
                 cuact::dtype_name(r.c.dtype), r.pct_roof, it->second->pct_roof,
@@ -592,12 +614,14 @@ static std::string json_str(const std::string& s) {
 }
 
 static void json_timing(FILE* f, const char* key, const Timing& t, double gbs) {
-  std::fprintf(f, "\"%s\": {\"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, \"gbs\": %.2f}",
+  std::fprintf(f,
+               "\"%s\": {\"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, \"gbs\": %.2f}",
                key, t.median_us, t.p10_us, t.p90_us, gbs);
 }
 
 static void json_device(FILE* f, const DeviceInfo& d) {
-  std::fprintf(f, "  \"device\": {\"index\": %d, \"name\": %s, \"compute_capability\": \"%d.%d\", "
+  std::fprintf(f,
+               "  \"device\": {\"index\": %d, \"name\": %s, \"compute_capability\": \"%d.%d\", "
                "\"sm_count\": %d, \"total_global_mem_bytes\": %zu, \"l2_cache_bytes\": %d, "
                "\"memory_clock_khz\": %d, \"memory_bus_width_bits\": %d, "
                "\"peak_dram_gbs_from_attributes\": %.1f, \"sm_clock_khz\": %d, "
@@ -606,7 +630,8 @@ static void json_device(FILE* f, const DeviceInfo& d) {
                d.prop.multiProcessorCount, d.prop.totalGlobalMem, d.prop.l2CacheSize,
                d.mem_clock_khz, d.bus_width_bits, d.peak_gbs(), d.sm_clock_khz,
                d.prop.ECCEnabled ? "true" : "false", json_str(d.pci_bus_id).c_str());
-  std::fprintf(f, "  \"driver_version\": \"%s\", \"runtime_version\": \"%s\", "
+  std::fprintf(f,
+               "  \"driver_version\": \"%s\", \"runtime_version\": \"%s\", "
                "\"toolkit_version\": \"%s\", \"cccl_version\": \"%s\",\n",
                version_string(d.driver_version).c_str(), version_string(d.runtime_version).c_str(),
                toolkit_version().c_str(), cccl_version().c_str());
@@ -620,8 +645,10 @@ static void json_settings(FILE* f, const Options& o, const Bench& b) {
   std::fprintf(f, "], \"dtypes\": [");
   for (size_t i = 0; i < o.dtypes.size(); ++i)
     std::fprintf(f, "%s%s", i ? ", " : "", json_str(cuact::dtype_name(o.dtypes[i])).c_str());
-  std::fprintf(f, "], \"bytes_forward\": \"2*n*size\", \"bytes_backward\": \"3*n*size\", "
-               "\"gb\": \"1e9 bytes\", \"statistic\": \"median of individually timed launches\"},\n");
+  std::fprintf(
+      f,
+      "], \"bytes_forward\": \"2*n*size\", \"bytes_backward\": \"3*n*size\", "
+      "\"gb\": \"1e9 bytes\", \"statistic\": \"median of individually timed launches\"},\n");
 }
 
 static void json_roofs(FILE* f, const std::map<size_t, Roof>& roofs) {
@@ -642,7 +669,8 @@ static void json_rows(FILE* f, const std::vector<Row>& rows) {
   std::fprintf(f, "  \"rows\": [");
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
-    std::fprintf(f, "%s\n    {\"name\": %s, \"group\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", "
+    std::fprintf(f,
+                 "%s\n    {\"name\": %s, \"group\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", "
                  "\"direction\": \"%s\", \"n\": %lld, \"bytes\": %.0f, \"median_us\": %.3f, "
                  "\"p10_us\": %.3f, \"p90_us\": %.3f, \"gbs\": %.2f, \"roof_gbs\": %.2f, "
                  "\"pct_roof\": %.2f}",
@@ -726,7 +754,8 @@ static Options parse_args(int argc, char** argv) {
     } else if (arg == "--quick") {
       o.quick = true;
     } else if (arg == "--filter") {
-      for (const std::string& f : split_commas(next())) o.filters.push_back(f);
+      for (const std::string& f : split_commas(next()))
+        o.filters.push_back(f);
     } else if (arg == "--dtype") {
       for (const std::string& name : split_commas(next())) {
         DType d;
@@ -795,7 +824,8 @@ int main(int argc, char** argv) {
   }
   const std::vector<Case> cases = make_cases(o);
   if (o.list) {
-    for (const Case& c : cases) std::printf("%s\n", c.name.c_str());
+    for (const Case& c : cases)
+      std::printf("%s\n", c.name.c_str());
     return 0;
   }
   if (cases.empty()) usage_error("no case matches the filters");
@@ -813,7 +843,8 @@ int main(int argc, char** argv) {
   print_header(dev, o, b);
 
   size_t max_bytes = 0;
-  for (const Case& c : cases) max_bytes = std::max(max_bytes, c.tensor_bytes());
+  for (const Case& c : cases)
+    max_bytes = std::max(max_bytes, c.tensor_bytes());
   Buffers buf;
   alloc_buffers(buf, max_bytes);
 

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "cuact/functors.cuh"
+#include "cuact/precision.cuh"
 #include "cuda/vector_plan.hpp"
 
 namespace cuact::detail {
@@ -31,39 +32,9 @@ template <class T>
 inline constexpr int kMinBlocksPerSM = sizeof(T) == 2 ? 4 : 2;
 inline constexpr int64_t kTileVectors = int64_t{kBlockThreads} * kUnroll;
 
-// ---- compute type: 16-bit in float (fast functor overloads), float32 and float64 in double ----
-template <class T>
-struct ComputeOf {
-  using type = double;
-};
-template <>
-struct ComputeOf<__half> {
-  using type = float;
-};
-template <>
-struct ComputeOf<__nv_bfloat16> {
-  using type = float;
-};
-template <class T>
-using compute_t = typename ComputeOf<T>::type;
-
-__device__ __forceinline__ float to_compute(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_compute(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ double to_compute(float v) { return v; }
-__device__ __forceinline__ double to_compute(double v) { return v; }
-
-template <class T>
-__device__ __forceinline__ T from_compute(compute_t<T> v) {
-  if constexpr (sizeof(T) == 2) {
-    if constexpr (std::is_same_v<T, __half>) {
-      return __float2half_rn(v);
-    } else {
-      return __float2bfloat16_rn(v);
-    }
-  } else {
-    return static_cast<T>(v);
-  }
-}
+using ::cuact::compute_t;
+using ::cuact::from_compute;
+using ::cuact::to_compute;
 
 // ---- 16-byte packs and realignment --------------------------------------------------------
 template <class T>

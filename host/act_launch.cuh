@@ -8,7 +8,7 @@
 #include "cuact/activation.hpp"
 #include "cuda/act_kernels.cuh"
 #include "host/internal.hpp"
-#include "host/op_table.hpp"
+#include "cuact/op_table.hpp"
 
 namespace cuact::detail {
 

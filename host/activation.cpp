@@ -5,7 +5,7 @@
 
 #include "cuact/activation.hpp"
 #include "host/internal.hpp"
-#include "host/op_table.hpp"
+#include "cuact/op_table.hpp"
 
 namespace cuact {
 namespace {

@@ -6,7 +6,7 @@
 #include "cuact/activation.hpp"
 #include "cuact/functors.cuh"
 #include "host/internal.hpp"
-#include "host/op_table.hpp"
+#include "cuact/op_table.hpp"
 
 namespace cuact {
 namespace detail {

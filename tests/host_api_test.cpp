@@ -15,7 +15,7 @@
 #include "cuact/activation.hpp"
 #include "cuact/cuact.h"
 #include "cuact/functors.cuh"
-#include "host/op_table.hpp"
+#include "cuact/op_table.hpp"
 #include "tests/common/gpu_env.hpp"
 
 namespace {

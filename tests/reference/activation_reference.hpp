@@ -45,6 +45,9 @@ inline constexpr LD kTwoOverSqrtPi = 0x1.20dd750429b6d11ap0L;  // 2/sqrt(pi)
 
 inline constexpr LD kSeluScale = 1.0507009873554804934193349852946L;
 inline constexpr LD kSeluAlpha = 1.6732632423543772848170429916717L;
+// scale * alpha as a pair: y + scale*alpha cancels for y near -scale*alpha (x -> -inf).
+inline constexpr LD kSeluScaleAlphaHi = 0x1.c212cc640f031106p0L;
+inline constexpr LD kSeluScaleAlphaLo = -0x1.d3c9f74bc04c3754p-65L;
 
 //! Unevaluated sum hi + lo with |lo| <= ulp(hi) / 2 (after normalisation).
 struct Pair {
@@ -398,7 +401,8 @@ inline long double derivative_from_output(cuact::Op op, long double y,
     case cuact::Op::kElu:
       return y > 0 ? 1.0L : y + q.elu_alpha;
     case cuact::Op::kSelu:
-      return y > 0 ? kSeluScale : y + kSeluScale * kSeluAlpha;
+      if (y > 0) return kSeluScale;
+      return (y + kSeluScaleAlphaHi) + kSeluScaleAlphaLo;  // y + hi is exact where it cancels
     case cuact::Op::kSoftplus:
       return -std::expm1(-y);
     case cuact::Op::kSoftsign: {
@@ -420,7 +424,14 @@ inline long double derivative_from_output(cuact::Op op, long double y,
     case cuact::Op::kRelu6:
       return (y > 0 && y < 6) ? 1.0L : 0.0L;
     case cuact::Op::kCelu:
-      return y > 0 ? 1.0L : y / q.celu_alpha + 1.0L;
+      if (y > 0) return 1.0L;
+      {
+        // y / alpha + 1 cancels for y near -alpha: add the division's exact remainder back.
+        const LD r = y / q.celu_alpha;
+        if (std::isinf(r)) return r + 1.0L;
+        const LD rem = std::fma(-r, q.celu_alpha, y);  // y - r * alpha, exact
+        return (r + 1.0L) + rem / q.celu_alpha;
+      }
     case cuact::Op::kLogSigmoid:
       return -std::expm1(y);
     case cuact::Op::kHardSigmoidRelu6:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! @file host/op_table.hpp
+//! @file cuact/op_table.hpp
 //! The one list of ops: enum value, functor type, name. Everything that switches over ops
 //! (dispatch, names, validation tests) expands this list, so adding an op is one line here plus
 //! its functor.
