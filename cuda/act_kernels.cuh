@@ -23,49 +23,88 @@ namespace cuact::detail {
 
 inline constexpr int kBlockThreads = 256;
 inline constexpr int kUnroll = 4;
-// Minimum resident 256-thread blocks per SM, which caps registers per thread. 16-bit (float
-// math): 4 blocks, <= 64 registers; 4 vectors x 16 B per stream per thread is then 64 KiB
-// (forward) to 128 KiB (backward) of loads in flight per SM, above what HBM3e needs. float32 and
-// float64 (double math, whose libm calls need more registers): 2 blocks, <= 128 registers, to
-// avoid spills; 32-64 KiB in flight per SM.
-template <class T>
-inline constexpr int kMinBlocksPerSM = sizeof(T) == 2 ? 4 : 2;
+// Minimum resident 256-thread blocks per SM, which caps registers per thread so nothing spills
+// (checked with -Xptxas -v for every instantiation). 16-bit forward (float math): 4 blocks, <= 64
+// registers, 4 vectors x 16 B in flight per thread = 64 KiB per SM. 16-bit backward holds two
+// streams: 3 blocks, <= 85 registers, 96 KiB in flight. float32 / float64 (double math, whose
+// libm calls need more registers): 2 blocks, <= 128 registers, 32-64 KiB in flight.
+template <class T, bool kBackward>
+inline constexpr int kMinBlocksPerSM = sizeof(T) == 2 ? (kBackward ? 3 : 4) : 2;
 inline constexpr int64_t kTileVectors = int64_t{kBlockThreads} * kUnroll;
 
-using ::cuact::compute_t;
-using ::cuact::from_compute;
-using ::cuact::to_compute;
+using ::cuact::apply_backward;
+using ::cuact::apply_forward;
 
 // ---- 16-byte packs and realignment --------------------------------------------------------
-template <class T>
+// A pack is kept as four 32-bit words from load to store, so 16-bit elements stay two to a
+// register (an array of __nv_bfloat16 would take a register per element and spill). The helpers
+// are __host__ __device__ so tests/pack_test.cu checks them on the CPU.
+
 struct alignas(16) Pack {
-  static constexpr int kSize = 16 / sizeof(T);
-  T v[kSize];
+  uint32_t w[4];
 };
 
 template <class T>
-__device__ __forceinline__ Pack<T> as_pack(uint4 raw) {
-  Pack<T> p;
-  __builtin_memcpy(&p, &raw, sizeof(p));
-  return p;
+inline constexpr int kPackSize = 16 / sizeof(T);
+
+//! Element k of a pack (k is a compile-time constant after unrolling).
+template <class T>
+CUACT_HD T pack_get(const Pack& p, int k) {
+  T v;
+  if constexpr (sizeof(T) == 2) {
+    const uint16_t bits = static_cast<uint16_t>(p.w[k >> 1] >> ((k & 1) * 16));
+    __builtin_memcpy(&v, &bits, 2);
+  } else if constexpr (sizeof(T) == 4) {
+    __builtin_memcpy(&v, &p.w[k], 4);
+  } else {
+    const uint64_t bits = p.w[2 * k] | (uint64_t{p.w[2 * k + 1]} << 32);
+    __builtin_memcpy(&v, &bits, 8);
+  }
+  return v;
 }
 
-//! Elements [K, K + V) of the concatenation lo:hi (register moves / byte permutes only).
-template <int K, class T>
-__device__ __forceinline__ Pack<T> realign(const Pack<T>& lo, const Pack<T>& hi) {
-  constexpr int V = Pack<T>::kSize;
-  Pack<T> r;
-#pragma unroll
-  for (int i = 0; i < V; ++i) r.v[i] = (i + K < V) ? lo.v[i + K] : hi.v[i + K - V];
+template <class T>
+CUACT_HD void pack_set(Pack& p, int k, T v) {
+  if constexpr (sizeof(T) == 2) {
+    uint16_t bits;
+    __builtin_memcpy(&bits, &v, 2);
+    const int shift = (k & 1) * 16;
+    p.w[k >> 1] = (p.w[k >> 1] & ~(0xffffu << shift)) | (uint32_t{bits} << shift);
+  } else if constexpr (sizeof(T) == 4) {
+    __builtin_memcpy(&p.w[k], &v, 4);
+  } else {
+    uint64_t bits;
+    __builtin_memcpy(&bits, &v, 8);
+    p.w[2 * k] = static_cast<uint32_t>(bits);
+    p.w[2 * k + 1] = static_cast<uint32_t>(bits >> 32);
+  }
+}
+
+//! Bytes [kBytes, kBytes + 16) of the 32 bytes lo:hi (kBytes even): word moves, plus one funnel
+//! shift per word when the offset is half a word.
+template <int kBytes>
+CUACT_HD Pack realign_bytes(const Pack& lo, const Pack& hi) {
+  const uint32_t w[8] = {lo.w[0], lo.w[1], lo.w[2], lo.w[3], hi.w[0], hi.w[1], hi.w[2], hi.w[3]};
+  Pack r;
+  for (int i = 0; i < 4; ++i) {  // constant trip count: fully unrolled
+    constexpr int kWord = kBytes / 4;
+    if constexpr (kBytes % 4 == 0) {
+      r.w[i] = w[i + kWord];
+    } else {
+      r.w[i] = (w[i + kWord] >> 16) | (w[i + kWord + 1] << 16);
+    }
+  }
   return r;
 }
 
-template <int K, class T>
-__device__ __forceinline__ Pack<T> realign_runtime(int k, const Pack<T>& lo, const Pack<T>& hi) {
-  if constexpr (K >= Pack<T>::kSize) {
+//! Elements [k, k + V) of lo:hi for a runtime k in [1, V): one uniform branch per call.
+template <class T, int K = 1>
+CUACT_HD Pack realign(int k, const Pack& lo, const Pack& hi) {
+  if constexpr (K >= kPackSize<T>) {
     return lo;  // unreachable: k < V
   } else {
-    return k == K ? realign<K>(lo, hi) : realign_runtime<K + 1>(k, lo, hi);
+    return k == K ? realign_bytes<K * static_cast<int>(sizeof(T))>(lo, hi)
+                  : realign<T, K + 1>(k, lo, hi);
   }
 }
 
@@ -74,18 +113,26 @@ __device__ __forceinline__ Pack<T> realign_runtime(int k, const Pack<T>& lo, con
 //! so the branches never diverge. Aligned streams are read once: evict-first (.cs). Realigned
 //! streams read each chunk twice (neighbouring threads), so they keep it in L1.
 template <class T>
-__device__ __forceinline__ Pack<T> load_lined_up(const T* in, int64_t e, int shift) {
+__device__ __forceinline__ Pack load_lined_up(const T* in, int64_t e, int shift) {
   const uint4* chunk = reinterpret_cast<const uint4*>(in + (e - shift));
-  if (shift == 0) return as_pack<T>(__ldcs(chunk));
-  const Pack<T> lo = as_pack<T>(__ldg(chunk));
-  const Pack<T> hi = as_pack<T>(__ldg(chunk + 1));
-  return realign_runtime<1>(shift, lo, hi);
+  Pack p;
+  if (shift == 0) {
+    const uint4 raw = __ldcs(chunk);
+    __builtin_memcpy(&p, &raw, sizeof p);
+    return p;
+  }
+  const uint4 lo_raw = __ldg(chunk);
+  const uint4 hi_raw = __ldg(chunk + 1);
+  Pack lo, hi;
+  __builtin_memcpy(&lo, &lo_raw, sizeof lo);
+  __builtin_memcpy(&hi, &hi_raw, sizeof hi);
+  return realign<T>(shift, lo, hi);
 }
 
 template <class T>
-__device__ __forceinline__ void store_pack(T* out, int64_t e, const Pack<T>& p) {
+__device__ __forceinline__ void store_pack(T* out, int64_t e, const Pack& p) {
   uint4 raw;
-  __builtin_memcpy(&raw, &p, sizeof(raw));
+  __builtin_memcpy(&raw, &p, sizeof raw);
   *reinterpret_cast<uint4*>(out + e) = raw;
 }
 
@@ -101,17 +148,17 @@ __device__ __forceinline__ int64_t edge_element(const VectorPlan& plan, int64_t 
 // ---- the kernels --------------------------------------------------------------------------
 
 template <class Op, class T>
-__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T>)
+__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, false>)
     act_forward_kernel(const T* x, T* y, VectorPlan plan, Op op) {
-  constexpr int V = Pack<T>::kSize;
+  constexpr int V = kPackSize<T>;
   const int64_t tid = int64_t{blockIdx.x} * kBlockThreads + threadIdx.x;
   if (tid < edge_count(plan)) {
     const int64_t i = edge_element(plan, tid);
-    y[i] = from_compute<T>(op.forward(to_compute(x[i])));
+    y[i] = apply_forward(op, x[i]);
   }
   for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors; tile += gridDim.x) {
     const int64_t first = tile * kTileVectors + threadIdx.x;
-    Pack<T> in[kUnroll];
+    Pack in[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
@@ -121,37 +168,26 @@ __global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T>)
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
       if (j >= plan.num_vectors) break;
-      Pack<T> out;
+      Pack out;
 #pragma unroll
-      for (int k = 0; k < V; ++k) out.v[k] = from_compute<T>(op.forward(to_compute(in[u].v[k])));
+      for (int k = 0; k < V; ++k) pack_set(out, k, apply_forward(op, pack_get<T>(in[u], k)));
       store_pack(y, plan.head + j * V, out);
     }
   }
 }
 
-//! dx = dy * f'(saved), saved = x or y (kSaved). One pass over three streams.
 template <class Op, class T, Saved kSaved>
-__device__ __forceinline__ T backward_element(const Op& op, T dy, T saved) {
-  const compute_t<T> s = to_compute(saved);
-  if constexpr (kSaved == Saved::kInput) {
-    return from_compute<T>(to_compute(dy) * op.derivative(s));
-  } else {
-    return from_compute<T>(to_compute(dy) * op.derivative_from_output(s));
-  }
-}
-
-template <class Op, class T, Saved kSaved>
-__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T>)
+__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, true>)
     act_backward_kernel(const T* dy, const T* saved, T* dx, VectorPlan plan, Op op) {
-  constexpr int V = Pack<T>::kSize;
+  constexpr int V = kPackSize<T>;
   const int64_t tid = int64_t{blockIdx.x} * kBlockThreads + threadIdx.x;
   if (tid < edge_count(plan)) {
     const int64_t i = edge_element(plan, tid);
-    dx[i] = backward_element<Op, T, kSaved>(op, dy[i], saved[i]);
+    dx[i] = apply_backward<kSaved>(op, dy[i], saved[i]);
   }
   for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors; tile += gridDim.x) {
     const int64_t first = tile * kTileVectors + threadIdx.x;
-    Pack<T> g[kUnroll], s[kUnroll];
+    Pack g[kUnroll], s[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
@@ -164,9 +200,11 @@ __global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T>)
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
       if (j >= plan.num_vectors) break;
-      Pack<T> out;
+      Pack out;
 #pragma unroll
-      for (int k = 0; k < V; ++k) out.v[k] = backward_element<Op, T, kSaved>(op, g[u].v[k], s[u].v[k]);
+      for (int k = 0; k < V; ++k) {
+        pack_set(out, k, apply_backward<kSaved>(op, pack_get<T>(g[u], k), pack_get<T>(s[u], k)));
+      }
       store_pack(dx, plan.head + j * V, out);
     }
   }

@@ -3,7 +3,8 @@
 //! Host-side accuracy tests of the functors in cuact/functors.cuh against the independent
 //! long-double reference (tests/reference/activation_reference.hpp), exercised exactly the way
 //! the library's kernels use them:
-//!  - float16 / bfloat16: round16(functor.member(float(x))), float overload, rounded once; every
+//!  - float16 / bfloat16: the library's element path (cuact::apply_forward / apply_backward with
+//!    dy = 1: float overload, or double for kComputeInDouble ops, rounded once); every
 //!    one of the 65,536 bit patterns; expected = reference correctly rounded to the 16-bit type
 //!    (directly from long double). Bound: <= 1 ulp everywhere, >= 99.9% correctly rounded.
 //!  - float32: float(functor.member(double(x))), double overload, rounded once; >= 2^20 inputs.
@@ -42,6 +43,8 @@
 #include <vector>
 
 #include "cuact/functors.cuh"
+#include "cuact/op_table.hpp"
+#include "cuact/precision.cuh"
 #include "cuact/types.hpp"
 #include "reference/activation_reference.hpp"
 
@@ -58,9 +61,47 @@ using LD = long double;
 struct Fns {
   std::function<float(float)> fwd_f, der_f, dfo_f;
   std::function<double(double)> fwd_d, der_d, dfo_d;
+  // The library's 16-bit element path (cuact/precision.cuh: compute type, one rounding), on
+  // bit patterns; index 0 = float16, 1 = bfloat16; member order forward, f'(x), f'(y).
+  std::function<uint16_t(uint16_t)> elem16[2][3];
+  std::function<float(float)> elem32[3];     // the library's float32 element path
+  std::function<double(double)> elem64[3];   // the library's float64 element path
   bool has_dfo_member = false;  // the functor has derivative_from_output at all
   const char* name = "";
 };
+
+template <class F, class T>
+void add_16bit_paths(const F& f, std::function<uint16_t(uint16_t)> (&out)[3]) {
+  auto bits = [](T v) {
+    uint16_t b;
+    std::memcpy(&b, &v, 2);
+    return b;
+  };
+  auto value = [](uint16_t b) {
+    T v;
+    std::memcpy(&v, &b, 2);
+    return v;
+  };
+  const T one = cuact::to_storage<T>(1.0f);
+  out[0] = [=](uint16_t x) { return bits(cuact::apply_forward(f, value(x))); };
+  out[1] = [=](uint16_t x) {
+    return bits(cuact::apply_backward<cuact::Saved::kInput>(f, one, value(x)));
+  };
+  if constexpr (F::kHasOutputDerivative) {
+    out[2] = [=](uint16_t y) {
+      return bits(cuact::apply_backward<cuact::Saved::kOutput>(f, one, value(y)));
+    };
+  }
+}
+
+template <class F, class T>
+void add_wide_paths(const F& f, std::function<T(T)> (&out)[3]) {
+  out[0] = [=](T x) { return cuact::apply_forward(f, x); };
+  out[1] = [=](T x) { return cuact::apply_backward<cuact::Saved::kInput>(f, T(1), x); };
+  if constexpr (F::kHasOutputDerivative) {
+    out[2] = [=](T y) { return cuact::apply_backward<cuact::Saved::kOutput>(f, T(1), y); };
+  }
+}
 
 template <class F>
 Fns make_fns(const ActParams& p) {
@@ -71,6 +112,10 @@ Fns make_fns(const ActParams& p) {
   r.der_f = [f](float x) { return f.derivative(x); };
   r.fwd_d = [f](double x) { return f.forward(x); };
   r.der_d = [f](double x) { return f.derivative(x); };
+  add_wide_paths<F, float>(f, r.elem32);
+  add_wide_paths<F, double>(f, r.elem64);
+  add_16bit_paths<F, __half>(f, r.elem16[0]);
+  add_16bit_paths<F, __nv_bfloat16>(f, r.elem16[1]);
   if constexpr (F::kHasOutputDerivative) {
     r.has_dfo_member = true;
     r.dfo_f = [f](float y) { return f.derivative_from_output(y); };
@@ -81,40 +126,23 @@ Fns make_fns(const ActParams& p) {
 
 Fns functor_for(Op op, const ActParams& p) {
   switch (op) {
-    case Op::kLinear: return make_fns<cuact::Linear>(p);
-    case Op::kRelu: return make_fns<cuact::Relu>(p);
-    case Op::kElu: return make_fns<cuact::Elu>(p);
-    case Op::kSelu: return make_fns<cuact::Selu>(p);
-    case Op::kSoftplus: return make_fns<cuact::Softplus>(p);
-    case Op::kSoftsign: return make_fns<cuact::Softsign>(p);
-    case Op::kTanh: return make_fns<cuact::Tanh>(p);
-    case Op::kSigmoid: return make_fns<cuact::Sigmoid>(p);
-    case Op::kHardSigmoid: return make_fns<cuact::HardSigmoid>(p);
-    case Op::kExponential: return make_fns<cuact::Exponential>(p);
-    case Op::kLeakyRelu: return make_fns<cuact::LeakyRelu>(p);
-    case Op::kThresholdedRelu: return make_fns<cuact::ThresholdedRelu>(p);
-    case Op::kRelu6: return make_fns<cuact::Relu6>(p);
-    case Op::kGelu: return make_fns<cuact::Gelu>(p);
-    case Op::kGeluTanh: return make_fns<cuact::GeluTanh>(p);
-    case Op::kSilu: return make_fns<cuact::Silu>(p);
-    case Op::kMish: return make_fns<cuact::Mish>(p);
-    case Op::kHardSwish: return make_fns<cuact::HardSwish>(p);
-    case Op::kCelu: return make_fns<cuact::Celu>(p);
-    case Op::kLogSigmoid: return make_fns<cuact::LogSigmoid>(p);
-    case Op::kHardSigmoidRelu6: return make_fns<cuact::HardSigmoidRelu6>(p);
+#define CUACT_TEST_CASE(e, F, name) \
+  case Op::e: return make_fns<F>(p);
+    CUACT_FOR_EACH_OP(CUACT_TEST_CASE)
+#undef CUACT_TEST_CASE
   }
   ADD_FAILURE() << "unknown op " << static_cast<int>(op);
   return Fns{};
 }
 
 const char* op_label(Op op) {
-  static const char* const names[cuact::kNumOps] = {
-      "linear",   "relu",         "elu",        "selu",        "softplus",         "softsign",
-      "tanh",     "sigmoid",      "hard_sigmoid", "exponential", "leaky_relu",     "thresholded_relu",
-      "relu6",    "gelu",         "gelu_tanh",  "silu",        "mish",             "hard_swish",
-      "celu",     "log_sigmoid",  "hard_sigmoid_relu6"};
-  const int i = static_cast<int>(op);
-  return (i >= 0 && i < cuact::kNumOps) ? names[i] : "unknown";
+  switch (op) {
+#define CUACT_TEST_NAME(e, F, name) \
+  case Op::e: return name;
+    CUACT_FOR_EACH_OP(CUACT_TEST_NAME)
+#undef CUACT_TEST_NAME
+  }
+  return "unknown";
 }
 
 // =============================================================================================
@@ -205,12 +233,6 @@ LD reference(Member m, Op op, LD x, const ActParams& p) {
   return std::numeric_limits<LD>::quiet_NaN();
 }
 
-const std::function<float(float)>& member_f(const Fns& f, Member m) {
-  return m == Member::kForward ? f.fwd_f : (m == Member::kDerivative ? f.der_f : f.dfo_f);
-}
-const std::function<double(double)>& member_d(const Fns& f, Member m) {
-  return m == Member::kForward ? f.fwd_d : (m == Member::kDerivative ? f.der_d : f.dfo_d);
-}
 
 // =============================================================================================
 // 16-bit formats: decoding, correct rounding from long double, ulp distance.
@@ -586,7 +608,7 @@ constexpr size_t kMaxReported = 10;
 void run_16bit(const Case& c, DT d, Member m) {
   const Fmt16& fmt = fmt16(d);
   const Fns fns = functor_for(c.op, c.params);
-  const auto& fn = member_f(fns, m);
+  const auto& fn = fns.elem16[d == DT::kF16 ? 0 : 1][static_cast<int>(m)];
   ASSERT_TRUE(static_cast<bool>(fn)) << "functor has no such member";
   int64_t max_d = 0, max_finite_d = 0;
   uint32_t worst_bits = 0;
@@ -595,8 +617,7 @@ void run_16bit(const Case& c, DT d, Member m) {
   for (uint32_t b = 0; b < 65536; ++b) {
     const uint16_t bits = static_cast<uint16_t>(b);
     const float x = fmt.to_float(bits);
-    const float gf = fn(x);  // the float overload, as the 16-bit kernels call it
-    const uint16_t got = fmt.from_float(gf);
+    const uint16_t got = fn(bits);  // exactly what the 16-bit kernels compute per element
     const LD ref = reference(m, c.op, static_cast<LD>(x), c.params);
     const uint16_t expected = fmt.round(ref);
     const int64_t dist = fmt.distance(got, expected);
@@ -617,9 +638,9 @@ void run_16bit(const Case& c, DT d, Member m) {
     if (dist > 0) {
       char buf[256];
       std::snprintf(buf, sizeof buf,
-                    "  bits=0x%04x %s=%.9g got=0x%04x (%.9g, float %.9g) expected=0x%04x (%.9g) "
+                    "  bits=0x%04x %s=%.9g got=0x%04x (%.9g) expected=0x%04x (%.9g) "
                     "ref=%s dist=%s",
-                    b, m == Member::kDerivFromOutput ? "y" : "x", x, got, fmt.to_float(got), gf,
+                    b, m == Member::kDerivFromOutput ? "y" : "x", x, got, fmt.to_float(got),
                     expected, fmt.to_float(expected), fmt_ld(ref).c_str(),
                     dist >= Fmt16::kBad ? "non-finite mismatch" : std::to_string(dist).c_str());
       if (mismatches.size() < kMaxReported) mismatches.push_back(buf);
@@ -664,7 +685,12 @@ void run_16bit(const Case& c, DT d, Member m) {
 template <class T>
 void run_wide(const Case& c, DT d, Member m) {
   const Fns fns = functor_for(c.op, c.params);
-  const auto& fn = member_d(fns, m);
+  std::function<T(T)> fn;
+  if constexpr (std::is_same<T, float>::value) {
+    fn = fns.elem32[static_cast<int>(m)];
+  } else {
+    fn = fns.elem64[static_cast<int>(m)];
+  }
   ASSERT_TRUE(static_cast<bool>(fn)) << "functor has no such member";
   const bool is_f32 = std::is_same<T, float>::value;
   const bool term_scaled = !is_f32 && m == Member::kDerivative &&
@@ -681,8 +707,7 @@ void run_wide(const Case& c, DT d, Member m) {
   size_t n_beyond = 0, n_nonfinite = 0;
   std::vector<std::string> violations;
   for (const T x : *inputs) {
-    const double xd = static_cast<double>(x);
-    const T got = static_cast<T>(fn(xd));  // float32: rounded once from the double overload
+    const T got = fn(x);  // exactly what the kernels compute per element (dy = 1)
     const LD ref = reference(m, c.op, static_cast<LD>(x), c.params);
     const LD plain = ulp_error<T>(ref, got, ref);
     LD metric = plain;
@@ -709,7 +734,7 @@ void run_wide(const Case& c, DT d, Member m) {
       if (violations.size() < kMaxReported) {
         char buf[256];
         std::snprintf(buf, sizeof buf, "  %s=%.17g (%a) got=%.17g (%a) ref=%s err=%s ulp",
-                      m == Member::kDerivFromOutput ? "y" : "x", xd, xd, static_cast<double>(got),
+                      m == Member::kDerivFromOutput ? "y" : "x", static_cast<double>(x), static_cast<double>(x), static_cast<double>(got),
                       static_cast<double>(got), fmt_ld(ref).c_str(), fmt_err(metric).c_str());
         violations.push_back(buf);
       }

@@ -107,6 +107,9 @@ struct Relu {
   static constexpr Op kOp = Op::kRelu;
   static constexpr const char* kName = "relu";
   static constexpr bool kHasOutputDerivative = true;
+  // Decimal parameters (cuact/precision.cuh): the double overloads round to odd, so narrowing to
+  // float or 16 bits rounds correctly; as float64 results they are faithful (within 1 ulp).
+  static constexpr bool kComputeInDouble = true;
   detail::Param alpha{0.0}, max_value{HUGE_VAL}, threshold{0.0};
   bool has_max = false;
   Relu() = default;
@@ -122,7 +125,15 @@ struct Relu {
     if (detail::is_nan(x)) return x;
     T p = x > t ? x : T(0);
     if (has_max) p = p < T(0) ? T(0) : (p > max_value.get<T>() ? max_value.get<T>() : p);
-    if (x < t) p -= alpha.get<T>() * (t - x);
+    if (x < t && alpha.get<T>() != T(0)) {  // (alpha == 0: no term, and no 0 * inf)
+      if constexpr (sizeof(T) == sizeof(double)) {
+        if (detail::is_inf(x)) return alpha.d * x;
+        const detail::DoubleDouble d = detail::two_sum(x, -t);  // x - t exactly
+        return detail::fma_odd(alpha.d, d.hi, alpha.d * d.lo);   // see kComputeInDouble
+      } else {
+        return alpha.f * (x - t);
+      }
+    }
     return p;
   }
   template <class T>
@@ -145,12 +156,17 @@ struct LeakyRelu {
   static constexpr Op kOp = Op::kLeakyRelu;
   static constexpr const char* kName = "leaky_relu";
   static constexpr bool kHasOutputDerivative = true;
+  static constexpr bool kComputeInDouble = true;
   detail::Param alpha{0.3};
   LeakyRelu() = default;
   CUACT_HD explicit LeakyRelu(const ActParams& p) : alpha(p.leaky_alpha) {}
   template <class T>
   CUACT_HD T forward(T x) const {
-    return x > T(0) ? x : alpha.get<T>() * x;
+    if constexpr (sizeof(T) == sizeof(double)) {
+      return x > 0.0 ? x : detail::mul_odd(alpha.d, x);  // rounded to odd: see Relu
+    } else {
+      return x > T(0) ? x : alpha.f * x;
+    }
   }
   template <class T>
   CUACT_HD T derivative(T x) const {
@@ -210,18 +226,28 @@ struct HardSigmoid {
   static constexpr Op kOp = Op::kHardSigmoid;
   static constexpr const char* kName = "hard_sigmoid";
   static constexpr bool kHasOutputDerivative = true;
+  static constexpr bool kComputeInDouble = true;
   detail::Param slope{0.2}, offset{0.5};
   HardSigmoid() = default;
   CUACT_HD explicit HardSigmoid(const ActParams& p)
       : slope(p.hard_sigmoid_slope), offset(p.hard_sigmoid_offset) {}
   template <class T>
   CUACT_HD T forward(T x) const {
-    const T v = fma(slope.get<T>(), x, offset.get<T>());  // one rounding of the exact line
+    T v;
+    if constexpr (sizeof(T) == sizeof(double)) {
+      v = detail::fma_odd(slope.d, x, offset.d);  // rounded to odd: see Relu
+    } else {
+      v = fmaf(slope.f, x, offset.f);
+    }
     return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);
   }
+  //! The corners are decided on the exact slope * x + offset: each fma rounds once, so its sign
+  //! is exact (offset - 1 is exact for offsets in [0.5, 2], which covers both variants in use).
   template <class T>
   CUACT_HD T derivative(T x) const {
-    return derivative_from_output(fma(slope.get<T>(), x, offset.get<T>()));
+    if (detail::is_nan(x)) return x;
+    const T a = slope.get<T>(), b = offset.get<T>();
+    return (fma(a, x, b) > T(0) && fma(a, x, b - T(1)) < T(0)) ? a : T(0);
   }
   template <class T>
   CUACT_HD T derivative_from_output(T y) const {
@@ -234,13 +260,20 @@ struct HardSigmoidRelu6 {
   static constexpr Op kOp = Op::kHardSigmoidRelu6;
   static constexpr const char* kName = "hard_sigmoid_relu6";
   static constexpr bool kHasOutputDerivative = true;
+  static constexpr bool kComputeInDouble = true;
   HardSigmoidRelu6() = default;
   CUACT_HD explicit HardSigmoidRelu6(const ActParams&) {}
   template <class T>
   CUACT_HD T forward(T x) const {
     if (x <= T(-3)) return T(0);
     if (x >= T(3)) return T(1);
-    return (x + T(3)) / T(6);  // x + 3 is exact near -3; one division
+    if constexpr (sizeof(T) == sizeof(double)) {
+      const detail::DoubleDouble s = detail::two_sum(x, 3.0);  // x + 3 exactly
+      const double q = s.hi / 6.0;
+      return detail::round_to_odd(q, fma(-q, 6.0, s.hi) + s.lo);  // rounded to odd: see Relu
+    } else {
+      return (x + T(3)) / T(6);
+    }
   }
   template <class T>
   CUACT_HD T derivative(T x) const {
@@ -306,6 +339,7 @@ struct Selu {
   static constexpr bool kHasOutputDerivative = true;
   static constexpr double kScale = 1.0507009873554804934193349852946;
   static constexpr double kScaleAlpha = 1.7580993408473768599402175208123;  // scale * alpha
+  static constexpr double kScaleAlphaLo = 1.41535193800845e-17;   // scale*alpha - kScaleAlpha
   Selu() = default;
   CUACT_HD explicit Selu(const ActParams&) {}
   CUACT_HD double forward(double x) const {
@@ -318,9 +352,12 @@ struct Selu {
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? float(kScale) : float(kScaleAlpha) * detail::fast_exp(x);
   }
-  template <class T>
-  CUACT_HD T derivative_from_output(T y) const {
-    return y > T(0) ? T(kScale) : y + T(kScaleAlpha);
+  // y + scale*alpha cancels as y -> -scale*alpha: add the constant as two parts.
+  CUACT_HD double derivative_from_output(double y) const {
+    return y > 0.0 ? kScale : (y + kScaleAlpha) + kScaleAlphaLo;
+  }
+  CUACT_HD float derivative_from_output(float y) const {
+    return y > 0.0f ? float(kScale) : y + float(kScaleAlpha);
   }
 };
 
@@ -377,9 +414,15 @@ struct Sigmoid {
   CUACT_HD float forward(float x) const { return detail::fast_sigmoid(x); }
   CUACT_HD double derivative(double x) const { return detail::sigmoid_slope_d(x); }
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid_slope(x); }
-  template <class T>
-  CUACT_HD T derivative_from_output(T y) const {
-    return y * (T(1) - y);  // 1 - y is exact for y >= 1/2
+  CUACT_HD double derivative_from_output(double y) const {
+    return detail::is_inf(y) ? -(y * y) : fma(-y, y, y);  // y (1 - y) with one rounding
+  }
+  //! y - y^2 is exact in double for 2^-6 <= |y| < 2^29; rounding it to odd keeps the 16-bit
+  //! result correctly rounded after the float step.
+  CUACT_HD float derivative_from_output(float y) const {
+    if (detail::is_inf(y)) return -(y * y);
+    const double yd = y;
+    return detail::to_float_odd(fma(-yd, yd, yd));
   }
 };
 
@@ -450,8 +493,11 @@ struct Softsign {
     return detail::is_inf(x) ? copysignf(1.0f, x) : x * detail::fast_rcp(1.0f + fabsf(x));
   }
   CUACT_HD double derivative(double x) const {
-    const double d = 1.0 + fabs(x);
-    return 1.0 / (d * d);
+    if (detail::is_inf(x)) return 0.0;
+    const detail::DoubleDouble d = detail::two_sum(1.0, fabs(x));  // 1 + |x| exactly
+    double r = 1.0 / d.hi;
+    r = fma(r, fma(-r, d.hi, 1.0) - r * d.lo, r);  // 1 / (1 + |x|) to about half an ulp
+    return r * r;  // square the reciprocal: d * d would overflow
   }
   CUACT_HD float derivative(float x) const {
     const float r = detail::fast_rcp(1.0f + fabsf(x));
@@ -474,30 +520,72 @@ struct Gelu {
   static constexpr double kRsqrt2Lo = -4.833646656726457e-17;  // 1/sqrt(2) - kRsqrt2Hi
   static constexpr double kTwoRsqrtPi = 1.1283791670955126;     // 2/sqrt(pi)
   static constexpr double kRsqrt2Pi = 0.3989422804014327;       // 1/sqrt(2 pi)
+  static constexpr double kRsqrt2PiLo = -2.49232720227773e-17;  // 1/sqrt(2 pi) - kRsqrt2Pi
   Gelu() = default;
   CUACT_HD explicit Gelu(const ActParams&) {}
 
   //! erfc(-x / sqrt 2) with the argument carried in double-double: erfc's relative slope is
   //! about 2 z^2, so a rounded argument would cost up to ~1000 ulp in the left tail.
-  CUACT_HD static double erfc_scaled(double x) {
+  CUACT_HD static detail::DoubleDouble erfc_scaled(double x) {
     const detail::DoubleDouble z = detail::two_prod(-x, kRsqrt2Hi);
     const double lo = fma(-x, kRsqrt2Lo, z.lo);
-    const double e = ::erfc(z.hi);
-    return fma(-lo * kTwoRsqrtPi, ::exp(-z.hi * z.hi), e);
+    // erfc(hi + lo) = erfc(hi) - lo (2 / sqrt pi) e^-hi^2 to first order; kept unrounded.
+    return {::erfc(z.hi), -lo * kTwoRsqrtPi * ::exp(-z.hi * z.hi)};
   }
+  //! For x <= -11.5 (z = -x / sqrt 2 >= 8): Phi(x) = phi(x) S / |x| with the asymptotic series
+  //! S = sum_k (-1)^k (2k-1)!! x^-2k, 20 terms (truncation below 3e-19 there). It replaces erfc,
+  //! whose library versions are a few ulp off in this range and subnormal below x = -37.7.
+  CUACT_HD static double tail_series(double t) {  // t = 1 / x^2
+    constexpr double kCoef[20] = {  // (-1)^k (2k-1)!!, k = 1..20
+      -1.0, 3.0, -15.0, 105.0,
+      -945.0, 10395.0, -135135.0, 2027025.0,
+      -34459425.0, 654729075.0, -13749310575.0, 316234143225.0,
+      -7905853580625.0, 213458046676875.0, -6190283353629375.0, 1.9189878396251062e+17,
+      -6.33265987076285e+18, 2.2164309547669976e+20, -8.200794532637892e+21, 3.1983098677287775e+23};
+    double s = kCoef[19];
+    for (int k = 18; k >= 0; --k) s = fma(s, t, kCoef[k]);
+    return fma(s, t, 1.0);
+  }
+  //! m * phi(x) for a double-double m, exponent exact, safe down to the subnormals.
+  CUACT_HD static double times_pdf(detail::DoubleDouble m, double x) {
+    const detail::DoubleDouble x2 = detail::two_prod(x, x);
+    detail::DoubleDouble mc = detail::two_prod(m.hi, kRsqrt2Pi);
+    mc.lo = fma(m.hi, kRsqrt2PiLo, fma(m.lo, kRsqrt2Pi, mc.lo));
+    return detail::mul_exp_tiny(mc, -0.5 * x2.hi, -0.5 * x2.lo);
+  }
+  static constexpr double kTail = -11.5;
   CUACT_HD double forward(double x) const {
-    if (x == -HUGE_VAL) return 0.0;
-    return 0.5 * x * erfc_scaled(x);
+    if (x == HUGE_VAL) return x;
+    if (x < -39.0) return -0.0;  // |gelu| < 1e-330: rounds to zero (also -inf)
+    if (x <= kTail) return times_pdf({-tail_series(1.0 / (x * x)), 0.0}, x);  // -phi(x) S
+    return detail::mul_dd(0.5 * x, erfc_scaled(x));
+  }
+  //! float64 results (cuact/precision.cuh picks this for double storage): the same, with erfc
+  //! from erfc_anchored where the library erfc is a few ulp off. Within 2 ulp everywhere.
+  CUACT_HD double forward_precise(double x) const {
+    if (x > kTail && x <= -0.68) {  // z = -x / sqrt 2 in [0.48, 8.14]
+      const detail::DoubleDouble z = detail::two_prod(-x, kRsqrt2Hi);
+      return detail::mul_dd(0.5 * x, detail::erfc_anchored(z.hi, fma(-x, kRsqrt2Lo, z.lo)));
+    }
+    return forward(x);
   }
   CUACT_HD float forward(float x) const {
     if (x == -HUGE_VALF) return 0.0f;
     return 0.5f * x * ::erfcf(x * -float(kRsqrt2Hi));
   }
   CUACT_HD double derivative(double x) const {
-    if (detail::is_inf(x)) return x > 0.0 ? 1.0 : 0.0;
+    if (x > 40.0) return 1.0;  // x phi(x) < 1e-340
+    if (x < -39.0) return 0.0;
+    if (x <= kTail) {  // phi(x) (x + S / |x|) = phi(x) x (1 - S / x^2)
+      const double t = 1.0 / (x * x);
+      return times_pdf(detail::two_prod(x, fma(-tail_series(t), t, 1.0)), x);
+    }
     const detail::DoubleDouble x2 = detail::two_prod(x, x);
-    const double pdf = kRsqrt2Pi * detail::exp_dd(-0.5 * x2.hi, -0.5 * x2.lo);
-    return fma(x, pdf, 0.5 * erfc_scaled(x));
+    const double e = ::exp(-0.5 * x2.hi);  // e^(-x^2/2) = e (1 - x2.lo / 2), kept unrounded
+    detail::DoubleDouble pdf = detail::two_prod(kRsqrt2Pi, e);
+    pdf.lo = fma(kRsqrt2PiLo, e, fma(kRsqrt2Pi * e, -0.5 * x2.lo, pdf.lo));
+    const detail::DoubleDouble c = erfc_scaled(x);
+    return detail::fma_dd({x, 0.0}, pdf, {0.5 * c.hi, 0.5 * c.lo});
   }
   CUACT_HD float derivative(float x) const {
     if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
@@ -521,52 +609,66 @@ struct GeluTanh {
   GeluTanh() = default;
   CUACT_HD explicit GeluTanh(const ActParams&) {}
 
-  //! 2u = 2k (x + c x^3) as a double-double.
+  //! 2u = 2k (x + c x^3) as a double-double (|x| <= 30, so nothing overflows).
   CUACT_HD static detail::DoubleDouble two_u(double x) {
     const detail::DoubleDouble x2 = detail::two_prod(x, x);
     detail::DoubleDouble x3 = detail::two_prod(x2.hi, x);
     x3.lo = fma(x2.lo, x, x3.lo);
     detail::DoubleDouble cx3 = detail::two_prod(kCubicHi, x3.hi);
     cx3.lo = fma(kCubicHi, x3.lo, fma(kCubicLo, x3.hi, cx3.lo));
-    const double s = x + cx3.hi;  // inner sum x + c x^3 with its rounding error recovered
-    const double bb = s - x;
-    const double s_err = (x - (s - bb)) + (cx3.hi - bb) + cx3.lo;
-    detail::DoubleDouble r = detail::two_prod(kTwoKHi, s);
-    r.lo = fma(kTwoKHi, s_err, fma(kTwoKLo, s, r.lo));
-    const double hi = r.hi + r.lo;
-    return {hi, r.lo - (hi - r.hi)};
+    const detail::DoubleDouble inner = detail::two_sum(x, cx3.hi);
+    const double inner_lo = inner.lo + cx3.lo;
+    detail::DoubleDouble r = detail::two_prod(kTwoKHi, inner.hi);
+    r.lo = fma(kTwoKHi, inner_lo, fma(kTwoKLo, inner.hi, r.lo));
+    return detail::two_sum(r.hi, r.lo);
   }
-  //! sigmoid(2u) and sigmoid(2u) * sigmoid(-2u) from a double-double 2u.
-  CUACT_HD static void sigmoid_parts(detail::DoubleDouble v, double& s, double& slope) {
-    const double e = v.hi >= 0.0 ? detail::exp_dd(-v.hi, -v.lo) : detail::exp_dd(v.hi, v.lo);
-    const double d = 1.0 + e;
-    s = v.hi >= 0.0 ? 1.0 / d : e / d;
-    slope = e / (d * d);
+  //! x * d(2u)/dx = x * 2k (1 + 3c x^2) as a double-double.
+  CUACT_HD static detail::DoubleDouble x_two_u_slope(double x) {
+    const detail::DoubleDouble x2 = detail::two_prod(x, x);
+    detail::DoubleDouble c = detail::two_prod(3.0 * kCubicHi, x2.hi);  // 3 kCubicHi is exact
+    c.lo = fma(3.0 * kCubicHi, x2.lo, fma(3.0 * kCubicLo, x2.hi, c.lo));
+    detail::DoubleDouble w = detail::two_sum(1.0, c.hi);
+    w.lo += c.lo;
+    detail::DoubleDouble du = detail::two_prod(kTwoKHi, w.hi);
+    du.lo = fma(kTwoKHi, w.lo, fma(kTwoKLo, w.hi, du.lo));
+    detail::DoubleDouble r = detail::two_prod(x, du.hi);
+    r.lo = fma(x, du.lo, r.lo);
+    return r;
   }
+  //! d(2u)/dx = 2k (1 + 3c x^2).
+  template <class T>
+  CUACT_HD static T two_u_slope(T x) {
+    return T(kTwoKHi) * fma(T(3) * T(kCubicHi) * x, x, T(1));
+  }
+  // x > 10: sigmoid(2u) = 1 - e^-87; x < -30: |f|, |f'| < 1e-1000. NaN falls through.
   CUACT_HD double forward(double x) const {
-    if (detail::is_inf(x)) return x > 0.0 ? x : 0.0;
-    double s, slope;
-    sigmoid_parts(two_u(x), s, slope);
-    return x * s;
+    if (x > 10.0) return x;
+    if (x < -30.0) return -0.0;
+    const detail::DoubleDouble v = two_u(x);
+    if (v.hi < -700.0) return detail::mul_exp_tiny(x, v.hi, v.lo);
+    const detail::LogisticParts p = detail::logistic_parts(v.hi, v.lo);
+    return detail::mul_dd(x, v.hi >= 0.0 ? p.big : p.small);
   }
   CUACT_HD float forward(float x) const {
-    if (detail::is_inf(x)) return x > 0.0f ? x : 0.0f;
-    const float two_u = float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x);
-    return x * detail::fast_sigmoid(two_u);
+    if (x > 10.0f) return x;
+    if (x < -30.0f) return -0.0f;
+    return x * detail::fast_sigmoid(float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x));
   }
-  // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u), 2u' = 2k (1 + 3c x^2).
+  // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const {
-    if (detail::is_inf(x)) return x > 0.0 ? 1.0 : 0.0;
-    double s, slope;
-    sigmoid_parts(two_u(x), s, slope);
-    const double du = kTwoKHi * fma(3.0 * kCubicHi * x, x, 1.0);
-    return fma(x * du, slope, s);
+    if (x > 10.0) return 1.0;
+    if (x < -30.0) return 0.0;
+    const detail::DoubleDouble v = two_u(x);
+    const detail::DoubleDouble xdu = x_two_u_slope(x);
+    if (v.hi < -700.0) return detail::mul_exp_tiny(1.0 + xdu.hi, v.hi, v.lo);
+    const detail::LogisticParts p = detail::logistic_parts(v.hi, v.lo);
+    return detail::fma_dd(xdu, p.slope, v.hi >= 0.0 ? p.big : p.small);
   }
   CUACT_HD float derivative(float x) const {
-    if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
+    if (x > 10.0f) return 1.0f;
+    if (x < -11.0f) return 0.0f;  // |f'| < 1e-44: below the bfloat16 subnormals
     const float two_u = float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x);
-    const float du = float(kTwoKHi) * fmaf(3.0f * float(kCubicHi) * x, x, 1.0f);
-    return fmaf(x * du, detail::fast_sigmoid_slope(two_u), detail::fast_sigmoid(two_u));
+    return fmaf(x * two_u_slope(x), detail::fast_sigmoid_slope(two_u), detail::fast_sigmoid(two_u));
   }
 };
 
@@ -577,10 +679,12 @@ struct Silu {
   static constexpr bool kHasOutputDerivative = false;
   Silu() = default;
   CUACT_HD explicit Silu(const ActParams&) {}
+  // Below -700 sigmoid(x) = e^x to double precision and e^x is (nearly) subnormal.
   CUACT_HD double forward(double x) const {
     if (x == -HUGE_VAL) return 0.0;
-    const double e = ::exp(-fabs(x));
-    return x >= 0.0 ? x / (1.0 + e) : (x * e) / (1.0 + e);
+    if (x < -700.0) return detail::mul_exp_tiny(x, x, 0.0);
+    const detail::LogisticParts p = detail::logistic_parts(x);
+    return detail::mul_dd(x, x >= 0.0 ? p.big : p.small);
   }
   CUACT_HD float forward(float x) const {
     if (x == -HUGE_VALF) return 0.0f;
@@ -588,7 +692,9 @@ struct Silu {
   }
   CUACT_HD double derivative(double x) const {
     if (detail::is_inf(x)) return x > 0.0 ? 1.0 : 0.0;
-    return fma(x, detail::sigmoid_slope_d(x), detail::sigmoid_d(x));
+    if (x < -700.0) return detail::mul_exp_tiny(1.0 + x, x, 0.0);
+    const detail::LogisticParts p = detail::logistic_parts(x);
+    return detail::fma_dd({x, 0.0}, p.slope, x >= 0.0 ? p.big : p.small);
   }
   CUACT_HD float derivative(float x) const {
     if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
@@ -605,12 +711,28 @@ struct Mish {
   static constexpr bool kHasOutputDerivative = false;
   Mish() = default;
   CUACT_HD explicit Mish(const ActParams&) {}
+
+  //! n = e (e + 2), d = n + 2 and t = n / d as double-doubles (exact up to ~2^-104 beyond the
+  //! error of e itself).
+  struct Parts {
+    detail::DoubleDouble n, d, t;
+  };
+  CUACT_HD static Parts parts(double e) {
+    Parts m;
+    const detail::DoubleDouble s = detail::two_sum(e, 2.0);
+    m.n = detail::two_prod(e, s.hi);
+    m.n.lo = fma(e, s.lo, m.n.lo);
+    m.d = detail::two_sum(m.n.hi, 2.0);
+    m.d.lo += m.n.lo;
+    const double t0 = m.n.hi / m.d.hi;
+    m.t = detail::fast_two_sum(t0, (fma(-t0, m.d.hi, m.n.hi) + m.n.lo - t0 * m.d.lo) / m.d.hi);
+    return m;
+  }
   CUACT_HD double forward(double x) const {
     if (x > 20.0) return x;  // tanh(softplus(x)) rounds to 1 (2 e^-40 < ulp(1) / 2)
     if (x == -HUGE_VAL) return 0.0;
-    const double e = ::exp(x);
-    const double n = e * (e + 2.0);
-    return (x * n) / (n + 2.0);
+    if (x < -700.0) return detail::mul_exp_tiny(x, x, 0.0);  // t = e^x to double precision
+    return detail::mul_dd(x, parts(::exp(x)).t);
   }
   CUACT_HD float forward(float x) const {
     if (x > 20.0f) return x;
@@ -622,11 +744,21 @@ struct Mish {
   CUACT_HD double derivative(double x) const {
     if (x > 40.0) return 1.0;  // the correction 4 x e^-2x is below ulp(1) / 2
     if (x == -HUGE_VAL) return 0.0;
-    const double e = ::exp(x);
-    const double n = e * (e + 2.0);
-    const double d = n + 2.0;
-    const double s = e / (1.0 + e);
-    return fma(x * s, 4.0 * (n + 1.0) / (d * d), n / d);
+    if (x < -700.0) return detail::mul_exp_tiny(1.0 + x, x, 0.0);
+    const Parts m = parts(::exp(x));
+    const detail::LogisticParts sp = detail::logistic_parts(x);
+    const detail::DoubleDouble s = x >= 0.0 ? sp.big : sp.small;
+    // w = 1 - t^2 = 4 (n + 1) / d^2 and x s, as double-doubles.
+    detail::DoubleDouble num = detail::two_sum(m.n.hi, 1.0);
+    num.lo += m.n.lo;
+    detail::DoubleDouble den = detail::two_prod(m.d.hi, m.d.hi);
+    den.lo = fma(2.0 * m.d.hi, m.d.lo, den.lo);
+    const double w0 = num.hi / den.hi;
+    const detail::DoubleDouble w = detail::fast_two_sum(
+        4.0 * w0, 4.0 * (fma(-w0, den.hi, num.hi) + num.lo - w0 * den.lo) / den.hi);
+    detail::DoubleDouble xs = detail::two_prod(x, s.hi);
+    xs.lo = fma(x, s.lo, xs.lo);
+    return detail::fma_dd(xs, w, m.t);
   }
   CUACT_HD float derivative(float x) const {
     if (x > 20.0f) return 1.0f;
@@ -634,7 +766,7 @@ struct Mish {
     const float e = detail::fast_exp(x);
     const float n = e * (e + 2.0f);
     const float r = detail::fast_rcp(n + 2.0f);
-    const float s = e * detail::fast_rcp(1.0f + e);
+    const float s = detail::fast_sigmoid(x);
     return fmaf(x * s, 4.0f * (n + 1.0f) * r * r, n * r);
   }
 };

@@ -17,8 +17,10 @@
 #include <cuda_fp16.h>
 
 #include <type_traits>
+#include <utility>
 
 #include "cuact/detail/numeric.cuh"
+#include "cuact/types.hpp"
 
 namespace cuact {
 
@@ -38,20 +40,81 @@ struct ComputeOf<__nv_bfloat16> {
 template <class T>
 using compute_t = typename ComputeOf<T>::type;
 
+//! Ops whose only arithmetic is a line with decimal parameters (Keras relu, leaky_relu, the hard
+//! sigmoids) set `static constexpr bool kComputeInDouble = true`: rounding their float result to
+//! 16 bits could land exactly on a tie the exact value does not touch (a double rounding that
+//! misrounds about 0.3% of float16 inputs), so they compute in double for every storage type and
+//! round once from double.
+template <class Op, class = void>
+struct ComputesInDouble : std::false_type {};
+template <class Op>
+struct ComputesInDouble<Op, std::void_t<decltype(Op::kComputeInDouble)>>
+    : std::bool_constant<Op::kComputeInDouble> {};
+
+//! The type op Op is computed in for storage type T.
+template <class Op, class T>
+using op_compute_t = std::conditional_t<ComputesInDouble<Op>::value, double, compute_t<T>>;
+
 CUACT_HD float to_compute(__half v) { return __half2float(v); }
 CUACT_HD float to_compute(__nv_bfloat16 v) { return __bfloat162float(v); }
 CUACT_HD double to_compute(float v) { return v; }
 CUACT_HD double to_compute(double v) { return v; }
 
+//! Rounds a float or double value once, to nearest even, to the storage type T.
+template <class T, class C>
+CUACT_HD T to_storage(C v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    if constexpr (std::is_same_v<C, double>) {
+      return __double2half(v);
+    } else {
+      return __float2half_rn(v);
+    }
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    if constexpr (std::is_same_v<C, double>) {
+      return __double2bfloat16(v);
+    } else {
+      return __float2bfloat16_rn(v);
+    }
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
 //! Rounds a compute-type value once, to nearest even, to the storage type T.
 template <class T>
 CUACT_HD T from_compute(compute_t<T> v) {
-  if constexpr (std::is_same_v<T, __half>) {
-    return __float2half_rn(v);
-  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    return __float2bfloat16_rn(v);
+  return to_storage<T>(v);
+}
+
+//! Ops whose double forward is enough for float32 but not for float64 results everywhere also
+//! define `double forward_precise(double)`, used for float64 storage only.
+template <class Op, class = void>
+struct HasPreciseForward : std::false_type {};
+template <class Op>
+struct HasPreciseForward<Op, std::void_t<decltype(std::declval<const Op&>().forward_precise(0.0))>>
+    : std::true_type {};
+
+//! One element of op `op` the way cuact computes it: f(x) in op_compute_t<Op, T>, rounded once.
+template <class Op, class T>
+CUACT_HD T apply_forward(const Op& op, T x) {
+  using C = op_compute_t<Op, T>;
+  if constexpr (std::is_same_v<T, double> && HasPreciseForward<Op>::value) {
+    return op.forward_precise(x);
   } else {
-    return static_cast<T>(v);
+    return to_storage<T>(op.forward(static_cast<C>(to_compute(x))));
+  }
+}
+
+//! One element of the backward pass: dy * f'(saved), saved = x (Saved::kInput) or y.
+template <Saved kSaved, class Op, class T>
+CUACT_HD T apply_backward(const Op& op, T dy, T saved) {
+  using C = op_compute_t<Op, T>;
+  const C s = static_cast<C>(to_compute(saved));
+  const C g = static_cast<C>(to_compute(dy));
+  if constexpr (kSaved == Saved::kInput) {
+    return to_storage<T>(g * op.derivative(s));
+  } else {
+    return to_storage<T>(g * op.derivative_from_output(s));
   }
 }
 

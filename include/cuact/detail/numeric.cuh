@@ -11,6 +11,8 @@
 
 #include <math.h>
 
+#include "cuact/detail/erfc_table.hpp"
+
 #if defined(__CUDACC__)
 #define CUACT_HD __host__ __device__ __forceinline__
 #else
@@ -83,8 +85,13 @@ CUACT_HD float fast_log1p_unit(float e) {
   return fast_log2(1.0f + e) * kLn2F;
 }
 
-//! Logistic sigmoid in float: 1 / (1 + e^-x); saturates cleanly to 0 and 1 at the tails.
-CUACT_HD float fast_sigmoid(float x) { return fast_rcp(1.0f + fast_exp(-x)); }
+//! Logistic sigmoid in float. The exponential is always of -|x|, so it never overflows: for
+//! x < -88.7 the result is e^x itself, down into the subnormals that bfloat16 can hold.
+CUACT_HD float fast_sigmoid(float x) {
+  const float e = fast_exp(-fabsf(x));
+  const float r = fast_rcp(1.0f + e);
+  return x >= 0.0f ? r : e * r;
+}
 
 //! sigmoid(x) * sigmoid(-x) = e / (1 + e)^2 with e = e^-|x|: no cancellation at either tail.
 CUACT_HD float fast_sigmoid_slope(float x) {
@@ -112,18 +119,163 @@ CUACT_HD double exp_dd(double hi, double lo) {
   return fma(e, lo, e);
 }
 
-//! sigmoid(x) for double, choosing the form that divides the small quantity.
+//! a + b = hi + lo exactly.
+CUACT_HD DoubleDouble two_sum(double a, double b) {
+  const double s = a + b;
+  const double bb = s - a;
+  return {s, (a - (s - bb)) + (b - bb)};
+}
+
+inline constexpr double kLn2x64Hi = 44.3614195558365;  // 64 ln 2, split
+inline constexpr double kLn2x64Lo = 1.4841899608616317e-15;
+
+//! m * e^(hi + lo) when e^hi may be subnormal (hi down to about -745): the exponential is taken of
+//! hi + 64 ln 2 (a normal number), multiplied, then scaled by 2^-64, so the only loss is the one
+//! rounding into the subnormal range.
+CUACT_HD double mul_exp_tiny(double m, double hi, double lo) {
+  const DoubleDouble a = two_sum(hi, kLn2x64Hi);
+  return (m * exp_dd(a.hi, a.lo + lo + kLn2x64Lo)) * 0x1p-64;
+}
+
+//! The same for a double-double m, with one rounding for the product.
+CUACT_HD double mul_exp_tiny(DoubleDouble m, double hi, double lo) {
+  const DoubleDouble a = two_sum(hi, kLn2x64Hi);
+  const double e = ::exp(a.hi);
+  const double e_lo = e * (a.lo + lo + kLn2x64Lo);
+  return fma(m.hi, e, fma(m.hi, e_lo, m.lo * e)) * 0x1p-64;
+}
+
+//! a + b = hi + lo exactly, for |a| >= |b| (or a == 0).
+CUACT_HD DoubleDouble fast_two_sum(double a, double b) {
+  const double s = a + b;
+  return {s, b - (s - a)};
+}
+
+//! hi, or its neighbour towards hi + residual, whichever has an odd last bit: "round to odd".
+//! A double rounded to odd and then rounded to nearest to float or a 16-bit type gives the
+//! correctly rounded result (53 >= 24 + 2 bits): no double-rounding tie can go the wrong way.
+//! Requires |residual| < ulp(hi); residual only contributes its sign.
+CUACT_HD double round_to_odd(double hi, double residual) {
+  if (residual == 0.0 || hi - hi != 0.0) return hi;  // exact, or inf/NaN
+  unsigned long long bits;
+  __builtin_memcpy(&bits, &hi, sizeof bits);
+  if (bits & 1ull) return hi;
+  return ::nextafter(hi, residual > 0.0 ? HUGE_VAL : -HUGE_VAL);
+}
+
+//! a * b rounded to odd.
+CUACT_HD double mul_odd(double a, double b) {
+  const DoubleDouble p = two_prod(a, b);
+  if (p.hi - p.hi != 0.0) return p.hi;  // inf or NaN: no residual
+  return round_to_odd(p.hi, p.lo);
+}
+
+//! a * x + b rounded to odd (exact up to a term below 2^-104 relative).
+CUACT_HD double fma_odd(double a, double x, double b) {
+  const double plain = fma(a, x, b);
+  if (plain - plain != 0.0) return plain;  // inf or NaN: no residual
+  const DoubleDouble p = two_prod(a, x);
+  const DoubleDouble s = two_sum(p.hi, b);
+  const DoubleDouble q = two_sum(s.lo, p.lo);
+  const DoubleDouble t = two_sum(s.hi, q.hi);
+  return round_to_odd(t.hi, t.lo + q.lo);
+}
+
+//! A double rounded to odd as a float (see round_to_odd).
+CUACT_HD float to_float_odd(double v) {
+  float f = static_cast<float>(v);
+  if (static_cast<double>(f) == v || f - f != 0.0f) return f;
+  unsigned int bits;
+  __builtin_memcpy(&bits, &f, sizeof bits);
+  if (bits & 1u) return f;
+  return ::nextafterf(f, v > static_cast<double>(f) ? HUGE_VALF : -HUGE_VALF);
+}
+
+//! sigmoid(|v|), sigmoid(-|v|) and their product for v = hi + lo, each as a double-double
+//! accurate to about 2^-104 relative beyond the error of the one exponential: e = e^-|v| is
+//! computed once and the roundings of 1 + e and of each division are recovered exactly (two-sum,
+//! fma residuals) instead of chaining four roundings.
+struct LogisticParts {
+  DoubleDouble big;    //!< sigmoid(|v|), in [1/2, 1]
+  DoubleDouble small;  //!< sigmoid(-|v|) = e / (1 + e)
+  DoubleDouble slope;  //!< sigmoid(v) sigmoid(-v) = e / (1 + e)^2
+};
+
+CUACT_HD LogisticParts logistic_parts(double hi, double lo = 0.0) {
+  // e = e^-|v| = e_hi + e_lo: exp(hi) (1 + lo) kept unrounded.
+  const double e = ::exp(hi >= 0.0 ? -hi : hi);
+  const double e_lo = e * (hi >= 0.0 ? -lo : lo);
+  const double d = 1.0 + e;
+  const double d_err = (e - (d - 1.0)) + e_lo;  // 1 + e = d + d_err (e <= 1)
+  const double r = 1.0 / d;
+  LogisticParts p;
+  p.big = fast_two_sum(r, r * (fma(-r, d, 1.0) - r * d_err));
+  const double q = e * r;
+  p.small = fast_two_sum(q, (fma(-q, d, e) + e_lo - q * d_err) * r);
+  const DoubleDouble d2 = two_prod(d, d);
+  const double d2_lo = fma(2.0 * d, d_err, d2.lo);
+  const double s = q * r;
+  p.slope = fast_two_sum(s, (fma(-s, d2.hi, e) + e_lo - s * d2_lo) * (r * r));
+  return p;
+}
+
+//! sigmoid(x) for double.
 CUACT_HD double sigmoid_d(double x) {
-  const double e = ::exp(-fabs(x));
-  const double r = 1.0 / (1.0 + e);
-  return x >= 0.0 ? r : e * r;
+  const LogisticParts p = logistic_parts(x);
+  return x >= 0.0 ? p.big.hi : p.small.hi;
 }
 
 //! sigmoid(x) * sigmoid(-x) for double.
-CUACT_HD double sigmoid_slope_d(double x) {
-  const double e = ::exp(-fabs(x));
-  const double d = 1.0 + e;
-  return e / (d * d);
+CUACT_HD double sigmoid_slope_d(double x) { return logistic_parts(x).slope.hi; }
+
+//! m * (hi + lo) with one rounding.
+CUACT_HD double mul_dd(double m, DoubleDouble v) {
+  const double p = m * v.hi;
+  return p - p != 0.0 ? p : fma(m, v.hi, m * v.lo);  // an infinite m must not meet v.lo == 0
+}
+
+//! a * b + c for double-doubles, rounded once at the end.
+CUACT_HD double fma_dd(DoubleDouble a, DoubleDouble b, DoubleDouble c) {
+  DoubleDouble p = two_prod(a.hi, b.hi);
+  p.lo = fma(a.hi, b.lo, fma(a.lo, b.hi, p.lo));
+  const DoubleDouble s = two_sum(p.hi, c.hi);
+  return s.hi + (s.lo + (p.lo + c.lo));
+}
+
+// erfc at the anchors k/32 (generated table), one copy per translation unit for each side.
+#if defined(__CUDACC__)
+static __device__ const double kErfcTableDevice[] = {CUACT_ERFC_TABLE_ROWS};
+#endif
+static const double kErfcTableHost[] = {CUACT_ERFC_TABLE_ROWS};
+
+//! erfc(hi + lo) as a double-double for hi in [0.48, 8.24], about 1/4 ulp beyond its final
+//! rounding: the tabulated erfc(z0) at the nearest anchor z0 = k/32 plus the Taylor series
+//! erfc(z0 + h) - erfc(z0) = (2/sqrt pi) e^-z0^2 sum_k (-1)^k H_(k-1)(z0) h^k / k!, |h| <= 1/64,
+//! 14 terms. The C libraries' erfc is a few ulp off here, which float64 GELU cannot afford.
+CUACT_HD DoubleDouble erfc_anchored(double hi, double lo) {
+#if defined(__CUDA_ARCH__)
+  const double* table = kErfcTableDevice;
+#else
+  const double* table = kErfcTableHost;
+#endif
+  const int k = static_cast<int>(::rint(hi * 32.0));
+  const double* row = table + 3 * (k - CUACT_ERFC_TABLE_FIRST);
+  const double z0 = k * 0.03125;
+  const double h = (hi - z0) + lo;  // hi - z0 is exact
+  double term = -h;                 // (-h)^j / j!
+  double h_prev = 1.0;              // Hermite H_(j-1)(z0), H_(j-2)(z0)
+  double h_cur = 1.0;
+  double sum = -h;
+  for (int j = 2; j <= 14; ++j) {
+    const double h_next = j == 2 ? 2.0 * z0 : fma(2.0 * z0, h_cur, -2.0 * (j - 2) * h_prev);
+    h_prev = h_cur;
+    h_cur = h_next;
+    term *= -h / j;
+    sum = fma(term, h_cur, sum);
+  }
+  DoubleDouble r = two_sum(row[0], row[2] * sum);
+  r.lo += row[1];
+  return r;
 }
 
 //! log(1 + exp(x)) for double.
