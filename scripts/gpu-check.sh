@@ -82,6 +82,11 @@ build() {
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 || return 1
   echo "+ cmake --build $dir -j${GPU_CHECK_JOBS:-2}"
   cmake --build "$dir" -j"${GPU_CHECK_JOBS:-2}" || return 1
+  # The GPU machine runs the binaries and ctest's lists only: drop what only a rebuild needs, so
+  # the folder fits the carry limit (the next --build recompiles from scratch).
+  echo "+ pruning object files and CMake's compiler-id scratch from $dir"
+  find "$dir" -type f -name '*.o' -delete
+  rm -rf "$dir"/CMakeFiles/[0-9]*/CompilerId*
   report_build_size "$dir"
 }
 
