@@ -80,14 +80,10 @@ constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat16, DType::kBFloat
 
 static size_t dtype_size(DType d) {
   switch (d) {
-    case DType::kFloat32:
-      return 4;
-    case DType::kFloat16:
-      return 2;
-    case DType::kBFloat16:
-      return 2;
-    case DType::kFloat64:
-      return 8;
+    case DType::kFloat32: return 4;
+    case DType::kFloat16: return 2;
+    case DType::kBFloat16: return 2;
+    case DType::kFloat64: return 8;
   }
   return 0;
 }
@@ -384,14 +380,10 @@ static void fill_typed(const Bench& b, void* p, int64_t n, float lo, float width
 static void fill(const Bench& b, DType d, void* p, int64_t n, float lo, float width,
                  uint32_t seed) {
   switch (d) {
-    case DType::kFloat32:
-      return fill_typed<float>(b, p, n, lo, width, seed);
-    case DType::kFloat16:
-      return fill_typed<__half>(b, p, n, lo, width, seed);
-    case DType::kBFloat16:
-      return fill_typed<__nv_bfloat16>(b, p, n, lo, width, seed);
-    case DType::kFloat64:
-      return fill_typed<double>(b, p, n, lo, width, seed);
+    case DType::kFloat32: return fill_typed<float>(b, p, n, lo, width, seed);
+    case DType::kFloat16: return fill_typed<__half>(b, p, n, lo, width, seed);
+    case DType::kBFloat16: return fill_typed<__nv_bfloat16>(b, p, n, lo, width, seed);
+    case DType::kFloat64: return fill_typed<double>(b, p, n, lo, width, seed);
   }
 }
 

@@ -57,14 +57,10 @@ cudaError_t cub_forward_typed(cuact::Op op, const void* x, void* y, int64_t n,
 inline cudaError_t cub_forward(cuact::Op op, cuact::DType dtype, const void* x, void* y, int64_t n,
                                const cuact::ActParams& p, cudaStream_t stream) {
   switch (dtype) {
-    case cuact::DType::kFloat32:
-      return cub_forward_typed<float>(op, x, y, n, p, stream);
-    case cuact::DType::kFloat16:
-      return cub_forward_typed<__half>(op, x, y, n, p, stream);
-    case cuact::DType::kBFloat16:
-      return cub_forward_typed<__nv_bfloat16>(op, x, y, n, p, stream);
-    case cuact::DType::kFloat64:
-      return cub_forward_typed<double>(op, x, y, n, p, stream);
+    case cuact::DType::kFloat32: return cub_forward_typed<float>(op, x, y, n, p, stream);
+    case cuact::DType::kFloat16: return cub_forward_typed<__half>(op, x, y, n, p, stream);
+    case cuact::DType::kBFloat16: return cub_forward_typed<__nv_bfloat16>(op, x, y, n, p, stream);
+    case cuact::DType::kFloat64: return cub_forward_typed<double>(op, x, y, n, p, stream);
   }
   return cudaErrorInvalidValue;
 }

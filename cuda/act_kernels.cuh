@@ -103,7 +103,7 @@ CUACT_HD Pack realign(int k, const Pack& lo, const Pack& hi) {
   if constexpr (K >= kPackSize<T>) {
     return lo;  // unreachable: k < V
   } else {
-    return k == K ? realign_bytes<K * static_cast<int>(sizeof(T))>(lo, hi)
+    return k == K ? realign_bytes<K* static_cast<int>(sizeof(T))>(lo, hi)
                   : realign<T, K + 1>(k, lo, hi);
   }
 }
@@ -170,7 +170,8 @@ __global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, false>)
       if (j >= plan.num_vectors) break;
       Pack out;
 #pragma unroll
-      for (int k = 0; k < V; ++k) pack_set(out, k, apply_forward(op, pack_get<T>(in[u], k)));
+      for (int k = 0; k < V; ++k)
+        pack_set(out, k, apply_forward(op, pack_get<T>(in[u], k)));
       store_pack(y, plan.head + j * V, out);
     }
   }

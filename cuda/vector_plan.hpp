@@ -18,9 +18,9 @@ inline constexpr int kMaxInputs = 2;
 
 struct VectorPlan {
   int64_t n = 0;
-  int64_t head = 0;         //!< scalar elements [0, head)
-  int64_t num_vectors = 0;  //!< body: vectors of the output at elements [head, tail_begin)
-  int64_t tail_begin = 0;   //!< scalar elements [tail_begin, n)
+  int64_t head = 0;                //!< scalar elements [0, head)
+  int64_t num_vectors = 0;         //!< body: vectors of the output at elements [head, tail_begin)
+  int64_t tail_begin = 0;          //!< scalar elements [tail_begin, n)
   int shift[kMaxInputs] = {0, 0};  //!< per input: misalignment in elements against the output
 
   constexpr int64_t edge_count() const { return head + (n - tail_begin); }

@@ -16,22 +16,22 @@
 
 namespace {
 
-#define CHECK_CUDA(expr)                                                                 \
-  do {                                                                                   \
-    const cudaError_t err_ = (expr);                                                     \
-    if (err_ != cudaSuccess) {                                                           \
-      std::fprintf(stderr, "%s failed: %s\n", #expr, cudaGetErrorString(err_));          \
-      return 1;                                                                          \
-    }                                                                                    \
+#define CHECK_CUDA(expr)                                                        \
+  do {                                                                          \
+    const cudaError_t err_ = (expr);                                            \
+    if (err_ != cudaSuccess) {                                                  \
+      std::fprintf(stderr, "%s failed: %s\n", #expr, cudaGetErrorString(err_)); \
+      return 1;                                                                 \
+    }                                                                           \
   } while (0)
 
-#define CHECK_CUACT(expr)                                                                \
-  do {                                                                                   \
-    const cuact::Status st_ = (expr);                                                    \
-    if (st_ != cuact::Status::kSuccess) {                                                \
-      std::fprintf(stderr, "%s failed: %s\n", #expr, cuact::last_error_detail());        \
-      return 1;                                                                          \
-    }                                                                                    \
+#define CHECK_CUACT(expr)                                                         \
+  do {                                                                            \
+    const cuact::Status st_ = (expr);                                             \
+    if (st_ != cuact::Status::kSuccess) {                                         \
+      std::fprintf(stderr, "%s failed: %s\n", #expr, cuact::last_error_detail()); \
+      return 1;                                                                   \
+    }                                                                             \
   } while (0)
 
 // CPU check: the same functor on the host, in double (the library's float32 path computes in
@@ -41,7 +41,8 @@ double max_abs_diff(const F& f, const std::vector<float>& x, const std::vector<f
                     bool derivative, const std::vector<float>& dy) {
   double worst = 0;
   for (size_t i = 0; i < x.size(); ++i) {
-    const double ref = derivative ? double(dy[i]) * f.derivative(double(x[i])) : f.forward(double(x[i]));
+    const double ref =
+        derivative ? double(dy[i]) * f.derivative(double(x[i])) : f.forward(double(x[i]));
     worst = std::fmax(worst, std::fabs(double(got[i]) - double(float(ref))));
   }
   return worst;
@@ -96,18 +97,22 @@ int main() {
   std::printf("| op           | y[n/3]     | dx[n/3]    | max |dy| err | max |dx| err |\n");
   std::printf("|--------------|------------|------------|-----------|-----------|\n");
   int failures = 0;
-  failures += run_op("relu", cuact::Op::kRelu, cuact::Relu{cuact::ActParams{}}, d_x, d_dy, d_y, d_dx, x, dy, stream);
+  failures += run_op("relu", cuact::Op::kRelu, cuact::Relu{cuact::ActParams{}}, d_x, d_dy, d_y,
+                     d_dx, x, dy, stream);
   failures += run_op("gelu", cuact::Op::kGelu, cuact::Gelu{}, d_x, d_dy, d_y, d_dx, x, dy, stream);
   failures += run_op("silu", cuact::Op::kSilu, cuact::Silu{}, d_x, d_dy, d_y, d_dx, x, dy, stream);
   failures += run_op("mish", cuact::Op::kMish, cuact::Mish{}, d_x, d_dy, d_y, d_dx, x, dy, stream);
-  failures += run_op("softplus", cuact::Op::kSoftplus, cuact::Softplus{}, d_x, d_dy, d_y, d_dx, x, dy, stream);
-  failures += run_op("elu", cuact::Op::kElu, cuact::Elu{cuact::ActParams{}}, d_x, d_dy, d_y, d_dx, x, dy, stream);
+  failures += run_op("softplus", cuact::Op::kSoftplus, cuact::Softplus{}, d_x, d_dy, d_y, d_dx, x,
+                     dy, stream);
+  failures += run_op("elu", cuact::Op::kElu, cuact::Elu{cuact::ActParams{}}, d_x, d_dy, d_y, d_dx,
+                     x, dy, stream);
 
   cudaFree(d_x);
   cudaFree(d_dy);
   cudaFree(d_y);
   cudaFree(d_dx);
   cudaStreamDestroy(stream);
-  std::printf(failures == 0 ? "all results match the CPU\n" : "%d ops differ from the CPU\n", failures);
+  std::printf(failures == 0 ? "all results match the CPU\n" : "%d ops differ from the CPU\n",
+              failures);
   return failures == 0 ? 0 : 1;
 }

@@ -12,7 +12,9 @@
 
 namespace cuact::detail {
 
-inline std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+inline std::uintptr_t address(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p);
+}
 
 inline Status check_launch(const char* fn, Op op) {
   const cudaError_t err = cudaGetLastError();
@@ -26,7 +28,8 @@ Status launch_forward_op(const F& f, const T* x, T* y, int64_t n, const LaunchCo
   const std::uintptr_t in[1] = {address(x)};
   const VectorPlan plan = make_vector_plan(n, sizeof(T), address(y), in, 1);
   const int64_t grid = elementwise_grid(plan, kTileVectors, ctx.multiprocessor_count);
-  act_forward_kernel<F, T><<<static_cast<unsigned>(grid), kBlockThreads, 0, ctx.stream>>>(x, y, plan, f);
+  act_forward_kernel<F, T>
+      <<<static_cast<unsigned>(grid), kBlockThreads, 0, ctx.stream>>>(x, y, plan, f);
   return check_launch("cuact::forward", F::kOp);
 }
 
@@ -63,12 +66,12 @@ Status launch_backward_typed(Op op, const ActParams& p, const void* dy, const vo
   const T* s = static_cast<const T*>(saved);
   T* d = static_cast<T*>(dx);
   switch (op) {
-#define CUACT_CASE(e, F, name)                                                    \
-  case Op::e:                                                                     \
-    if constexpr (F::kHasOutputDerivative) {                                      \
-      if (which == Saved::kOutput)                                                \
-        return launch_backward_op<F, T, Saved::kOutput>(F(p), g, s, d, n, ctx);   \
-    }                                                                             \
+#define CUACT_CASE(e, F, name)                                                  \
+  case Op::e:                                                                   \
+    if constexpr (F::kHasOutputDerivative) {                                    \
+      if (which == Saved::kOutput)                                              \
+        return launch_backward_op<F, T, Saved::kOutput>(F(p), g, s, d, n, ctx); \
+    }                                                                           \
     return launch_backward_op<F, T, Saved::kInput>(F(p), g, s, d, n, ctx);
     CUACT_FOR_EACH_OP(CUACT_CASE)
 #undef CUACT_CASE
@@ -80,15 +83,15 @@ Status launch_backward_typed(Op op, const ActParams& p, const void* dy, const vo
 }  // namespace cuact::detail
 
 //! Defines the two extern launchers of host/internal.hpp for one dtype.
-#define CUACT_DEFINE_LAUNCHERS(suffix, T)                                                      \
-  namespace cuact::detail {                                                                    \
-  Status launch_forward_##suffix(Op op, const ActParams& params, const void* x, void* y,      \
-                                 int64_t n, const LaunchContext& ctx) noexcept {               \
-    return launch_forward_typed<T>(op, params, x, y, n, ctx);                                  \
-  }                                                                                            \
-  Status launch_backward_##suffix(Op op, const ActParams& params, const void* dy,             \
-                                  const void* saved, Saved which, void* dx, int64_t n,        \
-                                  const LaunchContext& ctx) noexcept {                         \
-    return launch_backward_typed<T>(op, params, dy, saved, which, dx, n, ctx);                 \
-  }                                                                                            \
+#define CUACT_DEFINE_LAUNCHERS(suffix, T)                                                \
+  namespace cuact::detail {                                                              \
+  Status launch_forward_##suffix(Op op, const ActParams& params, const void* x, void* y, \
+                                 int64_t n, const LaunchContext& ctx) noexcept {         \
+    return launch_forward_typed<T>(op, params, x, y, n, ctx);                            \
+  }                                                                                      \
+  Status launch_backward_##suffix(Op op, const ActParams& params, const void* dy,        \
+                                  const void* saved, Saved which, void* dx, int64_t n,   \
+                                  const LaunchContext& ctx) noexcept {                   \
+    return launch_backward_typed<T>(op, params, dy, saved, which, dx, n, ctx);           \
+  }                                                                                      \
   }

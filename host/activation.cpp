@@ -31,9 +31,9 @@ Status check_size(const char* fn, int64_t n) {
   return Status::kSuccess;
 }
 
-#define CUACT_TRY(expr)                               \
-  do {                                                \
-    const Status cuact_status_ = (expr);              \
+#define CUACT_TRY(expr)                                          \
+  do {                                                           \
+    const Status cuact_status_ = (expr);                         \
     if (cuact_status_ != Status::kSuccess) return cuact_status_; \
   } while (0)
 

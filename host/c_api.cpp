@@ -48,8 +48,8 @@ void cuactDefaultActParams(cuactActParams* params) {
   params->celu_alpha = d.celu_alpha;
 }
 
-int cuactForward(int op, int dtype, const void* x, void* y, int64_t n,
-                 const cuactActParams* params, void* stream) {
+int cuactForward(int op, int dtype, const void* x, void* y, int64_t n, const cuactActParams* params,
+                 void* stream) {
   return static_cast<int>(cuact::forward(static_cast<cuact::Op>(op),
                                          static_cast<cuact::DType>(dtype), x, y, n, to_cpp(params),
                                          static_cast<cudaStream_t>(stream)));
@@ -57,10 +57,10 @@ int cuactForward(int op, int dtype, const void* x, void* y, int64_t n,
 
 int cuactBackward(int op, int dtype, const void* dy, const void* saved, int saved_kind, void* dx,
                   int64_t n, const cuactActParams* params, void* stream) {
-  return static_cast<int>(cuact::backward(
-      static_cast<cuact::Op>(op), static_cast<cuact::DType>(dtype), dy, saved,
-      static_cast<cuact::Saved>(saved_kind), dx, n, to_cpp(params),
-      static_cast<cudaStream_t>(stream)));
+  return static_cast<int>(cuact::backward(static_cast<cuact::Op>(op),
+                                          static_cast<cuact::DType>(dtype), dy, saved,
+                                          static_cast<cuact::Saved>(saved_kind), dx, n,
+                                          to_cpp(params), static_cast<cudaStream_t>(stream)));
 }
 
 int cuactHasOutputDerivative(int op, const cuactActParams* params) {
@@ -71,10 +71,16 @@ const char* cuactGetStatusString(int status) {
   return cuact::status_string(static_cast<cuact::Status>(status));
 }
 
-const char* cuactGetLastErrorDetail(void) { return cuact::last_error_detail(); }
+const char* cuactGetLastErrorDetail(void) {
+  return cuact::last_error_detail();
+}
 
-const char* cuactGetOpName(int op) { return cuact::op_name(static_cast<cuact::Op>(op)); }
+const char* cuactGetOpName(int op) {
+  return cuact::op_name(static_cast<cuact::Op>(op));
+}
 
-int cuactGetOpCount(void) { return cuact::kNumOps; }
+int cuactGetOpCount(void) {
+  return cuact::kNumOps;
+}
 
 }  // extern "C"

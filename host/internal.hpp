@@ -30,7 +30,8 @@ Status current_multiprocessor_count(int* count) noexcept;
 int dtype_size(DType dtype) noexcept;
 
 // Argument validation (no CUDA calls; sets the detail message). `fn` names the public function.
-Status validate_op_dtype_params(const char* fn, Op op, DType dtype, const ActParams& params) noexcept;
+Status validate_op_dtype_params(const char* fn, Op op, DType dtype,
+                                const ActParams& params) noexcept;
 Status validate_tensor(const char* fn, const char* name, const void* p, int64_t n,
                        DType dtype) noexcept;
 //! An output may equal an input or be disjoint from it; anything in between is an error.
@@ -43,11 +44,11 @@ struct LaunchContext {
 };
 
 // Per-dtype launchers, one translation unit each (host/act_launch_<dtype>.cu).
-#define CUACT_DECLARE_LAUNCHERS(suffix)                                                         \
-  Status launch_forward_##suffix(Op op, const ActParams& params, const void* x, void* y,       \
-                                 int64_t n, const LaunchContext& ctx) noexcept;                \
-  Status launch_backward_##suffix(Op op, const ActParams& params, const void* dy,              \
-                                  const void* saved, Saved which, void* dx, int64_t n,         \
+#define CUACT_DECLARE_LAUNCHERS(suffix)                                                  \
+  Status launch_forward_##suffix(Op op, const ActParams& params, const void* x, void* y, \
+                                 int64_t n, const LaunchContext& ctx) noexcept;          \
+  Status launch_backward_##suffix(Op op, const ActParams& params, const void* dy,        \
+                                  const void* saved, Saved which, void* dx, int64_t n,   \
                                   const LaunchContext& ctx) noexcept;
 CUACT_DECLARE_LAUNCHERS(float32)
 CUACT_DECLARE_LAUNCHERS(float16)

@@ -32,7 +32,9 @@ const char* status_string(Status status) noexcept {
   return "unknown status";
 }
 
-const char* last_error_detail() noexcept { return g_detail; }
+const char* last_error_detail() noexcept {
+  return g_detail;
+}
 
 namespace detail {
 
@@ -44,7 +46,9 @@ Status fail(Status status, const char* format, ...) noexcept {
   return status;
 }
 
-void clear_error_detail() noexcept { g_detail[0] = '\0'; }
+void clear_error_detail() noexcept {
+  g_detail[0] = '\0';
+}
 
 }  // namespace detail
 }  // namespace cuact

@@ -12,11 +12,14 @@ namespace cuact {
 namespace detail {
 namespace {
 
-bool known_op(Op op) { return static_cast<int>(op) >= 0 && static_cast<int>(op) < kNumOps; }
+bool known_op(Op op) {
+  return static_cast<int>(op) >= 0 && static_cast<int>(op) < kNumOps;
+}
 
 Status require_finite(const char* fn, const char* field, double v) {
   if (std::isfinite(v)) return Status::kSuccess;
-  return fail(Status::kErrorInvalidParameter, "%s: params.%s must be finite (got %g)", fn, field, v);
+  return fail(Status::kErrorInvalidParameter, "%s: params.%s must be finite (got %g)", fn, field,
+              v);
 }
 
 }  // namespace
@@ -31,10 +34,10 @@ int dtype_size(DType dtype) noexcept {
   return 0;
 }
 
-Status validate_op_dtype_params(const char* fn, Op op, DType dtype,
-                                const ActParams& p) noexcept {
+Status validate_op_dtype_params(const char* fn, Op op, DType dtype, const ActParams& p) noexcept {
   if (!known_op(op)) {
-    return fail(Status::kErrorUnknownOp, "%s: op = %d is not a cuact::Op", fn, static_cast<int>(op));
+    return fail(Status::kErrorUnknownOp, "%s: op = %d is not a cuact::Op", fn,
+                static_cast<int>(op));
   }
   if (dtype_size(dtype) == 0) {
     return fail(Status::kErrorUnknownDType, "%s: dtype = %d is not a cuact::DType", fn,
@@ -44,7 +47,8 @@ Status validate_op_dtype_params(const char* fn, Op op, DType dtype,
   switch (op) {
     case Op::kRelu:
       if ((s = require_finite(fn, "relu_alpha", p.relu_alpha)) != Status::kSuccess) return s;
-      if ((s = require_finite(fn, "relu_threshold", p.relu_threshold)) != Status::kSuccess) return s;
+      if ((s = require_finite(fn, "relu_threshold", p.relu_threshold)) != Status::kSuccess)
+        return s;
       if (std::isnan(p.relu_max_value) || p.relu_max_value < 0.0) {
         return fail(Status::kErrorInvalidParameter,
                     "%s: params.relu_max_value must be >= 0 (+inf for None), got %g", fn,
@@ -76,8 +80,8 @@ Status validate_tensor(const char* fn, const char* name, const void* p, int64_t 
   }
   const int size = dtype_size(dtype);
   if (reinterpret_cast<std::uintptr_t>(p) % size != 0) {
-    return fail(Status::kErrorMisalignedPointer, "%s: %s = %p is not aligned to its %d-byte %s",
-                fn, name, p, size, dtype_name(dtype));
+    return fail(Status::kErrorMisalignedPointer, "%s: %s = %p is not aligned to its %d-byte %s", fn,
+                name, p, size, dtype_name(dtype));
   }
   return Status::kSuccess;
 }
@@ -85,7 +89,8 @@ Status validate_tensor(const char* fn, const char* name, const void* p, int64_t 
 Status validate_aliasing(const char* fn, const char* out_name, const void* out, const char* in_name,
                          const void* in, int64_t n, DType dtype) noexcept {
   if (out == in) return Status::kSuccess;
-  const auto bytes = static_cast<std::uintptr_t>(n) * static_cast<std::uintptr_t>(dtype_size(dtype));
+  const auto bytes =
+      static_cast<std::uintptr_t>(n) * static_cast<std::uintptr_t>(dtype_size(dtype));
   const auto o = reinterpret_cast<std::uintptr_t>(out);
   const auto i = reinterpret_cast<std::uintptr_t>(in);
   if (o < i + bytes && i < o + bytes) {

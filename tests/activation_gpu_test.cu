@@ -49,8 +49,9 @@ constexpr DType dtype_of() {
 
 enum class Direction { kForward, kBackwardFromInput, kBackwardFromOutput };
 const char* direction_name(Direction d) {
-  return d == Direction::kForward ? "forward"
-         : d == Direction::kBackwardFromInput ? "backward(x)" : "backward(y)";
+  return d == Direction::kForward             ? "forward"
+         : d == Direction::kBackwardFromInput ? "backward(x)"
+                                              : "backward(y)";
 }
 
 struct OpCase {
@@ -99,10 +100,11 @@ T from_ld(long double v) {
 template <class T>
 std::vector<T> make_saved_values(int64_t n, uint64_t seed) {
   std::vector<T> v(n);
-  const long double specials[] = {0.0L,  -0.0L, 1.0L,  -1.0L, 2.5L,  -2.5L, 3.0L,    -3.0L,
-                                  6.0L,  -6.0L, 0.5L,  -1.5L, 1e-3L, -1e-3L, 20.0L,  -20.0L,
-                                  88.0L, -88.0L, 1e30L, -1e30L, INFINITY, -INFINITY, NAN, 0.75L,
-                                  -0.75L, 1.0000001L, -0.99999L, 7.0L, 1e-40L, -1e-40L, 40.0L, -40.0L};
+  const long double specials[] = {
+      0.0L,   -0.0L,      1.0L,      -1.0L,  2.5L,     -2.5L,     3.0L,  -3.0L,
+      6.0L,   -6.0L,      0.5L,      -1.5L,  1e-3L,    -1e-3L,    20.0L, -20.0L,
+      88.0L,  -88.0L,     1e30L,     -1e30L, INFINITY, -INFINITY, NAN,   0.75L,
+      -0.75L, 1.0000001L, -0.99999L, 7.0L,   1e-40L,   -1e-40L,   40.0L, -40.0L};
   std::mt19937_64 rng(seed);
   for (int64_t i = 0; i < n; ++i) {
     if constexpr (kIs16Bit<T>) {
@@ -117,7 +119,8 @@ std::vector<T> make_saved_values(int64_t n, uint64_t seed) {
                           : ((rng() & 1) ? mag : -mag);
     }
   }
-  for (int64_t i = 0; i < n && i < 32; ++i) v[i] = from_ld<T>(specials[i]);
+  for (int64_t i = 0; i < n && i < 32; ++i)
+    v[i] = from_ld<T>(specials[i]);
   return v;
 }
 
@@ -128,7 +131,8 @@ std::vector<T> make_dy(int64_t n, uint64_t seed) {
   std::vector<T> v(n);
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> dist(-4.0, 4.0);
-  for (int64_t i = 0; i < n; ++i) v[i] = from_ld<T>(i < n / 4 ? 1.0L : dist(rng));
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = from_ld<T>(i < n / 4 ? 1.0L : dist(rng));
   return v;
 }
 
@@ -144,9 +148,9 @@ Expected expected_values(const OpCase& c, Direction dir, const std::vector<T>& s
                          const std::vector<T>& dy) {
   Expected e;
   e.value.resize(saved.size());
-  const bool mixed = std::is_same_v<T, double> && dir == Direction::kBackwardFromInput &&
-                     (c.op == Op::kGelu || c.op == Op::kGeluTanh || c.op == Op::kSilu ||
-                      c.op == Op::kMish);
+  const bool mixed =
+      std::is_same_v<T, double> && dir == Direction::kBackwardFromInput &&
+      (c.op == Op::kGelu || c.op == Op::kGeluTanh || c.op == Op::kSilu || c.op == Op::kMish);
   if (mixed) e.scale.resize(saved.size());
   for (size_t i = 0; i < saved.size(); ++i) {
     const long double s = to_ld(saved[i]);
@@ -155,7 +159,8 @@ Expected expected_values(const OpCase& c, Direction dir, const std::vector<T>& s
       case Direction::kBackwardFromInput:
         e.value[i] = to_ld(dy[i]) * cuact_ref::derivative(c.op, s, c.params);
         if (mixed) {
-          e.scale[i] = std::fabs(to_ld(dy[i])) * cuact_ref::derivative_term_scale(c.op, s, c.params);
+          e.scale[i] =
+              std::fabs(to_ld(dy[i])) * cuact_ref::derivative_term_scale(c.op, s, c.params);
         }
         break;
       case Direction::kBackwardFromOutput:
@@ -208,9 +213,9 @@ struct Layout {
   int out_offset;
   bool in_place;
 };
-constexpr Layout kLayouts[] = {{0, 0, false}, {1, 1, false}, {3, 3, false}, {1, 0, false},
-                               {0, 3, false}, {3, 1, false}, {0, 0, true},  {1, 1, true},
-                               {3, 3, true}};
+constexpr Layout kLayouts[] = {{0, 0, false}, {1, 1, false}, {3, 3, false},
+                               {1, 0, false}, {0, 3, false}, {3, 1, false},
+                               {0, 0, true},  {1, 1, true},  {3, 3, true}};
 
 // ---- accuracy bookkeeping ------------------------------------------------------------------
 
@@ -230,8 +235,8 @@ struct Checker {
   void check(int64_t i, T input, T got, long double ref, const Expected& e, bool exact_region) {
     long double err = ulp_error(got, ref);
     if (!e.scale.empty() && err > kBound) {
-      const long double mixed = std::fabs(to_ld(got) - ref) /
-                                cuact_test::ulp_of<T>(std::max(std::fabs(ref), e.scale[i]));
+      const long double mixed =
+          std::fabs(to_ld(got) - ref) / cuact_test::ulp_of<T>(std::max(std::fabs(ref), e.scale[i]));
       err = std::min(err, mixed);
     }
     ++checked;
@@ -243,7 +248,8 @@ struct Checker {
     max_error = std::max(max_error, err);
     if (err > kBound && mismatches++ < 10) {
       char line[256];
-      std::snprintf(line, sizeof line, "  [%lld] input %.9Lg  got %.9Lg  expected %.9Lg  (%.3Lg ulp)\n",
+      std::snprintf(line, sizeof line,
+                    "  [%lld] input %.9Lg  got %.9Lg  expected %.9Lg  (%.3Lg ulp)\n",
                     static_cast<long long>(i), to_ld(input), to_ld(got), ref, err);
       first_mismatches << line;
     }
@@ -274,16 +280,18 @@ class ActivationGpu : public ::testing::Test {
         a.poison();
         s.poison();
         out.poison();
-        CUDA_OK(cudaMemcpy(a.at(l.in_offset), first_input.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+        CUDA_OK(cudaMemcpy(a.at(l.in_offset), first_input.data(), n * sizeof(T),
+                           cudaMemcpyHostToDevice));
         CUDA_OK(cudaMemcpy(s.at(l.in_offset), saved.data(), n * sizeof(T), cudaMemcpyHostToDevice));
         T* result = l.in_place ? a.at(l.in_offset) : out.at(l.out_offset);
         Status st;
         if (dir == Direction::kForward) {
           st = cuact::forward(c.op, dtype_of<T>(), a.at(l.in_offset), result, n, c.params, nullptr);
         } else {
-          st = cuact::backward(c.op, dtype_of<T>(), a.at(l.in_offset), s.at(l.in_offset),
-                               dir == Direction::kBackwardFromInput ? Saved::kInput : Saved::kOutput,
-                               result, n, c.params, nullptr);
+          st =
+              cuact::backward(c.op, dtype_of<T>(), a.at(l.in_offset), s.at(l.in_offset),
+                              dir == Direction::kBackwardFromInput ? Saved::kInput : Saved::kOutput,
+                              result, n, c.params, nullptr);
         }
         ASSERT_EQ(st, Status::kSuccess) << cuact::last_error_detail();
         CUDA_OK(cudaDeviceSynchronize());
@@ -305,7 +313,9 @@ class ActivationGpu : public ::testing::Test {
       }
     }
     const double exact_fraction =
-        checker.exact_region_checked ? double(checker.exact_region_exact) / checker.exact_region_checked : 1.0;
+        checker.exact_region_checked
+            ? double(checker.exact_region_exact) / checker.exact_region_checked
+            : 1.0;
     std::printf("  %-40s %-12s %-9s max %.3Lg ulp, correctly rounded %.4f%%\n", c.label.c_str(),
                 direction_name(dir), cuact::dtype_name(dtype_of<T>()), checker.max_error,
                 100.0 * exact_fraction);
@@ -314,8 +324,8 @@ class ActivationGpu : public ::testing::Test {
         << ": first mismatches\n"
         << checker.first_mismatches.str();
     if constexpr (kIs16Bit<T>) {
-      EXPECT_GE(exact_fraction, 0.999) << c.label << " " << direction_name(dir)
-                                       << ": fewer than 99.9% correctly rounded";
+      EXPECT_GE(exact_fraction, 0.999)
+          << c.label << " " << direction_name(dir) << ": fewer than 99.9% correctly rounded";
     }
   }
 
@@ -383,7 +393,8 @@ TEST_F(ActivationGpuRuntime, NonDefaultStreamAndGraphCaptureReplay) {
 
   // Eager on the stream.
   ASSERT_EQ(cuact::forward(Op::kMish, dx_, dy_out, n, p, stream), Status::kSuccess);
-  ASSERT_EQ(cuact::backward(Op::kMish, ddy, dx_, Saved::kInput, ddx, n, p, stream), Status::kSuccess);
+  ASSERT_EQ(cuact::backward(Op::kMish, ddy, dx_, Saved::kInput, ddx, n, p, stream),
+            Status::kSuccess);
   CUDA_OK(cudaStreamSynchronize(stream));
   std::vector<__nv_bfloat16> eager_y(n), eager_dx(n);
   CUDA_OK(cudaMemcpy(eager_y.data(), dy_out, n * 2, cudaMemcpyDeviceToHost));
@@ -453,9 +464,10 @@ TEST_F(ActivationGpuRuntime, ElementCountBeyond2To31) {
   CUDA_OK(cudaMemset(y, kPoison, n * 2));
   ASSERT_EQ(cuact::forward(Op::kLeakyRelu, x, y, n, ActParams{}, nullptr), Status::kSuccess);
   CUDA_OK(cudaDeviceSynchronize());
-  const __nv_bfloat16 expected =
-      cuact_test::round_to<__nv_bfloat16>(0.3L * to_ld(cuact_test::from_bits16<__nv_bfloat16>(0xC0C0)));
-  for (int64_t i : {int64_t{0}, int64_t{1} << 31, n - 1, n - 2, (int64_t{1} << 31) - 1, n / 2 + 3}) {
+  const __nv_bfloat16 expected = cuact_test::round_to<__nv_bfloat16>(
+      0.3L * to_ld(cuact_test::from_bits16<__nv_bfloat16>(0xC0C0)));
+  for (int64_t i :
+       {int64_t{0}, int64_t{1} << 31, n - 1, n - 2, (int64_t{1} << 31) - 1, n / 2 + 3}) {
     __nv_bfloat16 got;
     CUDA_OK(cudaMemcpy(&got, y + i, 2, cudaMemcpyDeviceToHost));
     EXPECT_EQ(cuact_test::bits16(got), cuact_test::bits16(expected)) << "element " << i;

@@ -64,9 +64,9 @@ struct Fns {
   // The library's 16-bit element path (cuact/precision.cuh: compute type, one rounding), on
   // bit patterns; index 0 = float16, 1 = bfloat16; member order forward, f'(x), f'(y).
   std::function<uint16_t(uint16_t)> elem16[2][3];
-  std::function<float(float)> elem32[3];     // the library's float32 element path
-  std::function<double(double)> elem64[3];   // the library's float64 element path
-  bool has_dfo_member = false;  // the functor has derivative_from_output at all
+  std::function<float(float)> elem32[3];    // the library's float32 element path
+  std::function<double(double)> elem64[3];  // the library's float64 element path
+  bool has_dfo_member = false;              // the functor has derivative_from_output at all
   const char* name = "";
 };
 
@@ -177,22 +177,48 @@ const std::vector<Case>& all_cases() {
       if (!suffix.empty()) label += "_" + suffix;
       v.push_back(Case{op, p, label, is_default, dfo_valid_for(op, p)});
     };
-    for (int i = 0; i < cuact::kNumOps; ++i) add(static_cast<Op>(i), ActParams{}, "", true);
+    for (int i = 0; i < cuact::kNumOps; ++i)
+      add(static_cast<Op>(i), ActParams{}, "", true);
     ActParams p;
-    p = {}; p.relu_alpha = 0.1; p.relu_max_value = 6; p.relu_threshold = 0.5;
+    p = {};
+    p.relu_alpha = 0.1;
+    p.relu_max_value = 6;
+    p.relu_threshold = 0.5;
     add(Op::kRelu, p, "a0p1_max6_t0p5", false);
-    p = {}; p.relu_alpha = 0.2; p.relu_max_value = 1; p.relu_threshold = -1;
+    p = {};
+    p.relu_alpha = 0.2;
+    p.relu_max_value = 1;
+    p.relu_threshold = -1;
     add(Op::kRelu, p, "a0p2_max1_tm1", false);
-    p = {}; p.relu_alpha = 0; p.relu_max_value = 6; p.relu_threshold = 0;
+    p = {};
+    p.relu_alpha = 0;
+    p.relu_max_value = 6;
+    p.relu_threshold = 0;
     add(Op::kRelu, p, "a0_max6_t0", false);
-    p = {}; p.elu_alpha = 0.5; add(Op::kElu, p, "a0p5", false);
-    p = {}; p.elu_alpha = 2; add(Op::kElu, p, "a2", false);
-    p = {}; p.leaky_alpha = 0.01; add(Op::kLeakyRelu, p, "a0p01", false);
-    p = {}; p.leaky_alpha = 0.2; add(Op::kLeakyRelu, p, "a0p2", false);
-    p = {}; p.theta = 0.5; add(Op::kThresholdedRelu, p, "theta0p5", false);
-    p = {}; p.celu_alpha = 0.5; add(Op::kCelu, p, "a0p5", false);
-    p = {}; p.celu_alpha = 2; add(Op::kCelu, p, "a2", false);
-    p = {}; p.hard_sigmoid_slope = 1.0 / 6.0; p.hard_sigmoid_offset = 0.5;
+    p = {};
+    p.elu_alpha = 0.5;
+    add(Op::kElu, p, "a0p5", false);
+    p = {};
+    p.elu_alpha = 2;
+    add(Op::kElu, p, "a2", false);
+    p = {};
+    p.leaky_alpha = 0.01;
+    add(Op::kLeakyRelu, p, "a0p01", false);
+    p = {};
+    p.leaky_alpha = 0.2;
+    add(Op::kLeakyRelu, p, "a0p2", false);
+    p = {};
+    p.theta = 0.5;
+    add(Op::kThresholdedRelu, p, "theta0p5", false);
+    p = {};
+    p.celu_alpha = 0.5;
+    add(Op::kCelu, p, "a0p5", false);
+    p = {};
+    p.celu_alpha = 2;
+    add(Op::kCelu, p, "a2", false);
+    p = {};
+    p.hard_sigmoid_slope = 1.0 / 6.0;
+    p.hard_sigmoid_offset = 0.5;
     add(Op::kHardSigmoid, p, "slope1_6_off0p5", false);
     return v;
   }();
@@ -233,14 +259,13 @@ LD reference(Member m, Op op, LD x, const ActParams& p) {
   return std::numeric_limits<LD>::quiet_NaN();
 }
 
-
 // =============================================================================================
 // 16-bit formats: decoding, correct rounding from long double, ulp distance.
 // =============================================================================================
 
 struct Fmt16 {
   bool is_half;
-  uint16_t inf_bits;   // +inf pattern; also one past the largest finite positive pattern
+  uint16_t inf_bits;    // +inf pattern; also one past the largest finite positive pattern
   std::vector<LD> pos;  // exact value of every pattern 0..inf_bits; pos[inf_bits] = max + ulp
 
   static LD decode_exact(bool is_half, uint16_t b) {  // positive finite patterns only
@@ -256,7 +281,8 @@ struct Fmt16 {
 
   explicit Fmt16(bool half) : is_half(half), inf_bits(half ? 0x7c00 : 0x7f80) {
     pos.resize(inf_bits + 1);
-    for (uint32_t b = 0; b < inf_bits; ++b) pos[b] = decode_exact(is_half, static_cast<uint16_t>(b));
+    for (uint32_t b = 0; b < inf_bits; ++b)
+      pos[b] = decode_exact(is_half, static_cast<uint16_t>(b));
     // The value an unbounded exponent range would give the pattern after the largest finite one:
     // rounding to it means overflow to infinity (IEEE: |v| >= max + ulp/2 rounds to inf).
     pos[inf_bits] = is_half ? std::ldexp(1.0L, 16) : std::ldexp(1.0L, 128);
@@ -293,12 +319,15 @@ struct Fmt16 {
     const auto it = std::upper_bound(pos.begin(), pos.end(), a);
     const size_t idx = static_cast<size_t>(it - pos.begin());
     if (idx > inf_bits) return sign | inf_bits;  // a >= max + ulp (or +inf)
-    const size_t lo = idx - 1, hi = idx;        // pos[lo] <= a < pos[hi]
-    const LD mid = (pos[lo] + pos[hi]) * 0.5L;  // exact: 16-bit values have <= 11 bits
+    const size_t lo = idx - 1, hi = idx;         // pos[lo] <= a < pos[hi]
+    const LD mid = (pos[lo] + pos[hi]) * 0.5L;   // exact: 16-bit values have <= 11 bits
     size_t pick;
-    if (a < mid) pick = lo;
-    else if (a > mid) pick = hi;
-    else pick = (lo % 2 == 0) ? lo : hi;
+    if (a < mid)
+      pick = lo;
+    else if (a > mid)
+      pick = hi;
+    else
+      pick = (lo % 2 == 0) ? lo : hi;
     return static_cast<uint16_t>(sign | pick);
   }
 
@@ -339,8 +368,12 @@ LD ulp_at(LD v, int mant, int emin) {
   std::frexp(a, &e);  // a = m 2^e, m in [0.5, 1)
   return std::ldexp(1.0L, e - mant);
 }
-LD ulp_float(LD v) { return ulp_at(v, 24, -126); }
-LD ulp_double(LD v) { return ulp_at(v, 53, -1022); }
+LD ulp_float(LD v) {
+  return ulp_at(v, 24, -126);
+}
+LD ulp_double(LD v) {
+  return ulp_at(v, 53, -1022);
+}
 
 constexpr LD kInfErr = std::numeric_limits<LD>::infinity();
 
@@ -378,10 +411,22 @@ std::string fmt_err(LD e) {
 LD derivative_root(Op op) {
   LD a, b;
   switch (op) {
-    case Op::kGelu: a = -0.9L; b = -0.6L; break;
-    case Op::kGeluTanh: a = -0.9L; b = -0.6L; break;
-    case Op::kSilu: a = -1.4L; b = -1.1L; break;
-    case Op::kMish: a = -1.3L; b = -1.05L; break;
+    case Op::kGelu:
+      a = -0.9L;
+      b = -0.6L;
+      break;
+    case Op::kGeluTanh:
+      a = -0.9L;
+      b = -0.6L;
+      break;
+    case Op::kSilu:
+      a = -1.4L;
+      b = -1.1L;
+      break;
+    case Op::kMish:
+      a = -1.3L;
+      b = -1.05L;
+      break;
     default: return std::numeric_limits<LD>::quiet_NaN();
   }
   const ActParams p;
@@ -421,12 +466,26 @@ void add_neighbours(std::vector<T>& v, T b, int steps) {
 template <class T>
 void add_specials(std::vector<T>& v) {
   using L = std::numeric_limits<T>;
-  const T specials[] = {T(0), -T(0), L::infinity(), -L::infinity(), L::quiet_NaN(),
-                        -L::quiet_NaN(), L::denorm_min(), -L::denorm_min(), T(2) * L::denorm_min(),
-                        -T(2) * L::denorm_min(), T(3) * L::denorm_min(), -T(3) * L::denorm_min(),
-                        L::min(), -L::min(), L::max(), -L::max()};
-  for (T s : specials) v.push_back(s);
-  for (double b : kBreakpoints) add_neighbours<T>(v, static_cast<T>(b), 8);
+  const T specials[] = {T(0),
+                        -T(0),
+                        L::infinity(),
+                        -L::infinity(),
+                        L::quiet_NaN(),
+                        -L::quiet_NaN(),
+                        L::denorm_min(),
+                        -L::denorm_min(),
+                        T(2) * L::denorm_min(),
+                        -T(2) * L::denorm_min(),
+                        T(3) * L::denorm_min(),
+                        -T(3) * L::denorm_min(),
+                        L::min(),
+                        -L::min(),
+                        L::max(),
+                        -L::max()};
+  for (T s : specials)
+    v.push_back(s);
+  for (double b : kBreakpoints)
+    add_neighbours<T>(v, static_cast<T>(b), 8);
   for (Op op : kRootOps) {
     const T r = static_cast<T>(derivative_root(op));
     T up = r, down = r;
@@ -525,11 +584,13 @@ class TableWriter : public ::testing::Environment {
     // Only a complete run writes the table: ctest runs each test in its own process, and a
     // filtered run must not overwrite a full table with a mostly empty one.
     size_t cells = 0;
-    for (const auto& row : table()) cells += row.second.size();
+    for (const auto& row : table())
+      cells += row.second.size();
     if (cells < static_cast<size_t>(cuact::kNumOps) * kNumCols) {
-      std::printf("[accuracy] table not written to %s: %zu of %d cells measured (run the whole "
-                  "binary, unfiltered)\n",
-                  path, cells, cuact::kNumOps * kNumCols);
+      std::printf(
+          "[accuracy] table not written to %s: %zu of %d cells measured (run the whole "
+          "binary, unfiltered)\n",
+          path, cells, cuact::kNumOps * kNumCols);
       return;
     }
     std::FILE* f = std::fopen(path, "w");
@@ -548,9 +609,11 @@ class TableWriter : public ::testing::Environment {
                  "max ulp, then in brackets the contract metric |err| / ulp(max(|f'|, larger term "
                  "of f')).\n\n");
     std::fprintf(f, "| op |");
-    for (int c = 0; c < kNumCols; ++c) std::fprintf(f, " %s |", kColNames[c]);
+    for (int c = 0; c < kNumCols; ++c)
+      std::fprintf(f, " %s |", kColNames[c]);
     std::fprintf(f, "\n|---|");
-    for (int c = 0; c < kNumCols; ++c) std::fprintf(f, "---|");
+    for (int c = 0; c < kNumCols; ++c)
+      std::fprintf(f, "---|");
     std::fprintf(f, "\n");
     for (int op = 0; op < cuact::kNumOps; ++op) {
       std::fprintf(f, "| %s |", op_label(static_cast<Op>(op)));
@@ -656,25 +719,27 @@ void run_16bit(const Case& c, DT d, Member m) {
     std::snprintf(cell, sizeof cell, "%lld (%.3f%% CR)", static_cast<long long>(max_d),
                   100.0 * frac);
   }
-  std::printf("[accuracy] %-30s %-8s %-22s max_ulp=%s correctly_rounded=%.4f%% (%zu/%zu) "
-              "beyond_1ulp=%zu nonfinite_mismatch=%zu worst_bits=0x%04x\n",
-              c.label.c_str(), dt_label(d), member_label(m),
-              n_nonfinite ? ("NaN/inf-mismatch(finite max " + std::to_string(max_finite_d) + ")")
-                                .c_str()
-                          : std::to_string(max_d).c_str(),
-              100.0 * frac, n_exact, n_non_nan, n_beyond, n_nonfinite, worst_bits);
+  std::printf(
+      "[accuracy] %-30s %-8s %-22s max_ulp=%s correctly_rounded=%.4f%% (%zu/%zu) "
+      "beyond_1ulp=%zu nonfinite_mismatch=%zu worst_bits=0x%04x\n",
+      c.label.c_str(), dt_label(d), member_label(m),
+      n_nonfinite ? ("NaN/inf-mismatch(finite max " + std::to_string(max_finite_d) + ")").c_str()
+                  : std::to_string(max_d).c_str(),
+      100.0 * frac, n_exact, n_non_nan, n_beyond, n_nonfinite, worst_bits);
   record(c, d, m, cell);
 
   std::ostringstream detail;
   if (max_d > 1) {
     detail << n_beyond << " inputs beyond 1 ulp (" << n_nonfinite
            << " of them NaN/inf mismatches); first " << violations.size() << ":\n";
-    for (const auto& s : violations) detail << s << "\n";
+    for (const auto& s : violations)
+      detail << s << "\n";
   }
   if (frac < 0.999) {
     detail << (n_non_nan - n_exact) << " non-NaN inputs not correctly rounded; first "
            << mismatches.size() << ":\n";
-    for (const auto& s : mismatches) detail << s << "\n";
+    for (const auto& s : mismatches)
+      detail << s << "\n";
   }
   EXPECT_LE(max_d, 1) << c.label << " " << dt_label(d) << " " << member_label(m) << "\n"
                       << detail.str();
@@ -693,9 +758,9 @@ void run_wide(const Case& c, DT d, Member m) {
   }
   ASSERT_TRUE(static_cast<bool>(fn)) << "functor has no such member";
   const bool is_f32 = std::is_same<T, float>::value;
-  const bool term_scaled = !is_f32 && m == Member::kDerivative &&
-                           (c.op == Op::kGelu || c.op == Op::kGeluTanh || c.op == Op::kSilu ||
-                            c.op == Op::kMish);
+  const bool term_scaled =
+      !is_f32 && m == Member::kDerivative &&
+      (c.op == Op::kGelu || c.op == Op::kGeluTanh || c.op == Op::kSilu || c.op == Op::kMish);
   const std::vector<T>* inputs;
   if constexpr (std::is_same<T, float>::value) {
     inputs = &float_inputs();
@@ -734,8 +799,9 @@ void run_wide(const Case& c, DT d, Member m) {
       if (violations.size() < kMaxReported) {
         char buf[256];
         std::snprintf(buf, sizeof buf, "  %s=%.17g (%a) got=%.17g (%a) ref=%s err=%s ulp",
-                      m == Member::kDerivFromOutput ? "y" : "x", static_cast<double>(x), static_cast<double>(x), static_cast<double>(got),
-                      static_cast<double>(got), fmt_ld(ref).c_str(), fmt_err(metric).c_str());
+                      m == Member::kDerivFromOutput ? "y" : "x", static_cast<double>(x),
+                      static_cast<double>(x), static_cast<double>(got), static_cast<double>(got),
+                      fmt_ld(ref).c_str(), fmt_err(metric).c_str());
         violations.push_back(buf);
       }
     }
@@ -759,10 +825,12 @@ void run_wide(const Case& c, DT d, Member m) {
               inputs->size());
   record(c, d, m, cell);
   std::ostringstream detail;
-  for (const auto& s : violations) detail << s << "\n";
+  for (const auto& s : violations)
+    detail << s << "\n";
   EXPECT_LE(max_metric, 2.0L) << c.label << " " << dt_label(d) << " " << member_label(m)
                               << (term_scaled ? " (metric: ulp of max(|f'|, term scale))" : "")
-                              << "\n" << n_beyond << " inputs beyond 2 ulp (" << n_nonfinite
+                              << "\n"
+                              << n_beyond << " inputs beyond 2 ulp (" << n_nonfinite
                               << " NaN/inf mismatches); worst finite " << fmt_err(max_finite_metric)
                               << " ulp at x=" << double(worst_finite_x) << "; first "
                               << violations.size() << ":\n"
@@ -829,7 +897,8 @@ TEST(FunctorEdges, SoftsignOfInfinityIsPlusMinusOne) {
   EXPECT_EQ(s.forward(-di), -1.0);
 }
 
-TEST(FunctorEdges, SmoothGatesAtInfinity) {  // f(-inf) = 0, f(+inf) = +inf, f'(-inf) = 0, f'(+inf) = 1
+TEST(FunctorEdges,
+     SmoothGatesAtInfinity) {  // f(-inf) = 0, f(+inf) = +inf, f'(-inf) = 0, f'(+inf) = 1
   const ActParams p;
   const float fi = std::numeric_limits<float>::infinity();
   const double di = std::numeric_limits<double>::infinity();
@@ -860,7 +929,8 @@ TEST(FunctorEdges, LimitsAtInfinityAllOps) {
       EXPECT_LE(ulp_error<double>(ref, f.fwd_d(x), ref), 2.0L)
           << c.label << " forward(" << x << ") = " << f.fwd_d(x) << ", limit " << fmt_ld(ref);
       EXPECT_LE(ulp_error<float>(ref, f.fwd_f(xf), ref), 2.0L)
-          << c.label << " forward(float " << x << ") = " << f.fwd_f(xf) << ", limit " << fmt_ld(ref);
+          << c.label << " forward(float " << x << ") = " << f.fwd_f(xf) << ", limit "
+          << fmt_ld(ref);
       EXPECT_LE(ulp_error<double>(dref, f.der_d(x), dref), 2.0L)
           << c.label << " derivative(" << x << ") = " << f.der_d(x) << ", limit " << fmt_ld(dref);
       EXPECT_LE(ulp_error<float>(dref, f.der_f(xf), dref), 2.0L)
@@ -974,9 +1044,9 @@ TEST(ReferenceSelfCheck, RootsAndConstants) {
   EXPECT_EQ(h.round(1.0L), 0x3c00);
   EXPECT_EQ(h.round(1.0L + std::ldexp(1.0L, -11)), 0x3c00);  // tie -> even
   EXPECT_EQ(h.round(1.0L + 3 * std::ldexp(1.0L, -11)), 0x3c02);
-  EXPECT_EQ(h.round(65520.0L), 0x7c00);   // tie at max + ulp/2 -> inf
+  EXPECT_EQ(h.round(65520.0L), 0x7c00);  // tie at max + ulp/2 -> inf
   EXPECT_EQ(h.round(65519.99L), 0x7bff);
-  EXPECT_EQ(h.round(std::ldexp(1.0L, -25)), 0x0000);                // tie -> even (0)
+  EXPECT_EQ(h.round(std::ldexp(1.0L, -25)), 0x0000);  // tie -> even (0)
   EXPECT_EQ(h.round(std::ldexp(1.0L, -25) * 1.0000001L), 0x0001);
   for (uint32_t b = 0; b < 65536; ++b) {
     for (DT d : {DT::kF16, DT::kBF16}) {

@@ -26,19 +26,25 @@ using cuact::Op;
 using cuact::Saved;
 using cuact::Status;
 
-constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kFloat64};
+constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat16, DType::kBFloat16,
+                                DType::kFloat64};
 
 std::vector<Op> all_ops() {
   std::vector<Op> ops;
-  for (int i = 0; i < cuact::kNumOps; ++i) ops.push_back(static_cast<Op>(i));
+  for (int i = 0; i < cuact::kNumOps; ++i)
+    ops.push_back(static_cast<Op>(i));
   return ops;
 }
 
 // Host memory stands in for device memory: validation never dereferences pointers.
 alignas(16) double g_buffer_a[64];
 alignas(16) double g_buffer_b[64];
-void* A() { return g_buffer_a; }
-void* B() { return g_buffer_b; }
+void* A() {
+  return g_buffer_a;
+}
+void* B() {
+  return g_buffer_b;
+}
 
 //! Runs `call`, checks its status, that the detail names `needle`, and that the CUDA error
 //! state did not change.
@@ -46,8 +52,9 @@ template <class Call>
 void expect_rejected(Status expected, const std::string& needle, Call call) {
   const cudaError_t before = cudaPeekAtLastError();
   const Status got = call();
-  EXPECT_EQ(got, expected) << "got " << cuact::status_string(got) << " (" << cuact::last_error_detail()
-                           << "), expected " << cuact::status_string(expected);
+  EXPECT_EQ(got, expected) << "got " << cuact::status_string(got) << " ("
+                           << cuact::last_error_detail() << "), expected "
+                           << cuact::status_string(expected);
   EXPECT_NE(std::string(cuact::last_error_detail()).find(needle), std::string::npos)
       << "detail '" << cuact::last_error_detail() << "' does not mention '" << needle << "'";
   EXPECT_EQ(cudaPeekAtLastError(), before) << "the CUDA error state changed";
@@ -56,12 +63,10 @@ void expect_rejected(Status expected, const std::string& needle, Call call) {
 TEST(Validation, NullPointersWithPositiveSize) {
   const ActParams p;
   for (DType dt : kAllDTypes) {
-    expect_rejected(Status::kErrorNullPointer, "x is null", [&] {
-      return cuact::forward(Op::kRelu, dt, nullptr, B(), 7, p, nullptr);
-    });
-    expect_rejected(Status::kErrorNullPointer, "y is null", [&] {
-      return cuact::forward(Op::kRelu, dt, A(), nullptr, 7, p, nullptr);
-    });
+    expect_rejected(Status::kErrorNullPointer, "x is null",
+                    [&] { return cuact::forward(Op::kRelu, dt, nullptr, B(), 7, p, nullptr); });
+    expect_rejected(Status::kErrorNullPointer, "y is null",
+                    [&] { return cuact::forward(Op::kRelu, dt, A(), nullptr, 7, p, nullptr); });
     expect_rejected(Status::kErrorNullPointer, "dy is null", [&] {
       return cuact::backward(Op::kRelu, dt, nullptr, A(), Saved::kInput, B(), 7, p, nullptr);
     });
@@ -80,7 +85,8 @@ TEST(Validation, NegativeSize) {
     return cuact::forward(Op::kGelu, DType::kFloat32, A(), B(), -1, p, nullptr);
   });
   expect_rejected(Status::kErrorNegativeSize, "n = -5", [&] {
-    return cuact::backward(Op::kGelu, DType::kFloat32, A(), A(), Saved::kInput, B(), -5, p, nullptr);
+    return cuact::backward(Op::kGelu, DType::kFloat32, A(), A(), Saved::kInput, B(), -5, p,
+                           nullptr);
   });
 }
 
@@ -253,16 +259,17 @@ TEST(Validation, ValidCallWithoutADeviceReportsNoDevice) {
   const cudaError_t before = cudaPeekAtLastError();
   EXPECT_EQ(cuact::forward(Op::kRelu, DType::kFloat32, A(), B(), 4, ActParams{}, nullptr),
             Status::kErrorNoDevice);
-  EXPECT_NE(std::string(cuact::last_error_detail()).find("no usable CUDA device"), std::string::npos);
+  EXPECT_NE(std::string(cuact::last_error_detail()).find("no usable CUDA device"),
+            std::string::npos);
   EXPECT_EQ(cudaPeekAtLastError(), before);
 }
 
 TEST(Names, OpsAndDTypesHaveDistinctNames) {
   std::set<std::string> names;
-#define CUACT_CHECK_NAME(e, F, name)                 \
-  EXPECT_STREQ(cuact::op_name(Op::e), name);         \
-  EXPECT_STREQ(F::kName, name);                      \
-  EXPECT_EQ(F::kOp, Op::e);                          \
+#define CUACT_CHECK_NAME(e, F, name)         \
+  EXPECT_STREQ(cuact::op_name(Op::e), name); \
+  EXPECT_STREQ(F::kName, name);              \
+  EXPECT_EQ(F::kOp, Op::e);                  \
   names.insert(name);
   CUACT_FOR_EACH_OP(CUACT_CHECK_NAME)
 #undef CUACT_CHECK_NAME
@@ -306,8 +313,9 @@ TEST(CAbi, StatusesCrossTheBoundary) {
   EXPECT_EQ(cuactBackward(CUACT_OP_SILU, CUACT_DTYPE_BFLOAT16, A(), A(), CUACT_SAVED_OUTPUT, B(), 3,
                           nullptr, nullptr),
             CUACT_STATUS_GRADIENT_NEEDS_INPUT);
-  EXPECT_EQ(cuactBackward(CUACT_OP_SILU, CUACT_DTYPE_BFLOAT16, A(), A(), 5, B(), 3, nullptr, nullptr),
-            CUACT_STATUS_UNKNOWN_SAVED);
+  EXPECT_EQ(
+      cuactBackward(CUACT_OP_SILU, CUACT_DTYPE_BFLOAT16, A(), A(), 5, B(), 3, nullptr, nullptr),
+      CUACT_STATUS_UNKNOWN_SAVED);
   p.celu_alpha = 0.0;
   EXPECT_EQ(cuactForward(CUACT_OP_CELU, CUACT_DTYPE_FLOAT64, A(), B(), 3, &p, nullptr),
             CUACT_STATUS_INVALID_PARAMETER);

@@ -54,10 +54,18 @@ void check_realign() {
   }
 }
 
-TEST(Pack, RealignsEveryShiftFor16BitElements) { check_realign<__nv_bfloat16>(); }
-TEST(Pack, RealignsEveryShiftForHalf) { check_realign<__half>(); }
-TEST(Pack, RealignsEveryShiftFor32BitElements) { check_realign<float>(); }
-TEST(Pack, RealignsEveryShiftFor64BitElements) { check_realign<double>(); }
+TEST(Pack, RealignsEveryShiftFor16BitElements) {
+  check_realign<__nv_bfloat16>();
+}
+TEST(Pack, RealignsEveryShiftForHalf) {
+  check_realign<__half>();
+}
+TEST(Pack, RealignsEveryShiftFor32BitElements) {
+  check_realign<float>();
+}
+TEST(Pack, RealignsEveryShiftFor64BitElements) {
+  check_realign<double>();
+}
 
 TEST(Pack, SetLeavesTheNeighbourHalfWordAlone) {
   Pack p{};

@@ -18,9 +18,9 @@ using cuact::detail::VectorPlan;
 void check_plan(int64_t n, int es, std::uintptr_t out, const std::uintptr_t* in, int num_in) {
   const VectorPlan plan = make_vector_plan(n, es, out, in, num_in);
   const int64_t v = 16 / es;
-  SCOPED_TRACE(::testing::Message() << "n=" << n << " es=" << es << " out%16=" << out % 16
-                                    << " in0%16=" << in[0] % 16
-                                    << " in1%16=" << (num_in > 1 ? in[1] % 16 : 0));
+  SCOPED_TRACE(::testing::Message()
+               << "n=" << n << " es=" << es << " out%16=" << out % 16 << " in0%16=" << in[0] % 16
+               << " in1%16=" << (num_in > 1 ? in[1] % 16 : 0));
   ASSERT_EQ(plan.n, n);
   ASSERT_GE(plan.head, 0);
   ASSERT_LE(plan.head, n);

@@ -58,14 +58,14 @@ CUACT_API const char* dtype_name(DType dtype) noexcept;
 
 // ---- typed overloads ---------------------------------------------------------------------
 
-#define CUACT_TYPED_OVERLOADS(T, DT)                                                           \
-  inline Status forward(Op op, const T* x, T* y, int64_t n, const ActParams& params,           \
-                        cudaStream_t stream) noexcept {                                        \
-    return forward(op, DT, x, y, n, params, stream);                                           \
-  }                                                                                            \
-  inline Status backward(Op op, const T* dy, const T* saved, Saved which, T* dx, int64_t n,    \
-                         const ActParams& params, cudaStream_t stream) noexcept {              \
-    return backward(op, DT, dy, saved, which, dx, n, params, stream);                          \
+#define CUACT_TYPED_OVERLOADS(T, DT)                                                        \
+  inline Status forward(Op op, const T* x, T* y, int64_t n, const ActParams& params,        \
+                        cudaStream_t stream) noexcept {                                     \
+    return forward(op, DT, x, y, n, params, stream);                                        \
+  }                                                                                         \
+  inline Status backward(Op op, const T* dy, const T* saved, Saved which, T* dx, int64_t n, \
+                         const ActParams& params, cudaStream_t stream) noexcept {           \
+    return backward(op, DT, dy, saved, which, dx, n, params, stream);                       \
   }
 CUACT_TYPED_OVERLOADS(float, DType::kFloat32)
 CUACT_TYPED_OVERLOADS(__half, DType::kFloat16)

@@ -129,7 +129,7 @@ struct Relu {
       if constexpr (sizeof(T) == sizeof(double)) {
         if (detail::is_inf(x)) return alpha.d * x;
         const detail::DoubleDouble d = detail::two_sum(x, -t);  // x - t exactly
-        return detail::fma_odd(alpha.d, d.hi, alpha.d * d.lo);   // see kComputeInDouble
+        return detail::fma_odd(alpha.d, d.hi, alpha.d * d.lo);  // see kComputeInDouble
       } else {
         return alpha.f * (x - t);
       }
@@ -339,7 +339,7 @@ struct Selu {
   static constexpr bool kHasOutputDerivative = true;
   static constexpr double kScale = 1.0507009873554804934193349852946;
   static constexpr double kScaleAlpha = 1.7580993408473768599402175208123;  // scale * alpha
-  static constexpr double kScaleAlphaLo = 1.41535193800845e-17;   // scale*alpha - kScaleAlpha
+  static constexpr double kScaleAlphaLo = 1.41535193800845e-17;  // scale*alpha - kScaleAlpha
   Selu() = default;
   CUACT_HD explicit Selu(const ActParams&) {}
   CUACT_HD double forward(double x) const {
@@ -378,7 +378,9 @@ struct Celu {
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? 1.0f : detail::fast_exp(x * inv_alpha.f);
   }
-  CUACT_HD double derivative_from_output(double y) const { return y > 0.0 ? 1.0 : y / alpha.d + 1.0; }
+  CUACT_HD double derivative_from_output(double y) const {
+    return y > 0.0 ? 1.0 : y / alpha.d + 1.0;
+  }
   CUACT_HD float derivative_from_output(float y) const {
     return y > 0.0f ? 1.0f : fmaf(y, inv_alpha.f, 1.0f);
   }
@@ -497,7 +499,7 @@ struct Softsign {
     const detail::DoubleDouble d = detail::two_sum(1.0, fabs(x));  // 1 + |x| exactly
     double r = 1.0 / d.hi;
     r = fma(r, fma(-r, d.hi, 1.0) - r * d.lo, r);  // 1 / (1 + |x|) to about half an ulp
-    return r * r;  // square the reciprocal: d * d would overflow
+    return r * r;                                  // square the reciprocal: d * d would overflow
   }
   CUACT_HD float derivative(float x) const {
     const float r = detail::fast_rcp(1.0f + fabsf(x));
@@ -517,7 +519,7 @@ struct Gelu {
   static constexpr const char* kName = "gelu";
   static constexpr bool kHasOutputDerivative = false;
   static constexpr double kRsqrt2Hi = 0.70710678118654757;      // 1/sqrt(2), rounded
-  static constexpr double kRsqrt2Lo = -4.833646656726457e-17;  // 1/sqrt(2) - kRsqrt2Hi
+  static constexpr double kRsqrt2Lo = -4.833646656726457e-17;   // 1/sqrt(2) - kRsqrt2Hi
   static constexpr double kTwoRsqrtPi = 1.1283791670955126;     // 2/sqrt(pi)
   static constexpr double kRsqrt2Pi = 0.3989422804014327;       // 1/sqrt(2 pi)
   static constexpr double kRsqrt2PiLo = -2.49232720227773e-17;  // 1/sqrt(2 pi) - kRsqrt2Pi
@@ -536,14 +538,30 @@ struct Gelu {
   //! S = sum_k (-1)^k (2k-1)!! x^-2k, 20 terms (truncation below 3e-19 there). It replaces erfc,
   //! whose library versions are a few ulp off in this range and subnormal below x = -37.7.
   CUACT_HD static double tail_series(double t) {  // t = 1 / x^2
-    constexpr double kCoef[20] = {  // (-1)^k (2k-1)!!, k = 1..20
-      -1.0, 3.0, -15.0, 105.0,
-      -945.0, 10395.0, -135135.0, 2027025.0,
-      -34459425.0, 654729075.0, -13749310575.0, 316234143225.0,
-      -7905853580625.0, 213458046676875.0, -6190283353629375.0, 1.9189878396251062e+17,
-      -6.33265987076285e+18, 2.2164309547669976e+20, -8.200794532637892e+21, 3.1983098677287775e+23};
+    constexpr double kCoef[20] = {                // (-1)^k (2k-1)!!, k = 1..20
+                                  -1.0,
+                                  3.0,
+                                  -15.0,
+                                  105.0,
+                                  -945.0,
+                                  10395.0,
+                                  -135135.0,
+                                  2027025.0,
+                                  -34459425.0,
+                                  654729075.0,
+                                  -13749310575.0,
+                                  316234143225.0,
+                                  -7905853580625.0,
+                                  213458046676875.0,
+                                  -6190283353629375.0,
+                                  1.9189878396251062e+17,
+                                  -6.33265987076285e+18,
+                                  2.2164309547669976e+20,
+                                  -8.200794532637892e+21,
+                                  3.1983098677287775e+23};
     double s = kCoef[19];
-    for (int k = 18; k >= 0; --k) s = fma(s, t, kCoef[k]);
+    for (int k = 18; k >= 0; --k)
+      s = fma(s, t, kCoef[k]);
     return fma(s, t, 1.0);
   }
   //! m * phi(x) for a double-double m, exponent exact, safe down to the subnormals.

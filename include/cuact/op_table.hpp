@@ -5,25 +5,25 @@
 //! its functor.
 #pragma once
 
-#define CUACT_FOR_EACH_OP(X)                          \
-  X(kLinear, ::cuact::Linear, "linear")                        \
-  X(kRelu, ::cuact::Relu, "relu")                              \
-  X(kElu, ::cuact::Elu, "elu")                                 \
-  X(kSelu, ::cuact::Selu, "selu")                              \
-  X(kSoftplus, ::cuact::Softplus, "softplus")                  \
-  X(kSoftsign, ::cuact::Softsign, "softsign")                  \
-  X(kTanh, ::cuact::Tanh, "tanh")                              \
-  X(kSigmoid, ::cuact::Sigmoid, "sigmoid")                     \
-  X(kHardSigmoid, ::cuact::HardSigmoid, "hard_sigmoid")        \
-  X(kExponential, ::cuact::Exponential, "exponential")         \
-  X(kLeakyRelu, ::cuact::LeakyRelu, "leaky_relu")              \
+#define CUACT_FOR_EACH_OP(X)                                        \
+  X(kLinear, ::cuact::Linear, "linear")                             \
+  X(kRelu, ::cuact::Relu, "relu")                                   \
+  X(kElu, ::cuact::Elu, "elu")                                      \
+  X(kSelu, ::cuact::Selu, "selu")                                   \
+  X(kSoftplus, ::cuact::Softplus, "softplus")                       \
+  X(kSoftsign, ::cuact::Softsign, "softsign")                       \
+  X(kTanh, ::cuact::Tanh, "tanh")                                   \
+  X(kSigmoid, ::cuact::Sigmoid, "sigmoid")                          \
+  X(kHardSigmoid, ::cuact::HardSigmoid, "hard_sigmoid")             \
+  X(kExponential, ::cuact::Exponential, "exponential")              \
+  X(kLeakyRelu, ::cuact::LeakyRelu, "leaky_relu")                   \
   X(kThresholdedRelu, ::cuact::ThresholdedRelu, "thresholded_relu") \
-  X(kRelu6, ::cuact::Relu6, "relu6")                           \
-  X(kGelu, ::cuact::Gelu, "gelu")                              \
-  X(kGeluTanh, ::cuact::GeluTanh, "gelu_tanh")                 \
-  X(kSilu, ::cuact::Silu, "silu")                              \
-  X(kMish, ::cuact::Mish, "mish")                              \
-  X(kHardSwish, ::cuact::HardSwish, "hard_swish")              \
-  X(kCelu, ::cuact::Celu, "celu")                              \
-  X(kLogSigmoid, ::cuact::LogSigmoid, "log_sigmoid")           \
+  X(kRelu6, ::cuact::Relu6, "relu6")                                \
+  X(kGelu, ::cuact::Gelu, "gelu")                                   \
+  X(kGeluTanh, ::cuact::GeluTanh, "gelu_tanh")                      \
+  X(kSilu, ::cuact::Silu, "silu")                                   \
+  X(kMish, ::cuact::Mish, "mish")                                   \
+  X(kHardSwish, ::cuact::HardSwish, "hard_swish")                   \
+  X(kCelu, ::cuact::Celu, "celu")                                   \
+  X(kLogSigmoid, ::cuact::LogSigmoid, "log_sigmoid")                \
   X(kHardSigmoidRelu6, ::cuact::HardSigmoidRelu6, "hard_sigmoid_relu6")

@@ -55,10 +55,18 @@ struct ComputesInDouble<Op, std::void_t<decltype(Op::kComputeInDouble)>>
 template <class Op, class T>
 using op_compute_t = std::conditional_t<ComputesInDouble<Op>::value, double, compute_t<T>>;
 
-CUACT_HD float to_compute(__half v) { return __half2float(v); }
-CUACT_HD float to_compute(__nv_bfloat16 v) { return __bfloat162float(v); }
-CUACT_HD double to_compute(float v) { return v; }
-CUACT_HD double to_compute(double v) { return v; }
+CUACT_HD float to_compute(__half v) {
+  return __half2float(v);
+}
+CUACT_HD float to_compute(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+CUACT_HD double to_compute(float v) {
+  return v;
+}
+CUACT_HD double to_compute(double v) {
+  return v;
+}
 
 //! Rounds a float or double value once, to nearest even, to the storage type T.
 template <class T, class C>

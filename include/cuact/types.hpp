@@ -22,27 +22,27 @@ enum class DType : int {
 
 //! Every elementwise activation. Parameters, where an op has any, come from ActParams.
 enum class Op : int {
-  kLinear = 0,            //!< x
-  kRelu = 1,              //!< Keras relu(x, alpha, max_value, threshold), Keras 2 order of operations
-  kElu = 2,               //!< x > 0 ? x : alpha * expm1(x)
-  kSelu = 3,              //!< scale * elu(x, alpha) with the self-normalising constants
-  kSoftplus = 4,          //!< log(1 + exp(x)), no threshold approximation
-  kSoftsign = 5,          //!< x / (1 + |x|)
-  kTanh = 6,              //!< tanh(x)
-  kSigmoid = 7,           //!< 1 / (1 + exp(-x))
-  kHardSigmoid = 8,       //!< clip(slope * x + offset, 0, 1); Keras 2 defaults 0.2, 0.5
-  kExponential = 9,       //!< exp(x)
-  kLeakyRelu = 10,        //!< x > 0 ? x : alpha * x
-  kThresholdedRelu = 11,  //!< x > theta ? x : 0
-  kRelu6 = 12,            //!< min(max(x, 0), 6)
-  kGelu = 13,             //!< 0.5 * x * erfc(-x / sqrt(2)) (exact GELU)
-  kGeluTanh = 14,         //!< 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
-  kSilu = 15,             //!< x * sigmoid(x) (swish)
-  kMish = 16,             //!< x * tanh(softplus(x))
-  kHardSwish = 17,        //!< x * relu6(x + 3) / 6
-  kCelu = 18,             //!< max(0, x) + min(0, alpha * expm1(x / alpha))
-  kLogSigmoid = 19,       //!< -softplus(-x)
-  kHardSigmoidRelu6 = 20, //!< relu6(x + 3) / 6: the Keras 3 / PyTorch / JAX hard sigmoid
+  kLinear = 0,       //!< x
+  kRelu = 1,         //!< Keras relu(x, alpha, max_value, threshold), Keras 2 order of operations
+  kElu = 2,          //!< x > 0 ? x : alpha * expm1(x)
+  kSelu = 3,         //!< scale * elu(x, alpha) with the self-normalising constants
+  kSoftplus = 4,     //!< log(1 + exp(x)), no threshold approximation
+  kSoftsign = 5,     //!< x / (1 + |x|)
+  kTanh = 6,         //!< tanh(x)
+  kSigmoid = 7,      //!< 1 / (1 + exp(-x))
+  kHardSigmoid = 8,  //!< clip(slope * x + offset, 0, 1); Keras 2 defaults 0.2, 0.5
+  kExponential = 9,  //!< exp(x)
+  kLeakyRelu = 10,   //!< x > 0 ? x : alpha * x
+  kThresholdedRelu = 11,   //!< x > theta ? x : 0
+  kRelu6 = 12,             //!< min(max(x, 0), 6)
+  kGelu = 13,              //!< 0.5 * x * erfc(-x / sqrt(2)) (exact GELU)
+  kGeluTanh = 14,          //!< 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+  kSilu = 15,              //!< x * sigmoid(x) (swish)
+  kMish = 16,              //!< x * tanh(softplus(x))
+  kHardSwish = 17,         //!< x * relu6(x + 3) / 6
+  kCelu = 18,              //!< max(0, x) + min(0, alpha * expm1(x / alpha))
+  kLogSigmoid = 19,        //!< -softplus(-x)
+  kHardSigmoidRelu6 = 20,  //!< relu6(x + 3) / 6: the Keras 3 / PyTorch / JAX hard sigmoid
 };
 
 //! Number of values in Op; ops are numbered densely from 0.
@@ -60,7 +60,7 @@ struct ActParams {
   double relu_alpha = 0.0;  //!< relu: slope below the threshold (Keras `alpha`/`negative_slope`)
   double relu_max_value = std::numeric_limits<double>::infinity();  //!< relu: +inf means None
   double relu_threshold = 0.0;                                      //!< relu: `threshold`
-  double elu_alpha = 1.0;                                           //!< elu (selu uses its fixed constants)
+  double elu_alpha = 1.0;            //!< elu (selu uses its fixed constants)
   double leaky_alpha = 0.3;          //!< leaky_relu (Keras LeakyReLU layer default)
   double theta = 1.0;                //!< thresholded_relu (strict x > theta)
   double hard_sigmoid_slope = 0.2;   //!< hard_sigmoid (Keras 2)
@@ -71,19 +71,20 @@ struct ActParams {
 //! Result of every host call. Values are stable (C ABI).
 enum class Status : int {
   kSuccess = 0,
-  kErrorNullPointer = 1,          //!< a tensor pointer is null while n > 0
-  kErrorNegativeSize = 2,         //!< n < 0
-  kErrorUnknownOp = 3,            //!< op outside Op
-  kErrorUnknownDType = 4,         //!< dtype outside DType
-  kErrorInvalidParameter = 5,     //!< NaN or out-of-range parameter for the chosen op
-  kErrorGradientNeedsInput = 6,   //!< Saved::kOutput for an op (or parameters) whose f' is not a function of y
-  kErrorUnknownSaved = 7,         //!< saved-tensor selector outside Saved
-  kErrorPartialOverlap = 8,       //!< output overlaps an input without being identical to it
-  kErrorMisalignedPointer = 9,    //!< pointer not aligned to its element size
-  kErrorCudaLaunch = 10,          //!< the CUDA runtime reported an error at launch
-  kErrorNoDevice = 11,            //!< no usable CUDA device / driver
-  kErrorInvalidShape = 12,        //!< reserved for shaped ops (softmax)
-  kErrorInvalidAxis = 13,         //!< reserved for shaped ops (softmax)
+  kErrorNullPointer = 1,       //!< a tensor pointer is null while n > 0
+  kErrorNegativeSize = 2,      //!< n < 0
+  kErrorUnknownOp = 3,         //!< op outside Op
+  kErrorUnknownDType = 4,      //!< dtype outside DType
+  kErrorInvalidParameter = 5,  //!< NaN or out-of-range parameter for the chosen op
+  kErrorGradientNeedsInput =
+      6,  //!< Saved::kOutput for an op (or parameters) whose f' is not a function of y
+  kErrorUnknownSaved = 7,       //!< saved-tensor selector outside Saved
+  kErrorPartialOverlap = 8,     //!< output overlaps an input without being identical to it
+  kErrorMisalignedPointer = 9,  //!< pointer not aligned to its element size
+  kErrorCudaLaunch = 10,        //!< the CUDA runtime reported an error at launch
+  kErrorNoDevice = 11,          //!< no usable CUDA device / driver
+  kErrorInvalidShape = 12,      //!< reserved for shaped ops (softmax)
+  kErrorInvalidAxis = 13,       //!< reserved for shaped ops (softmax)
 };
 
 //! Short, static, human-readable description of a status; never null.

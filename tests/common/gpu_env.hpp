@@ -34,16 +34,16 @@ inline bool no_device_error(cudaError_t err) {
 }  // namespace cuact_test
 
 //! Use first in a test body or SetUp(): skips (or fails under CUACT_REQUIRE_GPU=1) without a GPU.
-#define CUACT_SKIP_WITHOUT_GPU()                                                              \
-  do {                                                                                        \
-    cudaError_t cuact_err_ = cudaSuccess;                                                     \
-    const std::string cuact_why_ = ::cuact_test::gpu_unavailable_reason(&cuact_err_);         \
-    if (!cuact_why_.empty()) {                                                                \
-      if (::cuact_test::gpu_required() || !::cuact_test::no_device_error(cuact_err_)) {       \
+#define CUACT_SKIP_WITHOUT_GPU()                                                             \
+  do {                                                                                       \
+    cudaError_t cuact_err_ = cudaSuccess;                                                    \
+    const std::string cuact_why_ = ::cuact_test::gpu_unavailable_reason(&cuact_err_);        \
+    if (!cuact_why_.empty()) {                                                               \
+      if (::cuact_test::gpu_required() || !::cuact_test::no_device_error(cuact_err_)) {      \
         FAIL() << "no usable CUDA device (" << cuact_why_ << ")"                             \
-               << (::cuact_test::gpu_required() ? " and CUACT_REQUIRE_GPU is set" : "");      \
-      }                                                                                       \
-      GTEST_SKIP() << "no CUDA device on this machine (" << cuact_why_                        \
-                   << "): GPU test skipped; set CUACT_REQUIRE_GPU=1 to make this a failure";  \
-    }                                                                                         \
+               << (::cuact_test::gpu_required() ? " and CUACT_REQUIRE_GPU is set" : "");     \
+      }                                                                                      \
+      GTEST_SKIP() << "no CUDA device on this machine (" << cuact_why_                       \
+                   << "): GPU test skipped; set CUACT_REQUIRE_GPU=1 to make this a failure"; \
+    }                                                                                        \
   } while (0)

@@ -34,10 +34,18 @@ inline T from_bits16(uint16_t b) {
   return v;
 }
 
-inline long double to_ld(float v) { return v; }
-inline long double to_ld(double v) { return v; }
-inline long double to_ld(__half v) { return __half2float(v); }
-inline long double to_ld(__nv_bfloat16 v) { return __bfloat162float(v); }
+inline long double to_ld(float v) {
+  return v;
+}
+inline long double to_ld(double v) {
+  return v;
+}
+inline long double to_ld(__half v) {
+  return __half2float(v);
+}
+inline long double to_ld(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
 
 //! Monotone integer image of a 16-bit float's bit pattern (+0 and -0 map to the same value).
 inline int32_t ordinal16(uint16_t b) {
@@ -86,10 +94,14 @@ inline T round_to(long double v) {
 //! Spacing of T at magnitude |v| (the subnormal spacing below the normal range).
 template <class T>
 inline long double ulp_of(long double v) {
-  constexpr int kMant = std::is_same_v<T, float> ? 24 : std::is_same_v<T, double> ? 53
-                        : std::is_same_v<T, __half> ? 11 : 8;
-  constexpr int kMinExp = std::is_same_v<T, float> ? -126 : std::is_same_v<T, double> ? -1022
-                          : std::is_same_v<T, __half> ? -14 : -126;
+  constexpr int kMant = std::is_same_v<T, float>    ? 24
+                        : std::is_same_v<T, double> ? 53
+                        : std::is_same_v<T, __half> ? 11
+                                                    : 8;
+  constexpr int kMinExp = std::is_same_v<T, float>    ? -126
+                          : std::is_same_v<T, double> ? -1022
+                          : std::is_same_v<T, __half> ? -14
+                                                      : -126;
   const long double a = std::fabs(v);
   int e = 0;
   if (a > 0) {

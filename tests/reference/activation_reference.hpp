@@ -28,9 +28,15 @@ namespace impl {
 
 using LD = long double;
 
-inline LD nan_ld() { return std::numeric_limits<LD>::quiet_NaN(); }
-inline LD inf_ld() { return std::numeric_limits<LD>::infinity(); }
-inline bool isnan_ld(LD v) { return v != v; }
+inline LD nan_ld() {
+  return std::numeric_limits<LD>::quiet_NaN();
+}
+inline LD inf_ld() {
+  return std::numeric_limits<LD>::infinity();
+}
+inline bool isnan_ld(LD v) {
+  return v != v;
+}
 
 // Constants as (hi, lo) pairs: hi is the constant rounded to 64 bits, lo the rounded remainder.
 // Computed offline with 300-bit arithmetic.
@@ -40,7 +46,7 @@ inline constexpr LD kTwoSqrt2OverPiHi = 0x1.9884533d436508d0p0L;  // 2 sqrt(2/pi
 inline constexpr LD kTwoSqrt2OverPiLo = 0x1.f9678a017571c5fep-65L;
 inline constexpr LD kCubicHi = 0x1.6e4e26d4801f7510p-5L;  // 0.044715
 inline constexpr LD kCubicLo = 0x1.355475a31a4bdba0p-71L;
-inline constexpr LD kInvSqrt2Pi = 0x1.9884533d436508d0p-2L;   // 1/sqrt(2 pi)
+inline constexpr LD kInvSqrt2Pi = 0x1.9884533d436508d0p-2L;    // 1/sqrt(2 pi)
 inline constexpr LD kTwoOverSqrtPi = 0x1.20dd750429b6d11ap0L;  // 2/sqrt(pi)
 
 inline constexpr LD kSeluScale = 1.0507009873554804934193349852946L;
@@ -68,7 +74,9 @@ inline Pair two_prod(LD a, LD b) {
   return {p, std::fma(a, b, -p)};
 }
 
-inline Pair normalise(LD hi, LD lo) { return two_sum(hi, lo); }
+inline Pair normalise(LD hi, LD lo) {
+  return two_sum(hi, lo);
+}
 
 //! (a.hi + a.lo) * (b.hi + b.lo) to about 2^-120 relative.
 inline Pair mul(Pair a, Pair b) {
@@ -239,10 +247,8 @@ inline bool has_derivative_from_output(cuact::Op op) {
     case cuact::Op::kGeluTanh:
     case cuact::Op::kSilu:
     case cuact::Op::kMish:
-    case cuact::Op::kHardSwish:
-      return false;
-    default:
-      return true;
+    case cuact::Op::kHardSwish: return false;
+    default: return true;
   }
 }
 
@@ -252,40 +258,28 @@ inline long double forward(cuact::Op op, long double x, const cuact::ActParams& 
   const Params q(params);
   if (isnan_ld(x)) return x;
   switch (op) {
-    case cuact::Op::kLinear:
-      return x;
-    case cuact::Op::kRelu:
-      return relu_fwd(x, q);
-    case cuact::Op::kElu:
-      return x > 0 ? x : q.elu_alpha * std::expm1(x);
-    case cuact::Op::kSelu:
-      return kSeluScale * (x > 0 ? x : kSeluAlpha * std::expm1(x));
-    case cuact::Op::kSoftplus:
-      return softplus(x);
+    case cuact::Op::kLinear: return x;
+    case cuact::Op::kRelu: return relu_fwd(x, q);
+    case cuact::Op::kElu: return x > 0 ? x : q.elu_alpha * std::expm1(x);
+    case cuact::Op::kSelu: return kSeluScale * (x > 0 ? x : kSeluAlpha * std::expm1(x));
+    case cuact::Op::kSoftplus: return softplus(x);
     case cuact::Op::kSoftsign:
       if (std::isinf(x)) return x > 0 ? 1.0L : -1.0L;
       return x / (1.0L + std::fabs(x));
-    case cuact::Op::kTanh:
-      return std::tanh(x);
-    case cuact::Op::kSigmoid:
-      return sigmoid(x);
+    case cuact::Op::kTanh: return std::tanh(x);
+    case cuact::Op::kSigmoid: return sigmoid(x);
     case cuact::Op::kHardSigmoid: {
       const LD v = std::fma(q.hs_slope, x, q.hs_offset);
       return v < 0 ? 0.0L : (v > 1 ? 1.0L : v);
     }
-    case cuact::Op::kExponential:
-      return std::exp(x);
+    case cuact::Op::kExponential: return std::exp(x);
     case cuact::Op::kLeakyRelu:
       if (x > 0) return x;
       return q.leaky_alpha == 0 ? 0.0L : q.leaky_alpha * x;
-    case cuact::Op::kThresholdedRelu:
-      return x > q.theta ? x : 0.0L;
-    case cuact::Op::kRelu6:
-      return x < 0 ? 0.0L : (x > 6 ? 6.0L : x);
-    case cuact::Op::kGelu:
-      return gelu_fwd(x);
-    case cuact::Op::kGeluTanh:
-      return gelu_tanh_fwd(x);
+    case cuact::Op::kThresholdedRelu: return x > q.theta ? x : 0.0L;
+    case cuact::Op::kRelu6: return x < 0 ? 0.0L : (x > 6 ? 6.0L : x);
+    case cuact::Op::kGelu: return gelu_fwd(x);
+    case cuact::Op::kGeluTanh: return gelu_tanh_fwd(x);
     case cuact::Op::kSilu:
       if (x == -inf_ld()) return 0.0L;
       return x * sigmoid(x);
@@ -296,10 +290,8 @@ inline long double forward(cuact::Op op, long double x, const cuact::ActParams& 
       if (x <= -3) return 0.0L;
       if (x >= 3) return x;
       return x * (x + 3.0L) / 6.0L;
-    case cuact::Op::kCelu:
-      return x > 0 ? x : q.celu_alpha * std::expm1(x / q.celu_alpha);
-    case cuact::Op::kLogSigmoid:
-      return (x < 0 ? x : 0.0L) - std::log1p(std::exp(-std::fabs(x)));
+    case cuact::Op::kCelu: return x > 0 ? x : q.celu_alpha * std::expm1(x / q.celu_alpha);
+    case cuact::Op::kLogSigmoid: return (x < 0 ? x : 0.0L) - std::log1p(std::exp(-std::fabs(x)));
     case cuact::Op::kHardSigmoidRelu6:
       if (x <= -3) return 0.0L;
       if (x >= 3) return 1.0L;
@@ -314,39 +306,29 @@ inline long double derivative(cuact::Op op, long double x, const cuact::ActParam
   const Params q(params);
   if (isnan_ld(x)) return x;
   switch (op) {
-    case cuact::Op::kLinear:
-      return 1.0L;
+    case cuact::Op::kLinear: return 1.0L;
     case cuact::Op::kRelu: {
       const LD t = q.relu_threshold;
       if (x > t) return (!q.relu_has_max || (x > 0 && x < q.relu_max)) ? 1.0L : 0.0L;
       return x < t ? q.relu_alpha : 0.0L;
     }
-    case cuact::Op::kElu:
-      return x > 0 ? 1.0L : q.elu_alpha * std::exp(x);
-    case cuact::Op::kSelu:
-      return x > 0 ? kSeluScale : kSeluScale * kSeluAlpha * std::exp(x);
-    case cuact::Op::kSoftplus:
-      return sigmoid(x);
+    case cuact::Op::kElu: return x > 0 ? 1.0L : q.elu_alpha * std::exp(x);
+    case cuact::Op::kSelu: return x > 0 ? kSeluScale : kSeluScale * kSeluAlpha * std::exp(x);
+    case cuact::Op::kSoftplus: return sigmoid(x);
     case cuact::Op::kSoftsign: {
       const LD d = 1.0L + std::fabs(x);
       return 1.0L / (d * d);
     }
-    case cuact::Op::kTanh:
-      return sech2(x);
-    case cuact::Op::kSigmoid:
-      return sigmoid_slope(x);
+    case cuact::Op::kTanh: return sech2(x);
+    case cuact::Op::kSigmoid: return sigmoid_slope(x);
     case cuact::Op::kHardSigmoid: {
       const LD v = std::fma(q.hs_slope, x, q.hs_offset);
       return (v > 0 && v < 1) ? q.hs_slope : 0.0L;
     }
-    case cuact::Op::kExponential:
-      return std::exp(x);
-    case cuact::Op::kLeakyRelu:
-      return x > 0 ? 1.0L : q.leaky_alpha;
-    case cuact::Op::kThresholdedRelu:
-      return x > q.theta ? 1.0L : 0.0L;
-    case cuact::Op::kRelu6:
-      return (x > 0 && x < 6) ? 1.0L : 0.0L;
+    case cuact::Op::kExponential: return std::exp(x);
+    case cuact::Op::kLeakyRelu: return x > 0 ? 1.0L : q.leaky_alpha;
+    case cuact::Op::kThresholdedRelu: return x > q.theta ? 1.0L : 0.0L;
+    case cuact::Op::kRelu6: return (x > 0 && x < 6) ? 1.0L : 0.0L;
     case cuact::Op::kGelu: {
       if (std::isinf(x)) return x > 0 ? 1.0L : 0.0L;
       LD a, b;
@@ -375,12 +357,9 @@ inline long double derivative(cuact::Op op, long double x, const cuact::ActParam
       if (x <= -3) return 0.0L;
       if (x >= 3) return 1.0L;
       return (2.0L * x + 3.0L) / 6.0L;
-    case cuact::Op::kCelu:
-      return x > 0 ? 1.0L : std::exp(x / q.celu_alpha);
-    case cuact::Op::kLogSigmoid:
-      return sigmoid(-x);
-    case cuact::Op::kHardSigmoidRelu6:
-      return (x > -3 && x < 3) ? 1.0L / 6.0L : 0.0L;
+    case cuact::Op::kCelu: return x > 0 ? 1.0L : std::exp(x / q.celu_alpha);
+    case cuact::Op::kLogSigmoid: return sigmoid(-x);
+    case cuact::Op::kHardSigmoidRelu6: return (x > -3 && x < 3) ? 1.0L / 6.0L : 0.0L;
   }
   return nan_ld();
 }
@@ -393,36 +372,26 @@ inline long double derivative_from_output(cuact::Op op, long double y,
   const Params q(params);
   if (isnan_ld(y)) return y;
   switch (op) {
-    case cuact::Op::kLinear:
-      return 1.0L;
+    case cuact::Op::kLinear: return 1.0L;
     case cuact::Op::kRelu:
       if (y > 0) return (!q.relu_has_max || y < q.relu_max) ? 1.0L : 0.0L;
       return y < 0 ? q.relu_alpha : 0.0L;
-    case cuact::Op::kElu:
-      return y > 0 ? 1.0L : y + q.elu_alpha;
+    case cuact::Op::kElu: return y > 0 ? 1.0L : y + q.elu_alpha;
     case cuact::Op::kSelu:
       if (y > 0) return kSeluScale;
       return (y + kSeluScaleAlphaHi) + kSeluScaleAlphaLo;  // y + hi is exact where it cancels
-    case cuact::Op::kSoftplus:
-      return -std::expm1(-y);
+    case cuact::Op::kSoftplus: return -std::expm1(-y);
     case cuact::Op::kSoftsign: {
       const LD d = 1.0L - std::fabs(y);
       return d * d;
     }
-    case cuact::Op::kTanh:
-      return (1.0L - y) * (1.0L + y);
-    case cuact::Op::kSigmoid:
-      return y * (1.0L - y);
-    case cuact::Op::kHardSigmoid:
-      return (y > 0 && y < 1) ? q.hs_slope : 0.0L;
-    case cuact::Op::kExponential:
-      return y;
-    case cuact::Op::kLeakyRelu:
-      return y > 0 ? 1.0L : q.leaky_alpha;
-    case cuact::Op::kThresholdedRelu:
-      return y > q.theta ? 1.0L : 0.0L;
-    case cuact::Op::kRelu6:
-      return (y > 0 && y < 6) ? 1.0L : 0.0L;
+    case cuact::Op::kTanh: return (1.0L - y) * (1.0L + y);
+    case cuact::Op::kSigmoid: return y * (1.0L - y);
+    case cuact::Op::kHardSigmoid: return (y > 0 && y < 1) ? q.hs_slope : 0.0L;
+    case cuact::Op::kExponential: return y;
+    case cuact::Op::kLeakyRelu: return y > 0 ? 1.0L : q.leaky_alpha;
+    case cuact::Op::kThresholdedRelu: return y > q.theta ? 1.0L : 0.0L;
+    case cuact::Op::kRelu6: return (y > 0 && y < 6) ? 1.0L : 0.0L;
     case cuact::Op::kCelu:
       if (y > 0) return 1.0L;
       {
@@ -432,16 +401,13 @@ inline long double derivative_from_output(cuact::Op op, long double y,
         const LD rem = std::fma(-r, q.celu_alpha, y);  // y - r * alpha, exact
         return (r + 1.0L) + rem / q.celu_alpha;
       }
-    case cuact::Op::kLogSigmoid:
-      return -std::expm1(y);
-    case cuact::Op::kHardSigmoidRelu6:
-      return (y > 0 && y < 1) ? 1.0L / 6.0L : 0.0L;
+    case cuact::Op::kLogSigmoid: return -std::expm1(y);
+    case cuact::Op::kHardSigmoidRelu6: return (y > 0 && y < 1) ? 1.0L / 6.0L : 0.0L;
     case cuact::Op::kGelu:
     case cuact::Op::kGeluTanh:
     case cuact::Op::kSilu:
     case cuact::Op::kMish:
-    case cuact::Op::kHardSwish:
-      return nan_ld();
+    case cuact::Op::kHardSwish: return nan_ld();
   }
   return nan_ld();
 }
@@ -471,8 +437,7 @@ inline long double derivative_term_scale(cuact::Op op, long double x,
       if (std::isinf(x)) return x > 0 ? 1.0L : 0.0L;
       mish_der_terms(x, a, b);
       break;
-    default:
-      return std::fabs(derivative(op, x, params));
+    default: return std::fabs(derivative(op, x, params));
   }
   const LD fa = std::fabs(a), fb = std::fabs(b);
   return fa > fb ? fa : fb;

@@ -58,7 +58,9 @@ CUACT_HD float fast_rcp(float x) {
 }
 
 //! e^x with log2(e) folded into the argument.
-CUACT_HD float fast_exp(float x) { return fast_exp2(x * kLog2eF); }
+CUACT_HD float fast_exp(float x) {
+  return fast_exp2(x * kLog2eF);
+}
 
 //! e^x - 1 without cancellation near 0: a degree-7 Taylor polynomial for |x| < 0.35 (truncation
 //! below 2^-26 relative), e^x - 1 elsewhere (the subtraction then loses under 2 bits).
@@ -226,7 +228,9 @@ CUACT_HD double sigmoid_d(double x) {
 }
 
 //! sigmoid(x) * sigmoid(-x) for double.
-CUACT_HD double sigmoid_slope_d(double x) { return logistic_parts(x).slope.hi; }
+CUACT_HD double sigmoid_slope_d(double x) {
+  return logistic_parts(x).slope.hi;
+}
 
 //! m * (hi + lo) with one rounding.
 CUACT_HD double mul_dd(double m, DoubleDouble v) {
