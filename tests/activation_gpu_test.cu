@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "cuact/activation.hpp"
+#include "cuact/op_table.hpp"
+#include "cuact/precision.cuh"
 #include "tests/common/gpu_env.hpp"
 #include "tests/common/ulp.hpp"
 #include "tests/reference/activation_reference.hpp"
@@ -124,6 +126,18 @@ std::vector<T> make_saved_values(int64_t n, uint64_t seed) {
   return v;
 }
 
+//! What backward gets as `saved`: x itself, or for Saved::kOutput a real forward output
+//! y = f(x) (correctly rounded), since a y outside f's range never reaches a backward pass.
+template <class T>
+std::vector<T> saved_for(const OpCase& c, Direction dir, const std::vector<T>& x) {
+  if (dir != Direction::kBackwardFromOutput) return x;
+  std::vector<T> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    y[i] = cuact_test::round_to<T>(cuact_ref::forward(c.op, to_ld(x[i]), c.params));
+  }
+  return y;
+}
+
 //! Upstream gradient: exactly 1 on the first quarter (an exact check of f'), then values in
 //! [-4, 4).
 template <class T>
@@ -141,6 +155,8 @@ std::vector<T> make_dy(int64_t n, uint64_t seed) {
 struct Expected {
   std::vector<long double> value;  //!< exact result
   std::vector<long double> scale;  //!< float64 f' near its zero: magnitude of the cancelling terms
+  std::vector<long double> ulp;    //!< ulp of the storage type at the exact result
+  std::vector<uint16_t> rounded;   //!< 16-bit: bits of the correctly rounded result
 };
 
 template <class T>
@@ -152,6 +168,7 @@ Expected expected_values(const OpCase& c, Direction dir, const std::vector<T>& s
       std::is_same_v<T, double> && dir == Direction::kBackwardFromInput &&
       (c.op == Op::kGelu || c.op == Op::kGeluTanh || c.op == Op::kSilu || c.op == Op::kMish);
   if (mixed) e.scale.resize(saved.size());
+  e.ulp.resize(saved.size());
   for (size_t i = 0; i < saved.size(); ++i) {
     const long double s = to_ld(saved[i]);
     switch (dir) {
@@ -167,6 +184,9 @@ Expected expected_values(const OpCase& c, Direction dir, const std::vector<T>& s
         e.value[i] = to_ld(dy[i]) * cuact_ref::derivative_from_output(c.op, s, c.params);
         break;
     }
+    e.ulp[i] = cuact_test::ulp_of<T>(e.value[i]);
+    if constexpr (kIs16Bit<T>)
+      e.rounded.push_back(cuact_test::bits16(cuact_test::round_to<T>(e.value[i])));
   }
   return e;
 }
@@ -186,21 +206,23 @@ struct GuardedBuffer {
   ~GuardedBuffer() { cudaFree(base); }
   T* at(int offset) const { return base + kGuard + offset; }
   void poison() const { cudaMemset(base, kPoison, capacity * sizeof(T)); }
-  std::vector<T> download() const {
-    std::vector<T> h(capacity);
-    cudaMemcpy(h.data(), base, capacity * sizeof(T), cudaMemcpyDeviceToHost);
+  //! Elements [0, kGuard + offset + n + kGuard): the tensor and both guards, nothing more.
+  std::vector<T> download(int offset, int64_t n) const {
+    std::vector<T> h(2 * kGuard + offset + n);
+    cudaMemcpy(h.data(), base, h.size() * sizeof(T), cudaMemcpyDeviceToHost);
     return h;
   }
 };
 
-//! The guard bytes outside [offset, offset + n) must be the poison pattern.
+//! The guard bytes on both sides of [offset, offset + n) must be the poison pattern.
 template <class T>
 ::testing::AssertionResult guards_intact(const std::vector<T>& host, int offset, int64_t n) {
   const unsigned char* bytes = reinterpret_cast<const unsigned char*>(host.data());
   const int64_t lo = (kGuard + offset) * sizeof(T);
   const int64_t hi = (kGuard + offset + n) * sizeof(T);
   for (int64_t b = 0; b < static_cast<int64_t>(host.size() * sizeof(T)); ++b) {
-    if ((b < lo || b >= hi) && bytes[b] != kPoison) {
+    if (b == lo) b = hi;  // skip the tensor itself
+    if (b < static_cast<int64_t>(host.size() * sizeof(T)) && bytes[b] != kPoison) {
       return ::testing::AssertionFailure()
              << "guard byte " << b - lo << " relative to the output start was overwritten";
     }
@@ -233,7 +255,20 @@ struct Checker {
   static constexpr long double kBound = kIs16Bit<T> ? 1.0L : 2.0L;
 
   void check(int64_t i, T input, T got, long double ref, const Expected& e, bool exact_region) {
-    long double err = ulp_error(got, ref);
+    long double err;
+    const long double g = to_ld(got);
+    if constexpr (!kIs16Bit<T>) {
+      // Fast path for finite values: |got - ref| in ulps of T at ref (precomputed).
+      err = (std::isfinite(g) && std::isfinite(ref)) ? std::fabs(g - ref) / e.ulp[i]
+                                                     : ulp_error(got, ref);
+    } else {
+      // Fast path for finite values: distance to the precomputed correctly rounded pattern.
+      const uint16_t want = e.rounded[i];
+      err = (std::isfinite(g) && std::isfinite(to_ld(cuact_test::from_bits16<T>(want))))
+                ? std::abs(cuact_test::ordinal16(cuact_test::bits16(got)) -
+                           cuact_test::ordinal16(want))
+                : ulp_error(got, ref);
+    }
     if (!e.scale.empty() && err > kBound) {
       const long double mixed =
           std::fabs(to_ld(got) - ref) / cuact_test::ulp_of<T>(std::max(std::fabs(ref), e.scale[i]));
@@ -267,7 +302,7 @@ class ActivationGpu : public ::testing::Test {
   void sweep(const OpCase& c, Direction dir, const std::vector<int64_t>& sizes,
              const Layout* layouts, int num_layouts) {
     const int64_t max_n = *std::max_element(sizes.begin(), sizes.end());
-    const std::vector<T> saved = make_saved_values<T>(max_n, 17);
+    const std::vector<T> saved = saved_for(c, dir, make_saved_values<T>(max_n, 17));
     const std::vector<T> dy = make_dy<T>(max_n, 29);
     const Expected e = expected_values(c, dir, saved, dy);
     GuardedBuffer<T> a(max_n), s(max_n), out(max_n);
@@ -295,12 +330,13 @@ class ActivationGpu : public ::testing::Test {
         }
         ASSERT_EQ(st, Status::kSuccess) << cuact::last_error_detail();
         CUDA_OK(cudaDeviceSynchronize());
-        const std::vector<T> host = l.in_place ? a.download() : out.download();
         const int result_offset = l.in_place ? l.in_offset : l.out_offset;
+        const std::vector<T> host =
+            l.in_place ? a.download(result_offset, n) : out.download(result_offset, n);
         ASSERT_TRUE(guards_intact(host, result_offset, n))
             << c.label << " " << direction_name(dir) << " n=" << n << " layout " << li;
         if (!l.in_place) {
-          const std::vector<T> input_after = a.download();
+          const std::vector<T> input_after = a.download(l.in_offset, n);
           ASSERT_EQ(std::memcmp(input_after.data() + kGuard + l.in_offset, first_input.data(),
                                 n * sizeof(T)),
                     0)
@@ -351,6 +387,65 @@ TYPED_TEST(ActivationGpu, SweepAgainstReference) {
     for (Direction d : this->directions(c)) {
       this->sweep(c, d, sizes, kLayouts, static_cast<int>(std::size(kLayouts)));
       if (this->HasFatalFailure()) return;
+    }
+  }
+}
+
+// The harness itself, on the CPU (runs everywhere): the same inputs, expected values and checker,
+// applied to results computed on the host through the library's element path
+// (cuact/precision.cuh). A harness bug then shows up in CI, not in a scarce GPU session.
+template <class T>
+class ActivationGpuHarness : public ::testing::Test {};
+TYPED_TEST_SUITE(ActivationGpuHarness, DTypes, DTypeNames);
+
+template <class F, class T>
+T host_element(const F& f, Direction dir, T dy, T saved) {
+  switch (dir) {
+    case Direction::kForward: return cuact::apply_forward(f, saved);
+    case Direction::kBackwardFromInput: return cuact::apply_backward<Saved::kInput>(f, dy, saved);
+    case Direction::kBackwardFromOutput:
+      if constexpr (F::kHasOutputDerivative) {
+        return cuact::apply_backward<Saved::kOutput>(f, dy, saved);
+      }
+  }
+  return saved;
+}
+
+template <class T>
+T host_result(const OpCase& c, Direction dir, T dy, T saved) {
+  switch (c.op) {
+#define CUACT_HARNESS_CASE(e, F, name) \
+  case Op::e: return host_element(F(c.params), dir, dy, saved);
+    CUACT_FOR_EACH_OP(CUACT_HARNESS_CASE)
+#undef CUACT_HARNESS_CASE
+  }
+  return saved;
+}
+
+TYPED_TEST(ActivationGpuHarness, AcceptsHostEmulatedResults) {
+  using T = TypeParam;
+  const int64_t n = 65536 + 3;  // every 16-bit pattern
+  const std::vector<T> xs = make_saved_values<T>(n, 17);
+  const std::vector<T> dy = make_dy<T>(n, 29);
+  for (const OpCase& c : op_cases()) {
+    std::vector<Direction> dirs = {Direction::kForward, Direction::kBackwardFromInput};
+    if (cuact::has_output_derivative(c.op, c.params))
+      dirs.push_back(Direction::kBackwardFromOutput);
+    for (Direction d : dirs) {
+      const std::vector<T> saved = saved_for(c, d, xs);
+      const Expected e = expected_values(c, d, saved, dy);
+      Checker<T> checker;
+      for (int64_t i = 0; i < n; ++i) {
+        checker.check(i, saved[i], host_result(c, d, dy[i], saved[i]), e.value[i], e,
+                      d == Direction::kForward || i < n / 4);
+      }
+      EXPECT_LE(checker.max_error, Checker<T>::kBound)
+          << c.label << " " << direction_name(d) << "\n"
+          << checker.first_mismatches.str();
+      if constexpr (kIs16Bit<T>) {
+        const double exact = double(checker.exact_region_exact) / checker.exact_region_checked;
+        EXPECT_GE(exact, 0.999) << c.label << " " << direction_name(d);
+      }
     }
   }
 }

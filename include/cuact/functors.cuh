@@ -326,6 +326,13 @@ struct Elu {
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? 1.0f : alpha.f * detail::fast_exp(x);
   }
+  //! dy * f'(x) without rounding alpha e^x into the subnormals first.
+  CUACT_HD double backward(double dy, double x) const {
+    return x > 0.0 ? dy : detail::mul_exp(dy * alpha.d, x, 0.0);
+  }
+  CUACT_HD float backward(float dy, float x) const {
+    return x > 0.0f ? dy : detail::fast_mul_exp(dy * alpha.f, x);
+  }
   template <class T>
   CUACT_HD T derivative_from_output(T y) const {
     return y > T(0) ? T(1) : y + alpha.get<T>();
@@ -352,6 +359,12 @@ struct Selu {
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? float(kScale) : float(kScaleAlpha) * detail::fast_exp(x);
   }
+  CUACT_HD double backward(double dy, double x) const {
+    return x > 0.0 ? dy * kScale : detail::mul_exp(dy * kScaleAlpha, x, 0.0);
+  }
+  CUACT_HD float backward(float dy, float x) const {
+    return x > 0.0f ? dy * float(kScale) : detail::fast_mul_exp(dy * float(kScaleAlpha), x);
+  }
   // y + scale*alpha cancels as y -> -scale*alpha: add the constant as two parts.
   CUACT_HD double derivative_from_output(double y) const {
     return y > 0.0 ? kScale : (y + kScaleAlpha) + kScaleAlphaLo;
@@ -374,7 +387,20 @@ struct Celu {
   CUACT_HD float forward(float x) const {
     return x > 0.0f ? x : alpha.f * detail::fast_expm1(x * inv_alpha.f);
   }
-  CUACT_HD double derivative(double x) const { return x > 0.0 ? 1.0 : ::exp(x / alpha.d); }
+  //! x / alpha as a double-double: e^(x/alpha) amplifies the quotient's rounding by |x/alpha|.
+  CUACT_HD detail::DoubleDouble scaled(double x) const {
+    const double q = x / alpha.d;
+    return {q, fma(-q, alpha.d, x) / alpha.d};
+  }
+  CUACT_HD double derivative(double x) const { return backward(1.0, x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (x > 0.0) return dy;
+    const detail::DoubleDouble q = scaled(x);
+    return detail::mul_exp(dy, q.hi, q.lo);
+  }
+  CUACT_HD float backward(float dy, float x) const {
+    return x > 0.0f ? dy : detail::fast_mul_exp(dy, x * inv_alpha.f);
+  }
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? 1.0f : detail::fast_exp(x * inv_alpha.f);
   }
@@ -399,6 +425,9 @@ struct Exponential {
   CUACT_HD T derivative(T x) const {
     return forward(x);
   }
+  //! dy * e^x stays finite (and keeps its bits) where e^x alone would overflow or go subnormal.
+  CUACT_HD double backward(double dy, double x) const { return detail::mul_exp(dy, x, 0.0); }
+  CUACT_HD float backward(float dy, float x) const { return detail::fast_mul_exp(dy, x); }
   template <class T>
   CUACT_HD T derivative_from_output(T y) const {
     return y;
@@ -416,6 +445,15 @@ struct Sigmoid {
   CUACT_HD float forward(float x) const { return detail::fast_sigmoid(x); }
   CUACT_HD double derivative(double x) const { return detail::sigmoid_slope_d(x); }
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid_slope(x); }
+  //! Past |x| = 700 the slope is e^-|x| (subnormal or nearly): multiply by dy before rounding.
+  CUACT_HD double backward(double dy, double x) const {
+    if (fabs(x) > 700.0) return detail::mul_exp(dy, -fabs(x), 0.0);
+    return detail::mul_dd(dy, detail::logistic_parts(x).slope);
+  }
+  CUACT_HD float backward(float dy, float x) const {
+    if (fabsf(x) > 80.0f) return detail::fast_mul_exp(dy, -fabsf(x));
+    return dy * detail::fast_sigmoid_slope(x);
+  }
   CUACT_HD double derivative_from_output(double y) const {
     return detail::is_inf(y) ? -(y * y) : fma(-y, y, y);  // y (1 - y) with one rounding
   }
@@ -440,6 +478,14 @@ struct Tanh {
   // 1 - tanh^2(x) = 4 e / (1 + e)^2 with e = e^{-2|x|}: no cancellation in the tails.
   CUACT_HD double derivative(double x) const { return 4.0 * detail::sigmoid_slope_d(2.0 * x); }
   CUACT_HD float derivative(float x) const { return 4.0f * detail::fast_sigmoid_slope(2.0f * x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (fabs(x) > 350.0) return detail::mul_exp(4.0 * dy, -2.0 * fabs(x), 0.0);
+    return detail::mul_dd(4.0 * dy, detail::logistic_parts(2.0 * x).slope);
+  }
+  CUACT_HD float backward(float dy, float x) const {
+    if (fabsf(x) > 40.0f) return detail::fast_mul_exp(4.0f * dy, -2.0f * fabsf(x));
+    return 4.0f * dy * detail::fast_sigmoid_slope(2.0f * x);
+  }
   template <class T>
   CUACT_HD T derivative_from_output(T y) const {
     return fma(-y, y, T(1));  // one rounding of the exact 1 - y^2
@@ -460,6 +506,14 @@ struct Softplus {
   }
   CUACT_HD double derivative(double x) const { return detail::sigmoid_d(x); }
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (x < -700.0) return detail::mul_exp(dy, x, 0.0);
+    const detail::LogisticParts p = detail::logistic_parts(x);
+    return detail::mul_dd(dy, x >= 0.0 ? p.big : p.small);
+  }
+  CUACT_HD float backward(float dy, float x) const {
+    return x < -80.0f ? detail::fast_mul_exp(dy, x) : dy * detail::fast_sigmoid(x);
+  }
   CUACT_HD double derivative_from_output(double y) const { return -::expm1(-y); }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(-y); }
 };
@@ -477,6 +531,14 @@ struct LogSigmoid {
   }
   CUACT_HD double derivative(double x) const { return detail::sigmoid_d(-x); }
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(-x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (x > 700.0) return detail::mul_exp(dy, -x, 0.0);
+    const detail::LogisticParts p = detail::logistic_parts(x);
+    return detail::mul_dd(dy, x <= 0.0 ? p.big : p.small);
+  }
+  CUACT_HD float backward(float dy, float x) const {
+    return x > 80.0f ? detail::fast_mul_exp(dy, -x) : dy * detail::fast_sigmoid(-x);
+  }
   CUACT_HD double derivative_from_output(double y) const { return -::expm1(y); }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(y); }
 };
@@ -494,20 +556,38 @@ struct Softsign {
   CUACT_HD float forward(float x) const {
     return detail::is_inf(x) ? copysignf(1.0f, x) : x * detail::fast_rcp(1.0f + fabsf(x));
   }
-  CUACT_HD double derivative(double x) const {
-    if (detail::is_inf(x)) return 0.0;
+  CUACT_HD double derivative(double x) const { return backward(1.0, x); }
+  //! dy / (1 + |x|)^2 from the reciprocal r of 1 + |x| as a double-double (squaring r, not
+  //! 1 + |x|, which would overflow); past |x| = 2^500 r is scaled by 2^64 so r^2 is not rounded
+  //! into the subnormals before the product with dy.
+  CUACT_HD double backward(double dy, double x) const {
+    if (detail::is_inf(x)) return dy * 0.0;
     const detail::DoubleDouble d = detail::two_sum(1.0, fabs(x));  // 1 + |x| exactly
-    double r = 1.0 / d.hi;
-    r = fma(r, fma(-r, d.hi, 1.0) - r * d.lo, r);  // 1 / (1 + |x|) to about half an ulp
-    return r * r;                                  // square the reciprocal: d * d would overflow
+    const double r0 = 1.0 / d.hi;
+    const detail::DoubleDouble r = detail::fast_two_sum(r0, r0 * (fma(-r0, d.hi, 1.0) - r0 * d.lo));
+    const bool tiny = fabs(x) > 0x1p500;
+    const double scale = tiny ? 0x1p64 : 1.0;
+    detail::DoubleDouble r2 = detail::two_prod(r.hi * scale, r.hi * scale);
+    r2.lo = fma(2.0 * r.hi * scale, r.lo * scale, r2.lo);
+    const double v = detail::mul_dd(dy, r2);
+    return tiny ? v * 0x1p-128 : v;
   }
   CUACT_HD float derivative(float x) const {
     const float r = detail::fast_rcp(1.0f + fabsf(x));
     return r * r;
   }
-  template <class T>
-  CUACT_HD T derivative_from_output(T y) const {
-    const T d = T(1) - fabs(y);  // exact for |y| >= 1/2
+  //! dy (1 - |y|)^2 with 1 - |y| and its square as double-doubles (1 - |y| is inexact for
+  //! |y| < 1/2, and squaring doubles that error).
+  CUACT_HD double backward_from_output(double dy, double y) const {
+    if (detail::is_inf(y)) return dy * HUGE_VAL;  // (1 - |y|)^2 = inf
+    const detail::DoubleDouble d = detail::two_sum(1.0, -fabs(y));
+    detail::DoubleDouble d2 = detail::two_prod(d.hi, d.hi);
+    d2.lo = fma(2.0 * d.hi, d.lo, d2.lo);
+    return detail::mul_dd(dy, d2);
+  }
+  CUACT_HD double derivative_from_output(double y) const { return backward_from_output(1.0, y); }
+  CUACT_HD float derivative_from_output(float y) const {
+    const float d = 1.0f - fabsf(y);  // exact for |y| >= 1/2
     return d * d;
   }
 };
@@ -591,19 +671,23 @@ struct Gelu {
     if (x == -HUGE_VALF) return 0.0f;
     return 0.5f * x * ::erfcf(x * -float(kRsqrt2Hi));
   }
-  CUACT_HD double derivative(double x) const {
-    if (x > 40.0) return 1.0;  // x phi(x) < 1e-340
-    if (x < -39.0) return 0.0;
-    if (x <= kTail) {  // phi(x) (x + S / |x|) = phi(x) x (1 - S / x^2)
+  CUACT_HD double derivative(double x) const { return backward(1.0, x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (x > 40.0) return dy;  // x phi(x) < 1e-340
+    if (x < -39.0) return dy * 0.0;
+    if (x <= kTail) {  // dy phi(x) (x + S / |x|) = dy phi(x) x (1 - S / x^2)
       const double t = 1.0 / (x * x);
-      return times_pdf(detail::two_prod(x, fma(-tail_series(t), t, 1.0)), x);
+      const detail::DoubleDouble m = detail::two_prod(x, fma(-tail_series(t), t, 1.0));
+      detail::DoubleDouble md = detail::two_prod(m.hi, dy);
+      md.lo = fma(m.lo, dy, md.lo);
+      return times_pdf(md, x);
     }
     const detail::DoubleDouble x2 = detail::two_prod(x, x);
     const double e = ::exp(-0.5 * x2.hi);  // e^(-x^2/2) = e (1 - x2.lo / 2), kept unrounded
     detail::DoubleDouble pdf = detail::two_prod(kRsqrt2Pi, e);
     pdf.lo = fma(kRsqrt2PiLo, e, fma(kRsqrt2Pi * e, -0.5 * x2.lo, pdf.lo));
     const detail::DoubleDouble c = erfc_scaled(x);
-    return detail::fma_dd({x, 0.0}, pdf, {0.5 * c.hi, 0.5 * c.lo});
+    return detail::mul_dd(dy, detail::fma_dd_pair({x, 0.0}, pdf, {0.5 * c.hi, 0.5 * c.lo}));
   }
   CUACT_HD float derivative(float x) const {
     if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
@@ -673,14 +757,15 @@ struct GeluTanh {
     return x * detail::fast_sigmoid(float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x));
   }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
-  CUACT_HD double derivative(double x) const {
-    if (x > 10.0) return 1.0;
-    if (x < -30.0) return 0.0;
+  CUACT_HD double derivative(double x) const { return backward(1.0, x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (x > 10.0) return dy;
+    if (x < -30.0) return dy * 0.0;
     const detail::DoubleDouble v = two_u(x);
     const detail::DoubleDouble xdu = x_two_u_slope(x);
-    if (v.hi < -700.0) return detail::mul_exp_tiny(1.0 + xdu.hi, v.hi, v.lo);
+    if (v.hi < -700.0) return detail::mul_exp_tiny(dy * (1.0 + xdu.hi), v.hi, v.lo);
     const detail::LogisticParts p = detail::logistic_parts(v.hi, v.lo);
-    return detail::fma_dd(xdu, p.slope, v.hi >= 0.0 ? p.big : p.small);
+    return detail::mul_dd(dy, detail::fma_dd_pair(xdu, p.slope, v.hi >= 0.0 ? p.big : p.small));
   }
   CUACT_HD float derivative(float x) const {
     if (x > 10.0f) return 1.0f;
@@ -708,11 +793,12 @@ struct Silu {
     if (x == -HUGE_VALF) return 0.0f;
     return x * detail::fast_sigmoid(x);
   }
-  CUACT_HD double derivative(double x) const {
-    if (detail::is_inf(x)) return x > 0.0 ? 1.0 : 0.0;
-    if (x < -700.0) return detail::mul_exp_tiny(1.0 + x, x, 0.0);
+  CUACT_HD double derivative(double x) const { return backward(1.0, x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (detail::is_inf(x)) return x > 0.0 ? dy : dy * 0.0;
+    if (x < -700.0) return detail::mul_exp_tiny(dy * (1.0 + x), x, 0.0);
     const detail::LogisticParts p = detail::logistic_parts(x);
-    return detail::fma_dd({x, 0.0}, p.slope, x >= 0.0 ? p.big : p.small);
+    return detail::mul_dd(dy, detail::fma_dd_pair({x, 0.0}, p.slope, x >= 0.0 ? p.big : p.small));
   }
   CUACT_HD float derivative(float x) const {
     if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
@@ -759,10 +845,11 @@ struct Mish {
     const float n = e * (e + 2.0f);
     return x * n * detail::fast_rcp(n + 2.0f);
   }
-  CUACT_HD double derivative(double x) const {
-    if (x > 40.0) return 1.0;  // the correction 4 x e^-2x is below ulp(1) / 2
-    if (x == -HUGE_VAL) return 0.0;
-    if (x < -700.0) return detail::mul_exp_tiny(1.0 + x, x, 0.0);
+  CUACT_HD double derivative(double x) const { return backward(1.0, x); }
+  CUACT_HD double backward(double dy, double x) const {
+    if (x > 40.0) return dy;  // the correction 4 x e^-2x is below ulp(1) / 2
+    if (x == -HUGE_VAL) return dy * 0.0;
+    if (x < -700.0) return detail::mul_exp_tiny(dy * (1.0 + x), x, 0.0);
     const Parts m = parts(::exp(x));
     const detail::LogisticParts sp = detail::logistic_parts(x);
     const detail::DoubleDouble s = x >= 0.0 ? sp.big : sp.small;
@@ -776,7 +863,7 @@ struct Mish {
         4.0 * w0, 4.0 * (fma(-w0, den.hi, num.hi) + num.lo - w0 * den.lo) / den.hi);
     detail::DoubleDouble xs = detail::two_prod(x, s.hi);
     xs.lo = fma(x, s.lo, xs.lo);
-    return detail::fma_dd(xs, w, m.t);
+    return detail::mul_dd(dy, detail::fma_dd_pair(xs, w, m.t));
   }
   CUACT_HD float derivative(float x) const {
     if (x > 20.0f) return 1.0f;

@@ -5,6 +5,8 @@
 //! its functor.
 #pragma once
 
+#include "cuact/functors.cuh"
+
 #define CUACT_FOR_EACH_OP(X)                                        \
   X(kLinear, ::cuact::Linear, "linear")                             \
   X(kRelu, ::cuact::Relu, "relu")                                   \

@@ -113,16 +113,38 @@ CUACT_HD T apply_forward(const Op& op, T x) {
   }
 }
 
+//! Ops whose f'(x) can overflow or go subnormal while dy * f'(x) is still representable (the
+//! exponential tails) define `backward(dy, x)`, computing the product in one piece; for the others
+//! it is dy * derivative(x).
+template <class Op, class C, class = void>
+struct HasFusedBackward : std::false_type {};
+template <class Op, class C>  // the exact overload C backward(C, C): no float -> double promotion
+struct HasFusedBackward<Op, C,
+                        std::void_t<decltype(static_cast<C (Op::*)(C, C) const>(&Op::backward))>>
+    : std::true_type {};
+
+//! The same for `backward_from_output(dy, y)`.
+template <class Op, class C, class = void>
+struct HasFusedBackwardFromOutput : std::false_type {};
+template <class Op, class C>
+struct HasFusedBackwardFromOutput<
+    Op, C, std::void_t<decltype(static_cast<C (Op::*)(C, C) const>(&Op::backward_from_output))>>
+    : std::true_type {};
+
 //! One element of the backward pass: dy * f'(saved), saved = x (Saved::kInput) or y.
 template <Saved kSaved, class Op, class T>
 CUACT_HD T apply_backward(const Op& op, T dy, T saved) {
   using C = op_compute_t<Op, T>;
   const C s = static_cast<C>(to_compute(saved));
   const C g = static_cast<C>(to_compute(dy));
-  if constexpr (kSaved == Saved::kInput) {
-    return to_storage<T>(g * op.derivative(s));
-  } else {
+  if constexpr (kSaved == Saved::kOutput && HasFusedBackwardFromOutput<Op, C>::value) {
+    return to_storage<T>(op.backward_from_output(g, s));
+  } else if constexpr (kSaved == Saved::kOutput) {
     return to_storage<T>(g * op.derivative_from_output(s));
+  } else if constexpr (HasFusedBackward<Op, C>::value) {
+    return to_storage<T>(op.backward(g, s));
+  } else {
+    return to_storage<T>(g * op.derivative(s));
   }
 }
 

@@ -118,7 +118,7 @@ CUACT_HD DoubleDouble two_prod(double a, double b) {
 //! exp(hi + lo) for |lo| <= ulp(hi): exp(hi) * (1 + lo).
 CUACT_HD double exp_dd(double hi, double lo) {
   const double e = ::exp(hi);
-  return fma(e, lo, e);
+  return e == HUGE_VAL ? e : fma(e, lo, e);  // inf * (1 + lo) must stay inf
 }
 
 //! a + b = hi + lo exactly.
@@ -137,6 +137,27 @@ inline constexpr double kLn2x64Lo = 1.4841899608616317e-15;
 CUACT_HD double mul_exp_tiny(double m, double hi, double lo) {
   const DoubleDouble a = two_sum(hi, kLn2x64Hi);
   return (m * exp_dd(a.hi, a.lo + lo + kLn2x64Lo)) * 0x1p-64;
+}
+
+//! m * e^(hi + lo) over the whole range: scaled by 2^64 around the exponential where e^hi would
+//! be subnormal (hi < -700) or overflow (hi > 700) while the product is representable.
+CUACT_HD double mul_exp(double m, double hi, double lo) {
+  if (hi - hi != 0.0) return m * ::exp(hi);  // +-inf or NaN
+  if (hi < -700.0) return mul_exp_tiny(m, hi, lo);
+  if (hi > 700.0) {
+    const DoubleDouble a = two_sum(hi, -kLn2x64Hi);
+    return (m * exp_dd(a.hi, a.lo + lo - kLn2x64Lo)) * 0x1p64;
+  }
+  const double e = ::exp(hi);
+  return fma(m, e, m * (e * lo));
+}
+
+//! Float version for 16-bit outputs: m * e^x without overflowing or flushing e^x on its own
+//! (bfloat16 shares float's exponent range, so dy * e^x may be representable when e^x is not).
+CUACT_HD float fast_mul_exp(float m, float x) {
+  if (x > 80.0f) return (m * fast_exp(x - 44.3614196f)) * 0x1p64f;
+  if (x < -80.0f) return (m * fast_exp(x + 44.3614196f)) * 0x1p-64f;
+  return m * fast_exp(x);
 }
 
 //! The same for a double-double m, with one rounding for the product.
@@ -238,12 +259,17 @@ CUACT_HD double mul_dd(double m, DoubleDouble v) {
   return p - p != 0.0 ? p : fma(m, v.hi, m * v.lo);  // an infinite m must not meet v.lo == 0
 }
 
-//! a * b + c for double-doubles, rounded once at the end.
-CUACT_HD double fma_dd(DoubleDouble a, DoubleDouble b, DoubleDouble c) {
+//! a * b + c for double-doubles, as a double-double.
+CUACT_HD DoubleDouble fma_dd_pair(DoubleDouble a, DoubleDouble b, DoubleDouble c) {
   DoubleDouble p = two_prod(a.hi, b.hi);
   p.lo = fma(a.hi, b.lo, fma(a.lo, b.hi, p.lo));
   const DoubleDouble s = two_sum(p.hi, c.hi);
-  return s.hi + (s.lo + (p.lo + c.lo));
+  return fast_two_sum(s.hi, s.lo + (p.lo + c.lo));
+}
+
+//! a * b + c for double-doubles, rounded once at the end.
+CUACT_HD double fma_dd(DoubleDouble a, DoubleDouble b, DoubleDouble c) {
+  return fma_dd_pair(a, b, c).hi;
 }
 
 // erfc at the anchors k/32 (generated table), one copy per translation unit for each side.
