@@ -108,21 +108,37 @@ CUACT_HD Pack realign(int k, const Pack& lo, const Pack& hi) {
   }
 }
 
-//! The V input elements that line up with the output vector starting at element e, for an
-//! input misaligned by `shift` elements against the output. shift is uniform across the grid,
-//! so the branches never diverge. Aligned streams are read once: evict-first (.cs). Realigned
-//! streams read each chunk twice (neighbouring threads), so they keep it in L1.
-template <class T>
-__device__ __forceinline__ Pack load_lined_up(const T* in, int64_t e, int shift) {
+// Unrolling hints only in the device pass: the host pass of these __host__ __device__ helpers is
+// compiled by the host compiler, which does not know the pragma.
+#if defined(__CUDA_ARCH__)
+#define CUACT_UNROLL _Pragma("unroll")
+#else
+#define CUACT_UNROLL
+#endif
+
+//! Where a thread's 16-byte loads come from. Aligned streams are read once: evict-first (.cs).
+//! Realigned streams read each chunk twice (neighbouring threads), so they keep it in L1.
+//! tests/kernel_emulation_test.cu runs the same thread bodies with plain host loads.
+struct DeviceLoads {
+  __device__ static uint4 once(const uint4* p) { return __ldcs(p); }
+  __device__ static uint4 twice(const uint4* p) { return __ldg(p); }
+};
+
+//! The V input elements that line up with the output vector starting at element e, for an input
+//! misaligned by `shift` elements against the output. shift is uniform across the grid, so the
+//! branches never diverge.
+#pragma nv_exec_check_disable
+template <class Loads, class T>
+CUACT_HD Pack load_lined_up(const T* in, int64_t e, int shift) {
   const uint4* chunk = reinterpret_cast<const uint4*>(in + (e - shift));
   Pack p;
   if (shift == 0) {
-    const uint4 raw = __ldcs(chunk);
+    const uint4 raw = Loads::once(chunk);
     __builtin_memcpy(&p, &raw, sizeof p);
     return p;
   }
-  const uint4 lo_raw = __ldg(chunk);
-  const uint4 hi_raw = __ldg(chunk + 1);
+  const uint4 lo_raw = Loads::twice(chunk);
+  const uint4 hi_raw = Loads::twice(chunk + 1);
   Pack lo, hi;
   __builtin_memcpy(&lo, &lo_raw, sizeof lo);
   __builtin_memcpy(&hi, &hi_raw, sizeof hi);
@@ -130,46 +146,53 @@ __device__ __forceinline__ Pack load_lined_up(const T* in, int64_t e, int shift)
 }
 
 template <class T>
-__device__ __forceinline__ void store_pack(T* out, int64_t e, const Pack& p) {
-  uint4 raw;
+CUACT_HD void store_pack(T* out, int64_t e, const Pack& p) {
+#if defined(__CUDA_ARCH__)
+  uint4 raw;  // out + e is 16-byte aligned: one STG.128
   __builtin_memcpy(&raw, &p, sizeof raw);
-  *reinterpret_cast<uint4*>(out + e) = raw;
+  __stwb(reinterpret_cast<uint4*>(out + e), raw);  // default write-back: the next op reads it
+#else
+  __builtin_memcpy(out + e, &p, sizeof p);
+#endif
 }
 
-__device__ __forceinline__ int64_t edge_count(const VectorPlan& plan) {
+CUACT_HD int64_t edge_count(const VectorPlan& plan) {
   return plan.head + (plan.n - plan.tail_begin);
 }
 
 //! Index of the scalar edge element handled by edge thread `t` (t < edge_count(plan)).
-__device__ __forceinline__ int64_t edge_element(const VectorPlan& plan, int64_t t) {
+CUACT_HD int64_t edge_element(const VectorPlan& plan, int64_t t) {
   return t < plan.head ? t : plan.tail_begin + (t - plan.head);
 }
 
-// ---- the kernels --------------------------------------------------------------------------
+// ---- one thread's work (shared by the kernels and the CPU emulation test) ------------------
 
-template <class Op, class T>
-__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, false>)
-    act_forward_kernel(const T* x, T* y, VectorPlan plan, Op op) {
+//! Thread `thread` of block `block` in a grid of `grid` blocks: its scalar edge element, if any,
+//! then kUnroll output vectors per tile, all loads issued before any math.
+#pragma nv_exec_check_disable
+template <class Loads, class Op, class T>
+CUACT_HD void forward_thread(const T* x, T* y, const VectorPlan& plan, const Op& op, int64_t block,
+                             int thread, int64_t grid) {
   constexpr int V = kPackSize<T>;
-  const int64_t tid = int64_t{blockIdx.x} * kBlockThreads + threadIdx.x;
+  const int64_t tid = block * kBlockThreads + thread;
   if (tid < edge_count(plan)) {
     const int64_t i = edge_element(plan, tid);
     y[i] = apply_forward(op, x[i]);
   }
-  for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors; tile += gridDim.x) {
-    const int64_t first = tile * kTileVectors + threadIdx.x;
+  for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
+    const int64_t first = tile * kTileVectors + thread;
     Pack in[kUnroll];
-#pragma unroll
+    CUACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
-      if (j < plan.num_vectors) in[u] = load_lined_up(x, plan.head + j * V, plan.shift[0]);
+      if (j < plan.num_vectors) in[u] = load_lined_up<Loads>(x, plan.head + j * V, plan.shift[0]);
     }
-#pragma unroll
+    CUACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
       if (j >= plan.num_vectors) break;
       Pack out;
-#pragma unroll
+      CUACT_UNROLL
       for (int k = 0; k < V; ++k)
         pack_set(out, k, apply_forward(op, pack_get<T>(in[u], k)));
       store_pack(y, plan.head + j * V, out);
@@ -177,38 +200,54 @@ __global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, false>)
   }
 }
 
-template <class Op, class T, Saved kSaved>
-__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, true>)
-    act_backward_kernel(const T* dy, const T* saved, T* dx, VectorPlan plan, Op op) {
+//! dx = dy * f'(saved), saved = x or y (kSaved): one pass over three streams.
+#pragma nv_exec_check_disable
+template <class Loads, Saved kSaved, class Op, class T>
+CUACT_HD void backward_thread(const T* dy, const T* saved, T* dx, const VectorPlan& plan,
+                              const Op& op, int64_t block, int thread, int64_t grid) {
   constexpr int V = kPackSize<T>;
-  const int64_t tid = int64_t{blockIdx.x} * kBlockThreads + threadIdx.x;
+  const int64_t tid = block * kBlockThreads + thread;
   if (tid < edge_count(plan)) {
     const int64_t i = edge_element(plan, tid);
     dx[i] = apply_backward<kSaved>(op, dy[i], saved[i]);
   }
-  for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors; tile += gridDim.x) {
-    const int64_t first = tile * kTileVectors + threadIdx.x;
+  for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
+    const int64_t first = tile * kTileVectors + thread;
     Pack g[kUnroll], s[kUnroll];
-#pragma unroll
+    CUACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
       if (j < plan.num_vectors) {
-        g[u] = load_lined_up(dy, plan.head + j * V, plan.shift[0]);
-        s[u] = load_lined_up(saved, plan.head + j * V, plan.shift[1]);
+        g[u] = load_lined_up<Loads>(dy, plan.head + j * V, plan.shift[0]);
+        s[u] = load_lined_up<Loads>(saved, plan.head + j * V, plan.shift[1]);
       }
     }
-#pragma unroll
+    CUACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
       if (j >= plan.num_vectors) break;
       Pack out;
-#pragma unroll
+      CUACT_UNROLL
       for (int k = 0; k < V; ++k) {
         pack_set(out, k, apply_backward<kSaved>(op, pack_get<T>(g[u], k), pack_get<T>(s[u], k)));
       }
       store_pack(dx, plan.head + j * V, out);
     }
   }
+}
+
+// ---- the kernels --------------------------------------------------------------------------
+
+template <class Op, class T>
+__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, false>)
+    act_forward_kernel(const T* x, T* y, VectorPlan plan, Op op) {
+  forward_thread<DeviceLoads>(x, y, plan, op, blockIdx.x, threadIdx.x, gridDim.x);
+}
+
+template <class Op, class T, Saved kSaved>
+__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, true>)
+    act_backward_kernel(const T* dy, const T* saved, T* dx, VectorPlan plan, Op op) {
+  backward_thread<DeviceLoads, kSaved>(dy, saved, dx, plan, op, blockIdx.x, threadIdx.x, gridDim.x);
 }
 
 }  // namespace cuact::detail
