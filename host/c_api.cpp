@@ -6,6 +6,8 @@
 #include <type_traits>
 
 #include "cuact/activation.hpp"
+#include "cuact/softmax.hpp"
+#include "cuact/softmax.hpp"
 
 namespace {
 
@@ -81,6 +83,33 @@ const char* cuactGetOpName(int op) {
 
 int cuactGetOpCount(void) {
   return cuact::kNumOps;
+}
+
+int cuactMakeSoftmaxShape(const int64_t* dims, int ndim, int axis, int64_t* out3) {
+  cuact::SoftmaxShape s;
+  const cuact::Status st = cuact::make_softmax_shape(dims, ndim, axis, out3 ? &s : nullptr);
+  if (st == cuact::Status::kSuccess) {
+    out3[0] = s.outer;
+    out3[1] = s.dim;
+    out3[2] = s.inner;
+  }
+  return static_cast<int>(st);
+}
+
+int cuactSoftmaxForward(int kind, int dtype, const void* x, void* y, int64_t outer, int64_t dim,
+                        int64_t inner, int all_masked_rows_give_zero, void* stream) {
+  cuact::SoftmaxOptions options;
+  options.all_masked_rows_give_zero = all_masked_rows_give_zero != 0;
+  return static_cast<int>(cuact::softmax_forward(
+      static_cast<cuact::SoftmaxKind>(kind), static_cast<cuact::DType>(dtype), x, y,
+      cuact::SoftmaxShape{outer, dim, inner}, options, static_cast<cudaStream_t>(stream)));
+}
+
+int cuactSoftmaxBackward(int kind, int dtype, const void* y, const void* dy, void* dx,
+                         int64_t outer, int64_t dim, int64_t inner, void* stream) {
+  return static_cast<int>(cuact::softmax_backward(
+      static_cast<cuact::SoftmaxKind>(kind), static_cast<cuact::DType>(dtype), y, dy, dx,
+      cuact::SoftmaxShape{outer, dim, inner}, static_cast<cudaStream_t>(stream)));
 }
 
 }  // extern "C"

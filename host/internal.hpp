@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "cuact/softmax.hpp"
 #include "cuact/types.hpp"
 
 namespace cuact::detail {
@@ -55,5 +56,18 @@ CUACT_DECLARE_LAUNCHERS(float16)
 CUACT_DECLARE_LAUNCHERS(bfloat16)
 CUACT_DECLARE_LAUNCHERS(float64)
 #undef CUACT_DECLARE_LAUNCHERS
+
+#define CUACT_DECLARE_SOFTMAX_LAUNCHERS(suffix)                                            \
+  Status launch_softmax_forward_##suffix(SoftmaxKind kind, const void* x, void* y,         \
+                                         const SoftmaxShape& s, bool safe,                 \
+                                         const LaunchContext& ctx) noexcept;               \
+  Status launch_softmax_backward_##suffix(SoftmaxKind kind, const void* y, const void* dy, \
+                                          void* dx, const SoftmaxShape& s,                 \
+                                          const LaunchContext& ctx) noexcept;
+CUACT_DECLARE_SOFTMAX_LAUNCHERS(float32)
+CUACT_DECLARE_SOFTMAX_LAUNCHERS(float16)
+CUACT_DECLARE_SOFTMAX_LAUNCHERS(bfloat16)
+CUACT_DECLARE_SOFTMAX_LAUNCHERS(float64)
+#undef CUACT_DECLARE_SOFTMAX_LAUNCHERS
 
 }  // namespace cuact::detail

@@ -102,6 +102,21 @@ CUACT_API int cuactBackward(int op, int dtype, const void* dy, const void* saved
 /** 1 if op with params has a y-based derivative, else 0. */
 CUACT_API int cuactHasOutputDerivative(int op, const cuactActParams* params);
 
+typedef enum cuactSoftmaxKind_t { CUACT_SOFTMAX = 0, CUACT_LOG_SOFTMAX = 1 } cuactSoftmaxKind_t;
+
+/** shape[0..ndim) and axis (negative counts from the end) to out3 = {outer, dim, inner}. */
+CUACT_API int cuactMakeSoftmaxShape(const int64_t* dims, int ndim, int axis, int64_t* out3);
+
+/** Softmax or log_softmax (kind) over dim of an (outer, dim, inner) tensor.
+ *  all_masked_rows_give_zero != 0 turns all -inf rows into 0 (softmax) / -inf (log_softmax). */
+CUACT_API int cuactSoftmaxForward(int kind, int dtype, const void* x, void* y, int64_t outer,
+                                  int64_t dim, int64_t inner, int all_masked_rows_give_zero,
+                                  void* stream);
+
+/** Backward from the saved output y and upstream dy. */
+CUACT_API int cuactSoftmaxBackward(int kind, int dtype, const void* y, const void* dy, void* dx,
+                                   int64_t outer, int64_t dim, int64_t inner, void* stream);
+
 /** Static description of a status; never NULL. */
 CUACT_API const char* cuactGetStatusString(int status);
 /** Detail of this thread's last failed call, naming the argument; "" after a success. */

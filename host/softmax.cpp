@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Softmax entry points: validate -> (empty: done) -> device info -> NVTX range -> per-dtype
+//! launcher. Everything before the launcher is CUDA-free except the cached SM-count query.
+#include <nvtx3/nvtx3.hpp>
+
+#include <cstdint>
+
+#include "cuact/activation.hpp"
+#include "cuact/softmax.hpp"
+#include "host/internal.hpp"
+
+namespace cuact {
+namespace {
+
+struct nvtx_domain {
+  static constexpr const char* name{"cuact"};
+};
+
+const char* kind_name(SoftmaxKind kind) {
+  return kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax";
+}
+
+//! Kind, dtype and shape; sets *n to the element count (0: nothing to do).
+Status validate_softmax(const char* fn, SoftmaxKind kind, DType dtype, const SoftmaxShape& s,
+                        int64_t* n) {
+  if (kind != SoftmaxKind::kSoftmax && kind != SoftmaxKind::kLogSoftmax) {
+    return detail::fail(Status::kErrorUnknownOp, "%s: kind = %d is not a cuact::SoftmaxKind", fn,
+                        static_cast<int>(kind));
+  }
+  if (detail::dtype_size(dtype) == 0) {
+    return detail::fail(Status::kErrorUnknownDType, "%s: dtype = %d is not a cuact::DType", fn,
+                        static_cast<int>(dtype));
+  }
+  if (s.outer < 0 || s.dim < 0 || s.inner < 0) {
+    return detail::fail(Status::kErrorInvalidShape,
+                        "%s: shape (outer %lld, dim %lld, inner %lld) has a negative extent", fn,
+                        static_cast<long long>(s.outer), static_cast<long long>(s.dim),
+                        static_cast<long long>(s.inner));
+  }
+  if (s.outer == 0 || s.dim == 0 || s.inner == 0) {
+    *n = 0;
+    return Status::kSuccess;
+  }
+  if (s.dim > INT64_MAX / s.inner || s.outer > INT64_MAX / (s.dim * s.inner)) {
+    return detail::fail(Status::kErrorInvalidShape,
+                        "%s: shape (outer %lld, dim %lld, inner %lld) has more than 2^63 elements",
+                        fn, static_cast<long long>(s.outer), static_cast<long long>(s.dim),
+                        static_cast<long long>(s.inner));
+  }
+  *n = s.outer * s.dim * s.inner;
+  return Status::kSuccess;
+}
+
+#define CUACT_TRY(expr)                                          \
+  do {                                                           \
+    const Status cuact_status_ = (expr);                         \
+    if (cuact_status_ != Status::kSuccess) return cuact_status_; \
+  } while (0)
+
+}  // namespace
+
+Status make_softmax_shape(const int64_t* dims, int ndim, int axis, SoftmaxShape* out) noexcept {
+  constexpr const char* fn = "cuact::make_softmax_shape";
+  detail::clear_error_detail();
+  if (dims == nullptr || out == nullptr) {
+    return detail::fail(Status::kErrorNullPointer, "%s: %s is null", fn,
+                        dims == nullptr ? "dims" : "out");
+  }
+  if (ndim < 1) {
+    return detail::fail(Status::kErrorInvalidShape, "%s: ndim = %d; softmax needs at least 1 axis",
+                        fn, ndim);
+  }
+  if (axis < -ndim || axis >= ndim) {
+    return detail::fail(Status::kErrorInvalidAxis, "%s: axis = %d is out of range for %d axes", fn,
+                        axis, ndim);
+  }
+  const int a = axis < 0 ? axis + ndim : axis;
+  SoftmaxShape s{1, 0, 1};
+  bool empty = false;
+  for (int i = 0; i < ndim; ++i) {
+    if (dims[i] < 0) {
+      return detail::fail(Status::kErrorInvalidShape, "%s: dims[%d] = %lld is negative", fn, i,
+                          static_cast<long long>(dims[i]));
+    }
+    empty = empty || dims[i] == 0;
+  }
+  // Multiply with overflow checks, unless some extent is 0 (then the product is 0 anyway).
+  int64_t total = 1;
+  for (int i = 0; i < ndim && !empty; ++i) {
+    if (dims[i] > INT64_MAX / total) {
+      return detail::fail(Status::kErrorInvalidShape, "%s: more than 2^63 elements", fn);
+    }
+    total *= dims[i];
+  }
+  for (int i = 0; i < a; ++i)
+    s.outer *= dims[i];
+  s.dim = dims[a];
+  for (int i = a + 1; i < ndim; ++i)
+    s.inner *= dims[i];
+  *out = s;
+  return Status::kSuccess;
+}
+
+Status softmax_forward(SoftmaxKind kind, DType dtype, const void* x, void* y,
+                       const SoftmaxShape& shape, const SoftmaxOptions& options,
+                       cudaStream_t stream) noexcept {
+  constexpr const char* fn = "cuact::softmax_forward";
+  detail::clear_error_detail();
+  int64_t n = 0;
+  CUACT_TRY(validate_softmax(fn, kind, dtype, shape, &n));
+  if (n == 0) return Status::kSuccess;
+  CUACT_TRY(detail::validate_tensor(fn, "x", x, n, dtype));
+  CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
+  CUACT_TRY(detail::validate_aliasing(fn, "y", y, "x", x, n, dtype));
+  detail::LaunchContext ctx;
+  ctx.stream = stream;
+  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
+  nvtx3::scoped_range_in<nvtx_domain> range{kind_name(kind)};
+  const bool safe = options.all_masked_rows_give_zero;
+  switch (dtype) {
+    case DType::kFloat32:
+      return detail::launch_softmax_forward_float32(kind, x, y, shape, safe, ctx);
+    case DType::kFloat16:
+      return detail::launch_softmax_forward_float16(kind, x, y, shape, safe, ctx);
+    case DType::kBFloat16:
+      return detail::launch_softmax_forward_bfloat16(kind, x, y, shape, safe, ctx);
+    case DType::kFloat64:
+      return detail::launch_softmax_forward_float64(kind, x, y, shape, safe, ctx);
+  }
+  return Status::kErrorUnknownDType;
+}
+
+Status softmax_backward(SoftmaxKind kind, DType dtype, const void* y, const void* dy, void* dx,
+                        const SoftmaxShape& shape, cudaStream_t stream) noexcept {
+  constexpr const char* fn = "cuact::softmax_backward";
+  detail::clear_error_detail();
+  int64_t n = 0;
+  CUACT_TRY(validate_softmax(fn, kind, dtype, shape, &n));
+  if (n == 0) return Status::kSuccess;
+  CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
+  CUACT_TRY(detail::validate_tensor(fn, "dy", dy, n, dtype));
+  CUACT_TRY(detail::validate_tensor(fn, "dx", dx, n, dtype));
+  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "dy", dy, n, dtype));
+  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "y", y, n, dtype));
+  detail::LaunchContext ctx;
+  ctx.stream = stream;
+  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
+  nvtx3::scoped_range_in<nvtx_domain> range{kind == SoftmaxKind::kSoftmax ? "softmax backward"
+                                                                          : "log_softmax backward"};
+  switch (dtype) {
+    case DType::kFloat32:
+      return detail::launch_softmax_backward_float32(kind, y, dy, dx, shape, ctx);
+    case DType::kFloat16:
+      return detail::launch_softmax_backward_float16(kind, y, dy, dx, shape, ctx);
+    case DType::kBFloat16:
+      return detail::launch_softmax_backward_bfloat16(kind, y, dy, dx, shape, ctx);
+    case DType::kFloat64:
+      return detail::launch_softmax_backward_float64(kind, y, dy, dx, shape, ctx);
+  }
+  return Status::kErrorUnknownDType;
+}
+
+}  // namespace cuact

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+//! @file cuact/softmax.hpp
+//! Host API: softmax and log_softmax over any axis, forward and backward.
+//!
+//! The tensor is seen as (outer, dim, inner) in row-major order: the reduction runs over `dim`,
+//! element (o, d, i) is at o * dim * inner + d * inner + i. The last axis is inner == 1; a middle
+//! axis (inner > 1) is handled without a transpose. make_softmax_shape() turns a shape array and
+//! an axis (negative counts from the end; Keras's default is -1) into this form.
+//!
+//! Same contracts as cuact/activation.hpp: the caller's stream, no synchronisation, no
+//! allocation, specific statuses for bad arguments with nothing launched, n == 0 a no-op. In
+//! place is allowed (y == x; dx == dy or dx == y); any other overlap is rejected.
+//!
+//! Semantics: max-subtracted, stable for any finite input; log_softmax is x - max - log(sum),
+//! never log(softmax). Entries of -inf get probability 0. A row of all -inf gives NaN (as PyTorch,
+//! TensorFlow and JAX do), or with SoftmaxOptions::all_masked_rows_give_zero a row of 0 (softmax)
+//! and -inf (log_softmax). NaN or +inf anywhere in a row makes the whole row NaN. dim == 1 gives 1
+//! (softmax) and 0 (log_softmax). Accumulation: float for 16-bit types, double for float32 and
+//! float64; each output rounded once.
+//!
+//! Backward takes the saved output y: softmax dx = y (dy - sum(y dy)); log_softmax
+//! dx = dy - exp(y) sum(dy). One kernel per call.
+//!
+//! @code
+//!   cuact::SoftmaxShape s;
+//!   const int64_t dims[] = {32, 1000, 1024};
+//!   cuact::make_softmax_shape(dims, 3, 1, &s);   // softmax over the middle axis
+//!   cuact::softmax_forward(cuact::SoftmaxKind::kSoftmax, cuact::DType::kBFloat16, d_x, d_y, s,
+//!                          {}, stream);
+//! @endcode
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "cuact/export.hpp"
+#include "cuact/types.hpp"
+
+namespace cuact {
+
+enum class SoftmaxKind : int {
+  kSoftmax = 0,
+  kLogSoftmax = 1,
+};
+
+//! (outer, dim, inner): the reduction is over dim; see the file comment for the layout.
+struct SoftmaxShape {
+  int64_t outer = 0;
+  int64_t dim = 0;
+  int64_t inner = 1;
+};
+
+struct SoftmaxOptions {
+  //! A row whose entries are all -inf gives 0 (softmax) / -inf (log_softmax) instead of NaN.
+  bool all_masked_rows_give_zero = false;
+};
+
+//! dims[0..ndim) (each >= 0, ndim >= 1) and axis in [-ndim, ndim) to (outer, dim, inner).
+//! kErrorInvalidShape for ndim < 1, a negative extent or an element count beyond int64;
+//! kErrorInvalidAxis for an axis out of range; kErrorNullPointer for null dims or out.
+CUACT_API Status make_softmax_shape(const int64_t* dims, int ndim, int axis,
+                                    SoftmaxShape* out) noexcept;
+
+//! y = softmax(x) or log_softmax(x) over shape.dim.
+CUACT_API Status softmax_forward(SoftmaxKind kind, DType dtype, const void* x, void* y,
+                                 const SoftmaxShape& shape, const SoftmaxOptions& options,
+                                 cudaStream_t stream) noexcept;
+
+//! dx from the saved output y and the upstream gradient dy.
+CUACT_API Status softmax_backward(SoftmaxKind kind, DType dtype, const void* y, const void* dy,
+                                  void* dx, const SoftmaxShape& shape,
+                                  cudaStream_t stream) noexcept;
+
+}  // namespace cuact

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Softmax on the CPU: shape and axis normalisation, argument validation (specific statuses,
+//! nothing launched, CUDA error state unchanged), the C ABI, and which tier runs for which shape.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+
+#include "cuact/cuact.h"
+#include "cuact/softmax.hpp"
+#include "cuda/softmax_plan.hpp"
+#include "tests/common/gpu_env.hpp"
+
+namespace {
+
+using cuact::DType;
+using cuact::SoftmaxKind;
+using cuact::SoftmaxShape;
+using cuact::Status;
+using cuact::detail::plan_softmax;
+using cuact::detail::SoftmaxTier;
+
+alignas(16) double g_a[64];
+alignas(16) double g_b[64];
+
+template <class Call>
+void expect_rejected(Status expected, const std::string& needle, Call call) {
+  const cudaError_t before = cudaPeekAtLastError();
+  const Status got = call();
+  EXPECT_EQ(got, expected) << cuact::status_string(got) << ": " << cuact::last_error_detail();
+  EXPECT_NE(std::string(cuact::last_error_detail()).find(needle), std::string::npos)
+      << "detail '" << cuact::last_error_detail() << "' does not mention '" << needle << "'";
+  EXPECT_EQ(cudaPeekAtLastError(), before);
+}
+
+TEST(SoftmaxShapeTest, AxisSplitsTheShape) {
+  const int64_t dims[] = {2, 3, 5, 7};
+  SoftmaxShape s;
+  ASSERT_EQ(cuact::make_softmax_shape(dims, 4, -1, &s), Status::kSuccess);
+  EXPECT_EQ(s.outer, 30);
+  EXPECT_EQ(s.dim, 7);
+  EXPECT_EQ(s.inner, 1);
+  ASSERT_EQ(cuact::make_softmax_shape(dims, 4, 1, &s), Status::kSuccess);
+  EXPECT_EQ(s.outer, 2);
+  EXPECT_EQ(s.dim, 3);
+  EXPECT_EQ(s.inner, 35);
+  ASSERT_EQ(cuact::make_softmax_shape(dims, 4, -4, &s), Status::kSuccess);
+  EXPECT_EQ(s.outer, 1);
+  EXPECT_EQ(s.dim, 2);
+  EXPECT_EQ(s.inner, 105);
+  const int64_t one_d[] = {9};  // 1-D is accepted (Keras 3, PyTorch), unlike Keras 2
+  ASSERT_EQ(cuact::make_softmax_shape(one_d, 1, 0, &s), Status::kSuccess);
+  EXPECT_EQ(s.outer, 1);
+  EXPECT_EQ(s.dim, 9);
+  EXPECT_EQ(s.inner, 1);
+}
+
+TEST(SoftmaxShapeTest, BadShapesAndAxes) {
+  const int64_t dims[] = {2, 3, 5};
+  SoftmaxShape s;
+  expect_rejected(Status::kErrorInvalidAxis, "axis = 3",
+                  [&] { return cuact::make_softmax_shape(dims, 3, 3, &s); });
+  expect_rejected(Status::kErrorInvalidAxis, "axis = -4",
+                  [&] { return cuact::make_softmax_shape(dims, 3, -4, &s); });
+  expect_rejected(Status::kErrorInvalidShape, "ndim = 0",
+                  [&] { return cuact::make_softmax_shape(dims, 0, 0, &s); });
+  const int64_t negative[] = {2, -3};
+  expect_rejected(Status::kErrorInvalidShape, "dims[1] = -3",
+                  [&] { return cuact::make_softmax_shape(negative, 2, 0, &s); });
+  const int64_t huge[] = {int64_t{1} << 40, int64_t{1} << 40};
+  expect_rejected(Status::kErrorInvalidShape, "2^63",
+                  [&] { return cuact::make_softmax_shape(huge, 2, 0, &s); });
+  expect_rejected(Status::kErrorNullPointer, "dims is null",
+                  [&] { return cuact::make_softmax_shape(nullptr, 2, 0, &s); });
+  int64_t out3[3];
+  EXPECT_EQ(cuactMakeSoftmaxShape(dims, 3, -2, out3), CUACT_STATUS_SUCCESS);
+  EXPECT_EQ(out3[0], 2);
+  EXPECT_EQ(out3[1], 3);
+  EXPECT_EQ(out3[2], 5);
+}
+
+TEST(SoftmaxValidation, Arguments) {
+  const SoftmaxShape s{4, 8, 1};
+  const cuact::SoftmaxOptions o;
+  expect_rejected(Status::kErrorNullPointer, "x is null", [&] {
+    return cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, nullptr, g_b, s, o,
+                                  nullptr);
+  });
+  expect_rejected(Status::kErrorNullPointer, "dx is null", [&] {
+    return cuact::softmax_backward(SoftmaxKind::kLogSoftmax, DType::kBFloat16, g_a, g_b, nullptr, s,
+                                   nullptr);
+  });
+  expect_rejected(Status::kErrorUnknownOp, "kind = 2", [&] {
+    return cuact::softmax_forward(static_cast<SoftmaxKind>(2), DType::kFloat32, g_a, g_b, s, o,
+                                  nullptr);
+  });
+  expect_rejected(Status::kErrorUnknownDType, "dtype = 7", [&] {
+    return cuact::softmax_forward(SoftmaxKind::kSoftmax, static_cast<DType>(7), g_a, g_b, s, o,
+                                  nullptr);
+  });
+  expect_rejected(Status::kErrorInvalidShape, "negative extent", [&] {
+    return cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, g_a, g_b,
+                                  SoftmaxShape{4, -1, 1}, o, nullptr);
+  });
+  float* f = reinterpret_cast<float*>(g_a);
+  expect_rejected(Status::kErrorPartialOverlap, "y and x overlap", [&] {
+    return cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, f, f + 3,
+                                  SoftmaxShape{1, 8, 1}, o, nullptr);
+  });
+  expect_rejected(Status::kErrorPartialOverlap, "dx and y overlap", [&] {
+    return cuact::softmax_backward(SoftmaxKind::kSoftmax, DType::kFloat32, f, f + 40, f + 1,
+                                   SoftmaxShape{1, 8, 1}, nullptr);
+  });
+  expect_rejected(Status::kErrorMisalignedPointer, "x = ", [&] {
+    return cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat64, f + 1, g_b,
+                                  SoftmaxShape{1, 2, 1}, o, nullptr);
+  });
+  EXPECT_EQ(
+      cuactSoftmaxForward(CUACT_SOFTMAX, CUACT_DTYPE_FLOAT16, nullptr, g_b, 2, 3, 1, 0, nullptr),
+      CUACT_STATUS_NULL_POINTER);
+  EXPECT_EQ(cuactSoftmaxBackward(5, CUACT_DTYPE_FLOAT16, g_a, g_a, g_b, 2, 3, 1, nullptr),
+            CUACT_STATUS_UNKNOWN_OP);
+}
+
+TEST(SoftmaxValidation, EmptyTensorsAreANoOp) {
+  const cuact::SoftmaxOptions o;
+  for (SoftmaxShape s : {SoftmaxShape{0, 5, 1}, SoftmaxShape{3, 0, 1}, SoftmaxShape{3, 5, 0}}) {
+    EXPECT_EQ(cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, nullptr, nullptr, s, o,
+                                     nullptr),
+              Status::kSuccess);
+    EXPECT_EQ(cuact::softmax_backward(SoftmaxKind::kLogSoftmax, DType::kFloat16, nullptr, nullptr,
+                                      nullptr, s, nullptr),
+              Status::kSuccess);
+  }
+}
+
+TEST(SoftmaxValidation, ValidCallWithoutADeviceReportsNoDevice) {
+  if (cuact_test::gpu_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
+  float* f = reinterpret_cast<float*>(g_a);
+  EXPECT_EQ(cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, f, f,
+                                   SoftmaxShape{2, 4, 1}, {}, nullptr),
+            Status::kErrorNoDevice);
+}
+
+TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
+  EXPECT_EQ(plan_softmax(100, 1, 1, 132).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(100, 1024, 1, 132).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(100, 1025, 1, 132).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(100, 1025, 1, 132).block, 256);
+  EXPECT_EQ(plan_softmax(100, 32767, 1, 132).block, 256);
+  EXPECT_EQ(plan_softmax(100, 32768, 1, 132).block, 1024);
+  EXPECT_EQ(plan_softmax(64, 16, 262144, 132).tier, SoftmaxTier::kColumn);
+  EXPECT_EQ(plan_softmax(64, 16, 2, 132).tier, SoftmaxTier::kColumn);
+  // Grids: eight rows per block for warp rows, a block per row, a thread per column; capped.
+  EXPECT_EQ(plan_softmax(17, 100, 1, 132).grid, 3);
+  EXPECT_EQ(plan_softmax(17, 5000, 1, 132).grid, 17);
+  EXPECT_EQ(plan_softmax(2, 10, 300, 132).grid, 3);
+  EXPECT_EQ(plan_softmax(int64_t{1} << 30, 32, 1, 132).grid, 132 * 8 * 64);
+}
+
+}  // namespace
