@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// cuact-bench: bandwidth of every cuact activation, forward and backward, against the copy roof
-// measured in the same run, with cub::DeviceTransform running the same functors as a reference.
+// cuact-bench: bandwidth of every cuact activation and of softmax / log_softmax, forward and
+// backward, against the copy roof measured in the same run, with cub::DeviceTransform running the
+// same activation functors as a reference.
 //
-//   cuact-bench                      every case (about a minute on an H100/H200)
+//   cuact-bench                      every case (a minute or two on an H100/H200)
 //   cuact-bench --quick              smoke test: n = 2^24, fewer sizes, 10 iterations
 //   cuact-bench --filter gelu/bfloat16 --json out.json
+//   cuact-bench --softmax-only       softmax and log_softmax cases only
 //   cuact-bench --list               case names (no GPU needed)
 //
 // Method (shared/research/perf-anchors.md, "How to measure fairly"):
 //  - bytes are the compulsory ones: forward 2*n*size (read x, write y), backward 3*n*size (read
-//    dy, read x or y, write dx); GB are decimal.
+//    dy, read x or y, write dx; softmax: read y, read dy, write dx); GB are decimal.
 //  - the roof is the better of cudaMemcpyAsync and a 16-byte-vector copy kernel over a tensor of
 //    the same byte count, measured in this run on this card; a row's % is against that roof.
 //  - each launch is timed alone with a pair of CUDA events after >= 5 warm-up launches; we report
 //    the median (p10/p90 in the JSON). Main cases move >= 1 GiB per call, far above the 50 MB L2.
 //  - inputs are values in [-8, 8) from a hash of the index (never zeros), so transcendental ops
-//    take their real branches.
+//    take their real branches; dy is in [-1, 1); a saved y is a real forward output.
+//  - few-row softmax cases are latency cases: besides the %, each has a target of
+//    bytes / (copy roof of a 1 GiB tensor) + 5 us, the DRAM time plus a fixed allowance.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
@@ -33,6 +37,7 @@
 #include <vector>
 
 #include "cuact/activation.hpp"
+#include "cuact/softmax.hpp"
 #include "cub_reference.cuh"
 
 #ifndef CUACT_GIT_COMMIT
@@ -41,6 +46,8 @@
 
 using cuact::DType;
 using cuact::Op;
+using cuact::SoftmaxKind;
+using cuact::SoftmaxShape;
 
 // ---------------------------------------------------------------------------------------------
 // Error checking: every failure names the call and exits; a benchmark that keeps going after an
@@ -250,8 +257,11 @@ static Roof measure_roof(Bench& b, const void* src, void* dst, size_t bytes) {
   r.tensor_bytes = bytes;
   r.memcpy_t = time_launches(
       b, [&] { CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, b.stream)); });
-  // Every tensor here is a multiple of 16 bytes (2^10 elements of 2 bytes at the least).
+  // The kernel copies whole 16-byte vectors only. Softmax shapes such as 5341 x 50257 leave a
+  // tail of a few bytes; the kernel's GB/s counts only what it copied (a negligible change on
+  // those 0.5-1 GiB tensors), which keeps the copy kernel free of a scalar tail.
   const int64_t nvec = int64_t(bytes / sizeof(uint4));
+  const double kernel_bytes = double(nvec) * double(sizeof(uint4));
   const int64_t per_block = kCopyThreads * kCopyVecsPerThread;
   const unsigned blocks = unsigned((nvec + per_block - 1) / per_block);
   r.kernel_t = time_launches(b, [&] {
@@ -260,7 +270,7 @@ static Roof measure_roof(Bench& b, const void* src, void* dst, size_t bytes) {
     CUDA_CHECK(cudaGetLastError());
   });
   r.memcpy_gbs = gb_per_s(2.0 * double(bytes), r.memcpy_t.median_us);
-  r.kernel_gbs = gb_per_s(2.0 * double(bytes), r.kernel_t.median_us);
+  r.kernel_gbs = gb_per_s(2.0 * kernel_bytes, r.kernel_t.median_us);
   return r;
 }
 
@@ -268,33 +278,83 @@ static Roof measure_roof(Bench& b, const void* src, void* dst, size_t bytes) {
 // Cases
 // ---------------------------------------------------------------------------------------------
 
-enum class Group { kAct, kCub, kSweep };
-enum class Dir { kForward, kBackwardX, kBackwardY };
+enum class Group { kAct, kCub, kSweep, kSoftmax };
+// Softmax backward always takes the saved output y, so it needs no x/y distinction.
+enum class Dir { kForward, kBackwardX, kBackwardY, kBackward };
+// Which softmax shapes a case stands for: rows over the last axis, a middle axis, or few long
+// rows (latency cases).
+enum class Layout { kNone, kLast, kMiddle, kFewRows };
 
 static const char* group_name(Group g) {
-  return g == Group::kAct ? "act" : g == Group::kCub ? "cub" : "sweep";
+  switch (g) {
+    case Group::kAct: return "act";
+    case Group::kCub: return "cub";
+    case Group::kSweep: return "sweep";
+    case Group::kSoftmax: return "softmax";
+  }
+  return "?";
 }
 static const char* dir_name(Dir d) {
-  return d == Dir::kForward ? "fwd" : d == Dir::kBackwardX ? "bwd_x" : "bwd_y";
+  switch (d) {
+    case Dir::kForward: return "fwd";
+    case Dir::kBackwardX: return "bwd_x";
+    case Dir::kBackwardY: return "bwd_y";
+    case Dir::kBackward: return "bwd";
+  }
+  return "?";
+}
+static const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::kNone: return "none";
+    case Layout::kLast: return "last";
+    case Layout::kMiddle: return "middle";
+    case Layout::kFewRows: return "fewrows";
+  }
+  return "?";
+}
+static const char* kind_name(SoftmaxKind k) {
+  return k == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax";
 }
 
 struct Case {
-  std::string name;  // group/op/dtype/dir[/2^k]: what --filter and --list see
+  std::string name;  // what --filter and --list see; see make_case and make_softmax_case
   Group group;
-  Op op;
+  Op op;  // activation groups only
   DType dtype;
   Dir dir;
   int64_t n;
+  SoftmaxKind kind = SoftmaxKind::kSoftmax;  // softmax group only, as are layout and shape
+  Layout layout = Layout::kNone;
+  SoftmaxShape shape;
   size_t tensor_bytes() const { return size_t(n) * dtype_size(dtype); }
   double bytes_moved() const { return double(tensor_bytes()) * (dir == Dir::kForward ? 2.0 : 3.0); }
 };
+
+//! The op column of the table and the JSON: the activation, or softmax / log_softmax.
+static const char* case_op_name(const Case& c) {
+  return c.group == Group::kSoftmax ? kind_name(c.kind) : cuact::op_name(c.op);
+}
+
+// Few-row softmax cases get a latency target: bytes at the DRAM copy rate plus a fixed 5 us.
+// The rate comes from a 1 GiB copy (far above L2), not from the same-size roof: a copy of a few
+// MB is L2-resident and mostly launch latency, which the 5 us already allows for.
+constexpr size_t kBandwidthRoofBytes = size_t(1) << 30;
+constexpr double kLatencyAllowanceUs = 5.0;
+
+static bool has_latency_target(const Case& c) {
+  return c.group == Group::kSoftmax && c.layout == Layout::kFewRows;
+}
+
+static double latency_target_us(const Case& c, const Roof& bandwidth_roof) {
+  return c.bytes_moved() / (bandwidth_roof.gbs() * 1e3) + kLatencyAllowanceUs;  // GB/s = 1e3 B/us
+}
 
 struct Options {
   std::vector<std::string> filters;  // a case runs if its name contains any of them
   std::vector<DType> dtypes;         // empty: all
   std::string json_path;
   int iters = 0;  // 0: the default for the mode
-  bool quick = false, list = false, help = false;
+  bool quick = false, list = false, help = false, softmax_only = false;
 };
 
 static std::string pow2_name(int64_t n) {
@@ -311,7 +371,28 @@ static Case make_case(Group g, Op op, DType d, Dir dir, int64_t n) {
   return {name, g, op, d, dir, n};
 }
 
+//! Softmax names: kind/layout/dtype/dir/size, where size is cols (last axis), rowsxcols (few
+//! rows) or outerxdimxinner (middle axis), e.g. log_softmax/middle/float16/bwd/32x1000x1024.
+static Case make_softmax_case(SoftmaxKind k, Layout l, DType d, Dir dir, const SoftmaxShape& s) {
+  std::string size;
+  switch (l) {
+    case Layout::kLast: size = std::to_string(s.dim); break;
+    case Layout::kFewRows: size = std::to_string(s.outer) + "x" + std::to_string(s.dim); break;
+    default:
+      size = std::to_string(s.outer) + "x" + std::to_string(s.dim) + "x" + std::to_string(s.inner);
+      break;
+  }
+  const std::string name = std::string(kind_name(k)) + "/" + layout_name(l) + "/" +
+                           cuact::dtype_name(d) + "/" + dir_name(dir) + "/" + size;
+  Case c{name, Group::kSoftmax, Op::kLinear, d, dir, s.outer * s.dim * s.inner};
+  c.kind = k;
+  c.layout = l;
+  c.shape = s;
+  return c;
+}
+
 static bool selected(const Options& o, const Case& c) {
+  if (o.softmax_only && c.group != Group::kSoftmax) return false;
   if (!o.dtypes.empty() && std::find(o.dtypes.begin(), o.dtypes.end(), c.dtype) == o.dtypes.end())
     return false;
   if (o.filters.empty()) return true;
@@ -319,6 +400,68 @@ static bool selected(const Options& o, const Case& c) {
     if (c.name.find(f) != std::string::npos) return true;
   }
   return false;
+}
+
+constexpr SoftmaxKind kSoftmaxKinds[] = {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax};
+
+//! Every (kind, direction) of one softmax shape; `backward` false for forward-only groups.
+static void add_softmax_kinds(Layout l, DType d, const SoftmaxShape& s, bool backward,
+                              std::vector<Case>* out) {
+  for (SoftmaxKind k : kSoftmaxKinds) {
+    out->push_back(make_softmax_case(k, l, d, Dir::kForward, s));
+    if (backward) out->push_back(make_softmax_case(k, l, d, Dir::kBackward, s));
+  }
+}
+
+//! Last axis: rows = floor(total / cols), so every width moves about the same bytes (1 GiB of
+//! float32 at 2^28) and the DRAM rate, not the launch, sets the time. The widths cover the
+//! warp, block and multi-block tiers and the vocabularies of common models (GPT-2 50257,
+//! Llama 32000, Qwen 151936), odd and non-power-of-two included.
+static void add_softmax_last(const Options& o, DType d, std::vector<Case>* out) {
+  const std::vector<int64_t> widths =
+      o.quick ? std::vector<int64_t>{32, 1024, 32768, 1048576}
+              : std::vector<int64_t>{32,    100,   128,    512,    1000,   1024,
+                                     2048,  4096,  8192,   16384,  32000,  32768,
+                                     50257, 65536, 131072, 151936, 262144, 1048576};
+  const int64_t total = int64_t(1) << (o.quick ? 24 : 28);
+  for (int64_t cols : widths)
+    add_softmax_kinds(Layout::kLast, d, SoftmaxShape{total / cols, cols, 1}, true, out);
+}
+
+//! Middle axis (outer, dim, inner): a short axis over huge planes, a vocabulary-sized axis over
+//! 1024 positions with many and with few planes, and a tiny axis. --quick divides outer by 16
+//! (at least 1), keeping dim and inner, which decide the kernel, at about 2^24 elements.
+static void add_softmax_middle(const Options& o, DType d, std::vector<Case>* out) {
+  static const SoftmaxShape kShapes[] = {
+      {64, 16, 262144}, {256, 1000, 1024}, {32, 1000, 1024}, {16, 4, 4194304}};
+  for (SoftmaxShape s : kShapes) {
+    if (o.quick) s.outer = std::max<int64_t>(1, s.outer / 16);
+    add_softmax_kinds(Layout::kMiddle, d, s, true, out);
+  }
+}
+
+//! Few long rows (decoding with a large vocabulary, one row per sequence): too few rows to fill
+//! the SMs one row per block, so these measure latency. 132 is the H100 SXM's SM count.
+static void add_softmax_fewrows(const Options& o, DType d, std::vector<Case>* out) {
+  const std::vector<int64_t> rows =
+      o.quick ? std::vector<int64_t>{1, 132} : std::vector<int64_t>{1, 4, 16, 64, 132};
+  const std::vector<int64_t> widths = o.quick
+                                          ? std::vector<int64_t>{32768, 1048576}
+                                          : std::vector<int64_t>{32768, 151936, 262144, 1048576};
+  for (int64_t cols : widths) {
+    for (int64_t r : rows)
+      add_softmax_kinds(Layout::kFewRows, d, SoftmaxShape{r, cols, 1}, false, out);
+  }
+}
+
+//! Grouped by dtype so the inputs are refilled once per dtype, not once per case.
+static void add_softmax_cases(const Options& o, std::vector<Case>* out) {
+  for (DType d : {DType::kFloat32, DType::kBFloat16, DType::kFloat16}) {
+    add_softmax_last(o, d, out);
+    add_softmax_middle(o, d, out);
+  }
+  for (DType d : {DType::kFloat32, DType::kBFloat16})
+    add_softmax_fewrows(o, d, out);
 }
 
 //! Main cases at 2^28 (2^27 for float64: the same 1 GiB per tensor as float32), with the CUB
@@ -349,6 +492,7 @@ static std::vector<Case> make_cases(const Options& o) {
         all.push_back(make_case(Group::kSweep, op, d, Dir::kForward, int64_t(1) << k));
     }
   }
+  add_softmax_cases(o, &all);
   std::vector<Case> out;
   for (const Case& c : all) {
     if (selected(o, c)) out.push_back(c);
@@ -360,12 +504,13 @@ static std::vector<Case> make_cases(const Options& o) {
 // Running a case
 // ---------------------------------------------------------------------------------------------
 
-//! Four device buffers, each big enough for the largest selected tensor.
+//! Four device buffers, each big enough for the largest selected tensor (and for the 1 GiB
+//! bandwidth roof when latency targets are printed).
 struct Buffers {
   size_t bytes = 0;
   void* x = nullptr;    // forward input / saved input
   void* dy = nullptr;   // upstream gradient
-  void* y = nullptr;    // forward output saved for bwd_y
+  void* y = nullptr;    // forward output saved for bwd_y and softmax bwd
   void* out = nullptr;  // what the timed call writes
   DType filled = DType::kFloat32;
   bool has_fill = false;  // x and dy hold values of `filled` over the whole buffer
@@ -399,10 +544,22 @@ static void prepare_inputs(const Bench& b, Buffers& buf, DType d) {
   buf.has_fill = true;
 }
 
+//! Softmax forward x -> out, or backward (y, dy) -> out.
+static void launch_softmax(const Bench& b, const Buffers& buf, const Case& c) {
+  if (c.dir == Dir::kForward) {
+    cuact_check(cuact::softmax_forward(c.kind, c.dtype, buf.x, buf.out, c.shape, {}, b.stream),
+                "cuact::softmax_forward", c.name);
+  } else {
+    cuact_check(cuact::softmax_backward(c.kind, c.dtype, buf.y, buf.dy, buf.out, c.shape, b.stream),
+                "cuact::softmax_backward", c.name);
+  }
+}
+
 //! Enqueues the call that `c` measures.
 static void launch_case(const Bench& b, const Buffers& buf, const Case& c,
                         const cuact::ActParams& p) {
   switch (c.group) {
+    case Group::kSoftmax: return launch_softmax(b, buf, c);
     case Group::kCub:
       CUDA_CHECK(bench::cub_forward(c.op, c.dtype, buf.x, buf.out, c.n, p, b.stream));
       return;
@@ -426,16 +583,26 @@ struct Row {
   Case c;
   Timing t;
   double gbs = 0, roof_gbs = 0, pct_roof = 0;
+  double target_us = 0;  // few-row softmax only (0: none); see latency_target_us
 };
+
+//! The saved output a backward case reads must be a real forward output of the same op and
+//! shape: y-based activation branches and softmax's sum(y dy) then see realistic values.
+static void prepare_saved_output(const Bench& b, const Buffers& buf, const Case& c,
+                                 const cuact::ActParams& params) {
+  if (c.dir == Dir::kBackwardY) {
+    cuact_check(cuact::forward(c.op, c.dtype, buf.x, buf.y, c.n, params, b.stream),
+                "cuact::forward (saved y)", c.name);
+  } else if (c.group == Group::kSoftmax && c.dir == Dir::kBackward) {
+    cuact_check(cuact::softmax_forward(c.kind, c.dtype, buf.x, buf.y, c.shape, {}, b.stream),
+                "cuact::softmax_forward (saved y)", c.name);
+  }
+}
 
 static Row run_case(Bench& b, Buffers& buf, const Case& c, const Roof& roof) {
   const cuact::ActParams params;
   prepare_inputs(b, buf, c.dtype);
-  if (c.dir == Dir::kBackwardY) {
-    // The saved tensor must be a real forward output, so that y-based branches are realistic.
-    cuact_check(cuact::forward(c.op, c.dtype, buf.x, buf.y, c.n, params, b.stream),
-                "cuact::forward (saved y)", c.name);
-  }
+  prepare_saved_output(b, buf, c, params);
   Row r;
   r.c = c;
   r.t = time_launches(b, [&] { launch_case(b, buf, c, params); });
@@ -513,7 +680,8 @@ static DeviceInfo open_device() {
 // Text output
 // ---------------------------------------------------------------------------------------------
 
-static void print_header(const DeviceInfo& d, const Options& o, const Bench& b) {
+static void print_header(const DeviceInfo& d, const Options& o, const Bench& b,
+                         bool latency_targets) {
   std::printf("cuact-bench  commit %s  %s\n", git_commit().c_str(), utc_now().c_str());
   std::printf("device %d: %s (sm_%d%d, %d SMs, %.1f GiB, L2 %.0f MB, ECC %s, PCI %s)\n", d.index,
               d.prop.name, d.prop.major, d.prop.minor, d.prop.multiProcessorCount,
@@ -536,7 +704,13 @@ static void print_header(const DeviceInfo& d, const Options& o, const Bench& b) 
     std::printf(
         "note: --quick: 2^24 elements (~128 MiB working set, near the L2 size): a smoke "
         "test, not a measurement\n");
-  std::printf("note: sweep sizes below ~2^23 fit in L2: read their time in us, not GB/s\n\n");
+  std::printf("note: sweep sizes below ~2^23 fit in L2: read their time in us, not GB/s\n");
+  if (latency_targets)
+    std::printf(
+        "note: softmax fewrows cases are latency cases: read time_us against target_us = bytes / "
+        "(copy roof at %zu bytes) + %.0f us\n",
+        kBandwidthRoofBytes, kLatencyAllowanceUs);
+  std::printf("\n");
 }
 
 static void print_roofs(const std::map<size_t, Roof>& roofs) {
@@ -551,15 +725,35 @@ static void print_roofs(const std::map<size_t, Roof>& roofs) {
 }
 
 static void print_row_header() {
-  std::printf("%-44s %-9s %-6s %6s %12s %9s %7s\n", "case", "dtype", "dir", "n", "time_us", "GB/s",
+  std::printf("%-48s %-9s %-6s %10s %12s %9s %7s\n", "case", "dtype", "dir", "n", "time_us", "GB/s",
               "%roof");
 }
 
+//! Latency cases append their target, so the time can be read against it on the same line.
 static void print_row(const Row& r) {
-  std::printf("%-44s %-9s %-6s %6s %12.2f %9.1f %7.1f\n", r.c.name.c_str(),
+  std::printf("%-48s %-9s %-6s %10s %12.2f %9.1f %7.1f", r.c.name.c_str(),
               cuact::dtype_name(r.c.dtype), dir_name(r.c.dir), pow2_name(r.c.n).c_str(),
               r.t.median_us, r.gbs, r.pct_roof);
+  if (r.target_us > 0) std::printf("   target_us %.2f", r.target_us);
+  std::printf("\n");
   std::fflush(stdout);  // progress shows through a pipe (tee) while the run goes on
+}
+
+//! Few-row softmax: time first, against its target (time / target <= 1 meets it).
+static void print_latency_summary(const std::vector<Row>& rows) {
+  bool header = false;
+  for (const Row& r : rows) {
+    if (r.target_us <= 0) continue;
+    if (!header) {
+      std::printf("\nfew-row softmax, latency: target_us = bytes / 1 GiB copy roof + %.0f us\n",
+                  kLatencyAllowanceUs);
+      std::printf("%-48s %10s %10s %8s %10s %10s %7s\n", "case", "time_us", "target_us", "t/target",
+                  "p10_us", "p90_us", "%roof");
+      header = true;
+    }
+    std::printf("%-48s %10.2f %10.2f %8.2f %10.2f %10.2f %7.1f\n", r.c.name.c_str(), r.t.median_us,
+                r.target_us, r.t.median_us / r.target_us, r.t.p10_us, r.t.p90_us, r.pct_roof);
+  }
 }
 
 //! Forward rows of cuact and CUB side by side, one line per (dtype, op) where both ran.
@@ -630,17 +824,20 @@ static void json_device(FILE* f, const DeviceInfo& d) {
 }
 
 static void json_settings(FILE* f, const Options& o, const Bench& b) {
-  std::fprintf(f, "  \"settings\": {\"warmup\": %d, \"iters\": %d, \"quick\": %s, \"filters\": [",
-               b.warmup, b.iters, o.quick ? "true" : "false");
+  std::fprintf(f,
+               "  \"settings\": {\"warmup\": %d, \"iters\": %d, \"quick\": %s, "
+               "\"softmax_only\": %s, \"filters\": [",
+               b.warmup, b.iters, o.quick ? "true" : "false", o.softmax_only ? "true" : "false");
   for (size_t i = 0; i < o.filters.size(); ++i)
     std::fprintf(f, "%s%s", i ? ", " : "", json_str(o.filters[i]).c_str());
   std::fprintf(f, "], \"dtypes\": [");
   for (size_t i = 0; i < o.dtypes.size(); ++i)
     std::fprintf(f, "%s%s", i ? ", " : "", json_str(cuact::dtype_name(o.dtypes[i])).c_str());
-  std::fprintf(
-      f,
-      "], \"bytes_forward\": \"2*n*size\", \"bytes_backward\": \"3*n*size\", "
-      "\"gb\": \"1e9 bytes\", \"statistic\": \"median of individually timed launches\"},\n");
+  std::fprintf(f,
+               "], \"bytes_forward\": \"2*n*size\", \"bytes_backward\": \"3*n*size\", "
+               "\"gb\": \"1e9 bytes\", \"statistic\": \"median of individually timed launches\", "
+               "\"latency_target\": \"bytes / roof_gbs(tensor_bytes %zu) + %.0f us\"},\n",
+               kBandwidthRoofBytes, kLatencyAllowanceUs);
 }
 
 static void json_roofs(FILE* f, const std::map<size_t, Roof>& roofs) {
@@ -657,6 +854,15 @@ static void json_roofs(FILE* f, const std::map<size_t, Roof>& roofs) {
   std::fprintf(f, "\n  ],\n");
 }
 
+//! Softmax rows add their layout and (outer, dim, inner); latency cases their target.
+static void json_softmax_fields(FILE* f, const Row& r) {
+  if (r.c.group != Group::kSoftmax) return;
+  std::fprintf(f, ", \"layout\": \"%s\", \"shape\": [%lld, %lld, %lld]", layout_name(r.c.layout),
+               static_cast<long long>(r.c.shape.outer), static_cast<long long>(r.c.shape.dim),
+               static_cast<long long>(r.c.shape.inner));
+  if (r.target_us > 0) std::fprintf(f, ", \"target_us\": %.3f", r.target_us);
+}
+
 static void json_rows(FILE* f, const std::vector<Row>& rows) {
   std::fprintf(f, "  \"rows\": [");
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -665,11 +871,13 @@ static void json_rows(FILE* f, const std::vector<Row>& rows) {
                  "%s\n    {\"name\": %s, \"group\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", "
                  "\"direction\": \"%s\", \"n\": %lld, \"bytes\": %.0f, \"median_us\": %.3f, "
                  "\"p10_us\": %.3f, \"p90_us\": %.3f, \"gbs\": %.2f, \"roof_gbs\": %.2f, "
-                 "\"pct_roof\": %.2f}",
-                 i ? "," : "", json_str(r.c.name).c_str(), group_name(r.c.group),
-                 cuact::op_name(r.c.op), cuact::dtype_name(r.c.dtype), dir_name(r.c.dir),
-                 static_cast<long long>(r.c.n), r.c.bytes_moved(), r.t.median_us, r.t.p10_us,
-                 r.t.p90_us, r.gbs, r.roof_gbs, r.pct_roof);
+                 "\"pct_roof\": %.2f",
+                 i ? "," : "", json_str(r.c.name).c_str(), group_name(r.c.group), case_op_name(r.c),
+                 cuact::dtype_name(r.c.dtype), dir_name(r.c.dir), static_cast<long long>(r.c.n),
+                 r.c.bytes_moved(), r.t.median_us, r.t.p10_us, r.t.p90_us, r.gbs, r.roof_gbs,
+                 r.pct_roof);
+    json_softmax_fields(f, r);
+    std::fprintf(f, "}");
   }
   std::fprintf(f, "\n  ]\n");
 }
@@ -697,15 +905,25 @@ static void print_help() {
       "Times every cuact activation (forward; backward from x; backward from y where the op has\n"
       "a y-based derivative) in float32/float16/bfloat16/float64 at 2^28 elements (float64:\n"
       "2^27), cub::DeviceTransform with the same functors (forward), and a size sweep of relu,\n"
-      "gelu, silu (2^10..2^28, 2^29 for 16-bit). Each row is a %% of the copy roof measured in\n"
-      "the same run (the better of cudaMemcpyAsync and a 16-byte-vector copy kernel).\n\n"
+      "gelu, silu (2^10..2^28, 2^29 for 16-bit), then softmax and log_softmax in float32/\n"
+      "bfloat16/float16: forward and backward over the last axis (rows x cols of about 2^28\n"
+      "elements, 32..1048576 cols) and over a middle axis (outer x dim x inner), and forward\n"
+      "over few long rows (1..132 rows, float32/bfloat16), which are latency cases with a\n"
+      "target of bytes / (1 GiB copy roof) + 5 us. Each row is a %% of the copy roof measured\n"
+      "in the same run for the same tensor bytes (the better of cudaMemcpyAsync and a\n"
+      "16-byte-vector copy kernel).\n\n"
       "options:\n"
       "  --list             print the selected case names and exit (no GPU needed)\n"
       "  --filter SUBSTR    run cases whose name contains SUBSTR; repeatable or comma-separated\n"
-      "                     (names: act|cub|sweep / op / dtype / fwd|bwd_x|bwd_y [/2^k])\n"
+      "                     (names: act|cub|sweep / op / dtype / fwd|bwd_x|bwd_y [/2^k], and\n"
+      "                     softmax|log_softmax / last|middle|fewrows / dtype / fwd|bwd / size,\n"
+      "                     size = cols, rowsxcols or outerxdimxinner)\n"
+      "  --softmax-only     only the softmax and log_softmax cases (combines with --filter)\n"
       "  --dtype NAME       float32|float16|bfloat16|float64 (or fp32, fp16, bf16, fp64);\n"
       "                     repeatable or comma-separated\n"
-      "  --quick            smoke test: n = 2^24, sweep 2^10..2^22 every 4, 10 iterations\n"
+      "  --quick            smoke test: n = 2^24, sweep 2^10..2^22 every 4, softmax cols\n"
+      "                     32/1024/32768/1048576 and middle outer / 16, few rows 1 and 132\n"
+      "                     at 32768 and 1048576 cols, 10 iterations\n"
       "  --iters N          timed launches per case (default 30; --quick 10)\n"
       "  --json FILE        also write device, versions, roofs and every row as JSON\n"
       "  --help             this text\n\n"
@@ -745,6 +963,8 @@ static Options parse_args(int argc, char** argv) {
       o.list = true;
     } else if (arg == "--quick") {
       o.quick = true;
+    } else if (arg == "--softmax-only") {
+      o.softmax_only = true;
     } else if (arg == "--filter") {
       for (const std::string& f : split_commas(next()))
         o.filters.push_back(f);
@@ -832,20 +1052,22 @@ int main(int argc, char** argv) {
   const std::string started = utc_now();
   Bench b;
   init_bench(b, o, dev);
-  print_header(dev, o, b);
+  const bool latency_targets = std::any_of(cases.begin(), cases.end(), has_latency_target);
+  print_header(dev, o, b, latency_targets);
 
-  size_t max_bytes = 0;
+  // Every tensor size in play, plus the 1 GiB copy that latency targets are measured against.
+  std::vector<size_t> roof_sizes;
   for (const Case& c : cases)
-    max_bytes = std::max(max_bytes, c.tensor_bytes());
+    roof_sizes.push_back(c.tensor_bytes());
+  if (latency_targets) roof_sizes.push_back(kBandwidthRoofBytes);
   Buffers buf;
-  alloc_buffers(buf, max_bytes);
+  alloc_buffers(buf, *std::max_element(roof_sizes.begin(), roof_sizes.end()));
 
   // Roofs first, for every tensor size in play, so each row compares with a copy of its own size.
   prepare_inputs(b, buf, DType::kFloat32);
   std::map<size_t, Roof> roofs;
-  for (const Case& c : cases) {
-    if (!roofs.count(c.tensor_bytes()))
-      roofs[c.tensor_bytes()] = measure_roof(b, buf.x, buf.out, c.tensor_bytes());
+  for (size_t bytes : roof_sizes) {
+    if (!roofs.count(bytes)) roofs[bytes] = measure_roof(b, buf.x, buf.out, bytes);
   }
   print_roofs(roofs);
 
@@ -853,9 +1075,12 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   for (const Case& c : cases) {
     rows.push_back(run_case(b, buf, c, roofs.at(c.tensor_bytes())));
+    if (has_latency_target(c))
+      rows.back().target_us = latency_target_us(c, roofs.at(kBandwidthRoofBytes));
     print_row(rows.back());
   }
   print_cub_comparison(rows);
+  print_latency_summary(rows);
 
   if (json) {
     write_json(json, dev, o, b, roofs, rows, started);

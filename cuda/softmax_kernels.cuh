@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! @file cuda/softmax_kernels.cuh
 //! softmax_forward_kernel / softmax_backward_kernel, one per tier (cuda/softmax_plan.hpp).
+//! The per-element and per-row math is __host__ __device__ so tests/softmax_math_test.cu checks
+//! it on the CPU, reductions emulated lane by lane.
 //!
 //! Forward: each row is reduced to an online (max, sum of exp(x - max)) pair, so one pass gives
 //! both (Milakov & Gimelshein); pairs combine associatively across lanes and warps through
@@ -29,7 +31,7 @@ using softmax_acc_t = std::conditional_t<sizeof(T) == 2, float, double>;
 //! e^v for the row sums and outputs. float32 storage takes the float exponential (2 ulp) and
 //! sums it in double: the sum of a 10^6-element row stays within a few float ulps.
 template <class T>
-__device__ __forceinline__ softmax_acc_t<T> softmax_exp(softmax_acc_t<T> v) {
+CUACT_HD softmax_acc_t<T> softmax_exp(softmax_acc_t<T> v) {
   if constexpr (std::is_same_v<T, double>) {
     return ::exp(v);
   } else {
@@ -37,38 +39,46 @@ __device__ __forceinline__ softmax_acc_t<T> softmax_exp(softmax_acc_t<T> v) {
   }
 }
 
+//! A row's running max and its sum of exp(x - max), kept as sum - 1 ("excess"): the maximum's own
+//! term is exactly 1, so log(sum) = log1p(excess) keeps the small terms that 1 + excess would
+//! round away (log_softmax of a dominant entry is -log1p(excess), not 0). Empty: (-inf, -1).
 template <class A>
 struct MaxSum {
   A max;
-  A sum;  //!< sum of exp(x - max)
+  A excess;
 };
 
-//! Adds one element to a running (max, sum): a new maximum rescales the sum; -inf adds nothing;
-//! NaN poisons both (so the row comes out NaN).
+template <class A>
+CUACT_HD MaxSum<A> empty_max_sum() {
+  return {-static_cast<A>(HUGE_VAL), A(-1)};
+}
+
+//! Adds one element: a new maximum rescales the sum; -inf adds nothing; NaN poisons the row.
 template <class T, class A>
-__device__ __forceinline__ void accumulate(MaxSum<A>& p, A x) {
+CUACT_HD void accumulate(MaxSum<A>& p, A x) {
   if (x > p.max) {
-    p.sum = p.sum * softmax_exp<T>(p.max - x) + A(1);
+    p.excess = (p.excess + A(1)) * softmax_exp<T>(p.max - x);  // old sum, rescaled; new max is 1
     p.max = x;
   } else if (x != x) {
     p.max = x;
-    p.sum = x;
+    p.excess = x;
   } else if (x > -static_cast<A>(HUGE_VAL)) {
-    p.sum += softmax_exp<T>(x - p.max);
+    p.excess += softmax_exp<T>(x - p.max);
   }
 }
 
 template <class T>
 struct CombineMaxSum {
   using A = softmax_acc_t<T>;
-  __device__ __forceinline__ MaxSum<A> operator()(const MaxSum<A>& a, const MaxSum<A>& b) const {
+  CUACT_HD MaxSum<A> operator()(const MaxSum<A>& a, const MaxSum<A>& b) const {
     if (a.max != a.max) return a;
     if (b.max != b.max) return b;
-    const A m = a.max > b.max ? a.max : b.max;
-    if (m == -static_cast<A>(HUGE_VAL)) return {m, A(0)};
-    const A sa = a.max == -static_cast<A>(HUGE_VAL) ? A(0) : a.sum * softmax_exp<T>(a.max - m);
-    const A sb = b.max == -static_cast<A>(HUGE_VAL) ? A(0) : b.sum * softmax_exp<T>(b.max - m);
-    return {m, sa + sb};
+    if (a.max == -static_cast<A>(HUGE_VAL)) return b;  // a is empty (or all -inf)
+    if (b.max == -static_cast<A>(HUGE_VAL)) return a;
+    // The side with the larger max keeps its implicit 1; the other's full sum is rescaled.
+    return a.max >= b.max
+               ? MaxSum<A>{a.max, a.excess + (b.excess + A(1)) * softmax_exp<T>(b.max - a.max)}
+               : MaxSum<A>{b.max, b.excess + (a.excess + A(1)) * softmax_exp<T>(a.max - b.max)};
   }
 };
 
@@ -82,10 +92,10 @@ struct RowScale {
 };
 
 template <SoftmaxKind kKind, class A>
-__device__ __forceinline__ RowScale<A> finish(MaxSum<A> p, bool safe) {
+CUACT_HD RowScale<A> finish(MaxSum<A> p, bool safe) {
   const A inf = static_cast<A>(HUGE_VAL);
-  RowScale<A> r{p.max, A(1) / p.sum, kKind == SoftmaxKind::kLogSoftmax ? ::log(p.sum) : A(0),
-                false};
+  RowScale<A> r{p.max, A(1) / (A(1) + p.excess),
+                kKind == SoftmaxKind::kLogSoftmax ? ::log1p(p.excess) : A(0), false};
   if (p.max == inf) {  // +inf in the row: inf - inf, so the whole row is NaN
     r.max = inf - inf;
   } else if (p.max == -inf && safe) {
@@ -95,7 +105,7 @@ __device__ __forceinline__ RowScale<A> finish(MaxSum<A> p, bool safe) {
 }
 
 template <class T, SoftmaxKind kKind, class A>
-__device__ __forceinline__ T softmax_output(T x, const RowScale<A>& r) {
+CUACT_HD T softmax_output(T x, const RowScale<A>& r) {
   if (r.masked)
     return to_storage<T>(kKind == SoftmaxKind::kSoftmax ? A(0) : -static_cast<A>(HUGE_VAL));
   const A shifted = static_cast<A>(to_compute(x)) - r.max;
@@ -108,7 +118,7 @@ __device__ __forceinline__ T softmax_output(T x, const RowScale<A>& r) {
 
 //! Row reduction for the backward pass: sum of y dy (softmax) or of dy (log_softmax).
 template <class T, SoftmaxKind kKind>
-__device__ __forceinline__ softmax_acc_t<T> backward_term(T y, T dy) {
+CUACT_HD softmax_acc_t<T> backward_term(T y, T dy) {
   using A = softmax_acc_t<T>;
   if constexpr (kKind == SoftmaxKind::kSoftmax) {
     return static_cast<A>(to_compute(y)) * static_cast<A>(to_compute(dy));
@@ -118,7 +128,7 @@ __device__ __forceinline__ softmax_acc_t<T> backward_term(T y, T dy) {
 }
 
 template <class T, SoftmaxKind kKind>
-__device__ __forceinline__ T backward_output(T y, T dy, softmax_acc_t<T> total) {
+CUACT_HD T backward_output(T y, T dy, softmax_acc_t<T> total) {
   using A = softmax_acc_t<T>;
   const A yv = static_cast<A>(to_compute(y));
   const A g = static_cast<A>(to_compute(dy));
@@ -141,12 +151,12 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int64_t row = int64_t{blockIdx.x} * 8 + warp; row < rows; row += int64_t{gridDim.x} * 8) {
     const T* xr = x + row * dim;
-    MaxSum<A> p{-static_cast<A>(HUGE_VAL), A(0)};
+    MaxSum<A> p = empty_max_sum<A>();
     for (int64_t j = lane; j < dim; j += 32)
       accumulate<T>(p, static_cast<A>(to_compute(xr[j])));
     p = WarpReduce(temp[warp]).Reduce(p, CombineMaxSum<T>{});
     p.max = __shfl_sync(0xffffffffu, p.max, 0);  // the aggregate is valid in lane 0
-    p.sum = __shfl_sync(0xffffffffu, p.sum, 0);
+    p.excess = __shfl_sync(0xffffffffu, p.excess, 0);
     const RowScale<A> r = finish<kKind>(p, safe);
     T* yr = y + row * dim;
     for (int64_t j = lane; j < dim; j += 32)
@@ -164,7 +174,7 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
   __shared__ MaxSum<A> row_total;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* xr = x + row * dim;
-    MaxSum<A> p{-static_cast<A>(HUGE_VAL), A(0)};
+    MaxSum<A> p = empty_max_sum<A>();
     for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
       accumulate<T>(p, static_cast<A>(to_compute(xr[j])));
     }
@@ -189,7 +199,7 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
   for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < columns;
        c += int64_t{gridDim.x} * blockDim.x) {
     const int64_t base = (c / inner) * dim * inner + c % inner;
-    MaxSum<A> p{-static_cast<A>(HUGE_VAL), A(0)};
+    MaxSum<A> p = empty_max_sum<A>();
     for (int64_t d = 0; d < dim; ++d)
       accumulate<T>(p, static_cast<A>(to_compute(x[base + d * inner])));
     const RowScale<A> r = finish<kKind>(p, safe);

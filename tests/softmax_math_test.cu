@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The softmax kernels' per-element and per-row math (cuda/softmax_kernels.cuh) on the CPU,
+//! with the lane-parallel reductions emulated (32 lanes for warp rows, 256 for block rows, 1
+//! for columns) and a tree combine, against the long-double reference and the accuracy contract.
+//! Covers -inf entries, all -inf rows (NaN, or 0 / -inf when safe), NaN, +inf, the dtype's
+//! largest values and huge spreads, for every dtype, both kinds and both directions.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "cuda/softmax_kernels.cuh"
+#include "tests/common/softmax_check.hpp"
+#include "tests/reference/softmax_reference.hpp"
+
+namespace {
+
+using cuact::SoftmaxKind;
+using namespace cuact::detail;
+using cuact_test::round_to;
+using cuact_test::to_ld;
+
+template <class T, SoftmaxKind kKind>
+std::vector<T> emulate_forward(const std::vector<T>& x, int lanes, bool safe) {
+  using A = softmax_acc_t<T>;
+  std::vector<MaxSum<A>> part(lanes, empty_max_sum<A>());
+  for (size_t j = 0; j < x.size(); ++j) {
+    accumulate<T>(part[j % lanes], static_cast<A>(cuact::to_compute(x[j])));
+  }
+  for (int stride = 1; stride < lanes; stride *= 2) {
+    for (int l = 0; l + stride < lanes; l += 2 * stride) {
+      part[l] = CombineMaxSum<T>{}(part[l], part[l + stride]);
+    }
+  }
+  const RowScale<A> r = finish<kKind>(part[0], safe);
+  std::vector<T> y(x.size());
+  for (size_t j = 0; j < x.size(); ++j)
+    y[j] = softmax_output<T, kKind>(x[j], r);
+  return y;
+}
+
+template <class T, SoftmaxKind kKind>
+std::vector<T> emulate_backward(const std::vector<T>& y, const std::vector<T>& dy, int lanes) {
+  using A = softmax_acc_t<T>;
+  std::vector<A> part(lanes, A(0));
+  for (size_t j = 0; j < y.size(); ++j)
+    part[j % lanes] += backward_term<T, kKind>(y[j], dy[j]);
+  for (int stride = 1; stride < lanes; stride *= 2) {
+    for (int l = 0; l + stride < lanes; l += 2 * stride)
+      part[l] += part[l + stride];
+  }
+  std::vector<T> dx(y.size());
+  for (size_t j = 0; j < y.size(); ++j)
+    dx[j] = backward_output<T, kKind>(y[j], dy[j], part[0]);
+  return dx;
+}
+
+template <class T>
+long double largest() {
+  if constexpr (std::is_same_v<T, __half>) {
+    return 65504.0L;
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return 3.3895313892515355e38L;
+  } else {
+    return std::numeric_limits<T>::max();
+  }
+}
+
+//! Rows that exercise every documented case.
+template <class T>
+std::vector<std::pair<std::string, std::vector<long double>>> test_rows() {
+  const long double inf = INFINITY, nan = NAN;
+  std::vector<std::pair<std::string, std::vector<long double>>> rows;
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(-8.0, 8.0);
+  for (int n : {1, 2, 7, 31, 32, 33, 63, 64, 65, 1000, 1023, 1024, 1025, 4097, 16385}) {
+    std::vector<long double> r(n);
+    for (auto& v : r)
+      v = u(rng);
+    rows.push_back({"uniform " + std::to_string(n), r});
+  }
+  rows.push_back({"some -inf", {1.0L, -inf, 2.0L, -inf, 0.5L}});
+  rows.push_back({"all -inf", {-inf, -inf, -inf}});
+  rows.push_back({"single -inf", {-inf}});
+  rows.push_back({"NaN", {1.0L, nan, 2.0L}});
+  rows.push_back({"+inf", {1.0L, inf, 2.0L}});
+  rows.push_back({"largest", {largest<T>(), -largest<T>(), largest<T>(), 0.0L}});
+  rows.push_back({"huge spread", {0.0L, -1e4L, -3e4L, 5.0L}});
+  std::vector<long double> wide(5000, -20.0L);
+  wide[1234] = 10.0L;  // one dominant entry: the rest are ~e^-30 relative
+  rows.push_back({"one dominant", wide});
+  return rows;
+}
+
+template <class T>
+class SoftmaxMath : public ::testing::Test {};
+using Types = ::testing::Types<float, __half, __nv_bfloat16, double>;
+TYPED_TEST_SUITE(SoftmaxMath, Types);
+
+TYPED_TEST(SoftmaxMath, ForwardMatchesReferenceForEveryLaneCount) {
+  using T = TypeParam;
+  for (const auto& [name, values] : test_rows<T>()) {
+    std::vector<T> x(values.size());
+    std::vector<long double> xl(values.size());
+    for (size_t j = 0; j < values.size(); ++j) {
+      x[j] = round_to<T>(values[j]);
+      xl[j] = to_ld(x[j]);
+    }
+    for (bool safe : {false, true}) {
+      for (int lanes : {1, 32, 256}) {
+        SCOPED_TRACE(name + (safe ? " safe" : "") + " lanes " + std::to_string(lanes));
+        const auto ref = cuact_ref::softmax_row(xl, false, safe);
+        const auto ref_log = cuact_ref::softmax_row(xl, true, safe);
+        const auto y = emulate_forward<T, SoftmaxKind::kSoftmax>(x, lanes, safe);
+        const auto ly = emulate_forward<T, SoftmaxKind::kLogSoftmax>(x, lanes, safe);
+        cuact_test::SoftmaxChecker<T> c, cl;
+        long double sum = 0;
+        for (size_t j = 0; j < x.size(); ++j) {
+          c.forward(j, y[j], ref[j], false);
+          cl.forward(j, ly[j], ref_log[j], true);
+          sum += to_ld(y[j]);
+        }
+        EXPECT_EQ(c.failures, 0) << "softmax\n" << c.first.str();
+        EXPECT_EQ(cl.failures, 0) << "log_softmax\n" << cl.first.str();
+        if (std::is_same_v<T, float> && std::isfinite(ref[0]) && ref[0] > 0) {
+          EXPECT_NEAR(static_cast<double>(sum), 1.0, 1e-6) << "row sum";
+        }
+      }
+    }
+  }
+}
+
+TYPED_TEST(SoftmaxMath, BackwardMatchesReference) {
+  using T = TypeParam;
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> u(-8.0, 8.0), g(-1.0, 1.0);
+  for (int n : {1, 7, 33, 1000, 4097}) {
+    std::vector<T> x(n), dy(n);
+    std::vector<long double> xl(n), dyl(n);
+    for (int j = 0; j < n; ++j) {
+      x[j] = round_to<T>(u(rng));
+      xl[j] = to_ld(x[j]);
+      dy[j] = round_to<T>(g(rng));
+      dyl[j] = to_ld(dy[j]);
+    }
+    for (bool log : {false, true}) {
+      SCOPED_TRACE((log ? "log_softmax n=" : "softmax n=") + std::to_string(n));
+      // The saved y is the correctly rounded forward output, as a real backward pass sees it.
+      const auto yref = cuact_ref::softmax_row(xl, log, false);
+      std::vector<T> y(n);
+      std::vector<long double> yl(n);
+      for (int j = 0; j < n; ++j) {
+        y[j] = round_to<T>(yref[j]);
+        yl[j] = to_ld(y[j]);
+      }
+      const auto ref = cuact_ref::softmax_backward_row(yl, dyl, log);
+      const auto scale = cuact_ref::softmax_backward_scale(yl, dyl, log);
+      const long double abs_sum = cuact_ref::softmax_backward_abs_sum(yl, dyl, log);
+      const long double u = sizeof(T) == 2 ? 0x1p-24L : 0x1p-53L;  // accumulator's unit roundoff
+      for (int lanes : {1, 32, 256}) {
+        const long double depth = (n + lanes - 1) / lanes + std::ceil(std::log2(lanes)) + 1;
+        const auto dx = log ? emulate_backward<T, SoftmaxKind::kLogSoftmax>(y, dy, lanes)
+                            : emulate_backward<T, SoftmaxKind::kSoftmax>(y, dy, lanes);
+        cuact_test::SoftmaxChecker<T> c;
+        for (int j = 0; j < n; ++j) {
+          const long double weight = log ? std::exp(yl[j]) : std::fabs(yl[j]);
+          c.backward(j, dx[j], ref[j], scale[j], weight * depth * u * abs_sum);
+        }
+        EXPECT_EQ(c.failures, 0) << "lanes " << lanes << "\n" << c.first.str();
+      }
+    }
+  }
+}
+
+TEST(SoftmaxMathSemantics, DimOneGivesOneAndZero) {
+  const std::vector<float> x = {3.5f};
+  EXPECT_EQ((emulate_forward<float, SoftmaxKind::kSoftmax>(x, 32, false)[0]), 1.0f);
+  EXPECT_EQ((emulate_forward<float, SoftmaxKind::kLogSoftmax>(x, 32, false)[0]), 0.0f);
+}
+
+}  // namespace
