@@ -325,7 +325,7 @@ struct Case {
   int64_t n;
   SoftmaxKind kind = SoftmaxKind::kSoftmax;  // softmax group only, as are layout and shape
   Layout layout = Layout::kNone;
-  SoftmaxShape shape;
+  SoftmaxShape shape{};
   size_t tensor_bytes() const { return size_t(n) * dtype_size(dtype); }
   double bytes_moved() const { return double(tensor_bytes()) * (dir == Dir::kForward ? 2.0 : 3.0); }
 };

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Softmax and log_softmax on a GPU against the long-double reference, forward and backward, for
+//! column counts on both sides of every tier threshold, row counts from 1 to 10000, middle-axis
+//! shapes, every dtype, in place and out of place, special rows (-inf entries, all -inf, NaN,
+//! +inf, the dtype's largest values), the safe option, poisoned guard regions, and graph
+//! capture. Skipped with a message without a GPU (CUACT_REQUIRE_GPU=1 makes that a failure).
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cuact/softmax.hpp"
+#include "cuda/softmax_kernels.cuh"
+#include "cuda/softmax_plan.hpp"
+#include "tests/common/gpu_env.hpp"
+#include "tests/common/softmax_check.hpp"
+#include "tests/reference/softmax_reference.hpp"
+
+namespace {
+
+using cuact::DType;
+using cuact::SoftmaxKind;
+using cuact::SoftmaxShape;
+using cuact::Status;
+using cuact_test::round_to;
+using cuact_test::to_ld;
+
+#define CUDA_OK(expr) ASSERT_EQ((expr), cudaSuccess) << #expr
+
+template <class T>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, float>) {
+    return DType::kFloat32;
+  } else if constexpr (std::is_same_v<T, __half>) {
+    return DType::kFloat16;
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return DType::kBFloat16;
+  } else {
+    return DType::kFloat64;
+  }
+}
+
+constexpr int64_t kGuard = 64;
+constexpr unsigned char kPoison = 0x5A;
+
+//! A device tensor with poisoned guards of kGuard elements on both sides.
+template <class T>
+struct Guarded {
+  T* base = nullptr;
+  int64_t n;
+  explicit Guarded(int64_t n_) : n(n_) {
+    if (cudaMalloc(&base, (n + 2 * kGuard) * sizeof(T)) != cudaSuccess) base = nullptr;
+    if (base) cudaMemset(base, kPoison, (n + 2 * kGuard) * sizeof(T));
+  }
+  ~Guarded() { cudaFree(base); }
+  T* data() const { return base + kGuard; }
+  void upload(const std::vector<T>& h) const {
+    cudaMemcpy(data(), h.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+  }
+  std::vector<T> download() const {
+    std::vector<T> h(n);
+    cudaMemcpy(h.data(), data(), n * sizeof(T), cudaMemcpyDeviceToHost);
+    return h;
+  }
+  bool guards_intact() const {
+    std::vector<unsigned char> g(kGuard * sizeof(T));
+    for (const T* p : {base, base + kGuard + n}) {
+      cudaMemcpy(g.data(), p, g.size(), cudaMemcpyDeviceToHost);
+      for (unsigned char b : g) {
+        if (b != kPoison) return false;
+      }
+    }
+    return true;
+  }
+};
+
+template <class T>
+T largest() {
+  if constexpr (std::is_same_v<T, __half>) {
+    return round_to<T>(65504.0L);
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return round_to<T>(3.3895313892515355e38L);
+  } else {
+    return std::numeric_limits<T>::max();
+  }
+}
+
+//! Inputs: uniform in [-8, 8), with special rows in front when there are at least 3 rows of the
+//! reduced axis: row 0 all -inf, row 1 a NaN, row 2 -inf entries and the dtype's largest values.
+template <class T>
+std::vector<T> make_input(const SoftmaxShape& s, uint64_t seed) {
+  const int64_t n = s.outer * s.dim * s.inner;
+  std::vector<T> x(n);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-8.0, 8.0);
+  for (auto& v : x)
+    v = round_to<T>(u(rng));
+  auto at = [&](int64_t row, int64_t d) -> T& {
+    return x[(row / s.inner) * s.dim * s.inner + d * s.inner + row % s.inner];
+  };
+  const int64_t rows = s.outer * s.inner;
+  if (rows >= 3) {
+    for (int64_t d = 0; d < s.dim; ++d)
+      at(0, d) = round_to<T>(-INFINITY);
+    at(1, s.dim / 2) = round_to<T>(NAN);
+    for (int64_t d = 0; d < s.dim; d += 3)
+      at(2, d) = round_to<T>(-INFINITY);
+    at(2, s.dim - 1) = largest<T>();
+  }
+  return x;
+}
+
+//! Rows of the reduced axis as long double vectors, in order (row = outer * inner + inner index).
+template <class T>
+std::vector<long double> row_of(const std::vector<T>& v, const SoftmaxShape& s, int64_t row) {
+  std::vector<long double> r(s.dim);
+  for (int64_t d = 0; d < s.dim; ++d) {
+    r[d] = to_ld(v[(row / s.inner) * s.dim * s.inner + d * s.inner + row % s.inner]);
+  }
+  return r;
+}
+
+template <class T>
+int64_t flat(const SoftmaxShape& s, int64_t row, int64_t d) {
+  return (row / s.inner) * s.dim * s.inner + d * s.inner + row % s.inner;
+}
+
+//! Reduction depth the kernel uses for a row (for the backward sum's error bound).
+long double reduction_depth(const SoftmaxShape& s) {
+  const auto p = cuact::detail::plan_softmax(s.outer, s.dim, s.inner, 132);
+  const long double lanes = p.tier == cuact::detail::SoftmaxTier::kColumn    ? 1
+                            : p.tier == cuact::detail::SoftmaxTier::kWarpRow ? 32
+                                                                             : p.block;
+  return std::ceil(s.dim / lanes) + std::ceil(std::log2(lanes)) + 1;
+}
+
+//! Checks y = softmax(x) (or log_softmax) for every row of the reduced axis.
+template <class T>
+void verify_forward(const SoftmaxShape& s, SoftmaxKind kind, bool safe, const std::vector<T>& x,
+                    const std::vector<T>& y) {
+  cuact_test::SoftmaxChecker<T> c;
+  const bool log = kind == SoftmaxKind::kLogSoftmax;
+  for (int64_t row = 0; row < s.outer * s.inner; ++row) {
+    const auto ref = cuact_ref::softmax_row(row_of(x, s, row), log, safe);
+    long double sum = 0;
+    for (int64_t d = 0; d < s.dim; ++d) {
+      const T got = y[flat<T>(s, row, d)];
+      c.forward(flat<T>(s, row, d), got, ref[d], log);
+      sum += to_ld(got);
+    }
+    if (std::is_same_v<T, float> && !log && std::isfinite(ref[0]) && row >= 3) {
+      EXPECT_NEAR(static_cast<double>(sum), 1.0, 1e-6) << "row " << row << " sum";
+    }
+  }
+  EXPECT_EQ(c.failures, 0) << c.failures << " of " << c.checked << " beyond the bound\n"
+                           << c.first.str();
+}
+
+template <class T>
+class SoftmaxGpu : public ::testing::Test {
+ protected:
+  void SetUp() override { CUACT_SKIP_WITHOUT_GPU(); }
+
+  void check_forward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place, bool safe) {
+    SCOPED_TRACE(::testing::Message() << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
+                                      << " (" << s.outer << ", " << s.dim << ", " << s.inner << ")"
+                                      << (in_place ? " in place" : "") << (safe ? " safe" : ""));
+    const int64_t n = s.outer * s.dim * s.inner;
+    const std::vector<T> x = make_input<T>(s, 7 + n);
+    Guarded<T> dx_(n), dy_(n);
+    ASSERT_TRUE(dx_.base && dy_.base);
+    dx_.upload(x);
+    T* out = in_place ? dx_.data() : dy_.data();
+    cuact::SoftmaxOptions o;
+    o.all_masked_rows_give_zero = safe;
+    ASSERT_EQ(cuact::softmax_forward(kind, dtype_of<T>(), dx_.data(), out, s, o, nullptr),
+              Status::kSuccess)
+        << cuact::last_error_detail();
+    CUDA_OK(cudaDeviceSynchronize());
+    const std::vector<T> y = in_place ? dx_.download() : dy_.download();
+    ASSERT_TRUE(dx_.guards_intact() && dy_.guards_intact()) << "a guard region was written";
+    verify_forward(s, kind, safe, x, y);
+  }
+
+  void check_backward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place) {
+    SCOPED_TRACE(::testing::Message() << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
+                                      << " backward (" << s.outer << ", " << s.dim << ", "
+                                      << s.inner << ")" << (in_place ? " in place" : ""));
+    const int64_t n = s.outer * s.dim * s.inner;
+    const bool log = kind == SoftmaxKind::kLogSoftmax;
+    std::mt19937_64 rng(n);
+    std::uniform_real_distribution<double> u(-8.0, 8.0), g(-1.0, 1.0);
+    std::vector<T> y(n), dy(n);
+    for (auto& v : dy)
+      v = round_to<T>(g(rng));
+    for (int64_t row = 0; row < s.outer * s.inner; ++row) {  // y: real (rounded) outputs
+      std::vector<long double> xr(s.dim);
+      for (auto& v : xr)
+        v = u(rng);
+      const auto yr = cuact_ref::softmax_row(xr, log, false);
+      for (int64_t d = 0; d < s.dim; ++d)
+        y[flat<T>(s, row, d)] = round_to<T>(yr[d]);
+    }
+    Guarded<T> yb(n), dyb(n), dxb(n);
+    ASSERT_TRUE(yb.base && dyb.base && dxb.base);
+    yb.upload(y);
+    dyb.upload(dy);
+    T* dx = in_place ? dyb.data() : dxb.data();
+    ASSERT_EQ(cuact::softmax_backward(kind, dtype_of<T>(), yb.data(), dyb.data(), dx, s, nullptr),
+              Status::kSuccess)
+        << cuact::last_error_detail();
+    CUDA_OK(cudaDeviceSynchronize());
+    const std::vector<T> got = in_place ? dyb.download() : dxb.download();
+    ASSERT_TRUE(yb.guards_intact() && dyb.guards_intact() && dxb.guards_intact());
+    const long double u_acc = sizeof(T) == 2 ? 0x1p-24L : 0x1p-53L;
+    const long double depth = reduction_depth(s);
+    cuact_test::SoftmaxChecker<T> c;
+    for (int64_t row = 0; row < s.outer * s.inner; ++row) {
+      const auto yr = row_of(y, s, row), dyr = row_of(dy, s, row);
+      const auto ref = cuact_ref::softmax_backward_row(yr, dyr, log);
+      const auto scale = cuact_ref::softmax_backward_scale(yr, dyr, log);
+      const long double abs_sum = cuact_ref::softmax_backward_abs_sum(yr, dyr, log);
+      for (int64_t d = 0; d < s.dim; ++d) {
+        const long double w = log ? std::exp(yr[d]) : std::fabs(yr[d]);
+        c.backward(flat<T>(s, row, d), got[flat<T>(s, row, d)], ref[d], scale[d],
+                   w * depth * u_acc * abs_sum);
+      }
+    }
+    EXPECT_EQ(c.failures, 0) << c.failures << " of " << c.checked << " beyond the bound\n"
+                             << c.first.str();
+  }
+};
+
+using DTypes = ::testing::Types<float, __half, __nv_bfloat16, double>;
+TYPED_TEST_SUITE(SoftmaxGpu, DTypes);
+
+std::vector<SoftmaxShape> last_axis_shapes() {
+  std::vector<SoftmaxShape> shapes;
+  for (int64_t cols : {1, 2, 7, 31, 32, 33, 63, 64, 65, 1023, 1024, 1025, 4097, 16385, 32769}) {
+    for (int64_t rows : {1, 3, 132})
+      shapes.push_back({rows, cols, 1});
+  }
+  for (int64_t cols : {7, 65, 1025})
+    shapes.push_back({10000, cols, 1});
+  for (int64_t cols : {65537, 262145, 1048579}) {
+    for (int64_t rows : {1, 3})
+      shapes.push_back({rows, cols, 1});
+  }
+  return shapes;
+}
+
+std::vector<SoftmaxShape> middle_axis_shapes() {
+  return {{3, 17, 2},   {2, 33, 3},   {5, 100, 7}, {2, 50, 1024},
+          {1, 1, 1024}, {4, 1000, 3}, {2, 5, 1}};
+}
+
+TYPED_TEST(SoftmaxGpu, ForwardLastAxis) {
+  for (const SoftmaxShape& s : last_axis_shapes()) {
+    for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+      this->check_forward(s, k, false, false);
+      if (this->HasFatalFailure()) return;
+    }
+  }
+}
+
+TYPED_TEST(SoftmaxGpu, ForwardMiddleAxisInPlaceAndSafe) {
+  for (const SoftmaxShape& s : middle_axis_shapes()) {
+    for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+      this->check_forward(s, k, false, false);
+      this->check_forward(s, k, true, false);
+      this->check_forward(s, k, false, true);
+      if (this->HasFatalFailure()) return;
+    }
+  }
+  this->check_forward({132, 1025, 1}, SoftmaxKind::kSoftmax, true, true);
+}
+
+TYPED_TEST(SoftmaxGpu, Backward) {
+  std::vector<SoftmaxShape> shapes = middle_axis_shapes();
+  for (SoftmaxShape s : {SoftmaxShape{3, 1, 1}, SoftmaxShape{132, 33, 1}, SoftmaxShape{3, 1025, 1},
+                         SoftmaxShape{2, 40000, 1}, SoftmaxShape{1000, 7, 1}}) {
+    shapes.push_back(s);
+  }
+  for (const SoftmaxShape& s : shapes) {
+    for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+      this->check_backward(s, k, false);
+      this->check_backward(s, k, true);
+      if (this->HasFatalFailure()) return;
+    }
+  }
+}
+
+// Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
+TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
+  for (SoftmaxShape s : {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1},
+                         SoftmaxShape{2, 33000, 1}, SoftmaxShape{3, 9, 5}}) {
+    for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+      this->check_forward(s, k, false, false);
+      this->check_backward(s, k, false);
+    }
+  }
+}
+
+// The harness on the CPU (runs everywhere): inputs, row indexing over (outer, dim, inner) and the
+// verification, applied to outputs made on the host by the kernels' own per-row math
+// (sequential accumulation, as the column tier does). A harness bug shows up in CI, not on a GPU.
+template <class T>
+class SoftmaxHarness : public ::testing::Test {};
+TYPED_TEST_SUITE(SoftmaxHarness, DTypes);
+
+template <class T, SoftmaxKind kKind>
+std::vector<T> host_forward(const SoftmaxShape& s, const std::vector<T>& x, bool safe) {
+  using namespace cuact::detail;
+  using A = softmax_acc_t<T>;
+  std::vector<T> y(x.size());
+  for (int64_t row = 0; row < s.outer * s.inner; ++row) {
+    MaxSum<A> p = empty_max_sum<A>();
+    for (int64_t d = 0; d < s.dim; ++d) {
+      accumulate<T>(p, static_cast<A>(cuact::to_compute(x[flat<T>(s, row, d)])));
+    }
+    const RowScale<A> r = finish<kKind>(p, safe);
+    for (int64_t d = 0; d < s.dim; ++d) {
+      y[flat<T>(s, row, d)] = softmax_output<T, kKind>(x[flat<T>(s, row, d)], r);
+    }
+  }
+  return y;
+}
+
+TYPED_TEST(SoftmaxHarness, AcceptsHostEmulatedOutputs) {
+  using T = TypeParam;
+  for (const SoftmaxShape& s : middle_axis_shapes()) {
+    for (bool safe : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "(" << s.outer << ", " << s.dim << ", " << s.inner << ")"
+                                        << (safe ? " safe" : ""));
+      const std::vector<T> x = make_input<T>(s, 3);
+      verify_forward(s, SoftmaxKind::kSoftmax, safe, x,
+                     host_forward<T, SoftmaxKind::kSoftmax>(s, x, safe));
+      verify_forward(s, SoftmaxKind::kLogSoftmax, safe, x,
+                     host_forward<T, SoftmaxKind::kLogSoftmax>(s, x, safe));
+    }
+  }
+}
+
+class SoftmaxGpuRuntime : public ::testing::Test {
+ protected:
+  void SetUp() override { CUACT_SKIP_WITHOUT_GPU(); }
+};
+
+TEST_F(SoftmaxGpuRuntime, GraphCaptureReplayMatchesEager) {
+  const SoftmaxShape s{64, 1000, 1};
+  const int64_t n = s.outer * s.dim;
+  std::vector<float> x = make_input<float>(s, 1);
+  float *dx = nullptr, *dy = nullptr;
+  CUDA_OK(cudaMalloc(&dx, n * sizeof(float)));
+  CUDA_OK(cudaMalloc(&dy, n * sizeof(float)));
+  CUDA_OK(cudaMemcpy(dx, x.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  cudaStream_t stream;
+  CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  ASSERT_EQ(cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, dx, dy, s, {}, stream),
+            Status::kSuccess);
+  CUDA_OK(cudaStreamSynchronize(stream));
+  std::vector<float> eager(n), replay(n);
+  CUDA_OK(cudaMemcpy(eager.data(), dy, n * sizeof(float), cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemset(dy, 0, n * sizeof(float)));
+  cudaGraph_t graph;
+  CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  const Status st =
+      cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, dx, dy, s, {}, stream);
+  CUDA_OK(cudaStreamEndCapture(stream, &graph));
+  ASSERT_EQ(st, Status::kSuccess);
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  CUDA_OK(cudaGraphLaunch(exec, stream));
+  CUDA_OK(cudaStreamSynchronize(stream));
+  CUDA_OK(cudaMemcpy(replay.data(), dy, n * sizeof(float), cudaMemcpyDeviceToHost));
+  EXPECT_EQ(std::memcmp(eager.data(), replay.data(), n * sizeof(float)), 0);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  cudaFree(dx);
+  cudaFree(dy);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+}  // namespace
