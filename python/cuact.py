@@ -54,6 +54,11 @@ class Saved(enum.IntEnum):
     OUTPUT = 1
 
 
+class SoftmaxKind(enum.IntEnum):
+    SOFTMAX = 0
+    LOG_SOFTMAX = 1
+
+
 class ActParams(ctypes.Structure):
     """Keras parameters; a default-constructed one has Keras's defaults (see defaults())."""
 
@@ -87,6 +92,11 @@ def load(path=None):
     for name in ("cuactGetStatusString", "cuactGetOpName"):
         getattr(lib, name).argtypes = [ctypes.c_int]
         getattr(lib, name).restype = ctypes.c_char_p
+    lib.cuactSoftmaxForward.argtypes = [ctypes.c_int, ctypes.c_int, vp, vp, i64, i64, i64,
+                                        ctypes.c_int, vp]
+    lib.cuactSoftmaxBackward.argtypes = [ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, i64, i64, vp]
+    lib.cuactMakeSoftmaxShape.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int,
+                                          ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]
     lib.cuactGetLastErrorDetail.restype = ctypes.c_char_p
     lib.cuactGetOpCount.restype = ctypes.c_int
     _lib = lib
@@ -121,6 +131,39 @@ def backward(op, dtype, dy, saved, which, dx, n, params=None, stream=0):
 
 def has_output_derivative(op, params=None):
     return bool(load().cuactHasOutputDerivative(int(op), _params(params)))
+
+
+def softmax_shape(dims, axis=-1):
+    """(outer, dim, inner) for a shape and an axis (negative counts from the end)."""
+    arr = (ctypes.c_int64 * len(dims))(*dims)
+    out = (ctypes.c_int64 * 3)()
+    _check(load().cuactMakeSoftmaxShape(arr, len(dims), axis, out))
+    return tuple(out)
+
+
+def softmax_forward(kind, dtype, x, y, shape, safe=False, stream=0):
+    """softmax / log_softmax over shape = (outer, dim, inner) on device pointers."""
+    outer, dim, inner = shape
+    _check(load().cuactSoftmaxForward(int(kind), int(dtype), x, y, outer, dim, inner,
+                                      int(bool(safe)), stream or None))
+
+
+def softmax_backward(kind, dtype, y, dy, dx, shape, stream=0):
+    """dx from the saved output y and the upstream dy."""
+    outer, dim, inner = shape
+    _check(load().cuactSoftmaxBackward(int(kind), int(dtype), y, dy, dx, outer, dim, inner,
+                                       stream or None))
+
+
+def softmax_tensor(x, axis=-1, log=False, out=None, safe=False):
+    """Torch convenience: softmax (or log_softmax) of x over axis on the current stream."""
+    import torch
+    out = torch.empty_like(x) if out is None else out
+    kind = SoftmaxKind.LOG_SOFTMAX if log else SoftmaxKind.SOFTMAX
+    softmax_forward(kind, _torch_dtype(x), x.data_ptr(), out.data_ptr(),
+                    softmax_shape(list(x.shape), axis), safe,
+                    torch.cuda.current_stream().cuda_stream)
+    return out
 
 
 def _torch_dtype(t):

@@ -24,8 +24,8 @@
 # Environment (defaults):
 #   GPU_CHECK_SANITIZER_FILTER  *Sanitizer*:*Smoke*   gtest filter for the sanitizer runs
 #   GPU_CHECK_CTEST_TIMEOUT     210                   seconds
-#   GPU_CHECK_SANITIZER_TIMEOUT 60                    seconds, each tool
-#   GPU_CHECK_BENCH_TIMEOUT     120                   seconds
+#   GPU_CHECK_SANITIZER_TIMEOUT 45                    seconds, each tool
+#   GPU_CHECK_BENCH_TIMEOUT     150                   seconds
 #   GPU_CHECK_BENCH_ARGS        (none)                extra cuact-bench arguments, e.g. --quick
 #   GPU_CHECK_JOBS              2                     parallel build jobs for --build
 set -u
@@ -243,7 +243,7 @@ check() {
       skip_step "$tool" "$log_dir/sanitizer-$tool.log" "no test binary $test_bin"
     else
       step "$tool" "$log_dir/sanitizer-$tool.log" tail \
-        timeout -k 10 "${GPU_CHECK_SANITIZER_TIMEOUT:-60}" "$sanitizer" --tool "$tool" \
+        timeout -k 10 "${GPU_CHECK_SANITIZER_TIMEOUT:-45}" "$sanitizer" --tool "$tool" \
         --error-exitcode=1 "$test_bin" --gtest_filter="$filter"
     fi
   done
@@ -252,7 +252,7 @@ check() {
   read -r -a bench_args <<<"${GPU_CHECK_BENCH_ARGS:-}"
   if [[ -x $bench_bin ]]; then
     step bench "$log_dir/bench.txt" tee \
-      timeout -k 10 "${GPU_CHECK_BENCH_TIMEOUT:-120}" "$bench_bin" --json "$log_dir/bench.json" \
+      timeout -k 10 "${GPU_CHECK_BENCH_TIMEOUT:-150}" "$bench_bin" --json "$log_dir/bench.json" \
       "${bench_args[@]}"
   else
     skip_step bench "$log_dir/bench.txt" "no bench binary $bench_bin"

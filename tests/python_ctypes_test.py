@@ -53,6 +53,19 @@ class Bindings(unittest.TestCase):
                            8192, 10)
         self.assertEqual(cm.exception.status, 6)
 
+    def test_softmax_shape_and_errors(self):
+        self.assertEqual(cuact.softmax_shape([2, 3, 5, 7], axis=1), (2, 3, 35))
+        self.assertEqual(cuact.softmax_shape([9]), (1, 9, 1))
+        with self.assertRaises(cuact.CuactError) as cm:
+            cuact.softmax_shape([2, 3], axis=2)
+        self.assertEqual(cm.exception.status, 13)
+        with self.assertRaises(cuact.CuactError) as cm:
+            cuact.softmax_forward(cuact.SoftmaxKind.SOFTMAX, cuact.DType.FLOAT32, None, 4096,
+                                  (2, 3, 1))
+        self.assertIn("x is null", str(cm.exception))
+        cuact.softmax_backward(cuact.SoftmaxKind.LOG_SOFTMAX, cuact.DType.FLOAT16, None, None,
+                               None, (0, 3, 1))
+
     def test_zero_size_is_a_no_op(self):
         cuact.forward(cuact.Op.RELU, cuact.DType.FLOAT64, None, None, 0)
 
