@@ -18,15 +18,29 @@
 //!    far below half an ulp of float16/bfloat16: cuact's 16-bit kernels use them and round once.
 //!    Their error against float32 is a few ulp, not 2: use the double overload for float32 outputs.
 //!
+//! Optional members, picked up by cuact/precision.cuh (apply_forward / apply_backward):
+//!  - `kComputeInDouble`: the op computes in double for every storage type (decimal parameters;
+//!    its double overloads round to odd so narrowing rounds correctly).
+//!  - `forward_precise(double)`: used instead of forward(double) for float64 storage.
+//!  - `backward(dy, x)` / `backward_from_output(dy, y)`: dy * f' in one piece, where f' alone can
+//!    overflow or round into the subnormals while the product is representable.
+//! In your own kernels, `cuact::apply_forward(op, x)` and `cuact::apply_backward<Saved>(op, dy, s)`
+//! compute exactly what cuact's kernels compute for storage type T.
+//!
 //! Conventions (README "Semantics"): NaN in gives NaN out in every member; infinities give the
 //! mathematical limit; at a kink f' follows PyTorch (relu'(0) = 0, leaky_relu'(0) = alpha,
 //! relu6' = 0 at 0 and 6, hard_swish' = 0 at -3 and 1 at 3, hard sigmoids 0 at both corners).
 //!
-//! Example (a fused bias + GELU epilogue in your own kernel):
+//! Example (a fused bias + GELU epilogue in your own kernel; to_compute / to_storage are in
+//! cuact/precision.cuh):
 //! @code
-//!   __global__ void bias_gelu(const __nv_bfloat16* x, const float* b, __nv_bfloat16* y, int n) {
+//!   __global__ void bias_gelu(const __nv_bfloat16* x, const __nv_bfloat16* b, __nv_bfloat16* y,
+//!                             int n, int cols) {
 //!     int i = blockIdx.x * blockDim.x + threadIdx.x;
-//!     if (i < n) y[i] = __float2bfloat16_rn(cuact::Gelu{}.forward(__bfloat162float(x[i]) + b[i]));
+//!     if (i < n) {
+//!       float v = cuact::to_compute(x[i]) + cuact::to_compute(b[i % cols]);
+//!       y[i] = cuact::to_storage<__nv_bfloat16>(cuact::Gelu{}.forward(v));
+//!     }
 //!   }
 //! @endcode
 #pragma once
