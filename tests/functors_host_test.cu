@@ -664,6 +664,12 @@ std::string acc_param_name(const ::testing::TestParamInfo<AccParam>& info) {
   return c.label + "_" + dt_label(info.param.dtype) + "_" + member_label(info.param.member);
 }
 
+//! Readable parameter in test listings (ctest prints it next to each name).
+void PrintTo(const AccParam& p, std::ostream* os) {
+  *os << all_cases()[p.case_index].label << " " << dt_label(p.dtype) << " "
+      << member_label(p.member);
+}
+
 class FunctorAccuracy : public ::testing::TestWithParam<AccParam> {};
 
 constexpr size_t kMaxReported = 10;
