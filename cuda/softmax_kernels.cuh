@@ -105,15 +105,20 @@ CUACT_HD RowScale<A> finish(MaxSum<A> p, bool safe) {
 }
 
 template <class T, SoftmaxKind kKind, class A>
-CUACT_HD T softmax_output(T x, const RowScale<A>& r) {
+CUACT_HD T softmax_output_value(A xv, const RowScale<A>& r) {
   if (r.masked)
     return to_storage<T>(kKind == SoftmaxKind::kSoftmax ? A(0) : -static_cast<A>(HUGE_VAL));
-  const A shifted = static_cast<A>(to_compute(x)) - r.max;
+  const A shifted = xv - r.max;
   if constexpr (kKind == SoftmaxKind::kSoftmax) {
     return to_storage<T>(softmax_exp<T>(shifted) * r.inv_sum);
   } else {
     return to_storage<T>(shifted - r.log_sum);
   }
+}
+
+template <class T, SoftmaxKind kKind, class A>
+CUACT_HD T softmax_output(T x, const RowScale<A>& r) {
+  return softmax_output_value<T, kKind>(static_cast<A>(to_compute(x)), r);
 }
 
 //! Row reduction for the backward pass: sum of y dy (softmax) or of dy (log_softmax).
@@ -141,26 +146,51 @@ CUACT_HD T backward_output(T y, T dy, softmax_acc_t<T> total) {
 
 // ---- forward, per tier ---------------------------------------------------------------------
 
-//! kWarpRow: a warp per row (dim <= 1024), eight rows per block, grid-stride over rows.
-template <class T, SoftmaxKind kKind>
+//! kWarpRow: a warp per row (dim <= 32 kPerLane <= 1024), eight rows per block, grid-stride over
+//! rows. The row stays in registers (kPerLane values per lane, in the storage type), so it is
+//! read from memory once: loads, online (max, excess), a warp reduction, then the outputs.
+template <int kPerLane, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                   bool safe) {
   using A = softmax_acc_t<T>;
   using WarpReduce = cub::WarpReduce<MaxSum<A>>;
   __shared__ typename WarpReduce::TempStorage temp[8];
+  // Up to 128 bytes per lane stay in registers, in the storage type; a row of 1024 doubles would
+  // spill, so its output pass reads the row again (from L1/L2: it was just read).
+  constexpr bool kHold = kPerLane * sizeof(T) <= 128;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int64_t row = int64_t{blockIdx.x} * 8 + warp; row < rows; row += int64_t{gridDim.x} * 8) {
     const T* xr = x + row * dim;
+    T v[kHold ? kPerLane : 1];
     MaxSum<A> p = empty_max_sum<A>();
-    for (int64_t j = lane; j < dim; j += 32)
-      accumulate<T>(p, static_cast<A>(to_compute(xr[j])));
+    if constexpr (kHold) {
+#pragma unroll
+      for (int k = 0; k < kPerLane; ++k) {  // all loads first: kPerLane in flight per lane
+        if (lane + 32 * k < dim) v[k] = xr[lane + 32 * k];
+      }
+#pragma unroll
+      for (int k = 0; k < kPerLane; ++k) {
+        if (lane + 32 * k < dim) accumulate<T>(p, static_cast<A>(to_compute(v[k])));
+      }
+    } else {
+      for (int64_t j = lane; j < dim; j += 32)
+        accumulate<T>(p, static_cast<A>(to_compute(xr[j])));
+    }
     p = WarpReduce(temp[warp]).Reduce(p, CombineMaxSum<T>{});
     p.max = __shfl_sync(0xffffffffu, p.max, 0);  // the aggregate is valid in lane 0
     p.excess = __shfl_sync(0xffffffffu, p.excess, 0);
     const RowScale<A> r = finish<kKind>(p, safe);
     T* yr = y + row * dim;
-    for (int64_t j = lane; j < dim; j += 32)
-      yr[j] = softmax_output<T, kKind>(xr[j], r);
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int64_t j = lane + 32 * k;
+      if (j >= dim) continue;
+      if constexpr (kHold) {
+        yr[j] = softmax_output<T, kKind>(v[k], r);
+      } else {
+        yr[j] = softmax_output<T, kKind>(xr[j], r);
+      }
+    }
   }
 }
 
@@ -209,11 +239,16 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
   }
 }
 
-template <SoftmaxTier kTier, int kThreads, class T, SoftmaxKind kKind>
-__global__ void __launch_bounds__(kThreads)
+//! kThreads: block size; kPerLane: row values per lane (kWarpRow only, else 0).
+// At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
+template <int kThreads>
+inline constexpr int kSoftmaxMinBlocks = kThreads <= 256 ? 2 : 1;
+
+template <SoftmaxTier kTier, int kThreads, int kPerLane, class T, SoftmaxKind kKind>
+__global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_forward_kernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, bool safe) {
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
-    forward_warp_rows<T, kKind>(x, y, outer, dim, safe);
+    forward_warp_rows<kPerLane, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     forward_block_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
   } else {
@@ -223,21 +258,49 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- backward, per tier ---------------------------------------------------------------------
 
-template <class T, SoftmaxKind kKind>
+//! kWarpRow backward: y and dy of the row stay in registers (each read once) up to 64 bytes per
+//! lane and stream; longer rows of 4- and 8-byte types read them again for the output pass.
+template <int kPerLane, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_warp_rows(const T* y, const T* dy, T* dx, int64_t rows,
                                                    int64_t dim) {
   using A = softmax_acc_t<T>;
   using WarpReduce = cub::WarpReduce<A>;
   __shared__ typename WarpReduce::TempStorage temp[8];
+  constexpr bool kHold = kPerLane * sizeof(T) <= 64;
+  constexpr int kHeld = kHold ? kPerLane : 1;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int64_t row = int64_t{blockIdx.x} * 8 + warp; row < rows; row += int64_t{gridDim.x} * 8) {
     const int64_t o = row * dim;
+    T yv[kHeld], gv[kHeld];
     A t = 0;
-    for (int64_t j = lane; j < dim; j += 32)
-      t += backward_term<T, kKind>(y[o + j], dy[o + j]);
+    if constexpr (kHold) {
+#pragma unroll
+      for (int k = 0; k < kPerLane; ++k) {
+        const int64_t j = lane + 32 * k;
+        if (j < dim) {
+          yv[k] = y[o + j];
+          gv[k] = dy[o + j];
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < kPerLane; ++k) {
+        if (lane + 32 * k < dim) t += backward_term<T, kKind>(yv[k], gv[k]);
+      }
+    } else {
+      for (int64_t j = lane; j < dim; j += 32)
+        t += backward_term<T, kKind>(y[o + j], dy[o + j]);
+    }
     t = __shfl_sync(0xffffffffu, WarpReduce(temp[warp]).Sum(t), 0);
-    for (int64_t j = lane; j < dim; j += 32)
-      dx[o + j] = backward_output<T, kKind>(y[o + j], dy[o + j], t);
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int64_t j = lane + 32 * k;
+      if (j >= dim) continue;
+      if constexpr (kHold) {
+        dx[o + j] = backward_output<T, kKind>(yv[k], gv[k], t);
+      } else {
+        dx[o + j] = backward_output<T, kKind>(y[o + j], dy[o + j], t);
+      }
+    }
   }
 }
 
@@ -282,12 +345,12 @@ __device__ __forceinline__ void backward_columns(const T* y, const T* dy, T* dx,
   }
 }
 
-template <SoftmaxTier kTier, int kThreads, class T, SoftmaxKind kKind>
-__global__ void __launch_bounds__(kThreads)
+template <SoftmaxTier kTier, int kThreads, int kPerLane, class T, SoftmaxKind kKind>
+__global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t outer, int64_t dim,
                             int64_t inner) {
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
-    backward_warp_rows<T, kKind>(y, dy, dx, outer, dim);
+    backward_warp_rows<kPerLane, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     backward_block_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
   } else {

@@ -2,12 +2,13 @@
 //! @file cuda/softmax_plan.hpp
 //! Which softmax kernel runs for a shape, and with what grid. Plain C++, tested on the CPU.
 //!
-//! Tiers implemented so far (each reads its input twice: one pass for the online (max, sum) or
-//! the dot product, one for the output; the on-chip one-read tiers of issue #3 come next):
-//!  - kWarpRow: last axis, dim <= 1024: one warp per row, eight rows per 256-thread block.
-//!  - kBlockRow: last axis, dim > 1024: one 256-thread block per row (1024 threads from 32768).
+//! Tiers implemented so far:
+//!  - kWarpRow: last axis, dim <= 1024: one warp per row, eight rows per 256-thread block, the row
+//!    held in registers (per_lane values per lane): one read, one write.
+//!  - kBlockRow: last axis, dim > 1024: one 256-thread block per row (1024 threads from 32768);
+//!    reads the row twice (online (max, sum) pass, output pass).
 //!  - kColumn: middle axis (inner > 1): one thread per (outer, inner) column, threads along
-//!    inner so every access of a warp is contiguous.
+//!    inner so every access of a warp is contiguous; reads each column twice.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@ enum class SoftmaxTier : int { kWarpRow = 0, kBlockRow = 1, kColumn = 2 };
 struct SoftmaxPlan {
   SoftmaxTier tier = SoftmaxTier::kWarpRow;
   int block = 256;
+  int per_lane = 0;  //!< kWarpRow: row values held per lane, a power of two in [1, 32]
   int64_t grid = 1;
 };
 
@@ -38,6 +40,8 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
   } else if (dim <= kSoftmaxWarpRowMaxDim) {
     p.tier = SoftmaxTier::kWarpRow;
     p.block = 256;
+    p.per_lane = 1;
+    while (p.per_lane * 32 < dim) p.per_lane *= 2;
     p.grid = capped((outer + 7) / 8);
   } else {
     p.tier = SoftmaxTier::kBlockRow;

@@ -147,6 +147,13 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(100, 1, 1, 132).tier, SoftmaxTier::kWarpRow);
   EXPECT_EQ(plan_softmax(100, 1024, 1, 132).tier, SoftmaxTier::kWarpRow);
   EXPECT_EQ(plan_softmax(100, 1025, 1, 132).tier, SoftmaxTier::kBlockRow);
+  // Warp rows hold ceil(dim / 32) values per lane, rounded up to a power of two.
+  EXPECT_EQ(plan_softmax(1, 1, 1, 132).per_lane, 1);
+  EXPECT_EQ(plan_softmax(1, 32, 1, 132).per_lane, 1);
+  EXPECT_EQ(plan_softmax(1, 33, 1, 132).per_lane, 2);
+  EXPECT_EQ(plan_softmax(1, 100, 1, 132).per_lane, 4);
+  EXPECT_EQ(plan_softmax(1, 513, 1, 132).per_lane, 32);
+  EXPECT_EQ(plan_softmax(1, 1024, 1, 132).per_lane, 32);
   EXPECT_EQ(plan_softmax(100, 1025, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32767, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32768, 1, 132).block, 1024);
