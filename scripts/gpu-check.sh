@@ -23,8 +23,8 @@
 #
 # Environment (defaults):
 #   GPU_CHECK_SANITIZER_FILTER  *Sanitizer*:*Smoke*   gtest filter for the sanitizer runs
-#   GPU_CHECK_CTEST_TIMEOUT     210                   seconds
-#   GPU_CHECK_SANITIZER_TIMEOUT 45                    seconds, each tool
+#   GPU_CHECK_CTEST_TIMEOUT     180                   seconds
+#   GPU_CHECK_SANITIZER_TIMEOUT 60                    seconds, each tool
 #   GPU_CHECK_BENCH_TIMEOUT     150                   seconds
 #   GPU_CHECK_BENCH_ARGS        (none)                extra cuact-bench arguments, e.g. --quick
 #   GPU_CHECK_JOBS              2                     parallel build jobs for --build
@@ -232,7 +232,7 @@ check() {
   gpu_info_step
 
   step ctest "$log_dir/ctest.log" tee \
-    timeout -k 10 "${GPU_CHECK_CTEST_TIMEOUT:-210}" ctest --test-dir "$build_dir" --output-on-failure --no-tests=error
+    timeout -k 10 "${GPU_CHECK_CTEST_TIMEOUT:-180}" ctest --test-dir "$build_dir" --output-on-failure --no-tests=error
 
   local tool test_bin="$build_dir/tests/cuact_gpu_tests"
   local filter="${GPU_CHECK_SANITIZER_FILTER:-*Sanitizer*:*Smoke*}"
@@ -243,7 +243,7 @@ check() {
       skip_step "$tool" "$log_dir/sanitizer-$tool.log" "no test binary $test_bin"
     else
       step "$tool" "$log_dir/sanitizer-$tool.log" tail \
-        timeout -k 10 "${GPU_CHECK_SANITIZER_TIMEOUT:-45}" "$sanitizer" --tool "$tool" \
+        timeout -k 10 "${GPU_CHECK_SANITIZER_TIMEOUT:-60}" "$sanitizer" --tool "$tool" \
         --error-exitcode=1 "$test_bin" --gtest_filter="$filter"
     fi
   done
