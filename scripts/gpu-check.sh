@@ -28,6 +28,7 @@
 #   GPU_CHECK_BENCH_TIMEOUT     150                   seconds
 #   GPU_CHECK_BENCH_ARGS        (none)                extra cuact-bench arguments, e.g. --quick
 #   GPU_CHECK_JOBS              2                     parallel build jobs for --build
+#   GPU_CHECK_CTEST_JOBS        8                     tests run in parallel (their CPU reference work dominates)
 set -u
 
 readonly carry_limit_bytes=$((64 * 1024 * 1024))  # what the device tool carries, all paths together
@@ -232,7 +233,7 @@ check() {
   gpu_info_step
 
   step ctest "$log_dir/ctest.log" tee \
-    timeout -k 10 "${GPU_CHECK_CTEST_TIMEOUT:-180}" ctest --test-dir "$build_dir" --output-on-failure --no-tests=error
+    timeout -k 10 "${GPU_CHECK_CTEST_TIMEOUT:-180}" ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "${GPU_CHECK_CTEST_JOBS:-8}"
 
   local tool test_bin="$build_dir/tests/cuact_gpu_tests"
   local filter="${GPU_CHECK_SANITIZER_FILTER:-*Sanitizer*:*Smoke*}"
