@@ -219,6 +219,39 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
   }
 }
 
+//! kSmemRow: a block of kThreads per row; the first pass copies the row into dynamic shared
+//! memory (storage type: 16-bit rows take half the space) while accumulating, the output pass
+//! reads it back, so the row is read from memory once. Each thread reads back only the elements
+//! it wrote, so no barrier is needed between the copy and the read.
+template <int kThreads, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows, int64_t dim,
+                                                  bool safe) {
+  using A = softmax_acc_t<T>;
+  using BlockReduce = cub::BlockReduce<MaxSum<A>, kThreads>;
+  __shared__ typename BlockReduce::TempStorage temp;
+  __shared__ MaxSum<A> row_total;
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  T* staged = reinterpret_cast<T*>(softmax_smem);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* xr = x + row * dim;
+    MaxSum<A> p = empty_max_sum<A>();
+    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
+      const T v = xr[j];
+      staged[j] = v;
+      accumulate<T>(p, static_cast<A>(to_compute(v)));
+    }
+    p = BlockReduce(temp).Reduce(p, CombineMaxSum<T>{});
+    if (threadIdx.x == 0) row_total = p;
+    __syncthreads();
+    const RowScale<A> r = finish<kKind>(row_total, safe);
+    T* yr = y + row * dim;
+    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
+      yr[j] = softmax_output<T, kKind>(staged[j], r);
+    }
+    __syncthreads();  // temp and row_total are reused by the next row
+  }
+}
+
 //! kColumn: a thread per (outer, inner) column, walking dim with stride inner; neighbouring
 //! threads take neighbouring inner indices, so each warp access is contiguous.
 template <class T, SoftmaxKind kKind>
@@ -251,6 +284,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     forward_warp_rows<kPerLane, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     forward_block_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
+  } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
+    forward_smem_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
   } else {
     forward_columns<T, kKind>(x, y, outer, dim, inner, safe);
   }
@@ -327,6 +362,38 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
   }
 }
 
+//! kSmemRow backward: y and dy staged in shared memory on the first read (dy after y, 16-byte
+//! aligned), so each is read from memory once.
+template <int kThreads, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* dx, int64_t rows,
+                                                   int64_t dim) {
+  using A = softmax_acc_t<T>;
+  using BlockReduce = cub::BlockReduce<A, kThreads>;
+  __shared__ typename BlockReduce::TempStorage temp;
+  __shared__ A row_total;
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  T* staged_y = reinterpret_cast<T*>(softmax_smem);
+  T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((dim * sizeof(T) + 15) / 16) * 16);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const int64_t o = row * dim;
+    A t = 0;
+    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
+      const T yv = y[o + j], gv = dy[o + j];
+      staged_y[j] = yv;
+      staged_dy[j] = gv;
+      t += backward_term<T, kKind>(yv, gv);
+    }
+    t = BlockReduce(temp).Sum(t);
+    if (threadIdx.x == 0) row_total = t;
+    __syncthreads();
+    const A total = row_total;
+    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
+      dx[o + j] = backward_output<T, kKind>(staged_y[j], staged_dy[j], total);
+    }
+    __syncthreads();
+  }
+}
+
 template <class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_columns(const T* y, const T* dy, T* dx, int64_t outer,
                                                  int64_t dim, int64_t inner) {
@@ -353,6 +420,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     backward_warp_rows<kPerLane, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     backward_block_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
+  } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
+    backward_smem_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
   } else {
     backward_columns<T, kKind>(y, dy, dx, outer, dim, inner);
   }

@@ -7,6 +7,8 @@
 //!    held in registers (per_lane values per lane): one read, one write.
 //!  - kBlockRow: last axis, dim > 1024: one 256-thread block per row (1024 threads from 32768);
 //!    reads the row twice (online (max, sum) pass, output pass).
+//!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
+//!    memory: the first pass stages the row on chip in its storage type, so it is read once.
 //!  - kColumn: middle axis (inner > 1): one thread per (outer, inner) column, threads along
 //!    inner so every access of a warp is contiguous; reads each column twice.
 #pragma once
@@ -15,20 +17,26 @@
 
 namespace cuact::detail {
 
-enum class SoftmaxTier : int { kWarpRow = 0, kBlockRow = 1, kColumn = 2 };
+enum class SoftmaxTier : int { kWarpRow = 0, kBlockRow = 1, kColumn = 2, kSmemRow = 3 };
 
 struct SoftmaxPlan {
   SoftmaxTier tier = SoftmaxTier::kWarpRow;
   int block = 256;
-  int per_lane = 0;  //!< kWarpRow: row values held per lane, a power of two in [1, 32]
+  int per_lane = 0;        //!< kWarpRow: row values held per lane, a power of two in [1, 32]
+  int64_t smem_bytes = 0;  //!< kSmemRow: dynamic shared memory per block
   int64_t grid = 1;
 };
 
 inline constexpr int64_t kSoftmaxWarpRowMaxDim = 1024;
 inline constexpr int64_t kSoftmaxWideBlockDim = 32768;
+//! Shared memory kept free for the kernels' static allocations (CUB temp storage, row totals).
+inline constexpr int64_t kSoftmaxStaticSmemReserve = 2048;
 
-//! outer, dim, inner >= 1 (the caller handles empty tensors).
-inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors) {
+//! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
+//! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
+//! stages two rows (y and dy).
+inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
+                                int64_t smem_optin = 0, int elem_size = 4, bool backward = false) {
   const int64_t sms = multiprocessors > 0 ? multiprocessors : 1;
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
@@ -41,10 +49,14 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     p.tier = SoftmaxTier::kWarpRow;
     p.block = 256;
     p.per_lane = 1;
-    while (p.per_lane * 32 < dim) p.per_lane *= 2;
+    while (p.per_lane * 32 < dim)
+      p.per_lane *= 2;
     p.grid = capped((outer + 7) / 8);
   } else {
-    p.tier = SoftmaxTier::kBlockRow;
+    const int64_t row_bytes = dim * elem_size * (backward ? 2 : 1);
+    const bool fits = row_bytes + 16 + kSoftmaxStaticSmemReserve <= smem_optin;
+    p.tier = fits ? SoftmaxTier::kSmemRow : SoftmaxTier::kBlockRow;
+    p.smem_bytes = fits ? row_bytes + 16 : 0;  // + 16: the second row starts 16-byte aligned
     p.block = dim >= kSoftmaxWideBlockDim ? 1024 : 256;
     p.grid = capped(outer);
   }

@@ -6,29 +6,43 @@
 namespace cuact::detail {
 namespace {
 constexpr int kMaxDevices = 64;
-// 0 = not queried yet. Racing first calls both query and store the same value.
+// 0 = not queried yet. Racing first calls both query and store the same values.
 std::atomic<int> g_sm_count[kMaxDevices];
-}  // namespace
+std::atomic<int> g_smem_optin[kMaxDevices];
 
-Status current_multiprocessor_count(int* count) noexcept {
-  int device = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess && device >= 0 && device < kMaxDevices) {
-    int cached = g_sm_count[device].load(std::memory_order_relaxed);
-    if (cached > 0) {
-      *count = cached;
-      return Status::kSuccess;
-    }
-    err = cudaDeviceGetAttribute(&cached, cudaDevAttrMultiProcessorCount, device);
-    if (err == cudaSuccess && cached > 0) {
-      g_sm_count[device].store(cached, std::memory_order_relaxed);
-      *count = cached;
-      return Status::kSuccess;
-    }
-  }
+Status no_device(cudaError_t err) {
   (void)cudaGetLastError();  // leave the error state as we found it: the status carries it
   return fail(Status::kErrorNoDevice, "cuact: no usable CUDA device (%s)",
               err == cudaSuccess ? "device index out of range" : cudaGetErrorString(err));
+}
+}  // namespace
+
+Status current_device_limits(DeviceLimits* limits) noexcept {
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess || device < 0 || device >= kMaxDevices) return no_device(err);
+  limits->device = device;
+  limits->multiprocessor_count = g_sm_count[device].load(std::memory_order_relaxed);
+  limits->shared_memory_optin = g_smem_optin[device].load(std::memory_order_relaxed);
+  if (limits->multiprocessor_count > 0) return Status::kSuccess;
+  int sms = 0, smem = 0;
+  err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (err == cudaSuccess) {
+    err = cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  }
+  if (err != cudaSuccess || sms <= 0) return no_device(err);
+  g_smem_optin[device].store(smem, std::memory_order_relaxed);
+  g_sm_count[device].store(sms, std::memory_order_relaxed);
+  limits->multiprocessor_count = sms;
+  limits->shared_memory_optin = smem;
+  return Status::kSuccess;
+}
+
+Status current_multiprocessor_count(int* count) noexcept {
+  DeviceLimits limits;
+  const Status s = current_device_limits(&limits);
+  if (s == Status::kSuccess) *count = limits.multiprocessor_count;
+  return s;
 }
 
 }  // namespace cuact::detail

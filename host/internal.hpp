@@ -23,6 +23,14 @@ Status fail(Status status, const char* format, ...) noexcept
 //! Clears the detail message (called on entry of every public function).
 void clear_error_detail() noexcept;
 
+//! What the launchers need to know about the current device, queried once per device and cached.
+struct DeviceLimits {
+  int device = 0;
+  int multiprocessor_count = 0;
+  int shared_memory_optin = 0;  //!< bytes of dynamic + static shared memory a block may opt into
+};
+Status current_device_limits(DeviceLimits* limits) noexcept;
+
 //! Multiprocessor count of the current device, queried once per device and cached.
 //! Returns kErrorNoDevice (with detail) when there is no usable device.
 Status current_multiprocessor_count(int* count) noexcept;
@@ -41,6 +49,8 @@ Status validate_aliasing(const char* fn, const char* out_name, const void* out, 
 
 struct LaunchContext {
   int multiprocessor_count = 0;
+  int shared_memory_optin = 0;
+  int device = 0;
   cudaStream_t stream = nullptr;
 };
 

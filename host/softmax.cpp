@@ -51,6 +51,16 @@ Status validate_softmax(const char* fn, SoftmaxKind kind, DType dtype, const Sof
   return Status::kSuccess;
 }
 
+Status device_context(cudaStream_t stream, detail::LaunchContext* ctx) {
+  detail::DeviceLimits limits;
+  const Status s = detail::current_device_limits(&limits);
+  ctx->multiprocessor_count = limits.multiprocessor_count;
+  ctx->shared_memory_optin = limits.shared_memory_optin;
+  ctx->device = limits.device;
+  ctx->stream = stream;
+  return s;
+}
+
 #define CUACT_TRY(expr)                                          \
   do {                                                           \
     const Status cuact_status_ = (expr);                         \
@@ -113,8 +123,7 @@ Status softmax_forward(SoftmaxKind kind, DType dtype, const void* x, void* y,
   CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
   CUACT_TRY(detail::validate_aliasing(fn, "y", y, "x", x, n, dtype));
   detail::LaunchContext ctx;
-  ctx.stream = stream;
-  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
+  CUACT_TRY(device_context(stream, &ctx));
   nvtx3::scoped_range_in<nvtx_domain> range{kind_name(kind)};
   const bool safe = options.all_masked_rows_give_zero;
   switch (dtype) {
@@ -143,8 +152,7 @@ Status softmax_backward(SoftmaxKind kind, DType dtype, const void* y, const void
   CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "dy", dy, n, dtype));
   CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "y", y, n, dtype));
   detail::LaunchContext ctx;
-  ctx.stream = stream;
-  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
+  CUACT_TRY(device_context(stream, &ctx));
   nvtx3::scoped_range_in<nvtx_domain> range{kind == SoftmaxKind::kSoftmax ? "softmax backward"
                                                                           : "log_softmax backward"};
   switch (dtype) {

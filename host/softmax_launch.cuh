@@ -3,6 +3,7 @@
 //! Softmax tier dispatch and launch for one dtype; included by one host/softmax_launch_<dtype>.cu.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "cuda/softmax_kernels.cuh"
@@ -10,10 +11,49 @@
 
 namespace cuact::detail {
 
-inline Status check_softmax_launch(const char* fn) {
-  const cudaError_t err = cudaGetLastError();
+//! `setup`: an error from the launch's own setup (cudaFuncSetAttribute), else cudaSuccess.
+inline Status check_softmax_launch(const char* fn, cudaError_t setup) {
+  const cudaError_t launch = cudaGetLastError();
+  const cudaError_t err = setup != cudaSuccess ? setup : launch;
   if (err == cudaSuccess) return Status::kSuccess;
   return fail(Status::kErrorCudaLaunch, "%s: launch failed: %s", fn, cudaGetErrorString(err));
+}
+
+//! Lets `kernel` use the device's opt-in shared memory (above the default 48 KB), once per device.
+//! cudaFuncSetAttribute is not a stream operation: no synchronisation, safe under graph capture.
+template <class Kernel>
+cudaError_t allow_opt_in_smem(Kernel* kernel, const LaunchContext& ctx) {
+  static std::atomic<bool> done[64];
+  if (ctx.device < 0 || ctx.device >= 64 || done[ctx.device].load(std::memory_order_relaxed)) {
+    return cudaSuccess;
+  }
+  const cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           ctx.shared_memory_optin - static_cast<int>(kSoftmaxStaticSmemReserve));
+  if (err == cudaSuccess) done[ctx.device].store(true, std::memory_order_relaxed);
+  return err;
+}
+
+template <int kThreads, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                                     bool safe, const LaunchContext& ctx) {
+  auto* kernel = &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
+  const cudaError_t err = allow_opt_in_smem(kernel, ctx);
+  if (err != cudaSuccess) return err;
+  kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(
+      x, y, s.outer, s.dim, s.inner, safe);
+  return cudaSuccess;
+}
+
+template <int kThreads, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                      const SoftmaxShape& s, const LaunchContext& ctx) {
+  auto* kernel = &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
+  const cudaError_t err = allow_opt_in_smem(kernel, ctx);
+  if (err != cudaSuccess) return err;
+  kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
+                                                                                s.dim, s.inner);
+  return cudaSuccess;
 }
 
 template <int kPerLane, class T, SoftmaxKind kKind>
@@ -42,15 +82,20 @@ void launch_backward_warp_rows(unsigned grid, const T* y, const T* dy, T* dx, co
   }
 
 template <class T, SoftmaxKind kKind>
-void launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
-                                 bool safe, cudaStream_t stream) {
+cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
+                                        const SoftmaxShape& s, bool safe,
+                                        const LaunchContext& ctx) {
   const auto grid = static_cast<unsigned>(p.grid);
+  const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
+    case SoftmaxTier::kSmemRow:
+      return p.block == 1024 ? launch_forward_smem_rows<1024, T, kKind>(p, x, y, s, safe, ctx)
+                             : launch_forward_smem_rows<256, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kWarpRow:
 #define CUACT_FWD(k) launch_forward_warp_rows<k, T, kKind>(grid, x, y, s, safe, stream)
       CUACT_PER_LANE_SWITCH(p.per_lane, CUACT_FWD)
 #undef CUACT_FWD
-      return;
+      return cudaSuccess;
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
         softmax_forward_kernel<SoftmaxTier::kBlockRow, 1024, 0, T, kKind>
@@ -59,24 +104,29 @@ void launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y, const S
         softmax_forward_kernel<SoftmaxTier::kBlockRow, 256, 0, T, kKind>
             <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
       }
-      return;
+      return cudaSuccess;
     case SoftmaxTier::kColumn:
       softmax_forward_kernel<SoftmaxTier::kColumn, 256, 0, T, kKind>
           <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
-      return;
+      return cudaSuccess;
   }
+  return cudaSuccess;
 }
 
 template <class T, SoftmaxKind kKind>
-void launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                                  const SoftmaxShape& s, cudaStream_t stream) {
+cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                         const SoftmaxShape& s, const LaunchContext& ctx) {
   const auto grid = static_cast<unsigned>(p.grid);
+  const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
+    case SoftmaxTier::kSmemRow:
+      return p.block == 1024 ? launch_backward_smem_rows<1024, T, kKind>(p, y, dy, dx, s, ctx)
+                             : launch_backward_smem_rows<256, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kWarpRow:
 #define CUACT_BWD(k) launch_backward_warp_rows<k, T, kKind>(grid, y, dy, dx, s, stream)
       CUACT_PER_LANE_SWITCH(p.per_lane, CUACT_BWD)
 #undef CUACT_BWD
-      return;
+      return cudaSuccess;
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
         softmax_backward_kernel<SoftmaxTier::kBlockRow, 1024, 0, T, kKind>
@@ -85,41 +135,42 @@ void launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const T* dy,
         softmax_backward_kernel<SoftmaxTier::kBlockRow, 256, 0, T, kKind>
             <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
       }
-      return;
+      return cudaSuccess;
     case SoftmaxTier::kColumn:
       softmax_backward_kernel<SoftmaxTier::kColumn, 256, 0, T, kKind>
           <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
-      return;
+      return cudaSuccess;
   }
+  return cudaSuccess;
 }
 
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
-  const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count);
+  const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
+                                     ctx.shared_memory_optin, sizeof(T), false);
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
-  if (kind == SoftmaxKind::kSoftmax) {
-    launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, xt, yt, s, safe, ctx.stream);
-  } else {
-    launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, xt, yt, s, safe, ctx.stream);
-  }
-  return check_softmax_launch("cuact::softmax_forward");
+  const cudaError_t err =
+      kind == SoftmaxKind::kSoftmax
+          ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, xt, yt, s, safe, ctx)
+          : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, xt, yt, s, safe, ctx);
+  return check_softmax_launch("cuact::softmax_forward", err);
 }
 
 template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
-  const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count);
+  const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
+                                     ctx.shared_memory_optin, sizeof(T), true);
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);
-  if (kind == SoftmaxKind::kSoftmax) {
-    launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, yt, dyt, dxt, s, ctx.stream);
-  } else {
-    launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, yt, dyt, dxt, s, ctx.stream);
-  }
-  return check_softmax_launch("cuact::softmax_backward");
+  const cudaError_t err =
+      kind == SoftmaxKind::kSoftmax
+          ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, yt, dyt, dxt, s, ctx)
+          : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, yt, dyt, dxt, s, ctx);
+  return check_softmax_launch("cuact::softmax_backward", err);
 }
 
 }  // namespace cuact::detail

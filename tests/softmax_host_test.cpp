@@ -157,6 +157,17 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(100, 1025, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32767, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32768, 1, 132).block, 1024);
+  // Long rows go on chip when they fit the opt-in shared memory (227 KB on Hopper), both rows
+  // for backward; otherwise the two-read block tier.
+  constexpr int64_t kHopperOptin = 227 * 1024;
+  EXPECT_EQ(plan_softmax(100, 1025, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
+  EXPECT_EQ(plan_softmax(100, 1025, 1, 132, kHopperOptin, 4).smem_bytes, 1025 * 4 + 16);
+  EXPECT_EQ(plan_softmax(100, 57000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
+  EXPECT_EQ(plan_softmax(100, 60000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(100, 100000, 1, 132, kHopperOptin, 2).tier, SoftmaxTier::kSmemRow);
+  EXPECT_EQ(plan_softmax(100, 57000, 1, 132, kHopperOptin, 4, true).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(100, 28000, 1, 132, kHopperOptin, 4, true).tier, SoftmaxTier::kSmemRow);
+  EXPECT_EQ(plan_softmax(100, 1025, 1, 132, 0, 4).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(64, 16, 262144, 132).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(64, 16, 2, 132).tier, SoftmaxTier::kColumn);
   // Grids: eight rows per block for warp rows, a block per row, a thread per column; capped.
