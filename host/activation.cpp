@@ -1,18 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Public entry points: validate -> (n == 0: done) -> device info -> NVTX range -> per-dtype
 //! launcher. Everything before the launcher is CUDA-free except the cached SM-count query.
-#include <nvtx3/nvtx3.hpp>
-
 #include "cuact/activation.hpp"
 #include "host/internal.hpp"
+#include "host/nvtx.hpp"
 #include "cuact/op_table.hpp"
 
 namespace cuact {
 namespace {
-
-struct nvtx_domain {
-  static constexpr const char* name{"cuact"};
-};
 
 // Range labels, built once: "cuact::forward gelu" etc.
 #define CUACT_FWD_LABEL(e, F, name) "forward " name,
@@ -30,12 +25,6 @@ Status check_size(const char* fn, int64_t n) {
   }
   return Status::kSuccess;
 }
-
-#define CUACT_TRY(expr)                                          \
-  do {                                                           \
-    const Status cuact_status_ = (expr);                         \
-    if (cuact_status_ != Status::kSuccess) return cuact_status_; \
-  } while (0)
 
 }  // namespace
 
@@ -71,9 +60,8 @@ Status forward(Op op, DType dtype, const void* x, void* y, int64_t n, const ActP
   CUACT_TRY(detail::validate_aliasing(fn, "y", y, "x", x, n, dtype));
 
   detail::LaunchContext ctx;
-  ctx.stream = stream;
-  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
-  nvtx3::scoped_range_in<nvtx_domain> range{kForwardLabels[static_cast<int>(op)]};
+  CUACT_TRY(detail::make_launch_context(stream, &ctx));
+  detail::nvtx_range range{kForwardLabels[static_cast<int>(op)]};
   switch (dtype) {
     case DType::kFloat32: return detail::launch_forward_float32(op, params, x, y, n, ctx);
     case DType::kFloat16: return detail::launch_forward_float16(op, params, x, y, n, ctx);
@@ -100,16 +88,11 @@ Status backward(Op op, DType dtype, const void* dy, const void* saved, Saved whi
   }
   CUACT_TRY(check_size(fn, n));
   if (n == 0) return Status::kSuccess;
-  CUACT_TRY(detail::validate_tensor(fn, "dy", dy, n, dtype));
-  CUACT_TRY(detail::validate_tensor(fn, "saved", saved, n, dtype));
-  CUACT_TRY(detail::validate_tensor(fn, "dx", dx, n, dtype));
-  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "dy", dy, n, dtype));
-  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "saved", saved, n, dtype));
+  CUACT_TRY(detail::validate_backward_tensors(fn, "dy", dy, "saved", saved, "dx", dx, n, dtype));
 
   detail::LaunchContext ctx;
-  ctx.stream = stream;
-  CUACT_TRY(detail::current_multiprocessor_count(&ctx.multiprocessor_count));
-  nvtx3::scoped_range_in<nvtx_domain> range{kBackwardLabels[static_cast<int>(op)]};
+  CUACT_TRY(detail::make_launch_context(stream, &ctx));
+  detail::nvtx_range range{kBackwardLabels[static_cast<int>(op)]};
   switch (dtype) {
     case DType::kFloat32:
       return detail::launch_backward_float32(op, params, dy, saved, which, dx, n, ctx);

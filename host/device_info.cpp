@@ -38,10 +38,13 @@ Status current_device_limits(DeviceLimits* limits) noexcept {
   return Status::kSuccess;
 }
 
-Status current_multiprocessor_count(int* count) noexcept {
+Status make_launch_context(cudaStream_t stream, LaunchContext* ctx) noexcept {
   DeviceLimits limits;
   const Status s = current_device_limits(&limits);
-  if (s == Status::kSuccess) *count = limits.multiprocessor_count;
+  ctx->multiprocessor_count = limits.multiprocessor_count;
+  ctx->shared_memory_optin = limits.shared_memory_optin;
+  ctx->device = limits.device;
+  ctx->stream = stream;
   return s;
 }
 

@@ -31,10 +31,6 @@ struct DeviceLimits {
 };
 Status current_device_limits(DeviceLimits* limits) noexcept;
 
-//! Multiprocessor count of the current device, queried once per device and cached.
-//! Returns kErrorNoDevice (with detail) when there is no usable device.
-Status current_multiprocessor_count(int* count) noexcept;
-
 //! Size in bytes of one element; 0 for an unknown dtype.
 int dtype_size(DType dtype) noexcept;
 
@@ -53,6 +49,22 @@ struct LaunchContext {
   int device = 0;
   cudaStream_t stream = nullptr;
 };
+
+//! The current device's cached limits and the caller's stream (kErrorNoDevice without a device).
+Status make_launch_context(cudaStream_t stream, LaunchContext* ctx) noexcept;
+
+//! Two inputs and an output of n elements for a backward call: non-null, aligned, and the output
+//! identical to or disjoint from each input.
+Status validate_backward_tensors(const char* fn, const char* in0_name, const void* in0,
+                                 const char* in1_name, const void* in1, const char* out_name,
+                                 const void* out, int64_t n, DType dtype) noexcept;
+
+//! Returns the status of `expr` from the enclosing function unless it is kSuccess.
+#define CUACT_TRY(expr)                                                   \
+  do {                                                                    \
+    const ::cuact::Status cuact_status_ = (expr);                         \
+    if (cuact_status_ != ::cuact::Status::kSuccess) return cuact_status_; \
+  } while (0)
 
 // Per-dtype launchers, one translation unit each (host/act_launch_<dtype>.cu).
 #define CUACT_DECLARE_LAUNCHERS(suffix)                                                  \

@@ -1,20 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Softmax entry points: validate -> (empty: done) -> device info -> NVTX range -> per-dtype
 //! launcher. Everything before the launcher is CUDA-free except the cached SM-count query.
-#include <nvtx3/nvtx3.hpp>
-
 #include <cstdint>
 
 #include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
 #include "host/internal.hpp"
+#include "host/nvtx.hpp"
 
 namespace cuact {
 namespace {
-
-struct nvtx_domain {
-  static constexpr const char* name{"cuact"};
-};
 
 const char* kind_name(SoftmaxKind kind) {
   return kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax";
@@ -50,22 +45,6 @@ Status validate_softmax(const char* fn, SoftmaxKind kind, DType dtype, const Sof
   *n = s.outer * s.dim * s.inner;
   return Status::kSuccess;
 }
-
-Status device_context(cudaStream_t stream, detail::LaunchContext* ctx) {
-  detail::DeviceLimits limits;
-  const Status s = detail::current_device_limits(&limits);
-  ctx->multiprocessor_count = limits.multiprocessor_count;
-  ctx->shared_memory_optin = limits.shared_memory_optin;
-  ctx->device = limits.device;
-  ctx->stream = stream;
-  return s;
-}
-
-#define CUACT_TRY(expr)                                          \
-  do {                                                           \
-    const Status cuact_status_ = (expr);                         \
-    if (cuact_status_ != Status::kSuccess) return cuact_status_; \
-  } while (0)
 
 }  // namespace
 
@@ -123,8 +102,8 @@ Status softmax_forward(SoftmaxKind kind, DType dtype, const void* x, void* y,
   CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
   CUACT_TRY(detail::validate_aliasing(fn, "y", y, "x", x, n, dtype));
   detail::LaunchContext ctx;
-  CUACT_TRY(device_context(stream, &ctx));
-  nvtx3::scoped_range_in<nvtx_domain> range{kind_name(kind)};
+  CUACT_TRY(detail::make_launch_context(stream, &ctx));
+  detail::nvtx_range range{kind_name(kind)};
   const bool safe = options.all_masked_rows_give_zero;
   switch (dtype) {
     case DType::kFloat32:
@@ -146,15 +125,11 @@ Status softmax_backward(SoftmaxKind kind, DType dtype, const void* y, const void
   int64_t n = 0;
   CUACT_TRY(validate_softmax(fn, kind, dtype, shape, &n));
   if (n == 0) return Status::kSuccess;
-  CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
-  CUACT_TRY(detail::validate_tensor(fn, "dy", dy, n, dtype));
-  CUACT_TRY(detail::validate_tensor(fn, "dx", dx, n, dtype));
-  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "dy", dy, n, dtype));
-  CUACT_TRY(detail::validate_aliasing(fn, "dx", dx, "y", y, n, dtype));
+  CUACT_TRY(detail::validate_backward_tensors(fn, "dy", dy, "y", y, "dx", dx, n, dtype));
   detail::LaunchContext ctx;
-  CUACT_TRY(device_context(stream, &ctx));
-  nvtx3::scoped_range_in<nvtx_domain> range{kind == SoftmaxKind::kSoftmax ? "softmax backward"
-                                                                          : "log_softmax backward"};
+  CUACT_TRY(detail::make_launch_context(stream, &ctx));
+  detail::nvtx_range range{kind == SoftmaxKind::kSoftmax ? "softmax backward"
+                                                         : "log_softmax backward"};
   switch (dtype) {
     case DType::kFloat32:
       return detail::launch_softmax_backward_float32(kind, y, dy, dx, shape, ctx);

@@ -101,6 +101,16 @@ Status validate_aliasing(const char* fn, const char* out_name, const void* out, 
   return Status::kSuccess;
 }
 
+Status validate_backward_tensors(const char* fn, const char* in0_name, const void* in0,
+                                 const char* in1_name, const void* in1, const char* out_name,
+                                 const void* out, int64_t n, DType dtype) noexcept {
+  CUACT_TRY(validate_tensor(fn, in0_name, in0, n, dtype));
+  CUACT_TRY(validate_tensor(fn, in1_name, in1, n, dtype));
+  CUACT_TRY(validate_tensor(fn, out_name, out, n, dtype));
+  CUACT_TRY(validate_aliasing(fn, out_name, out, in0_name, in0, n, dtype));
+  return validate_aliasing(fn, out_name, out, in1_name, in1, n, dtype);
+}
+
 }  // namespace detail
 
 bool has_output_derivative(Op op, const ActParams& p) noexcept {
