@@ -37,20 +37,24 @@ struct SoftmaxChecker {
     }
   }
 
-  bool nonfinite_match(long double got, long double ref) {
-    if (std::isnan(ref) || std::isnan(got)) return std::isnan(ref) && std::isnan(got);
-    return got == ref;
+  //! True when the exact value rounds to a non-finite T or got is non-finite: then NaN must meet
+  //! NaN and infinities must match (an overflowing exact value rounds to inf), and the element
+  //! is done.
+  bool settled_as_nonfinite(int64_t i, long double got, long double ref) {
+    const long double representable = to_ld(round_to<T>(ref));
+    if (std::isfinite(representable) && std::isfinite(got)) return false;
+    const bool match = (std::isnan(representable) || std::isnan(got))
+                           ? (std::isnan(representable) && std::isnan(got))
+                           : got == representable;
+    if (!match) report(i, got, ref, INFINITY);
+    return true;
   }
 
   //! One forward output element.
   void forward(int64_t i, T got_t, long double ref, bool log) {
     ++checked;
     const long double got = to_ld(got_t);
-    const long double representable = to_ld(round_to<T>(ref));  // overflow rounds to inf
-    if (!std::isfinite(representable) || !std::isfinite(got)) {
-      if (!nonfinite_match(got, representable)) report(i, got, ref, INFINITY);
-      return;
-    }
+    if (settled_as_nonfinite(i, got, ref)) return;
     long double ratio;
     if constexpr (kIs16Bit<T>) {
       ratio = ulp_error(got_t, ref) / 1.0L;
@@ -72,11 +76,7 @@ struct SoftmaxChecker {
   void backward(int64_t i, T got_t, long double ref, long double scale, long double sum_error) {
     ++checked;
     const long double got = to_ld(got_t);
-    const long double representable = to_ld(round_to<T>(ref));  // overflow rounds to inf
-    if (!std::isfinite(representable) || !std::isfinite(got)) {
-      if (!nonfinite_match(got, representable)) report(i, got, ref, INFINITY);
-      return;
-    }
+    if (settled_as_nonfinite(i, got, ref)) return;
     const long double bound =
         (kIs16Bit<T> ? 1 : 2) * ulp_of<T>(std::fmax(std::fabs(ref), scale)) + sum_error;
     const long double ratio = std::fabs(got - ref) / bound;
