@@ -55,9 +55,7 @@ Status forward(Op op, DType dtype, const void* x, void* y, int64_t n, const ActP
   CUACT_TRY(detail::validate_op_dtype_params(fn, op, dtype, params));
   CUACT_TRY(check_size(fn, n));
   if (n == 0) return Status::kSuccess;
-  CUACT_TRY(detail::validate_tensor(fn, "x", x, n, dtype));
-  CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
-  CUACT_TRY(detail::validate_aliasing(fn, "y", y, "x", x, n, dtype));
+  CUACT_TRY(detail::validate_forward_tensors(fn, x, y, n, dtype));
 
   detail::LaunchContext ctx;
   CUACT_TRY(detail::make_launch_context(stream, &ctx));

@@ -53,6 +53,10 @@ struct LaunchContext {
 //! The current device's cached limits and the caller's stream (kErrorNoDevice without a device).
 Status make_launch_context(cudaStream_t stream, LaunchContext* ctx) noexcept;
 
+//! Input x and output y of n elements for a forward call: non-null, aligned, y == x or disjoint.
+Status validate_forward_tensors(const char* fn, const void* x, const void* y, int64_t n,
+                                DType dtype) noexcept;
+
 //! Two inputs and an output of n elements for a backward call: non-null, aligned, and the output
 //! identical to or disjoint from each input.
 Status validate_backward_tensors(const char* fn, const char* in0_name, const void* in0,

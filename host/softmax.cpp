@@ -98,9 +98,7 @@ Status softmax_forward(SoftmaxKind kind, DType dtype, const void* x, void* y,
   int64_t n = 0;
   CUACT_TRY(validate_softmax(fn, kind, dtype, shape, &n));
   if (n == 0) return Status::kSuccess;
-  CUACT_TRY(detail::validate_tensor(fn, "x", x, n, dtype));
-  CUACT_TRY(detail::validate_tensor(fn, "y", y, n, dtype));
-  CUACT_TRY(detail::validate_aliasing(fn, "y", y, "x", x, n, dtype));
+  CUACT_TRY(detail::validate_forward_tensors(fn, x, y, n, dtype));
   detail::LaunchContext ctx;
   CUACT_TRY(detail::make_launch_context(stream, &ctx));
   detail::nvtx_range range{kind_name(kind)};

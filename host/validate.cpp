@@ -101,6 +101,13 @@ Status validate_aliasing(const char* fn, const char* out_name, const void* out, 
   return Status::kSuccess;
 }
 
+Status validate_forward_tensors(const char* fn, const void* x, const void* y, int64_t n,
+                                DType dtype) noexcept {
+  CUACT_TRY(validate_tensor(fn, "x", x, n, dtype));
+  CUACT_TRY(validate_tensor(fn, "y", y, n, dtype));
+  return validate_aliasing(fn, "y", y, "x", x, n, dtype);
+}
+
 Status validate_backward_tensors(const char* fn, const char* in0_name, const void* in0,
                                  const char* in1_name, const void* in1, const char* out_name,
                                  const void* out, int64_t n, DType dtype) noexcept {
