@@ -19,16 +19,18 @@ inline Status check_softmax_launch(const char* fn, cudaError_t setup) {
   return fail(Status::kErrorCudaLaunch, "%s: launch failed: %s", fn, cudaGetErrorString(err));
 }
 
-//! Lets `kernel` use the device's opt-in shared memory (above the default 48 KB), once per device.
+//! Lets kKernel use the device's opt-in shared memory (above the default 48 KB), once per device
+//! and kernel: the flags are per instantiation (a template on the kernel's type alone would share
+//! them between kernels of one signature, and launches of the second one failed on an H200).
 //! cudaFuncSetAttribute is not a stream operation: no synchronisation, safe under graph capture.
-template <class Kernel>
-cudaError_t allow_opt_in_smem(Kernel* kernel, const LaunchContext& ctx) {
+template <auto kKernel>
+cudaError_t allow_opt_in_smem(const LaunchContext& ctx) {
   static std::atomic<bool> done[64];
   if (ctx.device < 0 || ctx.device >= 64 || done[ctx.device].load(std::memory_order_relaxed)) {
     return cudaSuccess;
   }
   const cudaError_t err =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            ctx.shared_memory_optin - static_cast<int>(kSoftmaxStaticSmemReserve));
   if (err == cudaSuccess) done[ctx.device].store(true, std::memory_order_relaxed);
   return err;
@@ -37,8 +39,8 @@ cudaError_t allow_opt_in_smem(Kernel* kernel, const LaunchContext& ctx) {
 template <int kThreads, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                      bool safe, const LaunchContext& ctx) {
-  auto* kernel = &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
-  const cudaError_t err = allow_opt_in_smem(kernel, ctx);
+  constexpr auto kernel = &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
+  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(
       x, y, s.outer, s.dim, s.inner, safe);
@@ -48,8 +50,8 @@ cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, con
 template <int kThreads, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                       const SoftmaxShape& s, const LaunchContext& ctx) {
-  auto* kernel = &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
-  const cudaError_t err = allow_opt_in_smem(kernel, ctx);
+  constexpr auto kernel = &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
+  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
                                                                                 s.dim, s.inner);

@@ -83,6 +83,17 @@ build() {
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 || return 1
   echo "+ cmake --build $dir -j${GPU_CHECK_JOBS:-2}"
   cmake --build "$dir" -j"${GPU_CHECK_JOBS:-2}" || return 1
+  # ctest finds gtest's tests with a script of this machine's CMake (GoogleTestAddTests.cmake),
+  # named by absolute path in each tests/*_include.cmake; the GPU machine may have another CMake
+  # version (it had 4.4 where this one has 3.25, and ctest failed). Carry the script along.
+  local module include_file
+  module=$(sed -n 's/^ *include("\(.*GoogleTestAddTests.cmake\)").*/\1/p' "$dir"/tests/*_include.cmake | head -n 1)
+  if [[ -n $module && -f $module ]]; then
+    cp "$module" "$dir/GoogleTestAddTests.cmake" || return 1
+    for include_file in "$dir"/tests/*_include.cmake; do
+      sed -i "s|include(\"$module\")|include(\"$dir/GoogleTestAddTests.cmake\")|" "$include_file" || return 1
+    done
+  fi
   # The GPU machine runs the binaries and ctest's lists only: drop what only a rebuild needs, so
   # the folder fits the carry limit (the next --build recompiles from scratch).
   echo "+ pruning object files and CMake's compiler-id scratch from $dir"

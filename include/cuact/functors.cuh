@@ -620,13 +620,22 @@ struct Gelu {
   Gelu() = default;
   CUACT_HD explicit Gelu(const ActParams&) {}
 
-  //! erfc(-x / sqrt 2) with the argument carried in double-double: erfc's relative slope is
-  //! about 2 z^2, so a rounded argument would cost up to ~1000 ulp in the left tail.
+  //! erfc(-x / sqrt 2) as a double-double, the argument carried in double-double too (erfc's
+  //! relative slope is about 2 z^2: a rounded argument would cost up to ~1000 ulp in the left
+  //! tail). Libraries' erfc is a few ulp off, and CUDA's also near z = 0 (2.7 ulp in float64 GELU
+  //! at x = 1e-10 on an H200), so it comes from the anchored table for |z| <= 8.25, by symmetry
+  //! (erfc(-z) = 2 - erfc(z)) for x > 0. Beyond that erfc(z) < 1e-30: one term is enough.
   CUACT_HD static detail::DoubleDouble erfc_scaled(double x) {
     const detail::DoubleDouble z = detail::two_prod(-x, kRsqrt2Hi);
     const double lo = fma(-x, kRsqrt2Lo, z.lo);
-    // erfc(hi + lo) = erfc(hi) - lo (2 / sqrt pi) e^-hi^2 to first order; kept unrounded.
-    return {::erfc(z.hi), -lo * kTwoRsqrtPi * ::exp(-z.hi * z.hi)};
+    if (z.hi >= 0.0 && z.hi <= 8.25) return detail::erfc_anchored(z.hi, lo);
+    if (z.hi < 0.0 && z.hi >= -8.25) {
+      const detail::DoubleDouble r = detail::erfc_anchored(-z.hi, -lo);
+      const detail::DoubleDouble d = detail::two_sum(2.0, -r.hi);
+      return {d.hi, d.lo - r.lo};
+    }
+    if (z.hi < 0.0) return {2.0, -::erfc(-z.hi)};  // x > 11.6
+    return {::erfc(z.hi), -lo * kTwoRsqrtPi * ::exp(-z.hi * z.hi)};  // x < -11.6 (or NaN)
   }
   //! For x <= -11.5 (z = -x / sqrt 2 >= 8): Phi(x) = phi(x) S / |x| with the asymptotic series
   //! S = sum_k (-1)^k (2k-1)!! x^-2k, 20 terms (truncation below 3e-19 there). It replaces erfc,
@@ -671,15 +680,6 @@ struct Gelu {
     if (x < -39.0) return -0.0;  // |gelu| < 1e-330: rounds to zero (also -inf)
     if (x <= kTail) return times_pdf({-tail_series(1.0 / (x * x)), 0.0}, x);  // -phi(x) S
     return detail::mul_dd(0.5 * x, erfc_scaled(x));
-  }
-  //! float64 results (cuact/precision.cuh picks this for double storage): the same, with erfc
-  //! from erfc_anchored where the library erfc is a few ulp off. Within 2 ulp everywhere.
-  CUACT_HD double forward_precise(double x) const {
-    if (x > kTail && x <= -0.68) {  // z = -x / sqrt 2 in [0.48, 8.14]
-      const detail::DoubleDouble z = detail::two_prod(-x, kRsqrt2Hi);
-      return detail::mul_dd(0.5 * x, detail::erfc_anchored(z.hi, fma(-x, kRsqrt2Lo, z.lo)));
-    }
-    return forward(x);
   }
   CUACT_HD float forward(float x) const {
     if (x == -HUGE_VALF) return 0.0f;

@@ -104,14 +104,42 @@ CUACT_HD float fast_sigmoid_slope(float x) {
 
 // ---- double-double helpers (float64 paths) ------------------------------------------------
 
-//! Exact product a * b = hi + lo (one FMA).
 struct DoubleDouble {
   double hi;
   double lo;
 };
 
+// The error-free transformations below need each sum and product rounded on its own. nvcc
+// contracts a * b + c into one FMA by default (-fmad=true), also across inlined helpers: then
+// two_sum(p, c) of a product p = a * b sees fma(a, b, c) in one place and the rounded p in
+// another, and the "exact" low part is wrong by up to an ulp of the high part (seen on an H200:
+// float64 gelu_tanh 588 ulp off at x = -20, where e^(2u) amplifies it 600-fold). The _rn
+// intrinsics are never contracted. The host compiler does not contract across them either.
+CUACT_HD double add_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+CUACT_HD double sub_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+CUACT_HD double mul_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
+//! Exact product a * b = hi + lo (one FMA).
 CUACT_HD DoubleDouble two_prod(double a, double b) {
-  const double p = a * b;
+  const double p = mul_rn(a, b);
   return {p, fma(a, b, -p)};
 }
 
@@ -123,9 +151,9 @@ CUACT_HD double exp_dd(double hi, double lo) {
 
 //! a + b = hi + lo exactly.
 CUACT_HD DoubleDouble two_sum(double a, double b) {
-  const double s = a + b;
-  const double bb = s - a;
-  return {s, (a - (s - bb)) + (b - bb)};
+  const double s = add_rn(a, b);
+  const double bb = sub_rn(s, a);
+  return {s, add_rn(sub_rn(a, sub_rn(s, bb)), sub_rn(b, bb))};
 }
 
 inline constexpr double kLn2x64Hi = 44.3614195558365;  // 64 ln 2, split
@@ -170,8 +198,8 @@ CUACT_HD double mul_exp_tiny(DoubleDouble m, double hi, double lo) {
 
 //! a + b = hi + lo exactly, for |a| >= |b| (or a == 0).
 CUACT_HD DoubleDouble fast_two_sum(double a, double b) {
-  const double s = a + b;
-  return {s, b - (s - a)};
+  const double s = add_rn(a, b);
+  return {s, sub_rn(b, sub_rn(s, a))};
 }
 
 //! hi, or its neighbour towards hi + residual, whichever has an odd last bit: "round to odd".
@@ -278,10 +306,10 @@ static __device__ const double kErfcTableDevice[] = {CUACT_ERFC_TABLE_ROWS};
 #endif
 static const double kErfcTableHost[] = {CUACT_ERFC_TABLE_ROWS};
 
-//! erfc(hi + lo) as a double-double for hi in [0.48, 8.24], about 1/4 ulp beyond its final
+//! erfc(hi + lo) as a double-double for hi in [0, 8.25], about 1/4 ulp beyond its final
 //! rounding: the tabulated erfc(z0) at the nearest anchor z0 = k/32 plus the Taylor series
 //! erfc(z0 + h) - erfc(z0) = (2/sqrt pi) e^-z0^2 sum_k (-1)^k H_(k-1)(z0) h^k / k!, |h| <= 1/64,
-//! 14 terms. The C libraries' erfc is a few ulp off here, which float64 GELU cannot afford.
+//! 14 terms. The C and CUDA libraries' erfc is a few ulp off here, which float64 GELU cannot afford.
 CUACT_HD DoubleDouble erfc_anchored(double hi, double lo) {
 #if defined(__CUDA_ARCH__)
   const double* table = kErfcTableDevice;
