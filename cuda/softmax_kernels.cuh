@@ -28,15 +28,41 @@ namespace cuact::detail {
 template <class T>
 using softmax_acc_t = std::conditional_t<sizeof(T) == 2, float, double>;
 
-//! e^v for the row sums and outputs. float32 storage takes the float exponential (2 ulp) and
-//! sums it in double: the sum of a 10^6-element row stays within a few float ulps.
+//! Row values: every storage value is exact in float (16-bit, float32) or double.
 template <class T>
-CUACT_HD softmax_acc_t<T> softmax_exp(softmax_acc_t<T> v) {
+using softmax_val_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+template <class T>
+CUACT_HD softmax_val_t<T> softmax_value(T x) {
+  return static_cast<softmax_val_t<T>>(to_compute(x));
+}
+
+//! e^(x - max) for a row value x and the row's maximum (or any larger row value), in the
+//! accumulation type. float32: x - max is carried as a float pair (two-sum), so its rounding is
+//! not amplified by the exponential (exp(-69) would otherwise be off by 69 * 2^-24, past the
+//! 1e-6 contract), and exp is the float one (2 ulp), all on the FP32 pipe. 16-bit: the float
+//! difference is exact enough (its error is below 2^-20 relative for any probability above
+//! 2^-128). float64: exp(x - max) in double.
+template <class T>
+CUACT_HD softmax_acc_t<T> softmax_exp_shifted(softmax_val_t<T> x, softmax_val_t<T> max) {
   if constexpr (std::is_same_v<T, double>) {
-    return ::exp(v);
+    return ::exp(x - max);
+  } else if constexpr (std::is_same_v<T, float>) {
+    const float d = x - max;
+    if (d < -104.0f) return 0.0;  // e^d < 2^-150 (also x = -inf); NaN goes on
+    const float back = d - x;     // two-sum: x + (-max) = d + lo exactly
+    const float lo = (x - (d - back)) + (-max - back);
+    const float e = ::expf(d);
+    return static_cast<double>(fmaf(e, lo, e));
   } else {
-    return ::expf(static_cast<float>(v));
+    return ::expf(x - max);
   }
+}
+
+//! NaN-propagating maximum: once a NaN is seen it stays (b > NaN and NaN > a are both false).
+template <class V>
+CUACT_HD V nan_max(V a, V b) {
+  return (b > a || b != b) ? b : a;
 }
 
 //! A row's running max and its sum of exp(x - max), kept as sum - 1 ("excess"): the maximum's own
@@ -56,14 +82,15 @@ CUACT_HD MaxSum<A> empty_max_sum() {
 //! Adds one element: a new maximum rescales the sum; -inf adds nothing; NaN poisons the row.
 template <class T, class A>
 CUACT_HD void accumulate(MaxSum<A>& p, A x) {
-  if (x > p.max) {
-    p.excess = (p.excess + A(1)) * softmax_exp<T>(p.max - x);  // old sum, rescaled; new max is 1
+  using V = softmax_val_t<T>;
+  if (x > p.max) {  // old sum, rescaled; the new max's own term is 1
+    p.excess = (p.excess + A(1)) * softmax_exp_shifted<T>(V(p.max), V(x));
     p.max = x;
   } else if (x != x) {
     p.max = x;
     p.excess = x;
   } else if (x > -static_cast<A>(HUGE_VAL)) {
-    p.excess += softmax_exp<T>(x - p.max);
+    p.excess += softmax_exp_shifted<T>(V(x), V(p.max));
   }
 }
 
@@ -76,11 +103,36 @@ struct CombineMaxSum {
     if (a.max == -static_cast<A>(HUGE_VAL)) return b;  // a is empty (or all -inf)
     if (b.max == -static_cast<A>(HUGE_VAL)) return a;
     // The side with the larger max keeps its implicit 1; the other's full sum is rescaled.
-    return a.max >= b.max
-               ? MaxSum<A>{a.max, a.excess + (b.excess + A(1)) * softmax_exp<T>(b.max - a.max)}
-               : MaxSum<A>{b.max, b.excess + (a.excess + A(1)) * softmax_exp<T>(a.max - b.max)};
+    using V = softmax_val_t<T>;
+    return a.max >= b.max ? MaxSum<A>{a.max, a.excess + (b.excess + A(1)) *
+                                                            softmax_exp_shifted<T>(V(b.max), V(a.max))}
+                          : MaxSum<A>{b.max, b.excess + (a.excess + A(1)) *
+                                                            softmax_exp_shifted<T>(V(a.max), V(b.max))};
   }
 };
+
+//! The register tiers' second pass, per lane: e^(x - max) summed over the elements below the
+//! row's maximum, and a count of those equal to it (their terms are exactly 1). Summed over the
+//! row, below + (at_max - 1) is the excess (see MaxSum) with no rounding of the 1.
+template <class A>
+struct BelowMax {
+  A below = 0;
+  int at_max = 0;
+};
+
+template <class T, class A>
+CUACT_HD void add_below_max(BelowMax<A>& s, softmax_val_t<T> x, softmax_val_t<T> max) {
+  if (x == max) {
+    ++s.at_max;
+  } else {
+    s.below += softmax_exp_shifted<T>(x, max);
+  }
+}
+
+template <class A>
+CUACT_HD MaxSum<A> max_sum_from(A max, const BelowMax<A>& s) {
+  return {max, s.below + A(s.at_max - 1)};
+}
 
 //! What the output pass needs from a row's (max, sum).
 template <class A>
@@ -108,11 +160,11 @@ template <class T, SoftmaxKind kKind, class A>
 CUACT_HD T softmax_output_value(A xv, const RowScale<A>& r) {
   if (r.masked)
     return to_storage<T>(kKind == SoftmaxKind::kSoftmax ? A(0) : -static_cast<A>(HUGE_VAL));
-  const A shifted = xv - r.max;
   if constexpr (kKind == SoftmaxKind::kSoftmax) {
-    return to_storage<T>(softmax_exp<T>(shifted) * r.inv_sum);
+    using V = softmax_val_t<T>;
+    return to_storage<T>(softmax_exp_shifted<T>(V(xv), V(r.max)) * r.inv_sum);
   } else {
-    return to_storage<T>(shifted - r.log_sum);
+    return to_storage<T>((xv - r.max) - r.log_sum);  // exact difference in A
   }
 }
 
@@ -140,56 +192,128 @@ CUACT_HD T backward_output(T y, T dy, softmax_acc_t<T> total) {
   if constexpr (kKind == SoftmaxKind::kSoftmax) {
     return to_storage<T>(yv * (g - total));
   } else {
-    return to_storage<T>(g - softmax_exp<T>(yv) * total);
+    return to_storage<T>(g - softmax_exp_shifted<T>(softmax_value(y), 0) * total);
   }
 }
 
 // ---- forward, per tier ---------------------------------------------------------------------
 
-//! kWarpRow: a warp per row (dim <= 32 kPerLane <= 1024), eight rows per block, grid-stride over
-//! rows. The row stays in registers (kPerLane values per lane, in the storage type), so it is
-//! read from memory once: loads, online (max, excess), a warp reduction, then the outputs.
-template <int kPerLane, class T, SoftmaxKind kKind>
+//! The warp-row split of a row: kLanes lanes per row (32 / kLanes rows per warp), kPerLane
+//! values per lane loaded kVec at a time (kVec > 1: 16-byte loads, every row 16-byte aligned).
+//! Lane l of a row holds elements (c kLanes + l) kVec + i, c < kPerLane / kVec, i < kVec: each
+//! load instruction of the row group reads kLanes kVec consecutive elements.
+template <int Lanes, int PerLane, int Vec>
+struct WarpSplit {
+  static constexpr int kLanes = Lanes;
+  static constexpr int kPerLane = PerLane;
+  static constexpr int kVec = Vec;
+  static_assert(kLanes >= 1 && kLanes <= 32 && (kLanes & (kLanes - 1)) == 0, "lanes: 2^k <= 32");
+  static_assert(kPerLane % kVec == 0 && kPerLane <= 32, "whole vectors, at most 32 per lane");
+  static constexpr int kRowsPerWarp = 32 / kLanes;
+  static constexpr int kChunks = kPerLane / kVec;
+};
+//! The split of the block and column tiers (none).
+struct NoSplit {};
+
+//! kVec consecutive row elements from `p` (16-byte aligned when kVec > 1); plain loads, not
+//! ld.global.nc: the output may alias the input (in place).
+template <int kVec, class T>
+__device__ __forceinline__ void load_chunk(const T* p, T (&v)[kVec]) {
+  if constexpr (kVec > 1) {
+    static_assert(kVec * sizeof(T) == 16, "16-byte chunks");
+    const uint4 bits = *reinterpret_cast<const uint4*>(p);
+    __builtin_memcpy(v, &bits, 16);
+  } else {
+    v[0] = *p;
+  }
+}
+
+template <int kVec, class T>
+__device__ __forceinline__ void store_chunk(T* p, const T (&v)[kVec]) {
+  if constexpr (kVec > 1) {
+    uint4 bits;
+    __builtin_memcpy(&bits, v, 16);
+    *reinterpret_cast<uint4*>(p) = bits;
+  } else {
+    *p = v[0];
+  }
+}
+
+//! Sum over the kLanes lanes of a row group (xor butterfly: every lane gets the total).
+template <int kLanes, class V>
+__device__ __forceinline__ V group_sum(V v) {
+#pragma unroll
+  for (int m = kLanes / 2; m >= 1; m /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, m);
+  return v;
+}
+
+template <int kLanes, class V>
+__device__ __forceinline__ V group_max(V v) {
+#pragma unroll
+  for (int m = kLanes / 2; m >= 1; m /= 2)
+    v = nan_max(v, __shfl_xor_sync(0xffffffffu, v, m));
+  return v;
+}
+
+//! kWarpRow forward: the row group's values stay in registers (storage type), so the row is read
+//! once. With the whole row at hand no online rescaling is needed: max (exact, NaN-propagating),
+//! then the sum of e^(x - max) over the elements below the max plus the count of those at it,
+//! which gives the excess (sum - 1) exactly for log_softmax (see MaxSum); then the outputs,
+//! recomputing e^(x - max) rather than holding it. Rows advance by whole warps, so every lane
+//! reaches every shuffle; a group past the last row just skips its loads and stores.
+template <class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                   bool safe) {
   using A = softmax_acc_t<T>;
-  using WarpReduce = cub::WarpReduce<MaxSum<A>>;
-  __shared__ typename WarpReduce::TempStorage temp[8];
-  // Up to 128 bytes per lane stay in registers, in the storage type; a row of 1024 doubles would
-  // spill, so its output pass reads the row again (from L1/L2: it was just read).
-  constexpr bool kHold = kPerLane * sizeof(T) <= 128;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int64_t row = int64_t{blockIdx.x} * 8 + warp; row < rows; row += int64_t{gridDim.x} * 8) {
+  using V = softmax_val_t<T>;
+  constexpr int kLanes = Split::kLanes, kVec = Split::kVec, kChunks = Split::kChunks;
+  const int lane = threadIdx.x % 32;
+  const int group = lane / kLanes, l = lane % kLanes;
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
+  for (int64_t first = (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) *
+                       Split::kRowsPerWarp;
+       first < rows; first += warps * Split::kRowsPerWarp) {
+    const int64_t row = first + group;
+    const bool live = row < rows;
     const T* xr = x + row * dim;
-    T v[kHold ? kPerLane : 1];
-    MaxSum<A> p = empty_max_sum<A>();
-    if constexpr (kHold) {
+    T v[kChunks][kVec];
 #pragma unroll
-      for (int k = 0; k < kPerLane; ++k) {  // all loads first: kPerLane in flight per lane
-        if (lane + 32 * k < dim) v[k] = xr[lane + 32 * k];
-      }
-#pragma unroll
-      for (int k = 0; k < kPerLane; ++k) {
-        if (lane + 32 * k < dim) accumulate<T>(p, static_cast<A>(to_compute(v[k])));
-      }
-    } else {
-      for (int64_t j = lane; j < dim; j += 32)
-        accumulate<T>(p, static_cast<A>(to_compute(xr[j])));
+    for (int c = 0; c < kChunks; ++c) {  // all loads first: kChunks in flight per lane
+      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
+      if (live && j < dim) load_chunk<kVec>(xr + j, v[c]);
     }
-    p = WarpReduce(temp[warp]).Reduce(p, CombineMaxSum<T>{});
-    p.max = __shfl_sync(0xffffffffu, p.max, 0);  // the aggregate is valid in lane 0
-    p.excess = __shfl_sync(0xffffffffu, p.excess, 0);
-    const RowScale<A> r = finish<kKind>(p, safe);
+    V max = -static_cast<V>(HUGE_VAL);
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim) max = nan_max(max, softmax_value(v[c][i]));
+      }
+    }
+    max = group_max<kLanes>(max);
+    BelowMax<A> sum;
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim)
+          add_below_max<T>(sum, softmax_value(v[c][i]), max);
+      }
+    }
+    sum.below = group_sum<kLanes>(sum.below);
+    sum.at_max = group_sum<kLanes>(sum.at_max);
+    const RowScale<A> r = finish<kKind>(max_sum_from(A(max), sum), safe);
     T* yr = y + row * dim;
 #pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int64_t j = lane + 32 * k;
-      if (j >= dim) continue;
-      if constexpr (kHold) {
-        yr[j] = softmax_output<T, kKind>(v[k], r);
-      } else {
-        yr[j] = softmax_output<T, kKind>(xr[j], r);
-      }
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
+      if (!live || j >= dim) continue;
+      T out[kVec];
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        out[i] = softmax_output<T, kKind>(v[c][i], r);
+      store_chunk<kVec>(yr + j, out);
     }
   }
 }
@@ -272,16 +396,16 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
   }
 }
 
-//! kThreads: block size; kPerLane: row values per lane (kWarpRow only, else 0).
+//! kThreads: block size; Split: WarpSplit for kWarpRow, else NoSplit.
 // At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
 template <int kThreads>
 inline constexpr int kSoftmaxMinBlocks = kThreads <= 256 ? 2 : 1;
 
-template <SoftmaxTier kTier, int kThreads, int kPerLane, class T, SoftmaxKind kKind>
+template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_forward_kernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, bool safe) {
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
-    forward_warp_rows<kPerLane, T, kKind>(x, y, outer, dim, safe);
+    forward_warp_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     forward_block_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
@@ -293,48 +417,50 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
 
 // ---- backward, per tier ---------------------------------------------------------------------
 
-//! kWarpRow backward: y and dy of the row stay in registers (each read once) up to 64 bytes per
-//! lane and stream; longer rows of 4- and 8-byte types read them again for the output pass.
-template <int kPerLane, class T, SoftmaxKind kKind>
+//! kWarpRow backward: y and dy of the row group stay in registers (each read once), split as in
+//! the forward pass; one group sum, then the outputs.
+template <class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_warp_rows(const T* y, const T* dy, T* dx, int64_t rows,
                                                    int64_t dim) {
   using A = softmax_acc_t<T>;
-  using WarpReduce = cub::WarpReduce<A>;
-  __shared__ typename WarpReduce::TempStorage temp[8];
-  constexpr bool kHold = kPerLane * sizeof(T) <= 64;
-  constexpr int kHeld = kHold ? kPerLane : 1;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int64_t row = int64_t{blockIdx.x} * 8 + warp; row < rows; row += int64_t{gridDim.x} * 8) {
+  constexpr int kLanes = Split::kLanes, kVec = Split::kVec, kChunks = Split::kChunks;
+  const int lane = threadIdx.x % 32;
+  const int group = lane / kLanes, l = lane % kLanes;
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
+  for (int64_t first = (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) *
+                       Split::kRowsPerWarp;
+       first < rows; first += warps * Split::kRowsPerWarp) {
+    const int64_t row = first + group;
+    const bool live = row < rows;
     const int64_t o = row * dim;
-    T yv[kHeld], gv[kHeld];
-    A t = 0;
-    if constexpr (kHold) {
+    T yv[kChunks][kVec], gv[kChunks][kVec];
 #pragma unroll
-      for (int k = 0; k < kPerLane; ++k) {
-        const int64_t j = lane + 32 * k;
-        if (j < dim) {
-          yv[k] = y[o + j];
-          gv[k] = dy[o + j];
-        }
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
+      if (live && j < dim) {
+        load_chunk<kVec>(y + o + j, yv[c]);
+        load_chunk<kVec>(dy + o + j, gv[c]);
       }
-#pragma unroll
-      for (int k = 0; k < kPerLane; ++k) {
-        if (lane + 32 * k < dim) t += backward_term<T, kKind>(yv[k], gv[k]);
-      }
-    } else {
-      for (int64_t j = lane; j < dim; j += 32)
-        t += backward_term<T, kKind>(y[o + j], dy[o + j]);
     }
-    t = __shfl_sync(0xffffffffu, WarpReduce(temp[warp]).Sum(t), 0);
+    A t = 0;
 #pragma unroll
-    for (int k = 0; k < kPerLane; ++k) {
-      const int64_t j = lane + 32 * k;
-      if (j >= dim) continue;
-      if constexpr (kHold) {
-        dx[o + j] = backward_output<T, kKind>(yv[k], gv[k], t);
-      } else {
-        dx[o + j] = backward_output<T, kKind>(y[o + j], dy[o + j], t);
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim)
+          t += backward_term<T, kKind>(yv[c][i], gv[c][i]);
       }
+    }
+    t = group_sum<kLanes>(t);
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
+      if (!live || j >= dim) continue;
+      T out[kVec];
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        out[i] = backward_output<T, kKind>(yv[c][i], gv[c][i], t);
+      store_chunk<kVec>(dx + o + j, out);
     }
   }
 }
@@ -412,12 +538,12 @@ __device__ __forceinline__ void backward_columns(const T* y, const T* dy, T* dx,
   }
 }
 
-template <SoftmaxTier kTier, int kThreads, int kPerLane, class T, SoftmaxKind kKind>
+template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t outer, int64_t dim,
                             int64_t inner) {
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
-    backward_warp_rows<kPerLane, T, kKind>(y, dy, dx, outer, dim);
+    backward_warp_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     backward_block_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {

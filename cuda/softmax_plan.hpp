@@ -3,8 +3,12 @@
 //! Which softmax kernel runs for a shape, and with what grid. Plain C++, tested on the CPU.
 //!
 //! Tiers implemented so far:
-//!  - kWarpRow: last axis, dim <= 1024: one warp per row, eight rows per 256-thread block, the row
-//!    held in registers (per_lane values per lane): one read, one write.
+//!  - kWarpRow: last axis, dim <= 1024 (fewer for 8-byte types and backward, see
+//!    softmax_max_per_lane): `lanes` lanes of a warp per row (32 / lanes rows per warp,
+//!    eight warps per 256-thread block), the row held in registers (per_lane values per lane, as
+//!    per_lane / vec loads of vec elements): one read, one write. vec is 16 bytes' worth when the
+//!    launcher found every row 16-byte aligned, else 1; short rows share a warp so that each lane
+//!    still has a full load in flight.
 //!  - kBlockRow: last axis, dim > 1024: one 256-thread block per row (1024 threads from 32768);
 //!    reads the row twice (online (max, sum) pass, output pass).
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
@@ -22,21 +26,33 @@ enum class SoftmaxTier : int { kWarpRow = 0, kBlockRow = 1, kColumn = 2, kSmemRo
 struct SoftmaxPlan {
   SoftmaxTier tier = SoftmaxTier::kWarpRow;
   int block = 256;
-  int per_lane = 0;        //!< kWarpRow: row values held per lane, a power of two in [1, 32]
+  int per_lane = 0;        //!< kWarpRow: row values held per lane, a power of two in [vec, 32]
+  int lanes = 0;           //!< kWarpRow: lanes per row, a power of two in [1, 32]
+  int vec = 1;             //!< kWarpRow: elements per load (1, or 16 bytes' worth)
   int64_t smem_bytes = 0;  //!< kSmemRow: dynamic shared memory per block
   int64_t grid = 1;
 };
 
-inline constexpr int64_t kSoftmaxWarpRowMaxDim = 1024;
+//! Row bytes a lane holds in registers in the warp tier: 128 forward, 64 per stream backward
+//! (y and dy), which keeps the kernels under their 128-register cap without spills.
+inline constexpr int kSoftmaxLaneBytes = 128;
+
+//! Values per lane the warp tier may hold, and so its longest row (32 lanes of them).
+inline constexpr int softmax_max_per_lane(int elem_size, bool backward) {
+  const int held = (backward ? kSoftmaxLaneBytes / 2 : kSoftmaxLaneBytes) / elem_size;
+  return held < 32 ? held : 32;
+}
 inline constexpr int64_t kSoftmaxWideBlockDim = 32768;
 //! Shared memory kept free for the kernels' static allocations (CUB temp storage, row totals).
 inline constexpr int64_t kSoftmaxStaticSmemReserve = 2048;
 
 //! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
 //! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
-//! stages two rows (y and dy).
+//! stages two rows (y and dy). vec: elements per 16-byte load when every row of every tensor
+//! starts 16-byte aligned (so dim is a multiple of it), else 1.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
-                                int64_t smem_optin = 0, int elem_size = 4, bool backward = false) {
+                                int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
+                                int vec = 1) {
   const int64_t sms = multiprocessors > 0 ? multiprocessors : 1;
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
@@ -45,13 +61,17 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     p.tier = SoftmaxTier::kColumn;
     p.block = 256;
     p.grid = capped((outer * inner + p.block - 1) / p.block);
-  } else if (dim <= kSoftmaxWarpRowMaxDim) {
+  } else if (dim <= 32 * softmax_max_per_lane(elem_size, backward)) {
     p.tier = SoftmaxTier::kWarpRow;
     p.block = 256;
-    p.per_lane = 1;
-    while (p.per_lane * 32 < dim)
-      p.per_lane *= 2;
-    p.grid = capped((outer + 7) / 8);
+    p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
+    int64_t capacity = 1;  // a power of two >= dim
+    while (capacity < dim)
+      capacity *= 2;
+    p.per_lane = static_cast<int>(capacity / 32 > p.vec ? capacity / 32 : p.vec);
+    p.lanes = static_cast<int>(capacity > p.per_lane ? capacity / p.per_lane : 1);
+    const int64_t rows_per_block = 8 * (32 / p.lanes);
+    p.grid = capped((outer + rows_per_block - 1) / rows_per_block);
   } else {
     const int64_t row_bytes = dim * elem_size * (backward ? 2 : 1);
     const bool fits = row_bytes + 16 + kSoftmaxStaticSmemReserve <= smem_optin;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 
 #include "cuda/softmax_kernels.cuh"
 #include "host/internal.hpp"
@@ -39,7 +40,7 @@ cudaError_t allow_opt_in_smem(const LaunchContext& ctx) {
 template <int kThreads, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                      bool safe, const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
+  constexpr auto kernel = &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(
@@ -50,7 +51,7 @@ cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, con
 template <int kThreads, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                       const SoftmaxShape& s, const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, 0, T, kKind>;
+  constexpr auto kernel = &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
@@ -58,30 +59,94 @@ cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T*
   return cudaSuccess;
 }
 
-template <int kPerLane, class T, SoftmaxKind kKind>
-void launch_forward_warp_rows(unsigned grid, const T* x, T* y, const SoftmaxShape& s, bool safe,
-                              cudaStream_t stream) {
-  softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, kPerLane, T, kKind>
+template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
+void launch_forward_warp_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s, bool safe,
+                               cudaStream_t stream) {
+  softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
       <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
 }
 
-template <int kPerLane, class T, SoftmaxKind kKind>
-void launch_backward_warp_rows(unsigned grid, const T* y, const T* dy, T* dx, const SoftmaxShape& s,
-                               cudaStream_t stream) {
-  softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, kPerLane, T, kKind>
+template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
+void launch_backward_warp_split(unsigned grid, const T* y, const T* dy, T* dx,
+                                const SoftmaxShape& s, cudaStream_t stream) {
+  softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
       <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
 }
 
-// One instantiation per power of two of row values per lane (plan_softmax's per_lane).
-#define CUACT_PER_LANE_SWITCH(per_lane, CALL) \
-  switch (per_lane) {                         \
-    case 1: CALL(1); break;                   \
-    case 2: CALL(2); break;                   \
-    case 4: CALL(4); break;                   \
-    case 8: CALL(8); break;                   \
-    case 16: CALL(16); break;                 \
-    default: CALL(32); break;                 \
+// The warp splits plan_softmax can choose for vector width kVec and at most kMaxPerLane values
+// per lane: one vector per lane on 1..32 lanes, then 32 lanes with 2, 4, ... vectors.
+// CALL(lanes, per_lane) is expanded for each; the one matching the plan launches.
+#define CUACT_WARP_SPLITS(kVec, kMaxPerLane, CALL)                     \
+  do {                                                                 \
+    if (p.per_lane == (kVec)) {                                        \
+      switch (p.lanes) {                                               \
+        case 1: CALL(1, kVec); break;                                  \
+        case 2: CALL(2, kVec); break;                                  \
+        case 4: CALL(4, kVec); break;                                  \
+        case 8: CALL(8, kVec); break;                                  \
+        case 16: CALL(16, kVec); break;                                \
+        default: CALL(32, kVec); break;                                \
+      }                                                                \
+    } else {                                                           \
+      if constexpr ((kVec) < 2 && 2 <= (kMaxPerLane))                  \
+        if (p.per_lane == 2) CALL(32, 2);                              \
+      if constexpr ((kVec) < 4 && 4 <= (kMaxPerLane))                  \
+        if (p.per_lane == 4) CALL(32, 4);                              \
+      if constexpr ((kVec) < 8 && 8 <= (kMaxPerLane))                  \
+        if (p.per_lane == 8) CALL(32, 8);                              \
+      if constexpr ((kVec) < 16 && 16 <= (kMaxPerLane))                \
+        if (p.per_lane == 16) CALL(32, 16);                            \
+      if constexpr ((kVec) < 32 && 32 <= (kMaxPerLane))                \
+        if (p.per_lane == 32) CALL(32, 32);                            \
+    }                                                                  \
+  } while (0)
+
+//! 16-byte loads when every row of every tensor starts 16-byte aligned.
+template <class T>
+int softmax_vector_width(int64_t dim, std::initializer_list<const void*> tensors) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  if ((dim * static_cast<int64_t>(sizeof(T))) % 16 != 0) return 1;
+  for (const void* t : tensors) {
+    if (reinterpret_cast<uintptr_t>(t) % 16 != 0) return 1;
   }
+  return kWide;
+}
+
+template <class T, SoftmaxKind kKind>
+void launch_forward_warp_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                              bool safe, cudaStream_t stream) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
+  const auto grid = static_cast<unsigned>(p.grid);
+#define CUACT_FWD(lanes, per_lane) \
+  return launch_forward_warp_split<lanes, per_lane, kVecNow, T, kKind>(grid, x, y, s, safe, stream)
+  if (p.vec == kWide) {
+    constexpr int kVecNow = kWide;
+    CUACT_WARP_SPLITS(kWide, kMax, CUACT_FWD);
+  } else {
+    constexpr int kVecNow = 1;
+    CUACT_WARP_SPLITS(1, kMax, CUACT_FWD);
+  }
+#undef CUACT_FWD
+}
+
+template <class T, SoftmaxKind kKind>
+void launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                               const SoftmaxShape& s, cudaStream_t stream) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
+  const auto grid = static_cast<unsigned>(p.grid);
+#define CUACT_BWD(lanes, per_lane) \
+  return launch_backward_warp_split<lanes, per_lane, kVecNow, T, kKind>(grid, y, dy, dx, s, stream)
+  if (p.vec == kWide) {
+    constexpr int kVecNow = kWide;
+    CUACT_WARP_SPLITS(kWide, kMax, CUACT_BWD);
+  } else {
+    constexpr int kVecNow = 1;
+    CUACT_WARP_SPLITS(1, kMax, CUACT_BWD);
+  }
+#undef CUACT_BWD
+}
 
 template <class T, SoftmaxKind kKind>
 cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
@@ -94,21 +159,19 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
       return p.block == 1024 ? launch_forward_smem_rows<1024, T, kKind>(p, x, y, s, safe, ctx)
                              : launch_forward_smem_rows<256, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kWarpRow:
-#define CUACT_FWD(k) launch_forward_warp_rows<k, T, kKind>(grid, x, y, s, safe, stream)
-      CUACT_PER_LANE_SWITCH(p.per_lane, CUACT_FWD)
-#undef CUACT_FWD
+      launch_forward_warp_rows<T, kKind>(p, x, y, s, safe, stream);
       return cudaSuccess;
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
-        softmax_forward_kernel<SoftmaxTier::kBlockRow, 1024, 0, T, kKind>
+        softmax_forward_kernel<SoftmaxTier::kBlockRow, 1024, NoSplit, T, kKind>
             <<<grid, 1024, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
       } else {
-        softmax_forward_kernel<SoftmaxTier::kBlockRow, 256, 0, T, kKind>
+        softmax_forward_kernel<SoftmaxTier::kBlockRow, 256, NoSplit, T, kKind>
             <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
       }
       return cudaSuccess;
     case SoftmaxTier::kColumn:
-      softmax_forward_kernel<SoftmaxTier::kColumn, 256, 0, T, kKind>
+      softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
       return cudaSuccess;
   }
@@ -125,21 +188,19 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
       return p.block == 1024 ? launch_backward_smem_rows<1024, T, kKind>(p, y, dy, dx, s, ctx)
                              : launch_backward_smem_rows<256, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kWarpRow:
-#define CUACT_BWD(k) launch_backward_warp_rows<k, T, kKind>(grid, y, dy, dx, s, stream)
-      CUACT_PER_LANE_SWITCH(p.per_lane, CUACT_BWD)
-#undef CUACT_BWD
+      launch_backward_warp_rows<T, kKind>(p, y, dy, dx, s, stream);
       return cudaSuccess;
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
-        softmax_backward_kernel<SoftmaxTier::kBlockRow, 1024, 0, T, kKind>
+        softmax_backward_kernel<SoftmaxTier::kBlockRow, 1024, NoSplit, T, kKind>
             <<<grid, 1024, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
       } else {
-        softmax_backward_kernel<SoftmaxTier::kBlockRow, 256, 0, T, kKind>
+        softmax_backward_kernel<SoftmaxTier::kBlockRow, 256, NoSplit, T, kKind>
             <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
       }
       return cudaSuccess;
     case SoftmaxTier::kColumn:
-      softmax_backward_kernel<SoftmaxTier::kColumn, 256, 0, T, kKind>
+      softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
       return cudaSuccess;
   }
@@ -150,7 +211,8 @@ template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
   const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
-                                     ctx.shared_memory_optin, sizeof(T), false);
+                                     ctx.shared_memory_optin, sizeof(T), false,
+                                     softmax_vector_width<T>(s.dim, {x, y}));
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   const cudaError_t err =
@@ -164,7 +226,8 @@ template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
   const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
-                                     ctx.shared_memory_optin, sizeof(T), true);
+                                     ctx.shared_memory_optin, sizeof(T), true,
+                                     softmax_vector_width<T>(s.dim, {y, dy, dx}));
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);

@@ -49,17 +49,20 @@ constexpr DType dtype_of() {
 constexpr int64_t kGuard = 64;
 constexpr unsigned char kPoison = 0x5A;
 
-//! A device tensor with poisoned guards of kGuard elements on both sides.
+//! A device tensor with poisoned guards of kGuard elements on both sides, starting `shift`
+//! elements past a 16-byte boundary (shift != 0: the kernels' scalar-load paths).
 template <class T>
 struct Guarded {
   T* base = nullptr;
   int64_t n;
-  explicit Guarded(int64_t n_) : n(n_) {
-    if (cudaMalloc(&base, (n + 2 * kGuard) * sizeof(T)) != cudaSuccess) base = nullptr;
-    if (base) cudaMemset(base, kPoison, (n + 2 * kGuard) * sizeof(T));
+  int64_t shift;
+  explicit Guarded(int64_t n_, int64_t shift_ = 0) : n(n_), shift(shift_) {
+    const int64_t total = n + 2 * kGuard + shift;
+    if (cudaMalloc(&base, total * sizeof(T)) != cudaSuccess) base = nullptr;
+    if (base) cudaMemset(base, kPoison, total * sizeof(T));
   }
   ~Guarded() { cudaFree(base); }
-  T* data() const { return base + kGuard; }
+  T* data() const { return base + kGuard + shift; }
   void upload(const std::vector<T>& h) const {
     cudaMemcpy(data(), h.data(), n * sizeof(T), cudaMemcpyHostToDevice);
   }
@@ -70,7 +73,7 @@ struct Guarded {
   }
   bool guards_intact() const {
     std::vector<unsigned char> g(kGuard * sizeof(T));
-    for (const T* p : {base, base + kGuard + n}) {
+    for (const T* p : {base + shift, data() + n}) {
       cudaMemcpy(g.data(), p, g.size(), cudaMemcpyDeviceToHost);
       for (unsigned char b : g) {
         if (b != kPoison) return false;
@@ -131,12 +134,16 @@ int64_t flat(const SoftmaxShape& s, int64_t row, int64_t d) {
   return (row / s.inner) * s.dim * s.inner + d * s.inner + row % s.inner;
 }
 
-//! Reduction depth the kernel uses for a row (for the backward sum's error bound).
+//! Reduction depth the backward kernel uses for a row (for the sum's error bound): the 16-byte
+//! warp split holds at least as many values per lane as the scalar one, so its depth covers both.
+template <class T>
 long double reduction_depth(const SoftmaxShape& s) {
-  const auto p = cuact::detail::plan_softmax(s.outer, s.dim, s.inner, 132);
-  const long double lanes = p.tier == cuact::detail::SoftmaxTier::kColumn    ? 1
-                            : p.tier == cuact::detail::SoftmaxTier::kWarpRow ? 32
-                                                                             : p.block;
+  const auto p = cuact::detail::plan_softmax(s.outer, s.dim, s.inner, 132, 0, sizeof(T), true,
+                                             static_cast<int>(16 / sizeof(T)));
+  if (p.tier == cuact::detail::SoftmaxTier::kWarpRow) {
+    return p.per_lane + std::ceil(std::log2(static_cast<long double>(p.lanes))) + 1;
+  }
+  const long double lanes = p.tier == cuact::detail::SoftmaxTier::kColumn ? 1 : p.block;
   return std::ceil(s.dim / lanes) + std::ceil(std::log2(lanes)) + 1;
 }
 
@@ -167,13 +174,15 @@ class SoftmaxGpu : public ::testing::Test {
  protected:
   void SetUp() override { CUACT_SKIP_WITHOUT_GPU(); }
 
-  void check_forward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place, bool safe) {
+  void check_forward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place, bool safe,
+                     int64_t shift = 0) {
     SCOPED_TRACE(::testing::Message() << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
                                       << " (" << s.outer << ", " << s.dim << ", " << s.inner << ")"
-                                      << (in_place ? " in place" : "") << (safe ? " safe" : ""));
+                                      << (in_place ? " in place" : "") << (safe ? " safe" : "")
+                                      << (shift ? " misaligned" : ""));
     const int64_t n = s.outer * s.dim * s.inner;
     const std::vector<T> x = make_input<T>(s, 7 + n);
-    Guarded<T> dx_(n), dy_(n);
+    Guarded<T> dx_(n, shift), dy_(n, shift);
     ASSERT_TRUE(dx_.base && dy_.base);
     dx_.upload(x);
     T* out = in_place ? dx_.data() : dy_.data();
@@ -188,10 +197,12 @@ class SoftmaxGpu : public ::testing::Test {
     verify_forward(s, kind, safe, x, y);
   }
 
-  void check_backward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place) {
+  void check_backward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place,
+                      int64_t shift = 0) {
     SCOPED_TRACE(::testing::Message() << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
                                       << " backward (" << s.outer << ", " << s.dim << ", "
-                                      << s.inner << ")" << (in_place ? " in place" : ""));
+                                      << s.inner << ")" << (in_place ? " in place" : "")
+                                      << (shift ? " misaligned" : ""));
     const int64_t n = s.outer * s.dim * s.inner;
     const bool log = kind == SoftmaxKind::kLogSoftmax;
     std::mt19937_64 rng(n);
@@ -207,7 +218,7 @@ class SoftmaxGpu : public ::testing::Test {
       for (int64_t d = 0; d < s.dim; ++d)
         y[flat<T>(s, row, d)] = round_to<T>(yr[d]);
     }
-    Guarded<T> yb(n), dyb(n), dxb(n);
+    Guarded<T> yb(n, shift), dyb(n, shift), dxb(n, shift);
     ASSERT_TRUE(yb.base && dyb.base && dxb.base);
     yb.upload(y);
     dyb.upload(dy);
@@ -219,7 +230,7 @@ class SoftmaxGpu : public ::testing::Test {
     const std::vector<T> got = in_place ? dyb.download() : dxb.download();
     ASSERT_TRUE(yb.guards_intact() && dyb.guards_intact() && dxb.guards_intact());
     const long double u_acc = sizeof(T) == 2 ? 0x1p-24L : 0x1p-53L;
-    const long double depth = reduction_depth(s);
+    const long double depth = reduction_depth<T>(s);
     cuact_test::SoftmaxChecker<T> c;
     for (int64_t row = 0; row < s.outer * s.inner; ++row) {
       const auto yr = row_of(y, s, row), dyr = row_of(dy, s, row);
@@ -242,7 +253,9 @@ TYPED_TEST_SUITE(SoftmaxGpu, DTypes);
 
 std::vector<SoftmaxShape> last_axis_shapes() {
   std::vector<SoftmaxShape> shapes;
-  for (int64_t cols : {1, 2, 7, 31, 32, 33, 63, 64, 65, 1023, 1024, 1025, 4097, 16385, 32769}) {
+  // Powers of two and multiples of 16 bytes reach the 16-byte warp splits (1 to 32 lanes per row).
+  for (int64_t cols : {1,   2,   4,   7,   8,   16,  24,   31,   32,   33,   63,   64,   65,  100,
+                       128, 200, 256, 512, 1000, 1023, 1024, 1025, 4097, 16385, 32769}) {
     for (int64_t rows : {1, 3, 132})
       shapes.push_back({rows, cols, 1});
   }
@@ -291,6 +304,19 @@ TYPED_TEST(SoftmaxGpu, Backward) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_backward(s, k, false);
       this->check_backward(s, k, true);
+      if (this->HasFatalFailure()) return;
+    }
+  }
+}
+
+// Rows that do not start 16 bytes apart, or tensors that do not: the scalar-load warp splits.
+TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
+  for (SoftmaxShape s : {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
+                         SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1}}) {
+    for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+      this->check_forward(s, k, false, false, 1);
+      this->check_forward(s, k, true, false, 1);
+      this->check_backward(s, k, false, 1);
       if (this->HasFatalFailure()) return;
     }
   }

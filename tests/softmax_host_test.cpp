@@ -154,6 +154,29 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(1, 100, 1, 132).per_lane, 4);
   EXPECT_EQ(plan_softmax(1, 513, 1, 132).per_lane, 32);
   EXPECT_EQ(plan_softmax(1, 1024, 1, 132).per_lane, 32);
+  // Short rows share a warp: lanes * per_lane is the power of two >= dim, one load per lane.
+  EXPECT_EQ(plan_softmax(1, 7, 1, 132).lanes, 8);
+  EXPECT_EQ(plan_softmax(1, 7, 1, 132).per_lane, 1);
+  EXPECT_EQ(plan_softmax(1, 100, 1, 132).lanes, 32);
+  EXPECT_EQ(plan_softmax(1000, 7, 1, 132).grid, (1000 + 31) / 32);  // 8 warps x 4 rows a block
+  // 16-byte loads (vec = 4 floats, 8 halves): whole vectors per lane.
+  EXPECT_EQ(plan_softmax(1, 32, 1, 132, 0, 4, false, 4).vec, 4);
+  EXPECT_EQ(plan_softmax(1, 32, 1, 132, 0, 4, false, 4).per_lane, 4);
+  EXPECT_EQ(plan_softmax(1, 32, 1, 132, 0, 4, false, 4).lanes, 8);
+  EXPECT_EQ(plan_softmax(1, 1024, 1, 132, 0, 2, false, 8).per_lane, 32);
+  EXPECT_EQ(plan_softmax(1, 1024, 1, 132, 0, 2, false, 8).lanes, 32);
+  EXPECT_EQ(plan_softmax(1, 8, 1, 132, 0, 2, false, 8).lanes, 1);
+  EXPECT_EQ(plan_softmax(1, 12, 1, 132, 0, 4, false, 4).vec, 4);
+  EXPECT_EQ(plan_softmax(1, 12, 1, 132, 0, 4, false, 4).lanes, 4);  // 16 slots, 3 lanes used
+  EXPECT_EQ(plan_softmax(1, 10, 1, 132, 0, 4, false, 4).vec, 1);    // not whole vectors
+  // Held bytes per lane: 8-byte rows leave the warp tier earlier, backward (two rows) earlier.
+  EXPECT_EQ(plan_softmax(1, 512, 1, 132, 0, 8).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 8).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 512, 1, 132, 0, 4, true).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 4, true).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 1024, 1, 132, 0, 2, true).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(1, 256, 1, 132, 0, 8, true).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(1, 257, 1, 132, 0, 8, true).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(100, 1025, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32767, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32768, 1, 132).block, 1024);

@@ -43,6 +43,41 @@ std::vector<T> emulate_forward(const std::vector<T>& x, int lanes, bool safe) {
   return y;
 }
 
+//! The warp tier's two passes over a row held in registers (forward_warp_rows): lanes lanes,
+//! lane l holding elements l, l + lanes, ... (the element-to-lane map does not change the math).
+template <class T, SoftmaxKind kKind>
+std::vector<T> emulate_forward_registers(const std::vector<T>& x, int lanes, bool safe) {
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
+  std::vector<V> part_max(lanes, -static_cast<V>(HUGE_VAL));
+  for (size_t j = 0; j < x.size(); ++j)
+    part_max[j % lanes] = nan_max(part_max[j % lanes], softmax_value(x[j]));
+  V max = part_max[0];
+  for (int l = 1; l < lanes; ++l)
+    max = nan_max(max, part_max[l]);
+  std::vector<BelowMax<A>> part(lanes);
+  for (size_t j = 0; j < x.size(); ++j)
+    add_below_max<T>(part[j % lanes], softmax_value(x[j]), max);
+  for (int stride = 1; stride < lanes; stride *= 2) {
+    for (int l = 0; l + stride < lanes; l += 2 * stride) {
+      part[l].below += part[l + stride].below;
+      part[l].at_max += part[l + stride].at_max;
+    }
+  }
+  const RowScale<A> r = finish<kKind>(max_sum_from(A(max), part[0]), safe);
+  std::vector<T> y(x.size());
+  for (size_t j = 0; j < x.size(); ++j)
+    y[j] = softmax_output<T, kKind>(x[j], r);
+  return y;
+}
+
+//! Either tier: lanes <= 32 takes the warp tier's register passes, more the block tiers'.
+template <class T, SoftmaxKind kKind>
+std::vector<T> emulate_tier(const std::vector<T>& x, int lanes, bool safe, bool registers) {
+  return registers ? emulate_forward_registers<T, kKind>(x, lanes, safe)
+                   : emulate_forward<T, kKind>(x, lanes, safe);
+}
+
 template <class T, SoftmaxKind kKind>
 std::vector<T> emulate_backward(const std::vector<T>& y, const std::vector<T>& dy, int lanes) {
   using A = softmax_acc_t<T>;
@@ -90,6 +125,9 @@ std::vector<std::pair<std::string, std::vector<long double>>> test_rows() {
   rows.push_back({"+inf", {1.0L, inf, 2.0L}});
   rows.push_back({"largest", {largest<T>(), -largest<T>(), largest<T>(), 0.0L}});
   rows.push_back({"huge spread", {0.0L, -1e4L, -3e4L, 5.0L}});
+  // Probabilities down to e^-66 (above the 1e-30 floor): x - max must not be rounded before exp.
+  rows.push_back({"wide spread", {2.5L, -60.3L, -45.7L, -30.1L, -63.55L, 1.75L, -0.3L}});
+  rows.push_back({"ties at the max", {4.0L, 4.0L, -1.0L, 4.0L, 3.0L}});
   std::vector<long double> wide(5000, -20.0L);
   wide[1234] = 10.0L;  // one dominant entry: the rest are ~e^-30 relative
   rows.push_back({"one dominant", wide});
@@ -111,12 +149,14 @@ TYPED_TEST(SoftmaxMath, ForwardMatchesReferenceForEveryLaneCount) {
       xl[j] = to_ld(x[j]);
     }
     for (bool safe : {false, true}) {
-      for (int lanes : {1, 32, 256}) {
-        SCOPED_TRACE(name + (safe ? " safe" : "") + " lanes " + std::to_string(lanes));
+      for (auto [lanes, registers] : {std::pair{1, true}, {4, true}, {32, true}, {1, false},
+                                      {32, false}, {256, false}}) {
+        SCOPED_TRACE(name + (safe ? " safe" : "") + " lanes " + std::to_string(lanes) +
+                     (registers ? " (warp tier)" : " (online)"));
         const auto ref = cuact_ref::softmax_row(xl, false, safe);
         const auto ref_log = cuact_ref::softmax_row(xl, true, safe);
-        const auto y = emulate_forward<T, SoftmaxKind::kSoftmax>(x, lanes, safe);
-        const auto ly = emulate_forward<T, SoftmaxKind::kLogSoftmax>(x, lanes, safe);
+        const auto y = emulate_tier<T, SoftmaxKind::kSoftmax>(x, lanes, safe, registers);
+        const auto ly = emulate_tier<T, SoftmaxKind::kLogSoftmax>(x, lanes, safe, registers);
         cuact_test::SoftmaxChecker<T> c, cl;
         long double sum = 0;
         for (size_t j = 0; j < x.size(); ++j) {
@@ -178,8 +218,10 @@ TYPED_TEST(SoftmaxMath, BackwardMatchesReference) {
 
 TEST(SoftmaxMathSemantics, DimOneGivesOneAndZero) {
   const std::vector<float> x = {3.5f};
-  EXPECT_EQ((emulate_forward<float, SoftmaxKind::kSoftmax>(x, 32, false)[0]), 1.0f);
-  EXPECT_EQ((emulate_forward<float, SoftmaxKind::kLogSoftmax>(x, 32, false)[0]), 0.0f);
+  for (bool registers : {false, true}) {
+    EXPECT_EQ((emulate_tier<float, SoftmaxKind::kSoftmax>(x, 32, false, registers)[0]), 1.0f);
+    EXPECT_EQ((emulate_tier<float, SoftmaxKind::kLogSoftmax>(x, 32, false, registers)[0]), 0.0f);
+  }
 }
 
 }  // namespace

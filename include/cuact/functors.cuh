@@ -373,8 +373,16 @@ struct Selu {
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? float(kScale) : float(kScaleAlpha) * detail::fast_exp(x);
   }
+  //! dy * scale * alpha * e^x with dy * (scale * alpha) kept exact: rounding it as well as the
+  //! exponential (1 ulp on CUDA) and the product took float64 to 2.02 ulp on an H200.
   CUACT_HD double backward(double dy, double x) const {
-    return x > 0.0 ? dy * kScale : detail::mul_exp(dy * kScaleAlpha, x, 0.0);
+    if (x > 0.0) return dy * kScale;
+    detail::DoubleDouble m = detail::two_prod(dy, kScaleAlpha);
+    if (m.hi - m.hi != 0.0 || x - x != 0.0) return detail::mul_exp(m.hi, x, 0.0);  // inf, NaN
+    m.lo = fma(dy, kScaleAlphaLo, m.lo);
+    if (x < -700.0) return detail::mul_exp_tiny(m, x, 0.0);
+    const double e = ::exp(x);
+    return fma(m.hi, e, m.lo * e);
   }
   CUACT_HD float backward(float dy, float x) const {
     return x > 0.0f ? dy * float(kScale) : detail::fast_mul_exp(dy * float(kScaleAlpha), x);
