@@ -37,23 +37,22 @@ CUACT_HD softmax_val_t<T> softmax_value(T x) {
   return static_cast<softmax_val_t<T>>(to_compute(x));
 }
 
-//! e^(x - max) for a row value x and the row's maximum (or any larger row value), in the
-//! accumulation type. float32: x - max is carried as a float pair (two-sum), so its rounding is
+//! e^(x - max) for a row value x and the row's maximum (or any larger row value). float32: x - max is carried as a float pair (two-sum), so its rounding is
 //! not amplified by the exponential (exp(-69) would otherwise be off by 69 * 2^-24, past the
 //! 1e-6 contract), and exp is the float one (2 ulp), all on the FP32 pipe. 16-bit: the float
 //! difference is exact enough (its error is below 2^-20 relative for any probability above
 //! 2^-128). float64: exp(x - max) in double.
 template <class T>
-CUACT_HD softmax_acc_t<T> softmax_exp_shifted(softmax_val_t<T> x, softmax_val_t<T> max) {
+CUACT_HD softmax_val_t<T> softmax_exp_shifted(softmax_val_t<T> x, softmax_val_t<T> max) {
   if constexpr (std::is_same_v<T, double>) {
     return ::exp(x - max);
   } else if constexpr (std::is_same_v<T, float>) {
     const float d = x - max;
-    if (d < -104.0f) return 0.0;  // e^d < 2^-150 (also x = -inf); NaN goes on
-    const float back = d - x;     // two-sum: x + (-max) = d + lo exactly
+    if (d < -104.0f) return 0.0f;  // e^d < 2^-150 (also x = -inf); NaN goes on
+    const float back = d - x;      // two-sum: x + (-max) = d + lo exactly
     const float lo = (x - (d - back)) + (-max - back);
     const float e = ::expf(d);
-    return static_cast<double>(fmaf(e, lo, e));
+    return fmaf(e, lo, e);
   } else {
     return ::expf(x - max);
   }
@@ -113,25 +112,42 @@ struct CombineMaxSum {
 
 //! The register tiers' second pass, per lane: e^(x - max) summed over the elements below the
 //! row's maximum, and a count of those equal to it (their terms are exactly 1). Summed over the
-//! row, below + (at_max - 1) is the excess (see MaxSum) with no rounding of the 1.
-template <class A>
-struct BelowMax {
-  A below = 0;
+//! row, below + (at_max - 1) is the excess (see MaxSum) with no rounding of the 1. float32 sums
+//! its terms in float, compensated (Neumaier), and goes to double once per lane: a conversion
+//! per element would cost as much as the exponential on the same 16-per-clock pipe.
+template <class T>
+struct LaneSum {
+  softmax_val_t<T> hi = 0;
+  softmax_val_t<T> lo = 0;  //!< float32 only: the compensation
   int at_max = 0;
+  CUACT_HD softmax_acc_t<T> total() const {
+    return static_cast<softmax_acc_t<T>>(hi) + static_cast<softmax_acc_t<T>>(lo);
+  }
 };
 
-template <class T, class A>
-CUACT_HD void add_below_max(BelowMax<A>& s, softmax_val_t<T> x, softmax_val_t<T> max) {
+//! Adds element x and returns its term e^(x - max) (1 at the max), kept for the output pass.
+template <class T>
+CUACT_HD softmax_val_t<T> add_to_lane_sum(LaneSum<T>& s, softmax_val_t<T> x,
+                                          softmax_val_t<T> max) {
+  using V = softmax_val_t<T>;
   if (x == max) {
     ++s.at_max;
-  } else {
-    s.below += softmax_exp_shifted<T>(x, max);
+    return V(1);
   }
+  const V e = softmax_exp_shifted<T>(x, max);
+  if constexpr (std::is_same_v<T, float>) {
+    const float t = s.hi + e;
+    s.lo += fabsf(s.hi) >= fabsf(e) ? (s.hi - t) + e : (e - t) + s.hi;
+    s.hi = t;
+  } else {
+    s.hi += e;
+  }
+  return e;
 }
 
 template <class A>
-CUACT_HD MaxSum<A> max_sum_from(A max, const BelowMax<A>& s) {
-  return {max, s.below + A(s.at_max - 1)};
+CUACT_HD MaxSum<A> max_sum_from(A max, A below, int at_max) {
+  return {max, below + A(at_max - 1)};
 }
 
 //! What the output pass needs from a row's (max, sum).
@@ -150,8 +166,12 @@ CUACT_HD RowScale<A> finish(MaxSum<A> p, bool safe) {
                 kKind == SoftmaxKind::kLogSoftmax ? ::log1p(p.excess) : A(0), false};
   if (p.max == inf) {  // +inf in the row: inf - inf, so the whole row is NaN
     r.max = inf - inf;
-  } else if (p.max == -inf && safe) {
-    r.masked = true;
+  } else if (p.max == -inf) {  // every entry -inf: 0 / 0, or the safe convention
+    if (safe) {
+      r.masked = true;
+    } else {
+      r.max = inf - inf;
+    }
   }
   return r;
 }
@@ -165,6 +185,43 @@ CUACT_HD T softmax_output_value(A xv, const RowScale<A>& r) {
     return to_storage<T>(softmax_exp_shifted<T>(V(xv), V(r.max)) * r.inv_sum);
   } else {
     return to_storage<T>((xv - r.max) - r.log_sum);  // exact difference in A
+  }
+}
+
+//! The register tiers' output pass, in the row value type: y = e inv_sum with the term e kept
+//! from the sum pass (float32 and 16-bit: one float multiply; float64: the double one), or
+//! log_softmax (x - max) - log_sum with both differences exact to a float pair for float32.
+template <class T>
+struct RegisterScale {
+  using V = softmax_val_t<T>;
+  V max, inv_sum, log_hi, log_lo;
+  bool masked;
+  template <class A>
+  CUACT_HD explicit RegisterScale(const RowScale<A>& r)
+      : max(static_cast<V>(r.max)),
+        inv_sum(r.max != r.max ? static_cast<V>(r.max) : static_cast<V>(r.inv_sum)),
+        log_hi(static_cast<V>(r.log_sum)),
+        log_lo(static_cast<V>(r.log_sum - static_cast<A>(static_cast<V>(r.log_sum)))),
+        masked(r.masked) {}
+};
+
+template <class T, SoftmaxKind kKind>
+CUACT_HD T register_output(softmax_val_t<T> x, softmax_val_t<T> e, const RegisterScale<T>& r) {
+  using V = softmax_val_t<T>;
+  if (r.masked) return to_storage<T>(kKind == SoftmaxKind::kSoftmax ? V(0) : -static_cast<V>(HUGE_VAL));
+  if constexpr (kKind == SoftmaxKind::kSoftmax) {
+    return to_storage<T>(e * r.inv_sum);
+  } else if constexpr (std::is_same_v<T, float>) {
+    const float d = x - r.max;  // x - max = d + d_lo exactly (two-sum)
+    if (!(d > -HUGE_VALF)) return d;  // x = -inf (the pair would be NaN), or NaN
+    const float db = d - x;
+    const float d_lo = (x - (d - db)) + (-r.max - db);
+    const float s = d - r.log_hi;  // d - log_hi = s + s_lo exactly
+    const float sb = s - d;
+    const float s_lo = (d - (s - sb)) + (-r.log_hi - sb);
+    return s + ((s_lo + d_lo) - r.log_lo);
+  } else {
+    return to_storage<T>((x - r.max) - r.log_hi);
   }
 }
 
@@ -268,6 +325,10 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
   using A = softmax_acc_t<T>;
   using V = softmax_val_t<T>;
   constexpr int kLanes = Split::kLanes, kVec = Split::kVec, kChunks = Split::kChunks;
+  // softmax keeps each term e^(x - max) from the sum pass instead of a second exponential
+  // (float32, 16-bit: the exponential is the pass's costliest instruction); float64 recomputes
+  // (32 doubles more per lane would spill).
+  constexpr bool kKeepTerms = kKind == SoftmaxKind::kSoftmax && !std::is_same_v<T, double>;
   const int lane = threadIdx.x % 32;
   const int group = lane / kLanes, l = lane % kLanes;
   const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
@@ -292,18 +353,21 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
       }
     }
     max = group_max<kLanes>(max);
-    BelowMax<A> sum;
+    LaneSum<T> sum;
+    V e[kKeepTerms ? kChunks : 1][kVec];  // softmax: the terms, for the output pass
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim)
-          add_below_max<T>(sum, softmax_value(v[c][i]), max);
+        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim) {
+          const V term = add_to_lane_sum<T>(sum, softmax_value(v[c][i]), max);
+          if constexpr (kKeepTerms) e[c][i] = term;
+        }
       }
     }
-    sum.below = group_sum<kLanes>(sum.below);
-    sum.at_max = group_sum<kLanes>(sum.at_max);
-    const RowScale<A> r = finish<kKind>(max_sum_from(A(max), sum), safe);
+    const A below = group_sum<kLanes>(sum.total());
+    const int at_max = group_sum<kLanes>(sum.at_max);
+    const RegisterScale<T> r(finish<kKind>(max_sum_from(A(max), below, at_max), safe));
     T* yr = y + row * dim;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
@@ -311,8 +375,11 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
       if (!live || j >= dim) continue;
       T out[kVec];
 #pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        out[i] = softmax_output<T, kKind>(v[c][i], r);
+      for (int i = 0; i < kVec; ++i) {
+        const V xv = softmax_value(v[c][i]);
+        const V term = kKeepTerms ? e[kKeepTerms ? c : 0][i] : softmax_exp_shifted<T>(xv, r.max);
+        out[i] = register_output<T, kKind>(xv, term, r);
+      }
       store_chunk<kVec>(yr + j, out);
     }
   }

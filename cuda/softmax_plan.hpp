@@ -33,13 +33,10 @@ struct SoftmaxPlan {
   int64_t grid = 1;
 };
 
-//! Row bytes a lane holds in registers in the warp tier: 128 forward, 64 per stream backward
-//! (y and dy), which keeps the kernels under their 128-register cap without spills.
-inline constexpr int kSoftmaxLaneBytes = 128;
-
-//! Values per lane the warp tier may hold, and so its longest row (32 lanes of them).
+//! Row bytes a lane may hold in registers in the warp tier: 256 forward, 128 per stream backward
+//! (y and dy), at most 32 values: at most 64 registers of row data, under the kernels' 128.
 inline constexpr int softmax_max_per_lane(int elem_size, bool backward) {
-  const int held = (backward ? kSoftmaxLaneBytes / 2 : kSoftmaxLaneBytes) / elem_size;
+  const int held = (backward ? 128 : 256) / elem_size;
   return held < 32 ? held : 32;
 }
 inline constexpr int64_t kSoftmaxWideBlockDim = 32768;

@@ -55,19 +55,28 @@ std::vector<T> emulate_forward_registers(const std::vector<T>& x, int lanes, boo
   V max = part_max[0];
   for (int l = 1; l < lanes; ++l)
     max = nan_max(max, part_max[l]);
-  std::vector<BelowMax<A>> part(lanes);
+  std::vector<LaneSum<T>> part(lanes);
+  std::vector<V> term(x.size());
   for (size_t j = 0; j < x.size(); ++j)
-    add_below_max<T>(part[j % lanes], softmax_value(x[j]), max);
+    term[j] = add_to_lane_sum<T>(part[j % lanes], softmax_value(x[j]), max);
+  std::vector<A> below(lanes);
+  std::vector<int> at_max(lanes);
+  for (int l = 0; l < lanes; ++l) {
+    below[l] = part[l].total();
+    at_max[l] = part[l].at_max;
+  }
   for (int stride = 1; stride < lanes; stride *= 2) {
     for (int l = 0; l + stride < lanes; l += 2 * stride) {
-      part[l].below += part[l + stride].below;
-      part[l].at_max += part[l + stride].at_max;
+      below[l] += below[l + stride];
+      at_max[l] += at_max[l + stride];
     }
   }
-  const RowScale<A> r = finish<kKind>(max_sum_from(A(max), part[0]), safe);
+  const RegisterScale<T> r(finish<kKind>(max_sum_from(A(max), below[0], at_max[0]), safe));
   std::vector<T> y(x.size());
-  for (size_t j = 0; j < x.size(); ++j)
-    y[j] = softmax_output<T, kKind>(x[j], r);
+  for (size_t j = 0; j < x.size(); ++j) {
+    // float64 softmax recomputes the term in the output pass (forward_warp_rows): the same value
+    y[j] = register_output<T, kKind>(softmax_value(x[j]), term[j], r);
+  }
   return y;
 }
 
