@@ -33,10 +33,11 @@ struct SoftmaxPlan {
   int64_t grid = 1;
 };
 
-//! Row bytes a lane may hold in registers in the warp tier: 256 forward, 128 per stream backward
-//! (y and dy), at most 32 values: at most 64 registers of row data, under the kernels' 128.
+//! Row bytes a lane may hold in registers in the warp tier: 128 forward, 64 per stream backward
+//! (y and dy), at most 32 values. More spilled under the kernels' 128-register cap (ptxas:
+//! float32 backward and float64 forward with 32 values per lane).
 inline constexpr int softmax_max_per_lane(int elem_size, bool backward) {
-  const int held = (backward ? 128 : 256) / elem_size;
+  const int held = (backward ? 64 : 128) / elem_size;
   return held < 32 ? held : 32;
 }
 inline constexpr int64_t kSoftmaxWideBlockDim = 32768;

@@ -170,13 +170,13 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(1, 12, 1, 132, 0, 4, false, 4).lanes, 4);  // 16 slots, 3 lanes used
   EXPECT_EQ(plan_softmax(1, 10, 1, 132, 0, 4, false, 4).vec, 1);    // not whole vectors
   // Held bytes per lane: 8-byte rows leave the warp tier earlier, backward (two rows) earlier.
-  EXPECT_EQ(plan_softmax(1, 1024, 1, 132, 0, 8).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(1, 1025, 1, 132, 0, 8).tier, SoftmaxTier::kBlockRow);
-  EXPECT_EQ(plan_softmax(1, 1024, 1, 132, 0, 4, true).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(1, 1025, 1, 132, 0, 4, true).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 512, 1, 132, 0, 8).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 8).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 512, 1, 132, 0, 4, true).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 4, true).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(1, 1024, 1, 132, 0, 2, true).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(1, 512, 1, 132, 0, 8, true).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 8, true).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 256, 1, 132, 0, 8, true).tier, SoftmaxTier::kWarpRow);
+  EXPECT_EQ(plan_softmax(1, 257, 1, 132, 0, 8, true).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(100, 1025, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32767, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32768, 1, 132).block, 1024);
