@@ -37,11 +37,11 @@ CUACT_HD softmax_val_t<T> softmax_value(T x) {
   return static_cast<softmax_val_t<T>>(to_compute(x));
 }
 
-//! e^(x - max) for a row value x and the row's maximum (or any larger row value). float32: x - max is carried as a float pair (two-sum), so its rounding is
-//! not amplified by the exponential (exp(-69) would otherwise be off by 69 * 2^-24, past the
-//! 1e-6 contract), and exp is the float one (2 ulp), all on the FP32 pipe. 16-bit: the float
-//! difference is exact enough (its error is below 2^-20 relative for any probability above
-//! 2^-128). float64: exp(x - max) in double.
+//! e^(x - max) for a row value x and the row's maximum (or any larger row value). float32: x - max
+//! is carried as a float pair (two-sum), so its rounding is not amplified by the exponential
+//! (exp(-69) would otherwise be off by 69 * 2^-24, past the 1e-6 contract), and exp is the float
+//! one (2 ulp), all on the FP32 pipe. 16-bit: the float difference is exact enough (its error is
+//! below 2^-20 relative for any probability above 2^-128). float64: exp(x - max) in double.
 template <class T>
 CUACT_HD softmax_val_t<T> softmax_exp_shifted(softmax_val_t<T> x, softmax_val_t<T> max) {
   if constexpr (std::is_same_v<T, double>) {
@@ -103,10 +103,11 @@ struct CombineMaxSum {
     if (b.max == -static_cast<A>(HUGE_VAL)) return a;
     // The side with the larger max keeps its implicit 1; the other's full sum is rescaled.
     using V = softmax_val_t<T>;
-    return a.max >= b.max ? MaxSum<A>{a.max, a.excess + (b.excess + A(1)) *
-                                                            softmax_exp_shifted<T>(V(b.max), V(a.max))}
-                          : MaxSum<A>{b.max, b.excess + (a.excess + A(1)) *
-                                                            softmax_exp_shifted<T>(V(a.max), V(b.max))};
+    return a.max >= b.max
+               ? MaxSum<A>{a.max, a.excess + (b.excess + A(1)) *
+                                                 softmax_exp_shifted<T>(V(b.max), V(a.max))}
+               : MaxSum<A>{b.max, b.excess + (a.excess + A(1)) *
+                                                 softmax_exp_shifted<T>(V(a.max), V(b.max))};
   }
 };
 
@@ -127,8 +128,7 @@ struct LaneSum {
 
 //! Adds element x and returns its term e^(x - max) (1 at the max), kept for the output pass.
 template <class T>
-CUACT_HD softmax_val_t<T> add_to_lane_sum(LaneSum<T>& s, softmax_val_t<T> x,
-                                          softmax_val_t<T> max) {
+CUACT_HD softmax_val_t<T> add_to_lane_sum(LaneSum<T>& s, softmax_val_t<T> x, softmax_val_t<T> max) {
   using V = softmax_val_t<T>;
   if (x == max) {
     ++s.at_max;
@@ -208,11 +208,12 @@ struct RegisterScale {
 template <class T, SoftmaxKind kKind>
 CUACT_HD T register_output(softmax_val_t<T> x, softmax_val_t<T> e, const RegisterScale<T>& r) {
   using V = softmax_val_t<T>;
-  if (r.masked) return to_storage<T>(kKind == SoftmaxKind::kSoftmax ? V(0) : -static_cast<V>(HUGE_VAL));
+  if (r.masked)
+    return to_storage<T>(kKind == SoftmaxKind::kSoftmax ? V(0) : -static_cast<V>(HUGE_VAL));
   if constexpr (kKind == SoftmaxKind::kSoftmax) {
     return to_storage<T>(e * r.inv_sum);
   } else if constexpr (std::is_same_v<T, float>) {
-    const float d = x - r.max;  // x - max = d + d_lo exactly (two-sum)
+    const float d = x - r.max;        // x - max = d + d_lo exactly (two-sum)
     if (!(d > -HUGE_VALF)) return d;  // x = -inf (the pair would be NaN), or NaN
     const float db = d - x;
     const float d_lo = (x - (d - db)) + (-r.max - db);
@@ -269,7 +270,17 @@ struct WarpSplit {
   static constexpr int kRowsPerWarp = 32 / kLanes;
   static constexpr int kChunks = kPerLane / kVec;
 };
-//! The split of the block and column tiers (none).
+//! The block-register split: one row per block of Threads threads, PerLane values per thread
+//! loaded Vec at a time; thread t holds elements (c Threads + t) Vec + i.
+template <int Threads, int PerLane, int Vec>
+struct BlockSplit {
+  static constexpr int kThreads = Threads;
+  static constexpr int kPerLane = PerLane;
+  static constexpr int kVec = Vec;
+  static constexpr int kChunks = PerLane / Vec;
+  static_assert(PerLane % Vec == 0 && PerLane <= 32, "whole vectors, at most 32 per thread");
+};
+//! The split of the other block tiers and the column tier (none).
 struct NoSplit {};
 
 //! kVec consecutive row elements from `p` (16-byte aligned when kVec > 1); plain loads, not
@@ -332,8 +343,8 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
   const int lane = threadIdx.x % 32;
   const int group = lane / kLanes, l = lane % kLanes;
   const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t first = (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) *
-                       Split::kRowsPerWarp;
+  for (int64_t first =
+           (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) * Split::kRowsPerWarp;
        first < rows; first += warps * Split::kRowsPerWarp) {
     const int64_t row = first + group;
     const bool live = row < rows;
@@ -349,7 +360,8 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim) max = nan_max(max, softmax_value(v[c][i]));
+        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim)
+          max = nan_max(max, softmax_value(v[c][i]));
       }
     }
     max = group_max<kLanes>(max);
@@ -382,6 +394,100 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
       }
       store_chunk<kVec>(yr + j, out);
     }
+  }
+}
+
+//! Sum of a row's LaneSum parts across a block: the float part in the accumulation type and the
+//! count of elements at the max.
+template <class A>
+struct BelowCount {
+  A below;
+  int at_max;
+};
+template <class A>
+struct SumBelowCount {
+  CUACT_HD BelowCount<A> operator()(const BelowCount<A>& a, const BelowCount<A>& b) const {
+    return {a.below + b.below, a.at_max + b.at_max};
+  }
+};
+struct NanMax {
+  template <class V>
+  CUACT_HD V operator()(V a, V b) const {
+    return nan_max(a, b);
+  }
+};
+
+//! kBlockRegs forward: forward_warp_rows with the row spread over a block; the two row
+//! reductions go through cub::BlockReduce and shared memory.
+template <class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void forward_block_register_rows(const T* x, T* y, int64_t rows,
+                                                            int64_t dim, bool safe) {
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
+  constexpr int kThreads = Split::kThreads, kVec = Split::kVec, kChunks = Split::kChunks;
+  constexpr bool kKeepTerms = kKind == SoftmaxKind::kSoftmax && !std::is_same_v<T, double>;
+  using MaxReduce = cub::BlockReduce<V, kThreads>;
+  using SumReduce = cub::BlockReduce<BelowCount<A>, kThreads>;
+  __shared__ union {
+    typename MaxReduce::TempStorage max;
+    typename SumReduce::TempStorage sum;
+  } temp;
+  __shared__ V row_max;
+  __shared__ BelowCount<A> row_sum;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* xr = x + row * dim;
+    T v[kChunks][kVec];
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {  // all loads first
+      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
+      if (j < dim) load_chunk<kVec>(xr + j, v[c]);
+    }
+    V max = -static_cast<V>(HUGE_VAL);
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if ((int64_t{c} * kThreads + threadIdx.x) * kVec + i < dim)
+          max = nan_max(max, softmax_value(v[c][i]));
+      }
+    }
+    max = MaxReduce(temp.max).Reduce(max, NanMax{});
+    if (threadIdx.x == 0) row_max = max;  // the aggregate is valid in thread 0
+    __syncthreads();
+    max = row_max;
+    LaneSum<T> sum;
+    V e[kKeepTerms ? kChunks : 1][kVec];
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if ((int64_t{c} * kThreads + threadIdx.x) * kVec + i < dim) {
+          const V term = add_to_lane_sum<T>(sum, softmax_value(v[c][i]), max);
+          if constexpr (kKeepTerms) e[c][i] = term;
+        }
+      }
+    }
+    const BelowCount<A> total =
+        SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
+    if (threadIdx.x == 0) row_sum = total;
+    __syncthreads();
+    const RegisterScale<T> r(
+        finish<kKind>(max_sum_from(A(max), row_sum.below, row_sum.at_max), safe));
+    T* yr = y + row * dim;
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
+      if (j >= dim) continue;
+      T out[kVec];
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const V xv = softmax_value(v[c][i]);
+        const V term = kKeepTerms ? e[kKeepTerms ? c : 0][i] : softmax_exp_shifted<T>(xv, r.max);
+        out[i] = register_output<T, kKind>(xv, term, r);
+      }
+      store_chunk<kVec>(yr + j, out);
+    }
+    __syncthreads();  // row_max, row_sum and temp are reused by the next row
   }
 }
 
@@ -463,7 +569,7 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
   }
 }
 
-//! kThreads: block size; Split: WarpSplit for kWarpRow, else NoSplit.
+//! kThreads: block size; Split: WarpSplit for kWarpRow, BlockSplit for kBlockRegs, else NoSplit.
 // At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
 template <int kThreads>
 inline constexpr int kSoftmaxMinBlocks = kThreads <= 256 ? 2 : 1;
@@ -477,6 +583,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     forward_block_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     forward_smem_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
+  } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
+    forward_block_register_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else {
     forward_columns<T, kKind>(x, y, outer, dim, inner, safe);
   }
@@ -494,8 +602,8 @@ __device__ __forceinline__ void backward_warp_rows(const T* y, const T* dy, T* d
   const int lane = threadIdx.x % 32;
   const int group = lane / kLanes, l = lane % kLanes;
   const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t first = (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) *
-                       Split::kRowsPerWarp;
+  for (int64_t first =
+           (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) * Split::kRowsPerWarp;
        first < rows; first += warps * Split::kRowsPerWarp) {
     const int64_t row = first + group;
     const bool live = row < rows;
@@ -529,6 +637,53 @@ __device__ __forceinline__ void backward_warp_rows(const T* y, const T* dy, T* d
         out[i] = backward_output<T, kKind>(yv[c][i], gv[c][i], t);
       store_chunk<kVec>(dx + o + j, out);
     }
+  }
+}
+
+//! kBlockRegs backward: backward_warp_rows with the row spread over a block.
+template <class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void backward_block_register_rows(const T* y, const T* dy, T* dx,
+                                                             int64_t rows, int64_t dim) {
+  using A = softmax_acc_t<T>;
+  constexpr int kThreads = Split::kThreads, kVec = Split::kVec, kChunks = Split::kChunks;
+  using BlockReduce = cub::BlockReduce<A, kThreads>;
+  __shared__ typename BlockReduce::TempStorage temp;
+  __shared__ A row_total;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const int64_t o = row * dim;
+    T yv[kChunks][kVec], gv[kChunks][kVec];
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
+      if (j < dim) {
+        load_chunk<kVec>(y + o + j, yv[c]);
+        load_chunk<kVec>(dy + o + j, gv[c]);
+      }
+    }
+    A t = 0;
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if ((int64_t{c} * kThreads + threadIdx.x) * kVec + i < dim)
+          t += backward_term<T, kKind>(yv[c][i], gv[c][i]);
+      }
+    }
+    t = BlockReduce(temp).Sum(t);
+    if (threadIdx.x == 0) row_total = t;
+    __syncthreads();
+    const A total = row_total;
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
+      if (j >= dim) continue;
+      T out[kVec];
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        out[i] = backward_output<T, kKind>(yv[c][i], gv[c][i], total);
+      store_chunk<kVec>(dx + o + j, out);
+    }
+    __syncthreads();  // temp and row_total are reused by the next row
   }
 }
 
@@ -615,6 +770,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     backward_block_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     backward_smem_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
+  } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
+    backward_block_register_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else {
     backward_columns<T, kKind>(y, dy, dx, outer, dim, inner);
   }

@@ -9,7 +9,10 @@
 //!    per_lane / vec loads of vec elements): one read, one write. vec is 16 bytes' worth when the
 //!    launcher found every row 16-byte aligned, else 1; short rows share a warp so that each lane
 //!    still has a full load in flight.
-//!  - kBlockRow: last axis, dim > 1024: one 256-thread block per row (1024 threads from 32768);
+//!  - kBlockRegs: last axis, rows too long for a warp and at most 512 threads' worth of the
+//!    same per-lane budget (16K float32 values forward): a block of 256 or 512 threads per row,
+//!    per_lane values per thread in registers, block reductions (cub::BlockReduce); one read.
+//!  - kBlockRow: longer rows: one 256-thread block per row (1024 threads from 32768);
 //!    reads the row twice (online (max, sum) pass, output pass).
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
 //!    memory: the first pass stages the row on chip in its storage type, so it is read once.
@@ -21,14 +24,20 @@
 
 namespace cuact::detail {
 
-enum class SoftmaxTier : int { kWarpRow = 0, kBlockRow = 1, kColumn = 2, kSmemRow = 3 };
+enum class SoftmaxTier : int {
+  kWarpRow = 0,
+  kBlockRow = 1,
+  kColumn = 2,
+  kSmemRow = 3,
+  kBlockRegs = 4
+};
 
 struct SoftmaxPlan {
   SoftmaxTier tier = SoftmaxTier::kWarpRow;
   int block = 256;
-  int per_lane = 0;        //!< kWarpRow: row values held per lane, a power of two in [vec, 32]
+  int per_lane = 0;        //!< kWarpRow, kBlockRegs: row values held per lane (thread), 2^k
   int lanes = 0;           //!< kWarpRow: lanes per row, a power of two in [1, 32]
-  int vec = 1;             //!< kWarpRow: elements per load (1, or 16 bytes' worth)
+  int vec = 1;             //!< kWarpRow, kBlockRegs: elements per load (1, or 16 bytes' worth)
   int64_t smem_bytes = 0;  //!< kSmemRow: dynamic shared memory per block
   int64_t grid = 1;
 };
@@ -41,6 +50,7 @@ inline constexpr int softmax_max_per_lane(int elem_size, bool backward) {
   return held < 32 ? held : 32;
 }
 inline constexpr int64_t kSoftmaxWideBlockDim = 32768;
+inline constexpr int kSoftmaxBlockRegsMaxThreads = 512;
 //! Shared memory kept free for the kernels' static allocations (CUB temp storage, row totals).
 inline constexpr int64_t kSoftmaxStaticSmemReserve = 2048;
 
@@ -70,6 +80,20 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     p.lanes = static_cast<int>(capacity > p.per_lane ? capacity / p.per_lane : 1);
     const int64_t rows_per_block = 8 * (32 / p.lanes);
     p.grid = capped((outer + rows_per_block - 1) / rows_per_block);
+  } else if (dim <= kSoftmaxBlockRegsMaxThreads * softmax_max_per_lane(elem_size, backward)) {
+    // As many values per thread as a 16-byte load (more in flight per thread), 256 threads while
+    // that reaches, then up to the per-lane budget, then 512 threads.
+    p.tier = SoftmaxTier::kBlockRegs;
+    p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
+    const int max_per_lane = softmax_max_per_lane(elem_size, backward);
+    int64_t capacity = 1;
+    while (capacity < dim)
+      capacity *= 2;
+    int64_t per_lane = capacity / 256 > p.vec ? capacity / 256 : p.vec;
+    if (per_lane > max_per_lane) per_lane = max_per_lane;
+    p.per_lane = static_cast<int>(per_lane);
+    p.block = capacity / per_lane > 256 ? 512 : 256;
+    p.grid = capped(outer);
   } else {
     const int64_t row_bytes = dim * elem_size * (backward ? 2 : 1);
     const bool fits = row_bytes + 16 + kSoftmaxStaticSmemReserve <= smem_optin;

@@ -40,7 +40,8 @@ cudaError_t allow_opt_in_smem(const LaunchContext& ctx) {
 template <int kThreads, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                      bool safe, const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
+  constexpr auto kernel =
+      &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(
@@ -51,7 +52,8 @@ cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, con
 template <int kThreads, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                       const SoftmaxShape& s, const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
+  constexpr auto kernel =
+      &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
@@ -76,29 +78,29 @@ void launch_backward_warp_split(unsigned grid, const T* y, const T* dy, T* dx,
 // The warp splits plan_softmax can choose for vector width kVec and at most kMaxPerLane values
 // per lane: one vector per lane on 1..32 lanes, then 32 lanes with 2, 4, ... vectors.
 // CALL(lanes, per_lane) is expanded for each; the one matching the plan launches.
-#define CUACT_WARP_SPLITS(kVec, kMaxPerLane, CALL)                     \
-  do {                                                                 \
-    if (p.per_lane == (kVec)) {                                        \
-      switch (p.lanes) {                                               \
-        case 1: CALL(1, kVec); break;                                  \
-        case 2: CALL(2, kVec); break;                                  \
-        case 4: CALL(4, kVec); break;                                  \
-        case 8: CALL(8, kVec); break;                                  \
-        case 16: CALL(16, kVec); break;                                \
-        default: CALL(32, kVec); break;                                \
-      }                                                                \
-    } else {                                                           \
-      if constexpr ((kVec) < 2 && 2 <= (kMaxPerLane))                  \
-        if (p.per_lane == 2) CALL(32, 2);                              \
-      if constexpr ((kVec) < 4 && 4 <= (kMaxPerLane))                  \
-        if (p.per_lane == 4) CALL(32, 4);                              \
-      if constexpr ((kVec) < 8 && 8 <= (kMaxPerLane))                  \
-        if (p.per_lane == 8) CALL(32, 8);                              \
-      if constexpr ((kVec) < 16 && 16 <= (kMaxPerLane))                \
-        if (p.per_lane == 16) CALL(32, 16);                            \
-      if constexpr ((kVec) < 32 && 32 <= (kMaxPerLane))                \
-        if (p.per_lane == 32) CALL(32, 32);                            \
-    }                                                                  \
+#define CUACT_WARP_SPLITS(kVec, kMaxPerLane, CALL)      \
+  do {                                                  \
+    if (p.per_lane == (kVec)) {                         \
+      switch (p.lanes) {                                \
+        case 1: CALL(1, kVec); break;                   \
+        case 2: CALL(2, kVec); break;                   \
+        case 4: CALL(4, kVec); break;                   \
+        case 8: CALL(8, kVec); break;                   \
+        case 16: CALL(16, kVec); break;                 \
+        default: CALL(32, kVec); break;                 \
+      }                                                 \
+    } else {                                            \
+      if constexpr ((kVec) < 2 && 2 <= (kMaxPerLane))   \
+        if (p.per_lane == 2) CALL(32, 2);               \
+      if constexpr ((kVec) < 4 && 4 <= (kMaxPerLane))   \
+        if (p.per_lane == 4) CALL(32, 4);               \
+      if constexpr ((kVec) < 8 && 8 <= (kMaxPerLane))   \
+        if (p.per_lane == 8) CALL(32, 8);               \
+      if constexpr ((kVec) < 16 && 16 <= (kMaxPerLane)) \
+        if (p.per_lane == 16) CALL(32, 16);             \
+      if constexpr ((kVec) < 32 && 32 <= (kMaxPerLane)) \
+        if (p.per_lane == 32) CALL(32, 32);             \
+    }                                                   \
   } while (0)
 
 //! 16-byte loads when every row of every tensor starts 16-byte aligned.
@@ -148,6 +150,67 @@ void launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T* dy, T*
 #undef CUACT_BWD
 }
 
+// kBlockRegs splits (plan_softmax): 256 threads with vec, 2 vec, ... up to the per-lane budget
+// values each, or 512 threads with the whole budget. CALL(threads, per_lane) for each.
+#define CUACT_BLOCK_REGS_SPLITS(kVec, kMaxPerLane, CALL) \
+  do {                                                   \
+    if (p.block == 512) {                                \
+      CALL(512, kMaxPerLane);                            \
+    }                                                    \
+    if constexpr ((kVec) <= 2 && 2 <= (kMaxPerLane))     \
+      if (p.per_lane == 2) CALL(256, 2);                 \
+    if constexpr ((kVec) <= 4 && 4 <= (kMaxPerLane))     \
+      if (p.per_lane == 4) CALL(256, 4);                 \
+    if constexpr ((kVec) <= 8 && 8 <= (kMaxPerLane))     \
+      if (p.per_lane == 8) CALL(256, 8);                 \
+    if constexpr ((kVec) <= 16 && 16 <= (kMaxPerLane))   \
+      if (p.per_lane == 16) CALL(256, 16);               \
+    if constexpr ((kVec) <= 32 && 32 <= (kMaxPerLane))   \
+      if (p.per_lane == 32) CALL(256, 32);               \
+  } while (0)
+
+template <class T, SoftmaxKind kKind>
+void launch_forward_block_regs(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                               bool safe, cudaStream_t stream) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
+  const auto grid = static_cast<unsigned>(p.grid);
+#define CUACT_FWD(threads, per_lane)                                                               \
+  softmax_forward_kernel<SoftmaxTier::kBlockRegs, threads, BlockSplit<threads, per_lane, kVecNow>, \
+                         T, kKind>                                                                 \
+      <<<grid, threads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);                         \
+  return
+  if (p.vec == kWide) {
+    constexpr int kVecNow = kWide;
+    CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_FWD);
+  } else {
+    constexpr int kVecNow = 1;
+    CUACT_BLOCK_REGS_SPLITS(1, kMax, CUACT_FWD);
+  }
+#undef CUACT_FWD
+}
+
+template <class T, SoftmaxKind kKind>
+void launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                const SoftmaxShape& s, cudaStream_t stream) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
+  const auto grid = static_cast<unsigned>(p.grid);
+#define CUACT_BWD(threads, per_lane)                                        \
+  softmax_backward_kernel<SoftmaxTier::kBlockRegs, threads,                 \
+                          BlockSplit<threads, per_lane, kVecNow>, T, kKind> \
+      <<<grid, threads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);   \
+  return
+  if (p.vec == kWide) {
+    constexpr int kVecNow = kWide;
+    CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_BWD);
+  } else {
+    constexpr int kVecNow = 1;
+    CUACT_BLOCK_REGS_SPLITS(1, kMax, CUACT_BWD);
+  }
+#undef CUACT_BWD
+}
+
 template <class T, SoftmaxKind kKind>
 cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
                                         const SoftmaxShape& s, bool safe,
@@ -160,6 +223,9 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
                              : launch_forward_smem_rows<256, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kWarpRow:
       launch_forward_warp_rows<T, kKind>(p, x, y, s, safe, stream);
+      return cudaSuccess;
+    case SoftmaxTier::kBlockRegs:
+      launch_forward_block_regs<T, kKind>(p, x, y, s, safe, stream);
       return cudaSuccess;
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
@@ -190,6 +256,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
     case SoftmaxTier::kWarpRow:
       launch_backward_warp_rows<T, kKind>(p, y, dy, dx, s, stream);
       return cudaSuccess;
+    case SoftmaxTier::kBlockRegs:
+      launch_backward_block_regs<T, kKind>(p, y, dy, dx, s, stream);
+      return cudaSuccess;
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
         softmax_backward_kernel<SoftmaxTier::kBlockRow, 1024, NoSplit, T, kKind>
@@ -210,9 +279,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
-  const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
-                                     ctx.shared_memory_optin, sizeof(T), false,
-                                     softmax_vector_width<T>(s.dim, {x, y}));
+  const SoftmaxPlan p =
+      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
+                   sizeof(T), false, softmax_vector_width<T>(s.dim, {x, y}));
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   const cudaError_t err =
@@ -225,9 +294,9 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
 template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
-  const SoftmaxPlan p = plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
-                                     ctx.shared_memory_optin, sizeof(T), true,
-                                     softmax_vector_width<T>(s.dim, {y, dy, dx}));
+  const SoftmaxPlan p =
+      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
+                   sizeof(T), true, softmax_vector_width<T>(s.dim, {y, dy, dx}));
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);

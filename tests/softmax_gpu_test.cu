@@ -143,6 +143,9 @@ long double reduction_depth(const SoftmaxShape& s) {
   if (p.tier == cuact::detail::SoftmaxTier::kWarpRow) {
     return p.per_lane + std::ceil(std::log2(static_cast<long double>(p.lanes))) + 1;
   }
+  if (p.tier == cuact::detail::SoftmaxTier::kBlockRegs) {
+    return p.per_lane + std::ceil(std::log2(static_cast<long double>(p.block))) + 1;
+  }
   const long double lanes = p.tier == cuact::detail::SoftmaxTier::kColumn ? 1 : p.block;
   return std::ceil(s.dim / lanes) + std::ceil(std::log2(lanes)) + 1;
 }
@@ -176,10 +179,10 @@ class SoftmaxGpu : public ::testing::Test {
 
   void check_forward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place, bool safe,
                      int64_t shift = 0) {
-    SCOPED_TRACE(::testing::Message() << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
-                                      << " (" << s.outer << ", " << s.dim << ", " << s.inner << ")"
-                                      << (in_place ? " in place" : "") << (safe ? " safe" : "")
-                                      << (shift ? " misaligned" : ""));
+    SCOPED_TRACE(::testing::Message()
+                 << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax") << " (" << s.outer
+                 << ", " << s.dim << ", " << s.inner << ")" << (in_place ? " in place" : "")
+                 << (safe ? " safe" : "") << (shift ? " misaligned" : ""));
     const int64_t n = s.outer * s.dim * s.inner;
     const std::vector<T> x = make_input<T>(s, 7 + n);
     Guarded<T> dx_(n, shift), dy_(n, shift);
@@ -197,12 +200,11 @@ class SoftmaxGpu : public ::testing::Test {
     verify_forward(s, kind, safe, x, y);
   }
 
-  void check_backward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place,
-                      int64_t shift = 0) {
-    SCOPED_TRACE(::testing::Message() << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
-                                      << " backward (" << s.outer << ", " << s.dim << ", "
-                                      << s.inner << ")" << (in_place ? " in place" : "")
-                                      << (shift ? " misaligned" : ""));
+  void check_backward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place, int64_t shift = 0) {
+    SCOPED_TRACE(::testing::Message()
+                 << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax") << " backward ("
+                 << s.outer << ", " << s.dim << ", " << s.inner << ")"
+                 << (in_place ? " in place" : "") << (shift ? " misaligned" : ""));
     const int64_t n = s.outer * s.dim * s.inner;
     const bool log = kind == SoftmaxKind::kLogSoftmax;
     std::mt19937_64 rng(n);
@@ -254,8 +256,9 @@ TYPED_TEST_SUITE(SoftmaxGpu, DTypes);
 std::vector<SoftmaxShape> last_axis_shapes() {
   std::vector<SoftmaxShape> shapes;
   // Powers of two and multiples of 16 bytes reach the 16-byte warp splits (1 to 32 lanes per row).
-  for (int64_t cols : {1,   2,   4,   7,   8,   16,  24,   31,   32,   33,   63,   64,   65,  100,
-                       128, 200, 256, 512, 1000, 1023, 1024, 1025, 4097, 16385, 32769}) {
+  for (int64_t cols :
+       {1,   2,   4,   7,    8,    16,   24,   31,   32,   33,   63,   64,    65,    100,  128,
+        200, 256, 512, 1000, 1023, 1024, 1025, 2048, 4097, 8192, 8193, 16384, 16385, 32769}) {
     for (int64_t rows : {1, 3, 132})
       shapes.push_back({rows, cols, 1});
   }
@@ -311,8 +314,9 @@ TYPED_TEST(SoftmaxGpu, Backward) {
 
 // Rows that do not start 16 bytes apart, or tensors that do not: the scalar-load warp splits.
 TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
-  for (SoftmaxShape s : {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
-                         SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1}}) {
+  for (SoftmaxShape s :
+       {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
+        SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);

@@ -146,7 +146,7 @@ TEST(SoftmaxValidation, ValidCallWithoutADeviceReportsNoDevice) {
 TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(100, 1, 1, 132).tier, SoftmaxTier::kWarpRow);
   EXPECT_EQ(plan_softmax(100, 1024, 1, 132).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(100, 1025, 1, 132).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(100, 1025, 1, 132).tier, SoftmaxTier::kBlockRegs);
   // Warp rows hold ceil(dim / 32) values per lane, rounded up to a power of two.
   EXPECT_EQ(plan_softmax(1, 1, 1, 132).per_lane, 1);
   EXPECT_EQ(plan_softmax(1, 32, 1, 132).per_lane, 1);
@@ -171,26 +171,37 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(1, 10, 1, 132, 0, 4, false, 4).vec, 1);    // not whole vectors
   // Held bytes per lane: 8-byte rows leave the warp tier earlier, backward (two rows) earlier.
   EXPECT_EQ(plan_softmax(1, 512, 1, 132, 0, 8).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 8).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 8).tier, SoftmaxTier::kBlockRegs);
   EXPECT_EQ(plan_softmax(1, 512, 1, 132, 0, 4, true).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 4, true).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 513, 1, 132, 0, 4, true).tier, SoftmaxTier::kBlockRegs);
   EXPECT_EQ(plan_softmax(1, 1024, 1, 132, 0, 2, true).tier, SoftmaxTier::kWarpRow);
   EXPECT_EQ(plan_softmax(1, 256, 1, 132, 0, 8, true).tier, SoftmaxTier::kWarpRow);
-  EXPECT_EQ(plan_softmax(1, 257, 1, 132, 0, 8, true).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 257, 1, 132, 0, 8, true).tier, SoftmaxTier::kBlockRegs);
+  // Block registers: 256 threads with a 16-byte load each, up to 32 values per thread, then 512.
   EXPECT_EQ(plan_softmax(100, 1025, 1, 132).block, 256);
+  EXPECT_EQ(plan_softmax(100, 1025, 1, 132).per_lane, 8);
+  EXPECT_EQ(plan_softmax(100, 4096, 1, 132, 0, 4, false, 4).per_lane, 16);
+  EXPECT_EQ(plan_softmax(100, 4096, 1, 132, 0, 4, false, 4).vec, 4);
+  EXPECT_EQ(plan_softmax(100, 8192, 1, 132, 0, 4).block, 256);
+  EXPECT_EQ(plan_softmax(100, 8192, 1, 132, 0, 4).per_lane, 32);
+  EXPECT_EQ(plan_softmax(100, 16384, 1, 132, 0, 4).tier, SoftmaxTier::kBlockRegs);
+  EXPECT_EQ(plan_softmax(100, 16384, 1, 132, 0, 4).block, 512);
+  EXPECT_EQ(plan_softmax(100, 16385, 1, 132, 0, 4).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(100, 8192, 1, 132, 0, 4, true).tier, SoftmaxTier::kBlockRegs);
+  EXPECT_EQ(plan_softmax(100, 8193, 1, 132, 0, 4, true).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(100, 32767, 1, 132).block, 256);
   EXPECT_EQ(plan_softmax(100, 32768, 1, 132).block, 1024);
-  // Long rows go on chip when they fit the opt-in shared memory (227 KB on Hopper), both rows
+  // Longer rows go on chip when they fit the opt-in shared memory (227 KB on Hopper), both rows
   // for backward; otherwise the two-read block tier.
   constexpr int64_t kHopperOptin = 227 * 1024;
-  EXPECT_EQ(plan_softmax(100, 1025, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
-  EXPECT_EQ(plan_softmax(100, 1025, 1, 132, kHopperOptin, 4).smem_bytes, 1025 * 4 + 16);
+  EXPECT_EQ(plan_softmax(100, 16385, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
+  EXPECT_EQ(plan_softmax(100, 16385, 1, 132, kHopperOptin, 4).smem_bytes, 16385 * 4 + 16);
   EXPECT_EQ(plan_softmax(100, 57000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
   EXPECT_EQ(plan_softmax(100, 60000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(100, 100000, 1, 132, kHopperOptin, 2).tier, SoftmaxTier::kSmemRow);
   EXPECT_EQ(plan_softmax(100, 57000, 1, 132, kHopperOptin, 4, true).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(100, 28000, 1, 132, kHopperOptin, 4, true).tier, SoftmaxTier::kSmemRow);
-  EXPECT_EQ(plan_softmax(100, 1025, 1, 132, 0, 4).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(100, 16385, 1, 132, 0, 4).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(64, 16, 262144, 132).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(64, 16, 2, 132).tier, SoftmaxTier::kColumn);
   // Grids: eight rows per block for warp rows, a block per row, a thread per column; capped.

@@ -43,8 +43,9 @@ std::vector<T> emulate_forward(const std::vector<T>& x, int lanes, bool safe) {
   return y;
 }
 
-//! The warp tier's two passes over a row held in registers (forward_warp_rows): lanes lanes,
-//! lane l holding elements l, l + lanes, ... (the element-to-lane map does not change the math).
+//! The register tiers' two passes over a row (forward_warp_rows, forward_block_register_rows):
+//! lanes lanes (threads), lane l holding elements l, l + lanes, ... (the element-to-lane map does
+//! not change the math).
 template <class T, SoftmaxKind kKind>
 std::vector<T> emulate_forward_registers(const std::vector<T>& x, int lanes, bool safe) {
   using A = softmax_acc_t<T>;
@@ -80,7 +81,7 @@ std::vector<T> emulate_forward_registers(const std::vector<T>& x, int lanes, boo
   return y;
 }
 
-//! Either tier: lanes <= 32 takes the warp tier's register passes, more the block tiers'.
+//! registers: the register tiers' passes (warp rows, block registers), else the online ones.
 template <class T, SoftmaxKind kKind>
 std::vector<T> emulate_tier(const std::vector<T>& x, int lanes, bool safe, bool registers) {
   return registers ? emulate_forward_registers<T, kKind>(x, lanes, safe)
@@ -158,8 +159,13 @@ TYPED_TEST(SoftmaxMath, ForwardMatchesReferenceForEveryLaneCount) {
       xl[j] = to_ld(x[j]);
     }
     for (bool safe : {false, true}) {
-      for (auto [lanes, registers] : {std::pair{1, true}, {4, true}, {32, true}, {1, false},
-                                      {32, false}, {256, false}}) {
+      for (auto [lanes, registers] : {std::pair{1, true},
+                                      {4, true},
+                                      {32, true},
+                                      {512, true},
+                                      {1, false},
+                                      {32, false},
+                                      {256, false}}) {
         SCOPED_TRACE(name + (safe ? " safe" : "") + " lanes " + std::to_string(lanes) +
                      (registers ? " (warp tier)" : " (online)"));
         const auto ref = cuact_ref::softmax_row(xl, false, safe);

@@ -642,7 +642,7 @@ struct Gelu {
       const detail::DoubleDouble d = detail::two_sum(2.0, -r.hi);
       return {d.hi, d.lo - r.lo};
     }
-    if (z.hi < 0.0) return {2.0, -::erfc(-z.hi)};  // x > 11.6
+    if (z.hi < 0.0) return {2.0, -::erfc(-z.hi)};                    // x > 11.6
     return {::erfc(z.hi), -lo * kTwoRsqrtPi * ::exp(-z.hi * z.hi)};  // x < -11.6 (or NaN)
   }
   //! For x <= -11.5 (z = -x / sqrt 2 >= 8): Phi(x) = phi(x) S / |x| with the asymptotic series

@@ -309,7 +309,8 @@ static const double kErfcTableHost[] = {CUACT_ERFC_TABLE_ROWS};
 //! erfc(hi + lo) as a double-double for hi in [0, 8.25], about 1/4 ulp beyond its final
 //! rounding: the tabulated erfc(z0) at the nearest anchor z0 = k/32 plus the Taylor series
 //! erfc(z0 + h) - erfc(z0) = (2/sqrt pi) e^-z0^2 sum_k (-1)^k H_(k-1)(z0) h^k / k!, |h| <= 1/64,
-//! 14 terms. The C and CUDA libraries' erfc is a few ulp off here, which float64 GELU cannot afford.
+//! 14 terms. The C and CUDA libraries' erfc is a few ulp off here, which float64 GELU cannot
+//! afford.
 CUACT_HD DoubleDouble erfc_anchored(double hi, double lo) {
 #if defined(__CUDA_ARCH__)
   const double* table = kErfcTableDevice;
