@@ -94,6 +94,10 @@ build() {
       sed -i "s|include(\"$module\")|include(\"$dir/GoogleTestAddTests.cmake\")|" "$include_file" || return 1
     done
   fi
+  # The commit the binaries were built from (-dirty: with uncommitted changes), read by check
+  # mode into CUACT_GIT_COMMIT for the bench: CMake's own stamp dates from the last configure.
+  git -C "$repo_root" describe --always --dirty --abbrev=7 --exclude='*' >"$dir/cuact-commit.txt" 2>/dev/null ||
+    rm -f "$dir/cuact-commit.txt"
   # The GPU machine runs the binaries and ctest's lists only: drop what only a rebuild needs, so
   # the folder fits the carry limit (the next --build recompiles from scratch).
   echo "+ pruning object files and CMake's compiler-id scratch from $dir"
@@ -238,6 +242,10 @@ check() {
   [[ -d $build_dir ]] || die "no build folder $build_dir (build it first: scripts/gpu-check.sh --build)"
   mkdir -p "$log_dir" || die "cannot create $log_dir"
   export CUACT_REQUIRE_GPU=1  # a test that finds no GPU fails instead of skipping
+  if [[ -s $build_dir/cuact-commit.txt ]]; then
+    CUACT_GIT_COMMIT=$(head -n 1 "$build_dir/cuact-commit.txt")
+    export CUACT_GIT_COMMIT
+  fi
   relink_recorded_paths
 
   sanitizer=$(find_sanitizer) || sanitizer=""

@@ -21,7 +21,9 @@
 //! Optional members, picked up by cuact/precision.cuh (apply_forward / apply_backward):
 //!  - `kComputeInDouble`: the op computes in double for every storage type (decimal parameters;
 //!    its double overloads round to odd so narrowing rounds correctly).
-//!  - `forward_precise(double)`: used instead of forward(double) for float64 storage.
+//!  - `forward_precise(double)`, `backward_precise(double, double)`: used instead of
+//!    forward(double), backward(double, double) for float64 storage, where the double forms are
+//!    only float32-grade (cheaper).
 //!  - `backward(dy, x)` / `backward_from_output(dy, y)`: dy * f' in one piece, where f' alone can
 //!    overflow or round into the subnormals while the product is representable.
 //! In your own kernels, `cuact::apply_forward(op, x)` and `cuact::apply_backward<Saved>(op, dy, s)`
@@ -683,9 +685,17 @@ struct Gelu {
     return detail::mul_exp_tiny(mc, -0.5 * x2.hi, -0.5 * x2.lo);
   }
   static constexpr double kTail = -11.5;
+  //! float32 results (cuact/precision.cuh): plain double, about 1e-15 relative, far inside a
+  //! float ulp; the float64 form below costs several times more (5% of the copy roof on an H200).
   CUACT_HD double forward(double x) const {
     if (x == HUGE_VAL) return x;
     if (x < -39.0) return -0.0;  // |gelu| < 1e-330: rounds to zero (also -inf)
+    return 0.5 * x * ::erfc(x * -kRsqrt2Hi);
+  }
+  //! float64 results: erfc from erfc_scaled, the left tail from its asymptotic series.
+  CUACT_HD double forward_precise(double x) const {
+    if (x == HUGE_VAL) return x;
+    if (x < -39.0) return -0.0;
     if (x <= kTail) return times_pdf({-tail_series(1.0 / (x * x)), 0.0}, x);  // -phi(x) S
     return detail::mul_dd(0.5 * x, erfc_scaled(x));
   }
@@ -693,8 +703,15 @@ struct Gelu {
     if (x == -HUGE_VALF) return 0.0f;
     return 0.5f * x * ::erfcf(x * -float(kRsqrt2Hi));
   }
-  CUACT_HD double derivative(double x) const { return backward(1.0, x); }
+  CUACT_HD double derivative(double x) const { return backward_precise(1.0, x); }
+  //! float32 results: plain double, as forward(double).
   CUACT_HD double backward(double dy, double x) const {
+    if (x > 40.0) return dy;
+    if (x < -39.0) return dy * 0.0;
+    return dy * fma(x * kRsqrt2Pi, ::exp(-0.5 * x * x), 0.5 * ::erfc(x * -kRsqrt2Hi));
+  }
+  //! float64 results.
+  CUACT_HD double backward_precise(double dy, double x) const {
     if (x > 40.0) return dy;  // x phi(x) < 1e-340
     if (x < -39.0) return dy * 0.0;
     if (x <= kTail) {  // dy phi(x) (x + S / |x|) = dy phi(x) x (1 - S / x^2)

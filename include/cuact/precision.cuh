@@ -131,6 +131,14 @@ struct HasFusedBackwardFromOutput<
     Op, C, std::void_t<decltype(static_cast<C (Op::*)(C, C) const>(&Op::backward_from_output))>>
     : std::true_type {};
 
+//! Likewise `double backward_precise(double dy, double x)`, used for float64 storage.
+template <class Op, class = void>
+struct HasPreciseBackward : std::false_type {};
+template <class Op>
+struct HasPreciseBackward<
+    Op, std::void_t<decltype(std::declval<const Op&>().backward_precise(0.0, 0.0))>>
+    : std::true_type {};
+
 //! One element of the backward pass: dy * f'(saved), saved = x (Saved::kInput) or y.
 template <Saved kSaved, class Op, class T>
 CUACT_HD T apply_backward(const Op& op, T dy, T saved) {
@@ -141,6 +149,8 @@ CUACT_HD T apply_backward(const Op& op, T dy, T saved) {
     return to_storage<T>(op.backward_from_output(g, s));
   } else if constexpr (kSaved == Saved::kOutput) {
     return to_storage<T>(g * op.derivative_from_output(s));
+  } else if constexpr (std::is_same_v<T, double> && HasPreciseBackward<Op>::value) {
+    return op.backward_precise(g, s);
   } else if constexpr (HasFusedBackward<Op, C>::value) {
     return to_storage<T>(op.backward(g, s));
   } else {

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Markdown tables of one cuact-bench run (its --json output), for the README.
+
+    python3 scripts/bench_table.py bench/results/<run>.json [--softmax FILE.json] [--write README.md]
+
+Prints, as % of the copy roof measured in the same run: every activation by dtype and direction
+(with cub::DeviceTransform running the same functor, forward), and softmax / log_softmax on the
+last axis by row length. --softmax takes the softmax rows from another run (a later softmax-only
+one). --write replaces the text between the README's bench-table markers. No figure is typed by
+hand: every number comes from the JSON files named in the table's caption.
+"""
+import argparse
+import json
+import pathlib
+import re
+import sys
+
+BEGIN = "<!-- bench-table:begin (scripts/bench_table.py) -->"
+END = "<!-- bench-table:end -->"
+DTYPES = ["float32", "float16", "bfloat16", "float64"]
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def caption(run, path):
+    dev = run["device"]
+    return (f"{dev['name']} ({dev['sm_count']} SMs), CUDA {run['toolkit_version']}, driver "
+            f"{run['driver_version']}, commit {run['git_commit']}, {run['date_utc']}: "
+            f"`{pathlib.Path(path).name}`")
+
+
+def pct(row):
+    return f"{row['pct_roof']:.0f}" if row else "–"
+
+
+def activation_table(run):
+    rows = {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
+            if r["group"] in ("act", "cub")}
+    ops = []
+    for r in run["rows"]:
+        if r["group"] == "act" and r["op"] not in ops:
+            ops.append(r["op"])
+    head = ["op"]
+    for d in DTYPES:
+        head += [f"{d} fwd", "cub fwd", "bwd(x)", "bwd(y)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for op in ops:
+        cells = [op]
+        for d in DTYPES:
+            cells += [pct(rows.get(("act", op, d, "fwd"))), pct(rows.get(("cub", op, d, "fwd"))),
+                      pct(rows.get(("act", op, d, "bwd_x"))), pct(rows.get(("act", op, d, "bwd_y")))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def softmax_table(run):
+    rows = {}
+    cols = []
+    for r in run["rows"]:
+        if r["group"] != "softmax" or r.get("layout") != "last":
+            continue
+        dim = r["shape"][1]
+        if dim not in cols:
+            cols.append(dim)
+        rows[(r["op"], r["dtype"], r["direction"], dim)] = r
+    dtypes = [d for d in DTYPES if any(k[1] == d for k in rows)]
+    head = ["row length"]
+    for d in dtypes:
+        head += [f"{d} fwd", "bwd", "log fwd", "log bwd"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for dim in sorted(cols):
+        cells = [str(dim)]
+        for d in dtypes:
+            for op, direction in (("softmax", "fwd"), ("softmax", "bwd"), ("log_softmax", "fwd"),
+                                  ("log_softmax", "bwd")):
+                cells.append(pct(rows.get((op, d, direction, dim))))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", help="cuact-bench --json output")
+    ap.add_argument("--softmax", help="take the softmax rows from this run instead")
+    ap.add_argument("--write", help="README to update between the bench-table markers")
+    args = ap.parse_args()
+    run = load(args.run)
+    sm_path = args.softmax or args.run
+    sm_run = load(sm_path)
+    out = [BEGIN,
+           f"Activations, % of the copy roof (n = 2^28; float64 2^27), {caption(run, args.run)}.",
+           "",
+           *activation_table(run),
+           "",
+           f"Softmax over the last axis, 2^28 elements in all, % of the copy roof, "
+           f"{caption(sm_run, sm_path)}.",
+           "",
+           *softmax_table(sm_run),
+           END]
+    text = "\n".join(out)
+    if not args.write:
+        print(text)
+        return 0
+    readme = pathlib.Path(args.write)
+    old = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(old):
+        print(f"{readme}: no bench-table markers", file=sys.stderr)
+        return 1
+    readme.write_text(pattern.sub(lambda _: text, old))
+    print(f"updated {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
