@@ -516,36 +516,93 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
   }
 }
 
-//! kSmemRow: a block of kThreads per row; the first pass copies the row into dynamic shared
-//! memory (storage type: 16-bit rows take half the space) while accumulating, the output pass
-//! reads it back, so the row is read from memory once. Each thread reads back only the elements
-//! it wrote, so no barrier is needed between the copy and the read.
-template <int kThreads, class T, SoftmaxKind kKind>
+//! kSmemRow: a block of kThreads per row, the row staged in dynamic shared memory (storage type)
+//! by the first pass, which loads kUnroll chunks of kVec per thread at a time (16-byte loads
+//! when every row is aligned) and takes the maximum; the sum and output passes read the staged
+//! row back, so the row is read from memory once. Each thread reads back only the chunks it
+//! staged, so no barrier is needed between staging and reading. Same row math as the register
+//! tiers (max, then the sum below it), the exponential recomputed in the output pass.
+template <int Vec>
+struct SmemSplit {
+  static constexpr int kVec = Vec;
+  static constexpr int kUnroll = 4;  // chunks in flight per thread in the staging pass
+};
+
+//! Copies this thread's chunks of a row into `staged` (all loads of a round first) and returns
+//! the NaN-propagating maximum of the values it copied.
+template <int kThreads, class Split, class T>
+__device__ __forceinline__ softmax_val_t<T> stage_row(const T* row, T* staged, int64_t chunks) {
+  constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
+  softmax_val_t<T> max = -static_cast<softmax_val_t<T>>(HUGE_VAL);
+  for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+    T v[kUnroll][kVec];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t c = first + int64_t{u} * kThreads;
+      if (c < chunks) load_chunk<kVec>(row + c * kVec, v[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t c = first + int64_t{u} * kThreads;
+      if (c >= chunks) continue;
+      store_chunk<kVec>(staged + c * kVec, v[u]);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        max = nan_max(max, softmax_value(v[u][i]));
+    }
+  }
+  return max;
+}
+
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                   bool safe) {
   using A = softmax_acc_t<T>;
-  using BlockReduce = cub::BlockReduce<MaxSum<A>, kThreads>;
-  __shared__ typename BlockReduce::TempStorage temp;
-  __shared__ MaxSum<A> row_total;
+  using V = softmax_val_t<T>;
+  constexpr int kVec = Split::kVec;
+  using MaxReduce = cub::BlockReduce<V, kThreads>;
+  using SumReduce = cub::BlockReduce<BelowCount<A>, kThreads>;
+  __shared__ union {
+    typename MaxReduce::TempStorage max;
+    typename SumReduce::TempStorage sum;
+  } temp;
+  __shared__ V row_max;
+  __shared__ BelowCount<A> row_sum;
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   T* staged = reinterpret_cast<T*>(softmax_smem);
+  const int64_t chunks = dim / kVec;  // kVec divides dim (plan_softmax)
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const T* xr = x + row * dim;
-    MaxSum<A> p = empty_max_sum<A>();
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
-      const T v = xr[j];
-      staged[j] = v;
-      accumulate<T>(p, static_cast<A>(to_compute(v)));
-    }
-    p = BlockReduce(temp).Reduce(p, CombineMaxSum<T>{});
-    if (threadIdx.x == 0) row_total = p;
+    V max = stage_row<kThreads, Split>(x + row * dim, staged, chunks);
+    max = MaxReduce(temp.max).Reduce(max, NanMax{});
+    if (threadIdx.x == 0) row_max = max;  // the aggregate is valid in thread 0
     __syncthreads();
-    const RowScale<A> r = finish<kKind>(row_total, safe);
-    T* yr = y + row * dim;
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
-      yr[j] = softmax_output<T, kKind>(staged[j], r);
+    max = row_max;
+    LaneSum<T> sum;
+    for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
+      T v[kVec];
+      load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
     }
-    __syncthreads();  // temp and row_total are reused by the next row
+    const BelowCount<A> total =
+        SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
+    if (threadIdx.x == 0) row_sum = total;
+    __syncthreads();
+    const RegisterScale<T> r(
+        finish<kKind>(max_sum_from(A(max), row_sum.below, row_sum.at_max), safe));
+    T* yr = y + row * dim;
+    for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
+      T v[kVec], out[kVec];
+      load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const V xv = softmax_value(v[i]);
+        out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
+      }
+      store_chunk<kVec>(yr + c * kVec, out);
+    }
+    __syncthreads();  // row_max, row_sum, temp and the staged row are reused by the next row
   }
 }
 
@@ -569,7 +626,8 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
   }
 }
 
-//! kThreads: block size; Split: WarpSplit for kWarpRow, BlockSplit for kBlockRegs, else NoSplit.
+//! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), SmemSplit
+//! (kSmemRow), else NoSplit.
 // At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
 template <int kThreads>
 inline constexpr int kSoftmaxMinBlocks = kThreads <= 256 ? 2 : 1;
@@ -582,7 +640,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     forward_block_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
-    forward_smem_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
+    forward_smem_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
     forward_block_register_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else {
@@ -711,34 +769,59 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
 }
 
 //! kSmemRow backward: y and dy staged in shared memory on the first read (dy after y, 16-byte
-//! aligned), so each is read from memory once.
-template <int kThreads, class T, SoftmaxKind kKind>
+//! aligned), kUnroll chunks per thread in flight, so each is read from memory once.
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* dx, int64_t rows,
                                                    int64_t dim) {
   using A = softmax_acc_t<T>;
+  // Two streams: float64 keeps one chunk (16 bytes) per stream in flight (more spilled under the 64
+  // registers of a 1024-thread block).
+  constexpr int kVec = Split::kVec, kUnroll = sizeof(T) == 8 ? 1 : Split::kUnroll;
   using BlockReduce = cub::BlockReduce<A, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ A row_total;
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((dim * sizeof(T) + 15) / 16) * 16);
+  const int64_t chunks = dim / kVec;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t o = row * dim;
     A t = 0;
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
-      const T yv = y[o + j], gv = dy[o + j];
-      staged_y[j] = yv;
-      staged_dy[j] = gv;
-      t += backward_term<T, kKind>(yv, gv);
+    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c < chunks) {
+          load_chunk<kVec>(y + o + c * kVec, yv[u]);
+          load_chunk<kVec>(dy + o + c * kVec, gv[u]);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c >= chunks) continue;
+        store_chunk<kVec>(staged_y + c * kVec, yv[u]);
+        store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+      }
     }
     t = BlockReduce(temp).Sum(t);
     if (threadIdx.x == 0) row_total = t;
     __syncthreads();
     const A total = row_total;
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
-      dx[o + j] = backward_output<T, kKind>(staged_y[j], staged_dy[j], total);
+    for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
+      T yv[kVec], gv[kVec], out[kVec];
+      load_chunk<kVec>(staged_y + c * kVec, yv);
+      load_chunk<kVec>(staged_dy + c * kVec, gv);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
+      store_chunk<kVec>(dx + o + c * kVec, out);
     }
-    __syncthreads();
+    __syncthreads();  // temp, row_total and the staged rows are reused by the next row
   }
 }
 
@@ -769,7 +852,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     backward_block_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
-    backward_smem_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
+    backward_smem_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
     backward_block_register_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else {

@@ -15,7 +15,8 @@
 //!  - kBlockRow: longer rows: one 256-thread block per row (1024 threads from 32768);
 //!    reads the row twice (online (max, sum) pass, output pass).
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
-//!    memory: the first pass stages the row on chip in its storage type, so it is read once.
+//!    memory: a 1024-thread block stages the row on chip in its storage type (16-byte loads when
+//!    rows are aligned, four in flight per thread), so it is read once.
 //!  - kColumn: middle axis (inner > 1): one thread per (outer, inner) column, threads along
 //!    inner so every access of a warp is contiguous; reads each column twice.
 #pragma once
@@ -37,7 +38,7 @@ struct SoftmaxPlan {
   int block = 256;
   int per_lane = 0;        //!< kWarpRow, kBlockRegs: row values held per lane (thread), 2^k
   int lanes = 0;           //!< kWarpRow: lanes per row, a power of two in [1, 32]
-  int vec = 1;             //!< kWarpRow, kBlockRegs: elements per load (1, or 16 bytes' worth)
+  int vec = 1;             //!< kWarpRow, kBlockRegs, kSmemRow: elements per load (1 or 16 B)
   int64_t smem_bytes = 0;  //!< kSmemRow: dynamic shared memory per block
   int64_t grid = 1;
 };
@@ -99,7 +100,10 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     const bool fits = row_bytes + 16 + kSoftmaxStaticSmemReserve <= smem_optin;
     p.tier = fits ? SoftmaxTier::kSmemRow : SoftmaxTier::kBlockRow;
     p.smem_bytes = fits ? row_bytes + 16 : 0;  // + 16: the second row starts 16-byte aligned
-    p.block = dim >= kSoftmaxWideBlockDim ? 1024 : 256;
+    // Shared-memory rows: 1024 threads, as many loads in flight as a block can have (one block
+    // per SM once a row takes more than half the shared memory).
+    p.block = fits || dim >= kSoftmaxWideBlockDim ? 1024 : 256;
+    if (fits) p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
     p.grid = capped(outer);
   }
   return p;

@@ -37,27 +37,27 @@ cudaError_t allow_opt_in_smem(const LaunchContext& ctx) {
   return err;
 }
 
-template <int kThreads, class T, SoftmaxKind kKind>
+template <int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                      bool safe, const LaunchContext& ctx) {
   constexpr auto kernel =
-      &softmax_forward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
+      &softmax_forward_kernel<SoftmaxTier::kSmemRow, 1024, SmemSplit<kVec>, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
-  kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(
-      x, y, s.outer, s.dim, s.inner, safe);
+  kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(x, y, s.outer, s.dim,
+                                                                            s.inner, safe);
   return cudaSuccess;
 }
 
-template <int kThreads, class T, SoftmaxKind kKind>
+template <int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                       const SoftmaxShape& s, const LaunchContext& ctx) {
   constexpr auto kernel =
-      &softmax_backward_kernel<SoftmaxTier::kSmemRow, kThreads, NoSplit, T, kKind>;
+      &softmax_backward_kernel<SoftmaxTier::kSmemRow, 1024, SmemSplit<kVec>, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
-  kernel<<<static_cast<unsigned>(p.grid), kThreads, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
-                                                                                s.dim, s.inner);
+  kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
+                                                                            s.dim, s.inner);
   return cudaSuccess;
 }
 
@@ -219,8 +219,8 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
   const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
     case SoftmaxTier::kSmemRow:
-      return p.block == 1024 ? launch_forward_smem_rows<1024, T, kKind>(p, x, y, s, safe, ctx)
-                             : launch_forward_smem_rows<256, T, kKind>(p, x, y, s, safe, ctx);
+      return p.vec > 1 ? launch_forward_smem_rows<16 / sizeof(T), T, kKind>(p, x, y, s, safe, ctx)
+                       : launch_forward_smem_rows<1, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kWarpRow:
       launch_forward_warp_rows<T, kKind>(p, x, y, s, safe, stream);
       return cudaSuccess;
@@ -251,8 +251,8 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
   const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
     case SoftmaxTier::kSmemRow:
-      return p.block == 1024 ? launch_backward_smem_rows<1024, T, kKind>(p, y, dy, dx, s, ctx)
-                             : launch_backward_smem_rows<256, T, kKind>(p, y, dy, dx, s, ctx);
+      return p.vec > 1 ? launch_backward_smem_rows<16 / sizeof(T), T, kKind>(p, y, dy, dx, s, ctx)
+                       : launch_backward_smem_rows<1, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kWarpRow:
       launch_backward_warp_rows<T, kKind>(p, y, dy, dx, s, stream);
       return cudaSuccess;

@@ -256,9 +256,9 @@ TYPED_TEST_SUITE(SoftmaxGpu, DTypes);
 std::vector<SoftmaxShape> last_axis_shapes() {
   std::vector<SoftmaxShape> shapes;
   // Powers of two and multiples of 16 bytes reach the 16-byte warp splits (1 to 32 lanes per row).
-  for (int64_t cols :
-       {1,   2,   4,   7,    8,    16,   24,   31,   32,   33,   63,   64,    65,    100,  128,
-        200, 256, 512, 1000, 1023, 1024, 1025, 2048, 4097, 8192, 8193, 16384, 16385, 32769}) {
+  for (int64_t cols : {1,    2,    4,    7,    8,     16,    24,    31,    32,   33,   63,
+                       64,   65,   100,  128,  200,   256,   512,   1000,  1023, 1024, 1025,
+                       2048, 4097, 8192, 8193, 16384, 16385, 20000, 32769, 40000}) {
     for (int64_t rows : {1, 3, 132})
       shapes.push_back({rows, cols, 1});
   }
@@ -314,9 +314,9 @@ TYPED_TEST(SoftmaxGpu, Backward) {
 
 // Rows that do not start 16 bytes apart, or tensors that do not: the scalar-load warp splits.
 TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
-  for (SoftmaxShape s :
-       {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
-        SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1}}) {
+  for (SoftmaxShape s : {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
+                         SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1},
+                         SoftmaxShape{3, 3000, 1}, SoftmaxShape{2, 20000, 1}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);

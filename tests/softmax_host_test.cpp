@@ -196,6 +196,9 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   constexpr int64_t kHopperOptin = 227 * 1024;
   EXPECT_EQ(plan_softmax(100, 16385, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
   EXPECT_EQ(plan_softmax(100, 16385, 1, 132, kHopperOptin, 4).smem_bytes, 16385 * 4 + 16);
+  EXPECT_EQ(plan_softmax(100, 16385, 1, 132, kHopperOptin, 4).block, 1024);
+  EXPECT_EQ(plan_softmax(100, 16385, 1, 132, kHopperOptin, 4, false, 4).vec, 1);
+  EXPECT_EQ(plan_softmax(100, 20000, 1, 132, kHopperOptin, 4, false, 4).vec, 4);
   EXPECT_EQ(plan_softmax(100, 57000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
   EXPECT_EQ(plan_softmax(100, 60000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(100, 100000, 1, 132, kHopperOptin, 2).tier, SoftmaxTier::kSmemRow);
