@@ -62,44 +62,74 @@ cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T*
 }
 
 template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-void launch_forward_warp_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s, bool safe,
-                               cudaStream_t stream) {
+cudaError_t launch_forward_warp_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s,
+                                      bool safe, cudaStream_t stream) {
   softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
       <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+  return cudaSuccess;
 }
 
 template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-void launch_backward_warp_split(unsigned grid, const T* y, const T* dy, T* dx,
-                                const SoftmaxShape& s, cudaStream_t stream) {
+cudaError_t launch_backward_warp_split(unsigned grid, const T* y, const T* dy, T* dx,
+                                       const SoftmaxShape& s, cudaStream_t stream) {
   softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
       <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+  return cudaSuccess;
 }
+
+//! What a launcher returns when no instantiated split matches the plan (a plan_softmax change
+//! without its launcher): an error status, never a silent success with nothing launched.
+inline constexpr cudaError_t kNoSplitForPlan = cudaErrorInvalidConfiguration;
 
 // The warp splits plan_softmax can choose for vector width kVec and at most kMaxPerLane values
 // per lane: one vector per lane on 1..32 lanes, then 32 lanes with 2, 4, ... vectors.
-// CALL(lanes, per_lane) is expanded for each; the one matching the plan launches.
+// CALL(lanes, per_lane) is expanded for each (in braces: it may be several statements); the one
+// matching the plan launches.
 #define CUACT_WARP_SPLITS(kVec, kMaxPerLane, CALL)      \
   do {                                                  \
     if (p.per_lane == (kVec)) {                         \
       switch (p.lanes) {                                \
-        case 1: CALL(1, kVec); break;                   \
-        case 2: CALL(2, kVec); break;                   \
-        case 4: CALL(4, kVec); break;                   \
-        case 8: CALL(8, kVec); break;                   \
-        case 16: CALL(16, kVec); break;                 \
-        default: CALL(32, kVec); break;                 \
+        case 1: {                                       \
+          CALL(1, kVec);                                \
+        } break;                                        \
+        case 2: {                                       \
+          CALL(2, kVec);                                \
+        } break;                                        \
+        case 4: {                                       \
+          CALL(4, kVec);                                \
+        } break;                                        \
+        case 8: {                                       \
+          CALL(8, kVec);                                \
+        } break;                                        \
+        case 16: {                                      \
+          CALL(16, kVec);                               \
+        } break;                                        \
+        case 32: {                                      \
+          CALL(32, kVec);                               \
+        } break;                                        \
+        default: break;                                 \
       }                                                 \
     } else {                                            \
       if constexpr ((kVec) < 2 && 2 <= (kMaxPerLane))   \
-        if (p.per_lane == 2) CALL(32, 2);               \
+        if (p.per_lane == 2) {                          \
+          CALL(32, 2);                                  \
+        }                                               \
       if constexpr ((kVec) < 4 && 4 <= (kMaxPerLane))   \
-        if (p.per_lane == 4) CALL(32, 4);               \
+        if (p.per_lane == 4) {                          \
+          CALL(32, 4);                                  \
+        }                                               \
       if constexpr ((kVec) < 8 && 8 <= (kMaxPerLane))   \
-        if (p.per_lane == 8) CALL(32, 8);               \
+        if (p.per_lane == 8) {                          \
+          CALL(32, 8);                                  \
+        }                                               \
       if constexpr ((kVec) < 16 && 16 <= (kMaxPerLane)) \
-        if (p.per_lane == 16) CALL(32, 16);             \
+        if (p.per_lane == 16) {                         \
+          CALL(32, 16);                                 \
+        }                                               \
       if constexpr ((kVec) < 32 && 32 <= (kMaxPerLane)) \
-        if (p.per_lane == 32) CALL(32, 32);             \
+        if (p.per_lane == 32) {                         \
+          CALL(32, 32);                                 \
+        }                                               \
     }                                                   \
   } while (0)
 
@@ -115,8 +145,8 @@ int softmax_vector_width(int64_t dim, std::initializer_list<const void*> tensors
 }
 
 template <class T, SoftmaxKind kKind>
-void launch_forward_warp_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
-                              bool safe, cudaStream_t stream) {
+cudaError_t launch_forward_warp_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                                     bool safe, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
   const auto grid = static_cast<unsigned>(p.grid);
@@ -130,11 +160,12 @@ void launch_forward_warp_rows(const SoftmaxPlan& p, const T* x, T* y, const Soft
     CUACT_WARP_SPLITS(1, kMax, CUACT_FWD);
   }
 #undef CUACT_FWD
+  return kNoSplitForPlan;
 }
 
 template <class T, SoftmaxKind kKind>
-void launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                               const SoftmaxShape& s, cudaStream_t stream) {
+cudaError_t launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                      const SoftmaxShape& s, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
   const auto grid = static_cast<unsigned>(p.grid);
@@ -148,6 +179,7 @@ void launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T* dy, T*
     CUACT_WARP_SPLITS(1, kMax, CUACT_BWD);
   }
 #undef CUACT_BWD
+  return kNoSplitForPlan;
 }
 
 // kBlockRegs splits (plan_softmax): 256 threads with vec, 2 vec, ... up to the per-lane budget
@@ -155,31 +187,59 @@ void launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T* dy, T*
 #define CUACT_BLOCK_REGS_SPLITS(kVec, kMaxPerLane, CALL) \
   do {                                                   \
     if (p.block == 512) {                                \
-      CALL(512, kMaxPerLane);                            \
+      if (p.per_lane == (kMaxPerLane)) {                 \
+        CALL(512, kMaxPerLane);                          \
+      }                                                  \
+    } else {                                             \
+      if constexpr ((kVec) <= 2 && 2 <= (kMaxPerLane))   \
+        if (p.per_lane == 2) {                           \
+          CALL(256, 2);                                  \
+        }                                                \
+      if constexpr ((kVec) <= 4 && 4 <= (kMaxPerLane))   \
+        if (p.per_lane == 4) {                           \
+          CALL(256, 4);                                  \
+        }                                                \
+      if constexpr ((kVec) <= 8 && 8 <= (kMaxPerLane))   \
+        if (p.per_lane == 8) {                           \
+          CALL(256, 8);                                  \
+        }                                                \
+      if constexpr ((kVec) <= 16 && 16 <= (kMaxPerLane)) \
+        if (p.per_lane == 16) {                          \
+          CALL(256, 16);                                 \
+        }                                                \
+      if constexpr ((kVec) <= 32 && 32 <= (kMaxPerLane)) \
+        if (p.per_lane == 32) {                          \
+          CALL(256, 32);                                 \
+        }                                                \
     }                                                    \
-    if constexpr ((kVec) <= 2 && 2 <= (kMaxPerLane))     \
-      if (p.per_lane == 2) CALL(256, 2);                 \
-    if constexpr ((kVec) <= 4 && 4 <= (kMaxPerLane))     \
-      if (p.per_lane == 4) CALL(256, 4);                 \
-    if constexpr ((kVec) <= 8 && 8 <= (kMaxPerLane))     \
-      if (p.per_lane == 8) CALL(256, 8);                 \
-    if constexpr ((kVec) <= 16 && 16 <= (kMaxPerLane))   \
-      if (p.per_lane == 16) CALL(256, 16);               \
-    if constexpr ((kVec) <= 32 && 32 <= (kMaxPerLane))   \
-      if (p.per_lane == 32) CALL(256, 32);               \
   } while (0)
 
+template <int kThreads, int kPerLane, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_block_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s,
+                                       bool safe, cudaStream_t stream) {
+  softmax_forward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>, T,
+                         kKind><<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+  return cudaSuccess;
+}
+
+template <int kThreads, int kPerLane, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_block_split(unsigned grid, const T* y, const T* dy, T* dx,
+                                        const SoftmaxShape& s, cudaStream_t stream) {
+  softmax_backward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>,
+                          T, kKind>
+      <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+  return cudaSuccess;
+}
+
 template <class T, SoftmaxKind kKind>
-void launch_forward_block_regs(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
-                               bool safe, cudaStream_t stream) {
+cudaError_t launch_forward_block_regs(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                                      bool safe, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
   const auto grid = static_cast<unsigned>(p.grid);
-#define CUACT_FWD(threads, per_lane)                                                               \
-  softmax_forward_kernel<SoftmaxTier::kBlockRegs, threads, BlockSplit<threads, per_lane, kVecNow>, \
-                         T, kKind>                                                                 \
-      <<<grid, threads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);                         \
-  return
+#define CUACT_FWD(threads, per_lane)                                                           \
+  return launch_forward_block_split<threads, per_lane, kVecNow, T, kKind>(grid, x, y, s, safe, \
+                                                                          stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_FWD);
@@ -188,19 +248,18 @@ void launch_forward_block_regs(const SoftmaxPlan& p, const T* x, T* y, const Sof
     CUACT_BLOCK_REGS_SPLITS(1, kMax, CUACT_FWD);
   }
 #undef CUACT_FWD
+  return kNoSplitForPlan;
 }
 
 template <class T, SoftmaxKind kKind>
-void launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                                const SoftmaxShape& s, cudaStream_t stream) {
+cudaError_t launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                       const SoftmaxShape& s, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
   const auto grid = static_cast<unsigned>(p.grid);
-#define CUACT_BWD(threads, per_lane)                                        \
-  softmax_backward_kernel<SoftmaxTier::kBlockRegs, threads,                 \
-                          BlockSplit<threads, per_lane, kVecNow>, T, kKind> \
-      <<<grid, threads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);   \
-  return
+#define CUACT_BWD(threads, per_lane)                                                           \
+  return launch_backward_block_split<threads, per_lane, kVecNow, T, kKind>(grid, y, dy, dx, s, \
+                                                                           stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_BWD);
@@ -209,6 +268,7 @@ void launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T* dy, T
     CUACT_BLOCK_REGS_SPLITS(1, kMax, CUACT_BWD);
   }
 #undef CUACT_BWD
+  return kNoSplitForPlan;
 }
 
 template <class T, SoftmaxKind kKind>
@@ -221,12 +281,9 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
     case SoftmaxTier::kSmemRow:
       return p.vec > 1 ? launch_forward_smem_rows<16 / sizeof(T), T, kKind>(p, x, y, s, safe, ctx)
                        : launch_forward_smem_rows<1, T, kKind>(p, x, y, s, safe, ctx);
-    case SoftmaxTier::kWarpRow:
-      launch_forward_warp_rows<T, kKind>(p, x, y, s, safe, stream);
-      return cudaSuccess;
+    case SoftmaxTier::kWarpRow: return launch_forward_warp_rows<T, kKind>(p, x, y, s, safe, stream);
     case SoftmaxTier::kBlockRegs:
-      launch_forward_block_regs<T, kKind>(p, x, y, s, safe, stream);
-      return cudaSuccess;
+      return launch_forward_block_regs<T, kKind>(p, x, y, s, safe, stream);
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
         softmax_forward_kernel<SoftmaxTier::kBlockRow, 1024, NoSplit, T, kKind>
@@ -253,12 +310,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
     case SoftmaxTier::kSmemRow:
       return p.vec > 1 ? launch_backward_smem_rows<16 / sizeof(T), T, kKind>(p, y, dy, dx, s, ctx)
                        : launch_backward_smem_rows<1, T, kKind>(p, y, dy, dx, s, ctx);
-    case SoftmaxTier::kWarpRow:
-      launch_backward_warp_rows<T, kKind>(p, y, dy, dx, s, stream);
-      return cudaSuccess;
+    case SoftmaxTier::kWarpRow: return launch_backward_warp_rows<T, kKind>(p, y, dy, dx, s, stream);
     case SoftmaxTier::kBlockRegs:
-      launch_backward_block_regs<T, kKind>(p, y, dy, dx, s, stream);
-      return cudaSuccess;
+      return launch_backward_block_regs<T, kKind>(p, y, dy, dx, s, stream);
     case SoftmaxTier::kBlockRow:
       if (p.block == 1024) {
         softmax_backward_kernel<SoftmaxTier::kBlockRow, 1024, NoSplit, T, kKind>
