@@ -491,27 +491,61 @@ __device__ __forceinline__ void forward_block_register_rows(const T* x, T* y, in
   }
 }
 
-//! kBlockRow: a block of kThreads per row, grid-stride over rows.
-template <int kThreads, class T, SoftmaxKind kKind>
+//! kBlockRow: rows too long for shared memory: a block of kThreads per row reads the row twice,
+//! an online (max, excess) pass and the output pass (the second read partly from L2), each with
+//! kUnroll chunks of kVec per thread in flight (Split: ChunkSplit).
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                    bool safe) {
   using A = softmax_acc_t<T>;
+  // 1024-thread blocks have 64 registers a thread: fewer chunks in flight (more spilled).
+  constexpr int kVec = Split::kVec;
+  constexpr int kUnroll = kThreads < 1024 ? Split::kUnroll : (sizeof(T) == 8 ? 1 : 2);
   using BlockReduce = cub::BlockReduce<MaxSum<A>, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ MaxSum<A> row_total;
+  const int64_t chunks = dim / kVec;  // kVec divides dim (plan_softmax)
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* xr = x + row * dim;
     MaxSum<A> p = empty_max_sum<A>();
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
-      accumulate<T>(p, static_cast<A>(to_compute(xr[j])));
+    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+      T v[kUnroll][kVec];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c < chunks) load_chunk<kVec>(xr + c * kVec, v[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (first + int64_t{u} * kThreads >= chunks) continue;
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          accumulate<T>(p, static_cast<A>(to_compute(v[u][i])));
+      }
     }
     p = BlockReduce(temp).Reduce(p, CombineMaxSum<T>{});
     if (threadIdx.x == 0) row_total = p;  // the aggregate is valid in thread 0
     __syncthreads();
     const RowScale<A> r = finish<kKind>(row_total, safe);
     T* yr = y + row * dim;
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads)
-      yr[j] = softmax_output<T, kKind>(xr[j], r);
+    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+      T v[kUnroll][kVec];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c < chunks) load_chunk<kVec>(xr + c * kVec, v[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c >= chunks) continue;
+        T out[kVec];
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          out[i] = softmax_output<T, kKind>(v[u][i], r);
+        store_chunk<kVec>(yr + c * kVec, out);
+      }
+    }
     __syncthreads();  // temp and row_total are reused by the next row
   }
 }
@@ -523,7 +557,7 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
 //! staged, so no barrier is needed between staging and reading. Same row math as the register
 //! tiers (max, then the sum below it), the exponential recomputed in the output pass.
 template <int Vec>
-struct SmemSplit {
+struct ChunkSplit {
   static constexpr int kVec = Vec;
   static constexpr int kUnroll = 4;  // chunks in flight per thread in the staging pass
 };
@@ -626,8 +660,8 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
   }
 }
 
-//! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), SmemSplit
-//! (kSmemRow), else NoSplit.
+//! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), ChunkSplit
+//! (kSmemRow, kBlockRow), NoSplit (kColumn).
 // At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
 template <int kThreads>
 inline constexpr int kSoftmaxMinBlocks = kThreads <= 256 ? 2 : 1;
@@ -638,7 +672,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
     forward_warp_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
-    forward_block_rows<kThreads, T, kKind>(x, y, outer, dim, safe);
+    forward_block_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     forward_smem_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
@@ -745,24 +779,63 @@ __device__ __forceinline__ void backward_block_register_rows(const T* y, const T
   }
 }
 
-template <int kThreads, class T, SoftmaxKind kKind>
+//! kBlockRow backward: the sum pass and the output pass each read y and dy, kUnroll chunks of
+//! kVec per thread in flight (one for 8-byte types and 1024-thread blocks: more spilled).
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* dx, int64_t rows,
                                                     int64_t dim) {
   using A = softmax_acc_t<T>;
+  constexpr int kVec = Split::kVec;
+  constexpr int kUnroll = kThreads < 1024 && sizeof(T) < 8 ? Split::kUnroll : 1;
   using BlockReduce = cub::BlockReduce<A, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ A row_total;
+  const int64_t chunks = dim / kVec;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t o = row * dim;
     A t = 0;
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads)
-      t += backward_term<T, kKind>(y[o + j], dy[o + j]);
+    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c < chunks) {
+          load_chunk<kVec>(y + o + c * kVec, yv[u]);
+          load_chunk<kVec>(dy + o + c * kVec, gv[u]);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (first + int64_t{u} * kThreads >= chunks) continue;
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+      }
+    }
     t = BlockReduce(temp).Sum(t);
     if (threadIdx.x == 0) row_total = t;
     __syncthreads();
     const A total = row_total;
-    for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
-      dx[o + j] = backward_output<T, kKind>(y[o + j], dy[o + j], total);
+    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c < chunks) {
+          load_chunk<kVec>(y + o + c * kVec, yv[u]);
+          load_chunk<kVec>(dy + o + c * kVec, gv[u]);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = first + int64_t{u} * kThreads;
+        if (c >= chunks) continue;
+        T out[kVec];
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          out[i] = backward_output<T, kKind>(yv[u][i], gv[u][i], total);
+        store_chunk<kVec>(dx + o + c * kVec, out);
+      }
     }
     __syncthreads();
   }
@@ -850,7 +923,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
     backward_warp_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
-    backward_block_rows<kThreads, T, kKind>(y, dy, dx, outer, dim);
+    backward_block_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     backward_smem_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {

@@ -13,7 +13,7 @@
 //!    same per-lane budget (16K float32 values forward): a block of 256 or 512 threads per row,
 //!    per_lane values per thread in registers, block reductions (cub::BlockReduce); one read.
 //!  - kBlockRow: longer rows: one 256-thread block per row (1024 threads from 32768);
-//!    reads the row twice (online (max, sum) pass, output pass).
+//!    reads the row twice (online (max, sum) pass, output pass), 16-byte loads when aligned.
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
 //!    memory: a 1024-thread block stages the row on chip in its storage type (16-byte loads when
 //!    rows are aligned, four in flight per thread), so it is read once.
@@ -38,7 +38,7 @@ struct SoftmaxPlan {
   int block = 256;
   int per_lane = 0;        //!< kWarpRow, kBlockRegs: row values held per lane (thread), 2^k
   int lanes = 0;           //!< kWarpRow: lanes per row, a power of two in [1, 32]
-  int vec = 1;             //!< kWarpRow, kBlockRegs, kSmemRow: elements per load (1 or 16 B)
+  int vec = 1;             //!< row tiers: elements per load (1, or 16 bytes' worth)
   int64_t smem_bytes = 0;  //!< kSmemRow: dynamic shared memory per block
   int64_t grid = 1;
 };
@@ -103,7 +103,7 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     // Shared-memory rows: 1024 threads, as many loads in flight as a block can have (one block
     // per SM once a row takes more than half the shared memory).
     p.block = fits || dim >= kSoftmaxWideBlockDim ? 1024 : 256;
-    if (fits) p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
+    p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
     p.grid = capped(outer);
   }
   return p;

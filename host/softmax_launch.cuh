@@ -41,7 +41,7 @@ template <int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                      bool safe, const LaunchContext& ctx) {
   constexpr auto kernel =
-      &softmax_forward_kernel<SoftmaxTier::kSmemRow, 1024, SmemSplit<kVec>, T, kKind>;
+      &softmax_forward_kernel<SoftmaxTier::kSmemRow, 1024, ChunkSplit<kVec>, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(x, y, s.outer, s.dim,
@@ -53,7 +53,7 @@ template <int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                       const SoftmaxShape& s, const LaunchContext& ctx) {
   constexpr auto kernel =
-      &softmax_backward_kernel<SoftmaxTier::kSmemRow, 1024, SmemSplit<kVec>, T, kKind>;
+      &softmax_backward_kernel<SoftmaxTier::kSmemRow, 1024, ChunkSplit<kVec>, T, kKind>;
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
@@ -271,10 +271,28 @@ cudaError_t launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T
   return kNoSplitForPlan;
 }
 
+//! kBlockRow (no dynamic shared memory), ChunkSplit<kVec>.
+template <SoftmaxTier kTier, int kThreads, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_chunks(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                                  bool safe, cudaStream_t stream) {
+  softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>
+      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+  return cudaSuccess;
+}
+
+template <SoftmaxTier kTier, int kThreads, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_chunks(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                   const SoftmaxShape& s, cudaStream_t stream) {
+  softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>
+      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+  return cudaSuccess;
+}
+
 template <class T, SoftmaxKind kKind>
 cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
                                         const SoftmaxShape& s, bool safe,
                                         const LaunchContext& ctx) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
   const auto grid = static_cast<unsigned>(p.grid);
   const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
@@ -285,14 +303,17 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
     case SoftmaxTier::kBlockRegs:
       return launch_forward_block_regs<T, kKind>(p, x, y, s, safe, stream);
     case SoftmaxTier::kBlockRow:
-      if (p.block == 1024) {
-        softmax_forward_kernel<SoftmaxTier::kBlockRow, 1024, NoSplit, T, kKind>
-            <<<grid, 1024, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
-      } else {
-        softmax_forward_kernel<SoftmaxTier::kBlockRow, 256, NoSplit, T, kKind>
-            <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+      if (p.vec > 1) {
+        return p.block == 1024
+                   ? launch_forward_chunks<SoftmaxTier::kBlockRow, 1024, kWide, T, kKind>(
+                         p, x, y, s, safe, stream)
+                   : launch_forward_chunks<SoftmaxTier::kBlockRow, 256, kWide, T, kKind>(
+                         p, x, y, s, safe, stream);
       }
-      return cudaSuccess;
+      return p.block == 1024 ? launch_forward_chunks<SoftmaxTier::kBlockRow, 1024, 1, T, kKind>(
+                                   p, x, y, s, safe, stream)
+                             : launch_forward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
+                                   p, x, y, s, safe, stream);
     case SoftmaxTier::kColumn:
       softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
@@ -304,6 +325,7 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
 template <class T, SoftmaxKind kKind>
 cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                          const SoftmaxShape& s, const LaunchContext& ctx) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
   const auto grid = static_cast<unsigned>(p.grid);
   const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
@@ -314,14 +336,17 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
     case SoftmaxTier::kBlockRegs:
       return launch_backward_block_regs<T, kKind>(p, y, dy, dx, s, stream);
     case SoftmaxTier::kBlockRow:
-      if (p.block == 1024) {
-        softmax_backward_kernel<SoftmaxTier::kBlockRow, 1024, NoSplit, T, kKind>
-            <<<grid, 1024, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
-      } else {
-        softmax_backward_kernel<SoftmaxTier::kBlockRow, 256, NoSplit, T, kKind>
-            <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+      if (p.vec > 1) {
+        return p.block == 1024
+                   ? launch_backward_chunks<SoftmaxTier::kBlockRow, 1024, kWide, T, kKind>(
+                         p, y, dy, dx, s, stream)
+                   : launch_backward_chunks<SoftmaxTier::kBlockRow, 256, kWide, T, kKind>(
+                         p, y, dy, dx, s, stream);
       }
-      return cudaSuccess;
+      return p.block == 1024 ? launch_backward_chunks<SoftmaxTier::kBlockRow, 1024, 1, T, kKind>(
+                                   p, y, dy, dx, s, stream)
+                             : launch_backward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
+                                   p, y, dy, dx, s, stream);
     case SoftmaxTier::kColumn:
       softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);

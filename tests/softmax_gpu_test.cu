@@ -264,7 +264,7 @@ std::vector<SoftmaxShape> last_axis_shapes() {
   }
   for (int64_t cols : {7, 65, 1025})
     shapes.push_back({10000, cols, 1});
-  for (int64_t cols : {65537, 262145, 1048579}) {
+  for (int64_t cols : {65536, 65537, 262145, 1048576, 1048579}) {
     for (int64_t rows : {1, 3})
       shapes.push_back({rows, cols, 1});
   }
@@ -314,9 +314,10 @@ TYPED_TEST(SoftmaxGpu, Backward) {
 
 // Rows that do not start 16 bytes apart, or tensors that do not: the scalar-load warp splits.
 TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
-  for (SoftmaxShape s : {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
-                         SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1},
-                         SoftmaxShape{3, 3000, 1}, SoftmaxShape{2, 20000, 1}}) {
+  for (SoftmaxShape s :
+       {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
+        SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1},
+        SoftmaxShape{2, 20000, 1}, SoftmaxShape{2, 70000, 1}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);
@@ -328,11 +329,15 @@ TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
 
 // Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
 TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
-  for (SoftmaxShape s : {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1},
-                         SoftmaxShape{2, 33000, 1}, SoftmaxShape{3, 9, 5}}) {
+  // Warp rows, block registers, shared memory (float64: two reads), two reads, middle axis.
+  for (SoftmaxShape s :
+       {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{2, 33000, 1},
+        SoftmaxShape{2, 70000, 1}, SoftmaxShape{3, 9, 5}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_backward(s, k, false);
+      this->check_forward(s, k, false, false, 1);  // misaligned: the scalar-load kernels
+      this->check_backward(s, k, false, 1);
     }
   }
 }

@@ -201,6 +201,8 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(100, 20000, 1, 132, kHopperOptin, 4, false, 4).vec, 4);
   EXPECT_EQ(plan_softmax(100, 57000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kSmemRow);
   EXPECT_EQ(plan_softmax(100, 60000, 1, 132, kHopperOptin, 4).tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(100, 65536, 1, 132, kHopperOptin, 4, false, 4).vec, 4);
+  EXPECT_EQ(plan_softmax(100, 65537, 1, 132, kHopperOptin, 4, false, 4).vec, 1);
   EXPECT_EQ(plan_softmax(100, 100000, 1, 132, kHopperOptin, 2).tier, SoftmaxTier::kSmemRow);
   EXPECT_EQ(plan_softmax(100, 57000, 1, 132, kHopperOptin, 4, true).tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(plan_softmax(100, 28000, 1, 132, kHopperOptin, 4, true).tier, SoftmaxTier::kSmemRow);
