@@ -184,6 +184,13 @@ struct LeakyRelu {
       return x > T(0) ? x : alpha.f * x;
     }
   }
+  //! Bounds on the exact alpha x around the float product (alpha rounded to float, then the
+  //! product: 2^-23 relative); 16-bit results skip the double path when both round alike.
+  CUACT_HD detail::FloatInterval forward_interval(float x) const {
+    if (!(x <= 0.0f)) return {x, x};  // x > 0, or NaN
+    const float v = alpha.f * x;
+    return detail::around(v, v);
+  }
   template <class T>
   CUACT_HD T derivative(T x) const {
     return x > T(0) ? T(1) : (detail::is_nan(x) ? x : alpha.get<T>());
@@ -257,6 +264,15 @@ struct HardSigmoid {
     }
     return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);
   }
+  //! Bounds on the exact clip(slope x + offset) around the float one: slope and offset rounded
+  //! to float and the fma give at most 2^-23 (|slope x| + |offset|); clipping keeps the bounds.
+  CUACT_HD detail::FloatInterval forward_interval(float x) const {
+    const float u = fmaf(slope.f, x, offset.f);
+    if (u != u) return x != x ? detail::FloatInterval{u, u} : detail::FloatInterval{1.0f, 0.0f};
+    const detail::FloatInterval b = detail::around(u, fabsf(slope.f * x) + fabsf(offset.f));
+    if (b.lo - b.lo != 0.0f || b.hi - b.hi != 0.0f) return {1.0f, 0.0f};  // x = +-inf: double
+    return {fminf(fmaxf(b.lo, 0.0f), 1.0f), fminf(fmaxf(b.hi, 0.0f), 1.0f)};
+  }
   //! The corners are decided on the exact slope * x + offset: each fma rounds once, so its sign
   //! is exact (offset - 1 is exact for offsets in [0.5, 2], which covers both variants in use).
   template <class T>
@@ -290,6 +306,16 @@ struct HardSigmoidRelu6 {
     } else {
       return (x + T(3)) / T(6);
     }
+  }
+  //! Bounds on the exact (x + 3) / 6 in (0, 1): the float sum (2^-22 absolute at most) and
+  //! quotient (2^-25) err by less than 2^-22 absolute.
+  CUACT_HD detail::FloatInterval forward_interval(float x) const {
+    if (!(x > -3.0f && x < 3.0f)) {
+      const float v = forward(x);  // 0, 1, or NaN: exact
+      return {v, v};
+    }
+    const float v = (x + 3.0f) / 6.0f;
+    return {v - 0x1p-22f, v + 0x1p-22f};
   }
   template <class T>
   CUACT_HD T derivative(T x) const {

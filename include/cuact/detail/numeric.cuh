@@ -102,6 +102,19 @@ CUACT_HD float fast_sigmoid_slope(float x) {
   return e * r * r;
 }
 
+//! Bounds [lo, hi] known to hold an exact result (see cuact/precision.cuh, forward_interval).
+struct FloatInterval {
+  float lo;
+  float hi;
+};
+
+//! v +- err, err an absolute bound on v's error: 2^-22 |scale| (two float roundings of values
+//! of magnitude up to |scale|, with room) plus the float subnormal spacing.
+CUACT_HD FloatInterval around(float v, float scale) {
+  const float err = fmaf(fabsf(scale), 0x1p-22f, 0x1p-148f);
+  return {v - err, v + err};
+}
+
 // ---- double-double helpers (float64 paths) ------------------------------------------------
 
 struct DoubleDouble {
@@ -211,7 +224,19 @@ CUACT_HD double round_to_odd(double hi, double residual) {
   unsigned long long bits;
   __builtin_memcpy(&bits, &hi, sizeof bits);
   if (bits & 1ull) return hi;
-  return ::nextafter(hi, residual > 0.0 ? HUGE_VAL : -HUGE_VAL);
+  // The neighbour by integer steps on the bit pattern (no library nextafter: a call with
+  // branches per element on the device): away from zero when the residual has hi's sign, else
+  // towards it; an even pattern never steps across an exponent in the wrong direction, and
+  // hi == 0 steps to the smallest subnormal of the residual's sign.
+  if (hi == 0.0) {
+    bits = residual > 0.0 ? 1ull : 0x8000000000000001ull;
+  } else if ((residual > 0.0) == (hi > 0.0)) {
+    ++bits;
+  } else {
+    --bits;
+  }
+  __builtin_memcpy(&hi, &bits, sizeof bits);
+  return hi;
 }
 
 //! a * b rounded to odd.
@@ -239,7 +264,16 @@ CUACT_HD float to_float_odd(double v) {
   unsigned int bits;
   __builtin_memcpy(&bits, &f, sizeof bits);
   if (bits & 1u) return f;
-  return ::nextafterf(f, v > static_cast<double>(f) ? HUGE_VALF : -HUGE_VALF);
+  const bool up = v > static_cast<double>(f);  // the neighbour towards v, as in round_to_odd
+  if (f == 0.0f) {
+    bits = up ? 1u : 0x80000001u;
+  } else if (up == (f > 0.0f)) {
+    ++bits;
+  } else {
+    --bits;
+  }
+  __builtin_memcpy(&f, &bits, sizeof bits);
+  return f;
 }
 
 //! sigmoid(|v|), sigmoid(-|v|) and their product for v = hi + lo, each as a double-double
