@@ -195,6 +195,11 @@ const std::vector<Case>& all_cases() {
     p.relu_max_value = 6;
     p.relu_threshold = 0;
     add(Op::kRelu, p, "a0_max6_t0", false);
+    p = {};  // threshold and max that float does not hold: the 16-bit fast path must defer
+    p.relu_alpha = 0.05;
+    p.relu_max_value = 5.9;
+    p.relu_threshold = 0.3;
+    add(Op::kRelu, p, "a0p05_max5p9_t0p3", false);
     p = {};
     p.elu_alpha = 0.5;
     add(Op::kElu, p, "a0p5", false);

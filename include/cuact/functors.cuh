@@ -152,6 +152,33 @@ struct Relu {
     }
     return p;
   }
+  //! Bounds for the 16-bit fast path (see cuact/precision.cuh). Float comparisons with the
+  //! float threshold and max decide as the double ones do, except at equality with a parameter
+  //! float does not hold exactly: there (and for infinite x on the alpha line) the double path
+  //! decides. alpha (x - t) in float errs by less than 2^-23 |alpha| (|x - t| + |t|).
+  CUACT_HD detail::FloatInterval forward_interval(float x) const {
+    constexpr detail::FloatInterval kUndecided{1.0f, 0.0f};
+    if (x != x) return {x, x};
+    const float t = threshold.f;
+    if (x == t && static_cast<double>(t) != threshold.d) return kUndecided;
+    if (x < t && alpha.f != 0.0f) {
+      if (detail::is_inf(x)) return kUndecided;
+      const float d = x - t;
+      return detail::around(alpha.f * d, alpha.f * (fabsf(d) + fabsf(t)));
+    }
+    float p = x > t ? x : 0.0f;
+    if (has_max) {
+      const float m = max_value.f;
+      const bool exact_max = static_cast<double>(m) == max_value.d;
+      if (p == m && !exact_max) return kUndecided;
+      if (p < 0.0f) {
+        p = 0.0f;
+      } else if (p > m) {
+        return exact_max ? detail::FloatInterval{m, m} : detail::around(m, m);
+      }
+    }
+    return {p, p};
+  }
   template <class T>
   CUACT_HD T derivative(T x) const {
     const T t = threshold.get<T>();
