@@ -1072,3 +1072,36 @@ TEST(ReferenceSelfCheck, RootsAndConstants) {
 }
 
 }  // namespace
+
+// The float-grade float32 forms (forward_f32: exp_f32 and the logistic pieces in
+// cuact/detail/numeric.cuh) over float bit patterns with a stride, every exponent and sign
+// reached: within 2 ulp of the reference. CUACT_F32_STRIDE=1 sweeps all 2^32 (minutes; run it
+// when the float32 forms change).
+TEST(Float32Forms, StridedSweepWithin2Ulp) {
+  const char* env = std::getenv("CUACT_F32_STRIDE");
+  const uint64_t stride = env && *env ? std::strtoull(env, nullptr, 10) : 509;
+  ASSERT_GE(stride, 1u);
+  for (Op op : {Op::kSigmoid, Op::kSilu}) {
+    const Fns f = functor_for(op, ActParams{});
+    long double worst = 0;
+    float worst_x = 0;
+    uint64_t checked = 0;
+    for (uint64_t b = 0; b < (uint64_t{1} << 32); b += stride) {
+      const uint32_t u = static_cast<uint32_t>(b);
+      float x;
+      std::memcpy(&x, &u, sizeof x);
+      const float got = f.elem32[static_cast<int>(Member::kForward)](x);
+      const LD ref = cuact_ref::forward(op, x, ActParams{});
+      const long double err = ulp_error<float>(ref, got, ref);
+      if (err > worst) {
+        worst = err;
+        worst_x = x;
+      }
+      ++checked;
+    }
+    EXPECT_LE(worst, 2.0L) << op_label(op) << " float32: worst at x = " << worst_x;
+    std::printf("  %-10s float32 forward: max %.3Lf ulp over %llu inputs (stride %llu)\n",
+                op_label(op), worst, static_cast<unsigned long long>(checked),
+                static_cast<unsigned long long>(stride));
+  }
+}

@@ -102,6 +102,14 @@ template <class Op>
 struct HasPreciseForward<Op, std::void_t<decltype(std::declval<const Op&>().forward_precise(0.0))>>
     : std::true_type {};
 
+//! Ops with a float-grade float32 form define `float forward_f32(float)` (within 2 ulp),
+//! used for float32 storage instead of the double forward.
+template <class Op, class = void>
+struct HasFloat32Forward : std::false_type {};
+template <class Op>
+struct HasFloat32Forward<Op, std::void_t<decltype(std::declval<const Op&>().forward_f32(0.0f))>>
+    : std::true_type {};
+
 //! Ops that compute in double for 16-bit storage may also define
 //! `detail::FloatInterval forward_interval(float x)`: bounds around their float result that hold
 //! the exact value. When both bounds round to the same 16-bit value, that value is the correctly
@@ -129,6 +137,8 @@ CUACT_HD T apply_forward(const Op& op, T x) {
   using C = op_compute_t<Op, T>;
   if constexpr (std::is_same_v<T, double> && HasPreciseForward<Op>::value) {
     return op.forward_precise(x);
+  } else if constexpr (std::is_same_v<T, float> && HasFloat32Forward<Op>::value) {
+    return op.forward_f32(x);
   } else {
     if constexpr (sizeof(T) == 2 && HasForwardInterval<Op>::value) {
       const detail::FloatInterval b = op.forward_interval(to_compute(x));

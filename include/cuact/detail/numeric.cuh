@@ -102,6 +102,123 @@ CUACT_HD float fast_sigmoid_slope(float x) {
   return e * r * r;
 }
 
+//! e^x in float to about 1 ulp, on the FMA pipe only (float32 results; the fast_* forms above
+//! err by 2 ulp, the C library's expf by up to 2): x = k ln2 + r, |r| <= ln2 / 2, with ln2 in
+//! two parts (the first has 16 bits, so k ln2_hi is exact and the fma reduction nearly so), the
+//! degree-7 Taylor polynomial of e^r (truncation below 2^-27), then 2^k built from its bits, in
+//! two steps at either end of the range (a subnormal result is rounded once).
+struct FloatPair {
+  float hi;
+  float lo;
+};
+
+//! e^r = hi + lo for |r| <= ln2 / 2 (the polynomial of exp_f32), with the rounding of the last
+//! step kept in lo: relative error about 2^-25 instead of 2^-24 after rounding.
+CUACT_HD FloatPair exp_reduced_f32(float r) {
+  float q = fmaf(0x1.a01a02p-13f, r, 0x1.6c16c2p-10f);
+  q = fmaf(q, r, 0x1.111112p-7f);
+  q = fmaf(q, r, 0x1.555556p-5f);
+  q = fmaf(q, r, 0x1.555556p-3f);
+  q = fmaf(q, r, 0.5f);
+  q = fmaf(q, r, 1.0f);
+  const float p = fmaf(q, r, 1.0f);  // in [0.70, 1.42]
+  return {p, fmaf(q, r, 1.0f - p)};  // 1 - p is exact (Sterbenz)
+}
+
+//! x = k ln2 + r with |r| <= ln2 / 2; ln2 in two parts, the first of 16 bits so k ln2_hi is
+//! exact and the reduction loses nothing that matters.
+CUACT_HD float reduce_ln2_f32(float x, float& k) {
+  k = rintf(x * 0x1.715476p+0f);
+  const float r = fmaf(-k, 0x1.62e4p-1f, x);
+  return fmaf(-k, 0x1.7f7d1cp-20f, r);
+}
+
+CUACT_HD float exp_f32(float x) {
+  if (x > 88.72284f) return x - x == 0.0f ? HUGE_VALF : x;  // overflow, or +inf
+  if (x < -103.9721f) return x == x ? 0.0f : x;             // below half the least subnormal
+  float k;
+  const float p = exp_reduced_f32(reduce_ln2_f32(x, k)).hi;
+  int n = static_cast<int>(k);
+  float scale = 1.0f;
+  if (n < -125) {  // the result is subnormal (or nearly): scale by 2^-64 last
+    n += 64;
+    scale = 0x1p-64f;
+  } else if (n > 127) {  // 2^128 is not a float; e^x still is
+    n -= 1;
+    scale = 2.0f;
+  }
+  const unsigned int bits = static_cast<unsigned int>(n + 127) << 23;
+  float two_n;
+  __builtin_memcpy(&two_n, &bits, sizeof two_n);
+  return (p * two_n) * scale;
+}
+
+//! 2^n for n in [-126, 127], from its bits.
+CUACT_HD float pow2_f32(int n) {
+  const unsigned int bits = static_cast<unsigned int>(n + 127) << 23;
+  float v;
+  __builtin_memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+//! The pieces of sigmoid(+-a), a in [0, 87], for float32 results: e = e^-a as a float pair
+//! (exp_reduced_f32 scaled exactly by 2^k; a <= 87 keeps it normal), 1 + e + e_lo = d + d_err
+//! with d = 1 + e rounded and the rest exact to 2^-48, r = 1 / d rounded. A quotient n / (1 + e)
+//! is then t = n r corrected once by its fma residual: only e's 2^-25 and the last rounding
+//! remain (about 1 ulp in all).
+struct LogisticF32 {
+  float e, e_lo, d, d_err, r;
+};
+
+CUACT_HD LogisticF32 logistic_f32(float a) {
+  float k;
+  const FloatPair p = exp_reduced_f32(reduce_ln2_f32(-a, k));
+  const float two_k = pow2_f32(static_cast<int>(k));
+  LogisticF32 l;
+  l.e = p.hi * two_k;
+  l.e_lo = p.lo * two_k;
+  l.d = 1.0f + l.e;
+  l.d_err = ((1.0f - l.d) + l.e) + l.e_lo;
+  l.r = fast_rcp(l.d);
+  return l;
+}
+
+//! (n + n_lo) / (1 + e) for the pieces l, rounded once (to first order in the residual).
+CUACT_HD float divide_by_one_plus_e(float n, float n_lo, const LogisticF32& l) {
+  const float t = n * l.r;
+  return fmaf((fmaf(-t, l.d, n) + n_lo) - t * l.d_err, l.r, t);
+}
+
+//! sigmoid(x) in float for float32 results (about 1 ulp): 1 / (1 + e) or e / (1 + e).
+CUACT_HD float sigmoid_f32(float x) {
+  if (x != x) return x;
+  const float a = fabsf(x);
+  if (a > 87.0f) return x > 0.0f ? 1.0f : exp_f32(x);  // 1 - e rounds to 1; e / (1 + e) to e
+  const LogisticF32 l = logistic_f32(a);
+  return x >= 0.0f ? divide_by_one_plus_e(1.0f, 0.0f, l) : divide_by_one_plus_e(l.e, l.e_lo, l);
+}
+
+//! silu(x) = x sigmoid(x) in float for float32 results (about 1 ulp): x / (1 + e), or
+//! x e / (1 + e) with x e kept as an exact pair; below -87 x e^x directly (as a pair), scaled
+//! by 2^64 around the product so a subnormal result is rounded once more at most.
+CUACT_HD float silu_f32(float x) {
+  if (x != x) return x;
+  if (x > 87.0f) return x;  // x (1 - e^-x) rounds to x (also +inf)
+  if (x < -87.0f) {
+    if (x == -HUGE_VALF) return 0.0f;  // silu(-inf) = 0, as the other precisions
+    if (x < -115.0f) return -0.0f;     // |x| e^x < 2^-151
+    float k;
+    const FloatPair p = exp_reduced_f32(reduce_ln2_f32(x, k));
+    const float v = x * p.hi;
+    const float v_lo = fmaf(x, p.hi, -v) + x * p.lo;
+    return ((v + v_lo) * pow2_f32(static_cast<int>(k) + 64)) * 0x1p-64f;
+  }
+  const LogisticF32 l = logistic_f32(fabsf(x));
+  if (x >= 0.0f) return divide_by_one_plus_e(x, 0.0f, l);
+  const float m = x * l.e;
+  return divide_by_one_plus_e(m, fmaf(x, l.e, -m) + x * l.e_lo, l);
+}
+
 //! Bounds [lo, hi] known to hold an exact result (see cuact/precision.cuh, forward_interval).
 struct FloatInterval {
   float lo;
