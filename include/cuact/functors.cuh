@@ -500,6 +500,7 @@ struct Exponential {
   CUACT_HD explicit Exponential(const ActParams&) {}
   CUACT_HD double forward(double x) const { return ::exp(x); }
   CUACT_HD float forward(float x) const { return detail::fast_exp(x); }
+  CUACT_HD float forward_f32(float x) const { return detail::exp_f32(x); }
   template <class T>
   CUACT_HD T derivative(T x) const {
     return forward(x);
