@@ -556,6 +556,7 @@ struct Tanh {
   CUACT_HD explicit Tanh(const ActParams&) {}
   CUACT_HD double forward(double x) const { return ::tanh(x); }
   CUACT_HD float forward(float x) const { return ::tanhf(x); }
+  CUACT_HD float forward_f32(float x) const { return detail::tanh_f32(x); }
   // 1 - tanh^2(x) = 4 e / (1 + e)^2 with e = e^{-2|x|}: no cancellation in the tails.
   CUACT_HD double derivative(double x) const { return 4.0 * detail::sigmoid_slope_d(2.0 * x); }
   CUACT_HD float derivative(float x) const { return 4.0f * detail::fast_sigmoid_slope(2.0f * x); }

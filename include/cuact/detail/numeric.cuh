@@ -189,6 +189,48 @@ CUACT_HD float divide_by_one_plus_e(float n, float n_lo, const LogisticF32& l) {
   return fmaf((fmaf(-t, l.d, n) + n_lo) - t * l.d_err, l.r, t);
 }
 
+//! e^y - 1 = hi + lo for y in [-87, 0] (relative error about 2^-25): the Taylor series to y^8
+//! for |y| <= ln2 / 2 (no cancellation: y plus a smaller term), else e^y as a pair
+//! (exp_reduced_f32, exact scaling) minus 1 with the rounding kept (two-sum).
+CUACT_HD FloatPair expm1_neg_f32(float y) {
+  if (y > -0.34657359f) {
+    float q = fmaf(0x1.a01a02p-16f, y, 0x1.a01a02p-13f);
+    q = fmaf(q, y, 0x1.6c16c2p-10f);
+    q = fmaf(q, y, 0x1.111112p-7f);
+    q = fmaf(q, y, 0x1.555556p-5f);
+    q = fmaf(q, y, 0x1.555556p-3f);
+    q = fmaf(q, y, 0.5f);
+    const float y2 = y * y;
+    const float y2_lo = fmaf(y, y, -y2);
+    const float t = y2 * q;  // y^2 q(y), |t| < |y| / 5
+    const float t_lo = fmaf(y2, q, -t) + y2_lo * q;
+    const float hi = y + t;
+    return {hi, ((y - hi) + t) + t_lo};
+  }
+  float k;
+  const FloatPair p = exp_reduced_f32(reduce_ln2_f32(y, k));
+  const float two_k = pow2_f32(static_cast<int>(k));
+  const float e = p.hi * two_k;  // e^y <= 0.71
+  const float hi = e - 1.0f;
+  return {hi, ((-1.0f - hi) + e) + p.lo * two_k};  // e + (-1) = hi + first part (|-1| >= e)
+}
+
+//! tanh(x) in float for float32 results (about 1 ulp): -m / (2 + m), m = e^-2|x| - 1 as a pair,
+//! the quotient corrected once by its fma residual; the sign restored (tanh(-0) = -0).
+CUACT_HD float tanh_f32(float x) {
+  if (x != x) return x;
+  const float a = fabsf(x);
+  if (a > 9.1f) return copysignf(1.0f, x);  // 1 - tanh(a) < 2^-26
+  const FloatPair m = expm1_neg_f32(-2.0f * a);
+  const float d = 2.0f + m.hi;  // (1, 2]
+  const float d_err = ((2.0f - d) + m.hi) + m.lo;
+  const float r = fast_rcp(d);
+  const float n = -m.hi, n_lo = -m.lo;
+  const float t = n * r;
+  const float v = fmaf((fmaf(-t, d, n) + n_lo) - t * d_err, r, t);
+  return copysignf(v, x);
+}
+
 //! sigmoid(x) in float for float32 results (about 1 ulp): 1 / (1 + e) or e / (1 + e).
 CUACT_HD float sigmoid_f32(float x) {
   if (x != x) return x;
