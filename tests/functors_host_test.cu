@@ -1073,7 +1073,7 @@ TEST(ReferenceSelfCheck, RootsAndConstants) {
 
 }  // namespace
 
-// The float-grade float32 forms (forward_f32: exp_f32 and the logistic pieces in
+// The float-grade float32 forms (forward_f32, backward_f32: exp_f32 and the logistic pieces in
 // cuact/detail/numeric.cuh) over float bit patterns with a stride, every exponent and sign
 // reached: within 2 ulp of the reference. CUACT_F32_STRIDE=1 sweeps all 2^32 (minutes; run it
 // when the float32 forms change).
@@ -1083,8 +1083,8 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
   ASSERT_GE(stride, 1u);
   for (Op op : {Op::kSigmoid, Op::kSilu, Op::kExponential, Op::kTanh}) {
     const Fns f = functor_for(op, ActParams{});
-    long double worst = 0;
-    float worst_x = 0;
+    long double worst = 0, worst_backward = 0;
+    float worst_x = 0, worst_backward_x = 0;
     uint64_t checked = 0;
     for (uint64_t b = 0; b < (uint64_t{1} << 32); b += stride) {
       const uint32_t u = static_cast<uint32_t>(b);
@@ -1092,6 +1092,15 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
       std::memcpy(&x, &u, sizeof x);
       const float got = f.elem32[static_cast<int>(Member::kForward)](x);
       const LD ref = cuact_ref::forward(op, x, ActParams{});
+      if (op == Op::kSigmoid) {  // and its float backward (dy = 1)
+        const float dgot = f.elem32[static_cast<int>(Member::kDerivative)](x);
+        const LD dref = cuact_ref::derivative(op, x, ActParams{});
+        const long double derr = ulp_error<float>(dref, dgot, dref);
+        if (derr > worst_backward) {
+          worst_backward = derr;
+          worst_backward_x = x;
+        }
+      }
       const long double err = ulp_error<float>(ref, got, ref);
       if (err > worst) {
         worst = err;
@@ -1100,6 +1109,10 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
       ++checked;
     }
     EXPECT_LE(worst, 2.0L) << op_label(op) << " float32: worst at x = " << worst_x;
+    EXPECT_LE(worst_backward, 2.0L)
+        << op_label(op) << " float32 backward: worst at x = " << worst_backward_x;
+    if (op == Op::kSigmoid)
+      std::printf("  sigmoid    float32 backward(x): max %.3Lf ulp\n", worst_backward);
     std::printf("  %-10s float32 forward: max %.3Lf ulp over %llu inputs (stride %llu)\n",
                 op_label(op), worst, static_cast<unsigned long long>(checked),
                 static_cast<unsigned long long>(stride));

@@ -524,6 +524,9 @@ struct Sigmoid {
   CUACT_HD double forward(double x) const { return detail::sigmoid_d(x); }
   CUACT_HD float forward(float x) const { return detail::fast_sigmoid(x); }
   CUACT_HD float forward_f32(float x) const { return detail::sigmoid_f32(x); }
+  CUACT_HD float backward_f32(float dy, float x) const {
+    return detail::sigmoid_backward_f32(dy, x);
+  }
   CUACT_HD double derivative(double x) const { return detail::sigmoid_slope_d(x); }
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid_slope(x); }
   //! Past |x| = 700 the slope is e^-|x| (subnormal or nearly): multiply by dy before rounding.

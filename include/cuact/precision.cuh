@@ -110,6 +110,14 @@ template <class Op>
 struct HasFloat32Forward<Op, std::void_t<decltype(std::declval<const Op&>().forward_f32(0.0f))>>
     : std::true_type {};
 
+//! Likewise `float backward_f32(float dy, float x)`: dy f'(x) for float32 storage.
+template <class Op, class = void>
+struct HasFloat32Backward : std::false_type {};
+template <class Op>
+struct HasFloat32Backward<Op,
+                          std::void_t<decltype(std::declval<const Op&>().backward_f32(0.0f, 0.0f))>>
+    : std::true_type {};
+
 //! Ops that compute in double for 16-bit storage may also define
 //! `detail::FloatInterval forward_interval(float x)`: bounds around their float result that hold
 //! the exact value. When both bounds round to the same 16-bit value, that value is the correctly
@@ -187,6 +195,8 @@ CUACT_HD T apply_backward(const Op& op, T dy, T saved) {
     return to_storage<T>(g * op.derivative_from_output(s));
   } else if constexpr (std::is_same_v<T, double> && HasPreciseBackward<Op>::value) {
     return op.backward_precise(g, s);
+  } else if constexpr (std::is_same_v<T, float> && HasFloat32Backward<Op>::value) {
+    return op.backward_f32(dy, saved);
   } else if constexpr (HasFusedBackward<Op, C>::value) {
     return to_storage<T>(op.backward(g, s));
   } else {

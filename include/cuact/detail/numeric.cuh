@@ -102,11 +102,7 @@ CUACT_HD float fast_sigmoid_slope(float x) {
   return e * r * r;
 }
 
-//! e^x in float to about 1 ulp, on the FMA pipe only (float32 results; the fast_* forms above
-//! err by 2 ulp, the C library's expf by up to 2): x = k ln2 + r, |r| <= ln2 / 2, with ln2 in
-//! two parts (the first has 16 bits, so k ln2_hi is exact and the fma reduction nearly so), the
-//! degree-7 Taylor polynomial of e^r (truncation below 2^-27), then 2^k built from its bits, in
-//! two steps at either end of the range (a subnormal result is rounded once).
+//! An unevaluated sum hi + lo, |lo| about ulp(hi) / 2 or less (float32 forms below).
 struct FloatPair {
   float hi;
   float lo;
@@ -125,19 +121,28 @@ CUACT_HD FloatPair exp_reduced_f32(float r) {
   return {p, fmaf(q, r, 1.0f - p)};  // 1 - p is exact (Sterbenz)
 }
 
-//! x = k ln2 + r with |r| <= ln2 / 2; ln2 in two parts, the first of 16 bits so k ln2_hi is
-//! exact and the reduction loses nothing that matters.
-CUACT_HD float reduce_ln2_f32(float x, float& k) {
+//! e^x = (hi + lo) 2^k (k returned) for |x| <= 104: x = k ln2 + r, |r| <= ln2 / 2, ln2 in two
+//! parts (the first of 16 bits, so k ln2_hi and x - k ln2_hi are exact), the rounding of r kept
+//! as r_lo and applied as e^r (1 + r_lo): relative error about 2^-25.
+CUACT_HD FloatPair exp_split_f32(float x, float& k) {
   k = rintf(x * 0x1.715476p+0f);
-  const float r = fmaf(-k, 0x1.62e4p-1f, x);
-  return fmaf(-k, 0x1.7f7d1cp-20f, r);
+  const float r_hi = fmaf(-k, 0x1.62e4p-1f, x);
+  const float r = fmaf(-k, 0x1.7f7d1cp-20f, r_hi);
+  const float r_lo = fmaf(-k, 0x1.7f7d1cp-20f, r_hi - r);
+  FloatPair p = exp_reduced_f32(r);
+  p.lo = fmaf(p.hi, r_lo, p.lo);
+  return p;
 }
 
+//! e^x in float to about 0.6 ulp, on the FMA pipe only (float32 results; the fast_* forms above
+//! err by 2 ulp, the C library's expf by up to 2): exp_split_f32, then 2^k built from its bits,
+//! in two steps at either end of the range (a subnormal result is rounded once more at most).
 CUACT_HD float exp_f32(float x) {
   if (x > 88.72284f) return x - x == 0.0f ? HUGE_VALF : x;  // overflow, or +inf
   if (x < -103.9721f) return x == x ? 0.0f : x;             // below half the least subnormal
   float k;
-  const float p = exp_reduced_f32(reduce_ln2_f32(x, k)).hi;
+  const FloatPair e = exp_split_f32(x, k);
+  const float p = e.hi + e.lo;
   int n = static_cast<int>(k);
   float scale = 1.0f;
   if (n < -125) {  // the result is subnormal (or nearly): scale by 2^-64 last
@@ -172,7 +177,7 @@ struct LogisticF32 {
 
 CUACT_HD LogisticF32 logistic_f32(float a) {
   float k;
-  const FloatPair p = exp_reduced_f32(reduce_ln2_f32(-a, k));
+  const FloatPair p = exp_split_f32(-a, k);
   const float two_k = pow2_f32(static_cast<int>(k));
   LogisticF32 l;
   l.e = p.hi * two_k;
@@ -208,7 +213,7 @@ CUACT_HD FloatPair expm1_neg_f32(float y) {
     return {hi, ((y - hi) + t) + t_lo};
   }
   float k;
-  const FloatPair p = exp_reduced_f32(reduce_ln2_f32(y, k));
+  const FloatPair p = exp_split_f32(y, k);
   const float two_k = pow2_f32(static_cast<int>(k));
   const float e = p.hi * two_k;  // e^y <= 0.71
   const float hi = e - 1.0f;
@@ -240,6 +245,25 @@ CUACT_HD float sigmoid_f32(float x) {
   return x >= 0.0f ? divide_by_one_plus_e(1.0f, 0.0f, l) : divide_by_one_plus_e(l.e, l.e_lo, l);
 }
 
+//! dy sigmoid(x) sigmoid(-x) = dy e / (1 + e)^2 in float for float32 results (about 0.6 ulp):
+//! (1 + e)^2 as a pair from the logistic pieces, the quotient and its corrected low part kept
+//! as a pair, then dy times the pair rounded once. Past |x| = 87 the slope is e^-|x| (subnormal
+//! or nearly) while dy e^-|x| may still be a normal float: that rare tail takes one double
+//! product (exact enough: one rounding to float after it).
+CUACT_HD float sigmoid_backward_f32(float dy, float x) {
+  if (x != x) return x;
+  const float a = fabsf(x);
+  if (a > 87.0f)
+    return static_cast<float>(static_cast<double>(dy) * ::exp(-static_cast<double>(a)));
+  const LogisticF32 l = logistic_f32(a);
+  const float dd = l.d * l.d;  // (d + d_err)^2 = dd + dd_lo
+  const float dd_lo = fmaf(l.d, l.d, -dd) + 2.0f * l.d * l.d_err;
+  const float rr = fast_rcp(dd);
+  const float t = l.e * rr;
+  const float t_lo = ((fmaf(-t, dd, l.e) + l.e_lo) - t * dd_lo) * rr;
+  return fmaf(dy, t, dy * t_lo);
+}
+
 //! silu(x) = x sigmoid(x) in float for float32 results (about 1 ulp): x / (1 + e), or
 //! x e / (1 + e) with x e kept as an exact pair; below -87 x e^x directly (as a pair), scaled
 //! by 2^64 around the product so a subnormal result is rounded once more at most.
@@ -250,7 +274,7 @@ CUACT_HD float silu_f32(float x) {
     if (x == -HUGE_VALF) return 0.0f;  // silu(-inf) = 0, as the other precisions
     if (x < -115.0f) return -0.0f;     // |x| e^x < 2^-151
     float k;
-    const FloatPair p = exp_reduced_f32(reduce_ln2_f32(x, k));
+    const FloatPair p = exp_split_f32(x, k);
     const float v = x * p.hi;
     const float v_lo = fmaf(x, p.hi, -v) + x * p.lo;
     return ((v + v_lo) * pow2_f32(static_cast<int>(k) + 64)) * 0x1p-64f;
