@@ -307,6 +307,18 @@ __device__ __forceinline__ void store_chunk(T* p, const T (&v)[kVec]) {
   }
 }
 
+//! One round of a thread's chunks of a row in the chunked tiers: chunks first + u kThreads,
+//! u < kUnroll, those below `chunks`; all loads issued before any is used.
+template <int kThreads, int kUnroll, int kVec, class T>
+__device__ __forceinline__ void load_round(const T* row, int64_t first, int64_t chunks,
+                                           T (&v)[kUnroll][kVec]) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const int64_t c = first + int64_t{u} * kThreads;
+    if (c < chunks) load_chunk<kVec>(row + c * kVec, v[u]);
+  }
+}
+
 //! Sum over the kLanes lanes of a row group (xor butterfly: every lane gets the total).
 template <int kLanes, class V>
 __device__ __forceinline__ V group_sum(V v) {
@@ -510,11 +522,7 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
     MaxSum<A> p = empty_max_sum<A>();
     for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
       T v[kUnroll][kVec];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = first + int64_t{u} * kThreads;
-        if (c < chunks) load_chunk<kVec>(xr + c * kVec, v[u]);
-      }
+      load_round<kThreads, kUnroll, kVec>(xr, first, chunks, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         if (first + int64_t{u} * kThreads >= chunks) continue;
@@ -530,11 +538,7 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
     T* yr = y + row * dim;
     for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
       T v[kUnroll][kVec];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = first + int64_t{u} * kThreads;
-        if (c < chunks) load_chunk<kVec>(xr + c * kVec, v[u]);
-      }
+      load_round<kThreads, kUnroll, kVec>(xr, first, chunks, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t c = first + int64_t{u} * kThreads;
@@ -570,11 +574,7 @@ __device__ __forceinline__ softmax_val_t<T> stage_row(const T* row, T* staged, i
   softmax_val_t<T> max = -static_cast<softmax_val_t<T>>(HUGE_VAL);
   for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
     T v[kUnroll][kVec];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t c = first + int64_t{u} * kThreads;
-      if (c < chunks) load_chunk<kVec>(row + c * kVec, v[u]);
-    }
+    load_round<kThreads, kUnroll, kVec>(row, first, chunks, v);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t c = first + int64_t{u} * kThreads;
@@ -796,14 +796,8 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
     A t = 0;
     for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = first + int64_t{u} * kThreads;
-        if (c < chunks) {
-          load_chunk<kVec>(y + o + c * kVec, yv[u]);
-          load_chunk<kVec>(dy + o + c * kVec, gv[u]);
-        }
-      }
+      load_round<kThreads, kUnroll, kVec>(y + o, first, chunks, yv);
+      load_round<kThreads, kUnroll, kVec>(dy + o, first, chunks, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         if (first + int64_t{u} * kThreads >= chunks) continue;
@@ -818,14 +812,8 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
     const A total = row_total;
     for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = first + int64_t{u} * kThreads;
-        if (c < chunks) {
-          load_chunk<kVec>(y + o + c * kVec, yv[u]);
-          load_chunk<kVec>(dy + o + c * kVec, gv[u]);
-        }
-      }
+      load_round<kThreads, kUnroll, kVec>(y + o, first, chunks, yv);
+      load_round<kThreads, kUnroll, kVec>(dy + o, first, chunks, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t c = first + int64_t{u} * kThreads;
@@ -862,14 +850,8 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
     A t = 0;
     for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = first + int64_t{u} * kThreads;
-        if (c < chunks) {
-          load_chunk<kVec>(y + o + c * kVec, yv[u]);
-          load_chunk<kVec>(dy + o + c * kVec, gv[u]);
-        }
-      }
+      load_round<kThreads, kUnroll, kVec>(y + o, first, chunks, yv);
+      load_round<kThreads, kUnroll, kVec>(dy + o, first, chunks, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t c = first + int64_t{u} * kThreads;
