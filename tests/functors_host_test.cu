@@ -1081,7 +1081,7 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
   const char* env = std::getenv("CUACT_F32_STRIDE");
   const uint64_t stride = env && *env ? std::strtoull(env, nullptr, 10) : 509;
   ASSERT_GE(stride, 1u);
-  for (Op op : {Op::kSigmoid, Op::kSilu, Op::kExponential, Op::kTanh}) {
+  for (Op op : {Op::kSigmoid, Op::kSilu, Op::kExponential, Op::kTanh, Op::kElu, Op::kSelu}) {
     const Fns f = functor_for(op, ActParams{});
     long double worst = 0, worst_backward = 0;
     float worst_x = 0, worst_backward_x = 0;

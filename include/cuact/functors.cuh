@@ -389,10 +389,16 @@ struct Elu {
   static constexpr const char* kName = "elu";
   static constexpr bool kHasOutputDerivative = true;
   detail::Param alpha{1.0};
+  float alpha_lo = 0.0f;  //!< alpha - alpha.f: alpha as a float pair for forward_f32
   Elu() = default;
-  CUACT_HD explicit Elu(const ActParams& p) : alpha(p.elu_alpha) {}
+  CUACT_HD explicit Elu(const ActParams& p)
+      : alpha(p.elu_alpha),
+        alpha_lo(static_cast<float>(p.elu_alpha - static_cast<double>(alpha.f))) {}
   CUACT_HD double forward(double x) const { return x > 0.0 ? x : alpha.d * ::expm1(x); }
   CUACT_HD float forward(float x) const { return x > 0.0f ? x : alpha.f * detail::fast_expm1(x); }
+  CUACT_HD float forward_f32(float x) const {
+    return x > 0.0f ? x : detail::scaled_expm1_neg_f32(x, alpha.f, alpha_lo);
+  }
   CUACT_HD double derivative(double x) const { return x > 0.0 ? 1.0 : alpha.d * ::exp(x); }
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? 1.0f : alpha.f * detail::fast_exp(x);
@@ -425,6 +431,15 @@ struct Selu {
   }
   CUACT_HD float forward(float x) const {
     return x > 0.0f ? float(kScale) * x : float(kScaleAlpha) * detail::fast_expm1(x);
+  }
+  //! float32 results: scale and scale * alpha as float pairs, each product rounded once.
+  static constexpr float kScaleHi = static_cast<float>(kScale);
+  static constexpr float kScaleLo = static_cast<float>(kScale - kScaleHi);
+  static constexpr float kScaleAlphaHi = static_cast<float>(kScaleAlpha);
+  static constexpr float kScaleAlphaLoF = static_cast<float>(kScaleAlpha - kScaleAlphaHi);
+  CUACT_HD float forward_f32(float x) const {
+    if (x > 0.0f) return fmaf(x, kScaleHi, x * kScaleLo);
+    return detail::scaled_expm1_neg_f32(x, kScaleAlphaHi, kScaleAlphaLoF);
   }
   CUACT_HD double derivative(double x) const { return x > 0.0 ? kScale : kScaleAlpha * ::exp(x); }
   CUACT_HD float derivative(float x) const {

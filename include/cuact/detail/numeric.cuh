@@ -220,6 +220,15 @@ CUACT_HD FloatPair expm1_neg_f32(float y) {
   return {hi, ((-1.0f - hi) + e) + p.lo * two_k};  // e + (-1) = hi + first part (|-1| >= e)
 }
 
+//! a (e^x - 1) for x <= 0 in float, a = a_hi + a_lo (a parameter split into floats): the pair
+//! e^x - 1 times the pair a, rounded once (about 0.75 ulp). Below -87, -a to float precision.
+CUACT_HD float scaled_expm1_neg_f32(float x, float a_hi, float a_lo) {
+  if (x != x) return x;
+  if (x < -87.0f) return -(a_hi + a_lo);  // a e^x < 2^-125 a: e^x - 1 rounds to -1
+  const FloatPair m = expm1_neg_f32(x);
+  return fmaf(a_hi, m.hi, fmaf(a_hi, m.lo, a_lo * m.hi));
+}
+
 //! tanh(x) in float for float32 results (about 1 ulp): -m / (2 + m), m = e^-2|x| - 1 as a pair,
 //! the quotient corrected once by its fma residual; the sign restored (tanh(-0) = -0).
 CUACT_HD float tanh_f32(float x) {
