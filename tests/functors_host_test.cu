@@ -1086,8 +1086,14 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
     long double worst = 0, worst_backward = 0;
     float worst_x = 0, worst_backward_x = 0;
     uint64_t checked = 0;
-    for (uint64_t b = 0; b < (uint64_t{1} << 32); b += stride) {
-      const uint32_t u = static_cast<uint32_t>(b);
+    // The stride's patterns, then the special ones it may step over: +-0, +-inf, NaN, the
+    // largest finite and the smallest subnormal.
+    std::vector<uint32_t> patterns = {0x00000000u, 0x80000000u, 0x7f800000u,
+                                      0xff800000u, 0x7fc00000u, 0x7f7fffffu,
+                                      0xff7fffffu, 0x00000001u, 0x80000001u};
+    for (uint64_t b = 0; b < (uint64_t{1} << 32); b += stride)
+      patterns.push_back(static_cast<uint32_t>(b));
+    for (const uint32_t u : patterns) {
       float x;
       std::memcpy(&x, &u, sizeof x);
       const float got = f.elem32[static_cast<int>(Member::kForward)](x);

@@ -438,7 +438,7 @@ struct Selu {
   static constexpr float kScaleAlphaHi = static_cast<float>(kScaleAlpha);
   static constexpr float kScaleAlphaLoF = static_cast<float>(kScaleAlpha - kScaleAlphaHi);
   CUACT_HD float forward_f32(float x) const {
-    if (x > 0.0f) return fmaf(x, kScaleHi, x * kScaleLo);
+    if (x > 0.0f) return x == HUGE_VALF ? x : fmaf(x, kScaleHi, x * kScaleLo);
     return detail::scaled_expm1_neg_f32(x, kScaleAlphaHi, kScaleAlphaLoF);
   }
   CUACT_HD double derivative(double x) const { return x > 0.0 ? kScale : kScaleAlpha * ::exp(x); }
