@@ -586,6 +586,12 @@ struct Tanh {
     if (fabsf(x) > 40.0f) return detail::fast_mul_exp(4.0f * dy, -2.0f * fabsf(x));
     return 4.0f * dy * detail::fast_sigmoid_slope(2.0f * x);
   }
+  //! float32 results: 4 dy sigmoid'(2x) from the float sigmoid slope (4 dy is exact unless it
+  //! would overflow; then the factor 4 goes on after the one rounding).
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (fabsf(dy) < 0x1p120f) return detail::sigmoid_backward_f32(4.0f * dy, 2.0f * x);
+    return 4.0f * detail::sigmoid_backward_f32(dy, 2.0f * x);
+  }
   template <class T>
   CUACT_HD T derivative_from_output(T y) const {
     return fma(-y, y, T(1));  // one rounding of the exact 1 - y^2
