@@ -399,6 +399,15 @@ struct Elu {
   CUACT_HD float forward_f32(float x) const {
     return x > 0.0f ? x : detail::scaled_expm1_neg_f32(x, alpha.f, alpha_lo);
   }
+  //! float32 results: dy alpha e^x in float pairs; the tails (x < -87, where the result may
+  //! still be normal for a large dy, and |dy| >= 2^100 or non-finite) take one double product.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (x > 0.0f || x != x) return x > 0.0f ? dy : x;
+    if (x < -87.0f || !(fabsf(dy) < 0x1p100f)) {
+      return static_cast<float>(static_cast<double>(dy) * alpha.d * ::exp(static_cast<double>(x)));
+    }
+    return detail::mul_scaled_exp_f32(dy, alpha.f, alpha_lo, x);
+  }
   CUACT_HD double derivative(double x) const { return x > 0.0 ? 1.0 : alpha.d * ::exp(x); }
   CUACT_HD float derivative(float x) const {
     return x > 0.0f ? 1.0f : alpha.f * detail::fast_exp(x);
@@ -440,6 +449,16 @@ struct Selu {
   CUACT_HD float forward_f32(float x) const {
     if (x > 0.0f) return x == HUGE_VALF ? x : fmaf(x, kScaleHi, x * kScaleLo);
     return detail::scaled_expm1_neg_f32(x, kScaleAlphaHi, kScaleAlphaLoF);
+  }
+  //! float32 results: as Elu::backward_f32, with scale (x > 0) and scale * alpha as pairs.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (x != x) return x;
+    if (x > 0.0f) return dy - dy != 0.0f ? dy * kScaleHi : fmaf(dy, kScaleHi, dy * kScaleLo);
+    if (x < -87.0f || !(fabsf(dy) < 0x1p100f)) {
+      return static_cast<float>(static_cast<double>(dy) * kScaleAlpha *
+                                ::exp(static_cast<double>(x)));
+    }
+    return detail::mul_scaled_exp_f32(dy, kScaleAlphaHi, kScaleAlphaLoF, x);
   }
   CUACT_HD double derivative(double x) const { return x > 0.0 ? kScale : kScaleAlpha * ::exp(x); }
   CUACT_HD float derivative(float x) const {

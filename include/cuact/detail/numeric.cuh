@@ -229,6 +229,19 @@ CUACT_HD float scaled_expm1_neg_f32(float x, float a_hi, float a_lo) {
   return fmaf(a_hi, m.hi, fmaf(a_hi, m.lo, a_lo * m.hi));
 }
 
+//! m (a_hi + a_lo) e^x in float for x in [-87, 0] and |m| < 2^100 (no overflow on the way):
+//! m a and then the product with e^x as float pairs, rounded once (about 0.6 ulp; a subnormal
+//! result is rounded once more by the exact scaling).
+CUACT_HD float mul_scaled_exp_f32(float m, float a_hi, float a_lo, float x) {
+  float k;
+  const FloatPair p = exp_split_f32(x, k);
+  const float c = m * a_hi;
+  const float c_lo = fmaf(m, a_hi, -c) + m * a_lo;
+  const float v = c * p.hi;
+  const float v_lo = fmaf(c, p.hi, -v) + fmaf(c, p.lo, c_lo * p.hi);
+  return (v + v_lo) * pow2_f32(static_cast<int>(k));
+}
+
 //! tanh(x) in float for float32 results (about 1 ulp): -m / (2 + m), m = e^-2|x| - 1 as a pair,
 //! the quotient corrected once by its fma residual; the sign restored (tanh(-0) = -0).
 CUACT_HD float tanh_f32(float x) {
