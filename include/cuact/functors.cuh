@@ -535,6 +535,15 @@ struct Exponential {
   CUACT_HD double forward(double x) const { return ::exp(x); }
   CUACT_HD float forward(float x) const { return detail::fast_exp(x); }
   CUACT_HD float forward_f32(float x) const { return detail::exp_f32(x); }
+  //! float32 results: dy e^x as a float pair product for x in [-87, 88] and |dy| < 2^100; the
+  //! rest (where dy e^x may be normal while e^x is not, or the other way) by one double product.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (x != x) return x;
+    if (x < -87.0f || x > 88.0f || !(fabsf(dy) < 0x1p100f)) {
+      return static_cast<float>(static_cast<double>(dy) * ::exp(static_cast<double>(x)));
+    }
+    return detail::mul_scaled_exp_f32(dy, 1.0f, 0.0f, x);
+  }
   template <class T>
   CUACT_HD T derivative(T x) const {
     return forward(x);

@@ -229,7 +229,7 @@ CUACT_HD float scaled_expm1_neg_f32(float x, float a_hi, float a_lo) {
   return fmaf(a_hi, m.hi, fmaf(a_hi, m.lo, a_lo * m.hi));
 }
 
-//! m (a_hi + a_lo) e^x in float for x in [-87, 0] and |m| < 2^100 (no overflow on the way):
+//! m (a_hi + a_lo) e^x in float for x in [-87, 88] and |m| < 2^100 (no overflow on the way):
 //! m a and then the product with e^x as float pairs, rounded once (about 0.6 ulp; a subnormal
 //! result is rounded once more by the exact scaling).
 CUACT_HD float mul_scaled_exp_f32(float m, float a_hi, float a_lo, float x) {
