@@ -269,6 +269,16 @@ struct WarpSplit {
   static_assert(kPerLane % kVec == 0 && kPerLane <= 32, "whole vectors, at most 32 per lane");
   static constexpr int kRowsPerWarp = 32 / kLanes;
   static constexpr int kChunks = kPerLane / kVec;
+  // Rows advance by whole warps, so every lane reaches every shuffle: a warp takes rows
+  // first_row() + [0, kRowsPerWarp), then steps by row_stride().
+  __device__ static int group() { return (threadIdx.x % 32) / kLanes; }
+  __device__ static int lane_in_group() { return threadIdx.x % kLanes; }
+  __device__ static int64_t first_row() {
+    return (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) * kRowsPerWarp;
+  }
+  __device__ static int64_t row_stride() {
+    return int64_t{gridDim.x} * (blockDim.x / 32) * kRowsPerWarp;
+  }
 };
 //! The block-register split: one row per block of Threads threads, PerLane values per thread
 //! loaded Vec at a time; thread t holds elements (c Threads + t) Vec + i.
@@ -352,13 +362,9 @@ __device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows
   // (float32, 16-bit: the exponential is the pass's costliest instruction); float64 recomputes
   // (32 doubles more per lane would spill).
   constexpr bool kKeepTerms = kKind == SoftmaxKind::kSoftmax && !std::is_same_v<T, double>;
-  const int lane = threadIdx.x % 32;
-  const int group = lane / kLanes, l = lane % kLanes;
-  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t first =
-           (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) * Split::kRowsPerWarp;
-       first < rows; first += warps * Split::kRowsPerWarp) {
-    const int64_t row = first + group;
+  const int l = Split::lane_in_group();
+  for (int64_t first = Split::first_row(); first < rows; first += Split::row_stride()) {
+    const int64_t row = first + Split::group();
     const bool live = row < rows;
     const T* xr = x + row * dim;
     T v[kChunks][kVec];
@@ -691,13 +697,9 @@ __device__ __forceinline__ void backward_warp_rows(const T* y, const T* dy, T* d
                                                    int64_t dim) {
   using A = softmax_acc_t<T>;
   constexpr int kLanes = Split::kLanes, kVec = Split::kVec, kChunks = Split::kChunks;
-  const int lane = threadIdx.x % 32;
-  const int group = lane / kLanes, l = lane % kLanes;
-  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t first =
-           (int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32) * Split::kRowsPerWarp;
-       first < rows; first += warps * Split::kRowsPerWarp) {
-    const int64_t row = first + group;
+  const int l = Split::lane_in_group();
+  for (int64_t first = Split::first_row(); first < rows; first += Split::row_stride()) {
+    const int64_t row = first + Split::group();
     const bool live = row < rows;
     const int64_t o = row * dim;
     T yv[kChunks][kVec], gv[kChunks][kVec];
