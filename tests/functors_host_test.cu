@@ -64,9 +64,12 @@ struct Fns {
   // The library's 16-bit element path (cuact/precision.cuh: compute type, one rounding), on
   // bit patterns; index 0 = float16, 1 = bfloat16; member order forward, f'(x), f'(y).
   std::function<uint16_t(uint16_t)> elem16[2][3];
-  std::function<float(float)> elem32[3];    // the library's float32 element path
-  std::function<double(double)> elem64[3];  // the library's float64 element path
-  bool has_dfo_member = false;              // the functor has derivative_from_output at all
+  std::function<float(float)> elem32[3];          // the library's float32 element path
+  std::function<float(float, float)> backward32;  // float32 dy * f'(x), any dy
+  std::function<double(double)> elem64[3];        // the library's float64 element path
+  bool has_dfo_member = false;                    // the functor has derivative_from_output at all
+  bool has_f32_forward = false;                   // float32 forward computed in float (forward_f32)
+  bool has_f32_backward = false;                  // float32 backward from x in float (backward_f32)
   const char* name = "";
 };
 
@@ -108,11 +111,16 @@ Fns make_fns(const ActParams& p) {
   const F f(p);
   Fns r;
   r.name = F::kName;
+  r.has_f32_forward = cuact::HasFloat32Forward<F>::value;
+  r.has_f32_backward = cuact::HasFloat32Backward<F>::value;
   r.fwd_f = [f](float x) { return f.forward(x); };
   r.der_f = [f](float x) { return f.derivative(x); };
   r.fwd_d = [f](double x) { return f.forward(x); };
   r.der_d = [f](double x) { return f.derivative(x); };
   add_wide_paths<F, float>(f, r.elem32);
+  r.backward32 = [f](float dy, float x) {
+    return cuact::apply_backward<cuact::Saved::kInput>(f, dy, x);
+  };
   add_wide_paths<F, double>(f, r.elem64);
   add_16bit_paths<F, __half>(f, r.elem16[0]);
   add_16bit_paths<F, __nv_bfloat16>(f, r.elem16[1]);
@@ -926,6 +934,19 @@ TEST(FunctorEdges,
   }
 }
 
+//! dy e^(x / alpha) for a negative celu alpha overflows to +inf for a large dy: the correction
+//! term of the double-double product (negative here) must not turn it into -inf.
+TEST(FunctorEdges, CeluNegativeAlphaBackwardOverflowKeepsItsSign) {
+  ActParams p;
+  p.celu_alpha = -0.8;
+  const cuact::Celu celu(p);
+  const float x = -525.7999267578125f;  // x / alpha = 657.25
+  EXPECT_EQ(celu.backward(1e30, static_cast<double>(x)), HUGE_VAL);
+  EXPECT_EQ(cuact::apply_backward<cuact::Saved::kInput>(celu, 2e36f, x), HUGE_VALF);
+  EXPECT_EQ(cuact::apply_backward<cuact::Saved::kInput>(celu, 1e30, static_cast<double>(x)),
+            HUGE_VAL);
+}
+
 //! f(+-inf) and f'(+-inf) are the mathematical limits for every op and parameter set (within
 //! 2 ulp where the limit is a transcendental constant such as -scale*alpha for selu).
 TEST(FunctorEdges, LimitsAtInfinityAllOps) {
@@ -1077,52 +1098,95 @@ TEST(ReferenceSelfCheck, RootsAndConstants) {
 // cuact/detail/numeric.cuh) over float bit patterns with a stride, every exponent and sign
 // reached: within 2 ulp of the reference. CUACT_F32_STRIDE=1 sweeps all 2^32 (minutes; run it
 // when the float32 forms change).
+// The float32 forms (forward_f32, backward_f32 with dy = 1) of every op that has them, with
+// default parameters and a few others for the parametrised ones, over every stride-th float
+// pattern (CUACT_F32_STRIDE, default 509; 1 checks all 2^32) and the special values.
 TEST(Float32Forms, StridedSweepWithin2Ulp) {
   const char* env = std::getenv("CUACT_F32_STRIDE");
   const uint64_t stride = env && *env ? std::strtoull(env, nullptr, 10) : 509;
   ASSERT_GE(stride, 1u);
-  for (Op op : {Op::kSigmoid, Op::kSilu, Op::kExponential, Op::kTanh, Op::kElu, Op::kSelu}) {
-    const Fns f = functor_for(op, ActParams{});
-    long double worst = 0, worst_backward = 0;
-    float worst_x = 0, worst_backward_x = 0;
-    uint64_t checked = 0;
-    // The stride's patterns, then the special ones it may step over: +-0, +-inf, NaN, the
-    // largest finite and the smallest subnormal.
-    std::vector<uint32_t> patterns = {0x00000000u, 0x80000000u, 0x7f800000u,
-                                      0xff800000u, 0x7fc00000u, 0x7f7fffffu,
-                                      0xff7fffffu, 0x00000001u, 0x80000001u};
-    for (uint64_t b = 0; b < (uint64_t{1} << 32); b += stride)
-      patterns.push_back(static_cast<uint32_t>(b));
-    for (const uint32_t u : patterns) {
+  // The stride's patterns, then the special ones it may step over: +-0, +-inf, NaN, the
+  // largest finite and the smallest subnormal.
+  std::vector<uint32_t> patterns = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+                                    0x7f7fffffu, 0xff7fffffu, 0x00000001u, 0x80000001u};
+  for (uint64_t b = 0; b < (uint64_t{1} << 32); b += stride)
+    patterns.push_back(static_cast<uint32_t>(b));
+  struct Case {
+    Op op;
+    ActParams params;
+    const char* label;
+  };
+  std::vector<Case> cases;
+#define CUACT_TEST_DEFAULT_CASE(e, F, name) cases.push_back({Op::e, ActParams{}, ""});
+  CUACT_FOR_EACH_OP(CUACT_TEST_DEFAULT_CASE)
+#undef CUACT_TEST_DEFAULT_CASE
+  ActParams p;
+  p.elu_alpha = 0.37;
+  cases.push_back({Op::kElu, p, " alpha 0.37"});
+  const std::pair<double, const char*> celu_alphas[] = {
+      {0.37, " alpha 0.37"}, {3.3, " alpha 3.3"}, {-0.8, " alpha -0.8"}, {1e-30, " alpha 1e-30"}};
+  for (const auto& [alpha, label] : celu_alphas) {
+    p = ActParams{};
+    p.celu_alpha = alpha;
+    cases.push_back({Op::kCelu, p, label});
+  }
+  int forms = 0;
+  for (const Case& c : cases) {
+    const Fns f = functor_for(c.op, c.params);
+    if (!f.has_f32_forward && !f.has_f32_backward) continue;
+    ++forms;
+    long double worst = 0, worst_backward = 0, worst_scaled = 0;
+    float worst_x = 0, worst_backward_x = 0, worst_scaled_x = 0, worst_scaled_dy = 0;
+    // dy other than 1: tiny (subnormal products), negative, huge (no overflow on the way).
+    constexpr float kDys[] = {0x1.3p-140f, -1.37f, 0x1.9p+120f};
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      const uint32_t u = patterns[i];
       float x;
       std::memcpy(&x, &u, sizeof x);
-      const float got = f.elem32[static_cast<int>(Member::kForward)](x);
-      const LD ref = cuact_ref::forward(op, x, ActParams{});
-      if (op == Op::kSigmoid || op == Op::kTanh || op == Op::kElu || op == Op::kSelu ||
-          op == Op::kExponential) {  // and their float backward (dy = 1)
-        const float dgot = f.elem32[static_cast<int>(Member::kDerivative)](x);
-        const LD dref = cuact_ref::derivative(op, x, ActParams{});
-        const long double derr = ulp_error<float>(dref, dgot, dref);
-        if (derr > worst_backward) {
-          worst_backward = derr;
-          worst_backward_x = x;
+      if (f.has_f32_forward) {
+        const float got = f.elem32[static_cast<int>(Member::kForward)](x);
+        const LD ref = cuact_ref::forward(c.op, x, c.params);
+        const long double err = ulp_error<float>(ref, got, ref);
+        if (err > worst) {
+          worst = err;
+          worst_x = x;
         }
       }
-      const long double err = ulp_error<float>(ref, got, ref);
-      if (err > worst) {
-        worst = err;
-        worst_x = x;
+      if (f.has_f32_backward) {
+        const float got = f.elem32[static_cast<int>(Member::kDerivative)](x);
+        const LD ref = cuact_ref::derivative(c.op, x, c.params);
+        const long double err = ulp_error<float>(ref, got, ref);
+        if (err > worst_backward) {
+          worst_backward = err;
+          worst_backward_x = x;
+        }
+        const float dy = kDys[i % 3];
+        if (i % 5 == 0 && ref == ref) {
+          const LD scaled = static_cast<LD>(dy) * ref;
+          const long double e = ulp_error<float>(scaled, f.backward32(dy, x), scaled);
+          if (e > worst_scaled) {
+            worst_scaled = e;
+            worst_scaled_x = x;
+            worst_scaled_dy = dy;
+          }
+        }
       }
-      ++checked;
     }
-    EXPECT_LE(worst, 2.0L) << op_label(op) << " float32: worst at x = " << worst_x;
+    EXPECT_LE(worst, 2.0L) << op_label(c.op) << c.label << " float32: worst at x = " << worst_x;
     EXPECT_LE(worst_backward, 2.0L)
-        << op_label(op) << " float32 backward: worst at x = " << worst_backward_x;
-    if (op != Op::kSilu) {
-      std::printf("  %-10s float32 backward(x): max %.3Lf ulp\n", op_label(op), worst_backward);
+        << op_label(c.op) << c.label << " float32 backward: worst at x = " << worst_backward_x;
+    EXPECT_LE(worst_scaled, 2.0L) << op_label(c.op) << c.label
+                                  << " float32 backward: worst at x = " << worst_scaled_x
+                                  << ", dy = " << worst_scaled_dy;
+    if (f.has_f32_forward) {
+      std::printf("  %-12s%-12s float32 forward: max %.3Lf ulp over %zu inputs (stride %llu)\n",
+                  op_label(c.op), c.label, worst, patterns.size(),
+                  static_cast<unsigned long long>(stride));
     }
-    std::printf("  %-10s float32 forward: max %.3Lf ulp over %llu inputs (stride %llu)\n",
-                op_label(op), worst, static_cast<unsigned long long>(checked),
-                static_cast<unsigned long long>(stride));
+    if (f.has_f32_backward) {
+      std::printf("  %-12s%-12s float32 backward(x): max %.3Lf ulp (dy = 1), %.3Lf (other dy)\n",
+                  op_label(c.op), c.label, worst_backward, worst_scaled);
+    }
   }
+  EXPECT_GE(forms, 14) << "ops with float32 forms went missing";
 }

@@ -400,11 +400,11 @@ struct Elu {
     return x > 0.0f ? x : detail::scaled_expm1_neg_f32(x, alpha.f, alpha_lo);
   }
   //! float32 results: dy alpha e^x in float pairs; the tails (x < -87, where the result may
-  //! still be normal for a large dy, and |dy| >= 2^100 or non-finite) take one double product.
+  //! still be normal for a large dy, and dy outside pair_factor_ok) take one double product.
   CUACT_HD float backward_f32(float dy, float x) const {
     if (x > 0.0f || x != x) return x > 0.0f ? dy : x;
-    if (x < -87.0f || !(fabsf(dy) < 0x1p100f)) {
-      return static_cast<float>(static_cast<double>(dy) * alpha.d * ::exp(static_cast<double>(x)));
+    if (x < -87.0f || !detail::pair_factor_ok(dy)) {
+      return detail::mul_exp_rounded(static_cast<double>(dy) * alpha.d, x);
     }
     return detail::mul_scaled_exp_f32(dy, alpha.f, alpha_lo, x);
   }
@@ -454,9 +454,8 @@ struct Selu {
   CUACT_HD float backward_f32(float dy, float x) const {
     if (x != x) return x;
     if (x > 0.0f) return dy - dy != 0.0f ? dy * kScaleHi : fmaf(dy, kScaleHi, dy * kScaleLo);
-    if (x < -87.0f || !(fabsf(dy) < 0x1p100f)) {
-      return static_cast<float>(static_cast<double>(dy) * kScaleAlpha *
-                                ::exp(static_cast<double>(x)));
+    if (x < -87.0f || !detail::pair_factor_ok(dy)) {
+      return detail::mul_exp_rounded(static_cast<double>(dy) * kScaleAlpha, x);
     }
     return detail::mul_scaled_exp_f32(dy, kScaleAlphaHi, kScaleAlphaLoF, x);
   }
@@ -494,8 +493,51 @@ struct Celu {
   static constexpr const char* kName = "celu";
   static constexpr bool kHasOutputDerivative = true;
   detail::Param alpha{1.0}, inv_alpha{1.0};
+  float alpha_lo = 0.0f;  //!< alpha - alpha.f: alpha as a float pair for the float32 forms
   Celu() = default;
-  CUACT_HD explicit Celu(const ActParams& p) : alpha(p.celu_alpha), inv_alpha(1.0 / p.celu_alpha) {}
+  CUACT_HD explicit Celu(const ActParams& p)
+      : alpha(p.celu_alpha),
+        inv_alpha(1.0 / p.celu_alpha),
+        alpha_lo(static_cast<float>(p.celu_alpha - static_cast<double>(alpha.f))) {}
+  //! The float32 forms take alpha in [2^-60, 2^60] (alpha, 1 / alpha and x / alpha of any
+  //! float stay in float's range); other alphas, negative ones included, round the double form.
+  CUACT_HD bool float_alpha() const { return alpha.f >= 0x1p-60f && alpha.f <= 0x1p60f; }
+  //! The double forms rounded to float, out of line (rare alphas).
+  CUACT_HD_COLD float forward_rounded(float x) const {
+    return static_cast<float>(forward(static_cast<double>(x)));
+  }
+  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
+    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+  }
+  //! x / alpha = q + q_lo for x < 0 (q rounded, q_lo its residual over alpha as a pair).
+  CUACT_HD detail::FloatPair scaled_f32(float x) const {
+    const float q = x * inv_alpha.f;
+    return {q, (fmaf(-q, alpha.f, x) - q * alpha_lo) * inv_alpha.f};
+  }
+  //! float32 results: alpha (e^q - 1) with q = x / alpha, e^q - 1 and alpha as pairs, rounded
+  //! once (e^(q + q_lo) - 1 = (e^q - 1) + e^q q_lo). Where |q| < 2^-25, celu(x) = x (1 + q / 2
+  //! + ...) rounds to x.
+  CUACT_HD float forward_f32(float x) const {
+    if (!(x < 0.0f)) return x;  // x >= 0, -0 or NaN
+    if (!float_alpha()) return forward_rounded(x);
+    const detail::FloatPair q = scaled_f32(x);
+    if (fabsf(q.hi) < 0x1p-25f) return x;
+    if (q.hi < -87.0f) return -(alpha.f + alpha_lo);  // e^q < 2^-125: rounds to -alpha
+    detail::FloatPair m = detail::expm1_neg_f32(q.hi);
+    m.lo = fmaf(q.lo, 1.0f + m.hi, m.lo);
+    return fmaf(alpha.f, m.hi, fmaf(alpha.f, m.lo, alpha_lo * m.hi));
+  }
+  //! float32 results: dy e^(q + q_lo) = dy (1 + q_lo) e^q by mul_scaled_exp_f32; the tails
+  //! (q < -87, dy outside pair_factor_ok) take one double product.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (!(x <= 0.0f)) return x > 0.0f ? dy : x;
+    if (!float_alpha()) return backward_rounded(dy, x);
+    const detail::FloatPair q = scaled_f32(x);
+    if (q.hi < -87.0f || !detail::pair_factor_ok(dy)) {
+      return detail::mul_exp_rounded(dy, static_cast<double>(x) / alpha.d);
+    }
+    return detail::mul_scaled_exp_f32(dy, 1.0f, q.lo, q.hi);
+  }
   CUACT_HD double forward(double x) const { return x > 0.0 ? x : alpha.d * ::expm1(x / alpha.d); }
   CUACT_HD float forward(float x) const {
     return x > 0.0f ? x : alpha.f * detail::fast_expm1(x * inv_alpha.f);
@@ -535,12 +577,13 @@ struct Exponential {
   CUACT_HD double forward(double x) const { return ::exp(x); }
   CUACT_HD float forward(float x) const { return detail::fast_exp(x); }
   CUACT_HD float forward_f32(float x) const { return detail::exp_f32(x); }
-  //! float32 results: dy e^x as a float pair product for x in [-87, 88] and |dy| < 2^100; the
-  //! rest (where dy e^x may be normal while e^x is not, or the other way) by one double product.
+  //! float32 results: dy e^x as a float pair product for x in [-87, 88] and dy passing
+  //! pair_factor_ok; the rest (where dy e^x may be normal while e^x is not, or the other way) by
+  //! one double product.
   CUACT_HD float backward_f32(float dy, float x) const {
     if (x != x) return x;
-    if (x < -87.0f || x > 88.0f || !(fabsf(dy) < 0x1p100f)) {
-      return static_cast<float>(static_cast<double>(dy) * ::exp(static_cast<double>(x)));
+    if (x < -87.0f || x > 88.0f || !detail::pair_factor_ok(dy)) {
+      return detail::mul_exp_rounded(dy, x);
     }
     return detail::mul_scaled_exp_f32(dy, 1.0f, 0.0f, x);
   }
@@ -614,11 +657,14 @@ struct Tanh {
     if (fabsf(x) > 40.0f) return detail::fast_mul_exp(4.0f * dy, -2.0f * fabsf(x));
     return 4.0f * dy * detail::fast_sigmoid_slope(2.0f * x);
   }
-  //! float32 results: 4 dy sigmoid'(2x) from the float sigmoid slope (4 dy is exact unless it
-  //! would overflow; then the factor 4 goes on after the one rounding).
+  //! float32 results: 4 dy sigmoid'(2x) from the float sigmoid slope (4 dy is exact); a huge dy
+  //! (4 dy would overflow) or a non-finite one takes the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
     if (fabsf(dy) < 0x1p120f) return detail::sigmoid_backward_f32(4.0f * dy, 2.0f * x);
-    return 4.0f * detail::sigmoid_backward_f32(dy, 2.0f * x);
+    return backward_rounded(dy, x);
+  }
+  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
+    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
   }
   template <class T>
   CUACT_HD T derivative_from_output(T y) const {
@@ -638,6 +684,8 @@ struct Softplus {
   CUACT_HD float forward(float x) const {
     return (x > 0.0f ? x : 0.0f) + detail::fast_log1p_unit(detail::fast_exp(-fabsf(x)));
   }
+  CUACT_HD float forward_f32(float x) const { return detail::softplus_f32(x); }
+  CUACT_HD float backward_f32(float dy, float x) const { return detail::mul_sigmoid_f32(dy, x); }
   CUACT_HD double derivative(double x) const { return detail::sigmoid_d(x); }
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(x); }
   CUACT_HD double backward(double dy, double x) const {
@@ -663,6 +711,8 @@ struct LogSigmoid {
   CUACT_HD float forward(float x) const {
     return (x < 0.0f ? x : 0.0f) - detail::fast_log1p_unit(detail::fast_exp(-fabsf(x)));
   }
+  CUACT_HD float forward_f32(float x) const { return -detail::softplus_f32(-x); }
+  CUACT_HD float backward_f32(float dy, float x) const { return detail::mul_sigmoid_f32(dy, -x); }
   CUACT_HD double derivative(double x) const { return detail::sigmoid_d(-x); }
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(-x); }
   CUACT_HD double backward(double dy, double x) const {
@@ -905,6 +955,39 @@ struct GeluTanh {
     if (x < -30.0f) return -0.0f;
     return x * detail::fast_sigmoid(float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x));
   }
+  // 2 sqrt(2/pi) and 0.044715 as float pairs for the float32 forms.
+  static constexpr float kTwoKF = static_cast<float>(kTwoKHi);
+  static constexpr float kTwoKLoF = static_cast<float>(kTwoKHi - double(kTwoKF) + kTwoKLo);
+  static constexpr float kCubicF = static_cast<float>(kCubicHi);
+  static constexpr float kCubicLoF = static_cast<float>(kCubicHi - double(kCubicF) + kCubicLo);
+  //! 2u = hi + lo in float pairs for |x| <= 30, relative error about 2^-44: e^(2u) amplifies
+  //! an error of 2u by |2u| (up to 87 here).
+  CUACT_HD static detail::FloatPair two_u_f32(float x) {
+    const float x2 = detail::fmul_rn(x, x);
+    const float x2_lo = fmaf(x, x, -x2);
+    const float x3 = detail::fmul_rn(x2, x);
+    const float x3_lo = fmaf(x2, x, -x3) + x2_lo * x;
+    const float c = detail::fmul_rn(kCubicF, x3);
+    const float c_lo = fmaf(kCubicF, x3, -c) + fmaf(kCubicF, x3_lo, kCubicLoF * x3);
+    const detail::FloatPair inner = detail::two_sum_f32(x, c);
+    const float inner_lo = inner.lo + c_lo;
+    const float v = detail::fmul_rn(kTwoKF, inner.hi);
+    const float v_lo = fmaf(kTwoKF, inner.hi, -v) + fmaf(kTwoKF, inner_lo, kTwoKLoF * inner.hi);
+    return {v, v_lo};
+  }
+  //! float32 results: x sigmoid(2u) from 2u as a pair (about 1 ulp); where 2u < -87, x e^(2u).
+  CUACT_HD float forward_f32(float x) const {
+    if (x != x) return x;
+    if (x > 6.0f) return x;  // 2u > 25: x (1 - e^-2u) rounds to x (also +inf)
+    if (x < -30.0f) return -0.0f;
+    const detail::FloatPair v = two_u_f32(x);
+    if (v.hi < -87.0f) return detail::mul_exp_small_f32(x, v.hi, v.lo);
+    const detail::LogisticF32 l =
+        v.hi >= 0.0f ? detail::logistic_f32(v.hi, v.lo) : detail::logistic_f32(-v.hi, -v.lo);
+    const detail::FloatPair t = v.hi >= 0.0f ? detail::divide_by_one_plus_e(1.0f, 0.0f, l)
+                                             : detail::divide_by_one_plus_e(l.e, l.e_lo, l);
+    return fmaf(x, t.hi, x * t.lo);
+  }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
@@ -995,6 +1078,7 @@ struct Mish {
     const float n = e * (e + 2.0f);
     return x * n * detail::fast_rcp(n + 2.0f);
   }
+  CUACT_HD float forward_f32(float x) const { return detail::mish_f32(x); }
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
     if (x > 40.0) return dy;  // the correction 4 x e^-2x is below ulp(1) / 2

@@ -19,6 +19,14 @@
 #define CUACT_HD inline
 #endif
 
+//! Rare paths kept out of line: one copy per kernel instead of one per unrolled element. A
+//! double exponential inlined into each of 16 elements made some float32 kernels over 100 KB.
+#if defined(__CUDACC__)
+#define CUACT_HD_COLD __host__ __device__ __noinline__
+#else
+#define CUACT_HD_COLD
+#endif
+
 namespace cuact::detail {
 
 inline constexpr float kLog2eF = 1.4426950408889634f;
@@ -102,6 +110,18 @@ CUACT_HD float fast_sigmoid_slope(float x) {
   return e * r * r;
 }
 
+//! a * b rounded on its own. nvcc contracts a * b + c into one FMA by default, also across
+//! inlined helpers; where a rounded product p and its residual fma(a, b, -p) are later added
+//! back together (p + lo), the contracted sum would count the residual twice. Those products
+//! use this (see add_rn below for the double-precision case seen on an H200).
+CUACT_HD float fmul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 //! An unevaluated sum hi + lo, |lo| about ulp(hi) / 2 or less (float32 forms below).
 struct FloatPair {
   float hi;
@@ -134,6 +154,14 @@ CUACT_HD FloatPair exp_split_f32(float x, float& k) {
   return p;
 }
 
+//! 2^n for n in [-126, 127], from its bits.
+CUACT_HD float pow2_f32(int n) {
+  const unsigned int bits = static_cast<unsigned int>(n + 127) << 23;
+  float v;
+  __builtin_memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
 //! e^x in float to about 0.6 ulp, on the FMA pipe only (float32 results; the fast_* forms above
 //! err by 2 ulp, the C library's expf by up to 2): exp_split_f32, then 2^k built from its bits,
 //! in two steps at either end of the range (a subnormal result is rounded once more at most).
@@ -152,21 +180,16 @@ CUACT_HD float exp_f32(float x) {
     n -= 1;
     scale = 2.0f;
   }
-  const unsigned int bits = static_cast<unsigned int>(n + 127) << 23;
-  float two_n;
-  __builtin_memcpy(&two_n, &bits, sizeof two_n);
-  return (p * two_n) * scale;
+  return (p * pow2_f32(n)) * scale;
 }
 
-//! 2^n for n in [-126, 127], from its bits.
-CUACT_HD float pow2_f32(int n) {
-  const unsigned int bits = static_cast<unsigned int>(n + 127) << 23;
-  float v;
-  __builtin_memcpy(&v, &bits, sizeof v);
-  return v;
+//! m e^x in double, rounded to float: the tails of the float32 backward forms, where e^x is
+//! subnormal or overflows while m e^x may be representable (or m is huge or not finite).
+inline CUACT_HD_COLD float mul_exp_rounded(double m, double x) {
+  return static_cast<float>(m * ::exp(x));
 }
 
-//! The pieces of sigmoid(+-a), a in [0, 87], for float32 results: e = e^-a as a float pair
+//! The pieces of sigmoid(+-a), a = a + a_lo in [0, 87], for float32 results: e = e^-a as a pair
 //! (exp_reduced_f32 scaled exactly by 2^k; a <= 87 keeps it normal), 1 + e + e_lo = d + d_err
 //! with d = 1 + e rounded and the rest exact to 2^-48, r = 1 / d rounded. A quotient n / (1 + e)
 //! is then t = n r corrected once by its fma residual: only e's 2^-25 and the last rounding
@@ -175,9 +198,10 @@ struct LogisticF32 {
   float e, e_lo, d, d_err, r;
 };
 
-CUACT_HD LogisticF32 logistic_f32(float a) {
+CUACT_HD LogisticF32 logistic_f32(float a, float a_lo = 0.0f) {
   float k;
-  const FloatPair p = exp_split_f32(-a, k);
+  FloatPair p = exp_split_f32(-a, k);
+  p.lo = fmaf(p.hi, -a_lo, p.lo);  // e^-(a + a_lo) = e^-a (1 - a_lo)
   const float two_k = pow2_f32(static_cast<int>(k));
   LogisticF32 l;
   l.e = p.hi * two_k;
@@ -188,10 +212,21 @@ CUACT_HD LogisticF32 logistic_f32(float a) {
   return l;
 }
 
-//! (n + n_lo) / (1 + e) for the pieces l, rounded once (to first order in the residual).
-CUACT_HD float divide_by_one_plus_e(float n, float n_lo, const LogisticF32& l) {
-  const float t = n * l.r;
-  return fmaf((fmaf(-t, l.d, n) + n_lo) - t * l.d_err, l.r, t);
+//! (n + n_lo) / (d + d_err) = hi + lo from r = 1 / d rounded: the quotient t = n r, and its
+//! first-order correction (the fma residual of t d, plus n_lo, minus t d_err) times r.
+CUACT_HD FloatPair divide_pair(float n, float n_lo, float d, float d_err, float r) {
+  const float t = n * r;
+  return {t, ((fmaf(-t, d, n) + n_lo) - t * d_err) * r};
+}
+
+//! (n + n_lo) / (1 + e) for the pieces l.
+CUACT_HD FloatPair divide_by_one_plus_e(float n, float n_lo, const LogisticF32& l) {
+  return divide_pair(n, n_lo, l.d, l.d_err, l.r);
+}
+
+//! hi + lo rounded once.
+CUACT_HD float rounded(FloatPair p) {
+  return p.hi + p.lo;
 }
 
 //! e^y - 1 = hi + lo for y in [-87, 0] (relative error about 2^-25): the Taylor series to y^8
@@ -207,7 +242,7 @@ CUACT_HD FloatPair expm1_neg_f32(float y) {
     q = fmaf(q, y, 0.5f);
     const float y2 = y * y;
     const float y2_lo = fmaf(y, y, -y2);
-    const float t = y2 * q;  // y^2 q(y), |t| < |y| / 5
+    const float t = fmul_rn(y2, q);  // y^2 q(y), |t| < |y| / 5
     const float t_lo = fmaf(y2, q, -t) + y2_lo * q;
     const float hi = y + t;
     return {hi, ((y - hi) + t) + t_lo};
@@ -229,7 +264,14 @@ CUACT_HD float scaled_expm1_neg_f32(float x, float a_hi, float a_lo) {
   return fmaf(a_hi, m.hi, fmaf(a_hi, m.lo, a_lo * m.hi));
 }
 
-//! m (a_hi + a_lo) e^x in float for x in [-87, 88] and |m| < 2^100 (no overflow on the way):
+//! Whether m can enter the float pair products of mul_scaled_exp_f32: zero, or 2^-100 <= |m| <
+//! 2^100 (no overflow on the way, no subnormal partial product losing bits).
+CUACT_HD bool pair_factor_ok(float m) {
+  const float a = fabsf(m);
+  return a == 0.0f || (a >= 0x1p-100f && a < 0x1p100f);
+}
+
+//! m (a_hi + a_lo) e^x in float for x in [-87, 88] and pair_factor_ok(m):
 //! m a and then the product with e^x as float pairs, rounded once (about 0.6 ulp; a subnormal
 //! result is rounded once more by the exact scaling).
 CUACT_HD float mul_scaled_exp_f32(float m, float a_hi, float a_lo, float x) {
@@ -237,7 +279,7 @@ CUACT_HD float mul_scaled_exp_f32(float m, float a_hi, float a_lo, float x) {
   const FloatPair p = exp_split_f32(x, k);
   const float c = m * a_hi;
   const float c_lo = fmaf(m, a_hi, -c) + m * a_lo;
-  const float v = c * p.hi;
+  const float v = fmul_rn(c, p.hi);
   const float v_lo = fmaf(c, p.hi, -v) + fmaf(c, p.lo, c_lo * p.hi);
   return (v + v_lo) * pow2_f32(static_cast<int>(k));
 }
@@ -251,20 +293,32 @@ CUACT_HD float tanh_f32(float x) {
   const FloatPair m = expm1_neg_f32(-2.0f * a);
   const float d = 2.0f + m.hi;  // (1, 2]
   const float d_err = ((2.0f - d) + m.hi) + m.lo;
-  const float r = fast_rcp(d);
-  const float n = -m.hi, n_lo = -m.lo;
-  const float t = n * r;
-  const float v = fmaf((fmaf(-t, d, n) + n_lo) - t * d_err, r, t);
-  return copysignf(v, x);
+  return copysignf(rounded(divide_pair(-m.hi, -m.lo, d, d_err, fast_rcp(d))), x);
 }
 
-//! sigmoid(x) in float for float32 results (about 1 ulp): 1 / (1 + e) or e / (1 + e).
+//! sigmoid(x) = hi + lo for |x| <= 87: 1 / (1 + e) or e / (1 + e), relative error about 2^-24.
+CUACT_HD FloatPair sigmoid_pair_f32(float x) {
+  const LogisticF32 l = logistic_f32(fabsf(x));
+  return x >= 0.0f ? divide_by_one_plus_e(1.0f, 0.0f, l) : divide_by_one_plus_e(l.e, l.e_lo, l);
+}
+
+//! sigmoid(x) in float for float32 results (about 1 ulp).
 CUACT_HD float sigmoid_f32(float x) {
   if (x != x) return x;
-  const float a = fabsf(x);
-  if (a > 87.0f) return x > 0.0f ? 1.0f : exp_f32(x);  // 1 - e rounds to 1; e / (1 + e) to e
-  const LogisticF32 l = logistic_f32(a);
-  return x >= 0.0f ? divide_by_one_plus_e(1.0f, 0.0f, l) : divide_by_one_plus_e(l.e, l.e_lo, l);
+  if (fabsf(x) > 87.0f) return x > 0.0f ? 1.0f : exp_f32(x);  // 1 - e rounds to 1; e/(1+e) to e
+  return rounded(sigmoid_pair_f32(x));
+}
+
+//! dy sigmoid(x) in float for float32 results (about 1 ulp): the sigmoid pair times dy, rounded
+//! once. Below -87 sigmoid(x) = e^x to float precision and e^x is subnormal or nearly, while
+//! dy e^x may be normal: that rare tail takes one double product.
+CUACT_HD float mul_sigmoid_f32(float dy, float x) {
+  if (x != x) return x;
+  if (x > 87.0f) return dy;  // dy (1 - e^-x) rounds to dy
+  if (x < -87.0f) return mul_exp_rounded(dy, x);
+  const FloatPair s = sigmoid_pair_f32(x);
+  if (dy - dy != 0.0f) return dy * s.hi;  // inf or NaN: no residual (inf * 0 would be NaN)
+  return fmaf(dy, s.hi, dy * s.lo);
 }
 
 //! dy sigmoid(x) sigmoid(-x) = dy e / (1 + e)^2 in float for float32 results (about 0.6 ulp):
@@ -275,36 +329,113 @@ CUACT_HD float sigmoid_f32(float x) {
 CUACT_HD float sigmoid_backward_f32(float dy, float x) {
   if (x != x) return x;
   const float a = fabsf(x);
-  if (a > 87.0f)
-    return static_cast<float>(static_cast<double>(dy) * ::exp(-static_cast<double>(a)));
+  if (a > 87.0f) return mul_exp_rounded(dy, -a);
   const LogisticF32 l = logistic_f32(a);
   const float dd = l.d * l.d;  // (d + d_err)^2 = dd + dd_lo
   const float dd_lo = fmaf(l.d, l.d, -dd) + 2.0f * l.d * l.d_err;
-  const float rr = fast_rcp(dd);
-  const float t = l.e * rr;
-  const float t_lo = ((fmaf(-t, dd, l.e) + l.e_lo) - t * dd_lo) * rr;
-  return fmaf(dy, t, dy * t_lo);
+  const FloatPair t = divide_pair(l.e, l.e_lo, dd, dd_lo, fast_rcp(dd));
+  if (dy - dy != 0.0f) return dy * t.hi;  // inf or NaN: no residual (inf * 0 would be NaN)
+  return fmaf(dy, t.hi, dy * t.lo);
+}
+
+//! a + b = hi + lo exactly (any order of magnitude).
+CUACT_HD FloatPair two_sum_f32(float a, float b) {
+  const float s = a + b;
+  const float bb = s - a;
+  return {s, (a - (s - bb)) + (b - bb)};
+}
+
+//! m e^(v + v_lo) for v <= -22 and |m| < 256, down to where e^v is subnormal: the product as a
+//! pair at 2^64 times its size, then scaled back once (exact for a normal result; a subnormal
+//! one is rounded once more at most). Below v = -110 it is under half the least subnormal: m * 0.
+CUACT_HD float mul_exp_small_f32(float m, float v, float v_lo) {
+  if (v < -110.0f) return m * 0.0f;
+  float k;
+  FloatPair p = exp_split_f32(v, k);
+  p.lo = fmaf(p.hi, v_lo, p.lo);
+  const float w = fmul_rn(m, p.hi);
+  const float w_lo = fmaf(m, p.hi, -w) + m * p.lo;
+  return ((w + w_lo) * pow2_f32(static_cast<int>(k) + 64)) * 0x1p-64f;
 }
 
 //! silu(x) = x sigmoid(x) in float for float32 results (about 1 ulp): x / (1 + e), or
-//! x e / (1 + e) with x e kept as an exact pair; below -87 x e^x directly (as a pair), scaled
-//! by 2^64 around the product so a subnormal result is rounded once more at most.
+//! x e / (1 + e) with x e kept as an exact pair; below -22 x e^x (mul_exp_small_f32).
 CUACT_HD float silu_f32(float x) {
   if (x != x) return x;
-  if (x > 87.0f) return x;  // x (1 - e^-x) rounds to x (also +inf)
-  if (x < -87.0f) {
-    if (x == -HUGE_VALF) return 0.0f;  // silu(-inf) = 0, as the other precisions
-    if (x < -115.0f) return -0.0f;     // |x| e^x < 2^-151
-    float k;
-    const FloatPair p = exp_split_f32(x, k);
-    const float v = x * p.hi;
-    const float v_lo = fmaf(x, p.hi, -v) + x * p.lo;
-    return ((v + v_lo) * pow2_f32(static_cast<int>(k) + 64)) * 0x1p-64f;
-  }
+  if (x > 20.0f) return x;  // x (1 - e^-x), e^-x < 2^-28: rounds to x (also +inf)
+  // Below -22 silu(x) = x e^x (1 - e^x ...) with e^x < 2^-31: x e^x (and silu(-inf) = 0).
+  if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
   const LogisticF32 l = logistic_f32(fabsf(x));
-  if (x >= 0.0f) return divide_by_one_plus_e(x, 0.0f, l);
+  if (x >= 0.0f) return rounded(divide_by_one_plus_e(x, 0.0f, l));
   const float m = x * l.e;
-  return divide_by_one_plus_e(m, fmaf(x, l.e, -m) + x * l.e_lo, l);
+  return rounded(divide_by_one_plus_e(m, fmaf(x, l.e, -m) + x * l.e_lo, l));
+}
+
+inline constexpr float kLn2HiF = 0x1.62e430p-1f;  // ln 2 = kLn2HiF + kLn2LoF to 2^-49
+inline constexpr float kLn2LoF = -0x1.05c610p-29f;
+
+//! log(1 + v) = hi + lo for v = v + v_lo in [0, 1], relative error about 2^-30. 1 + v =
+//! 2^k (1 + f + f_lo) with k = 0 up to sqrt 2 (f = v: nothing rounded) or k = 1 (f = (1 + v) / 2
+//! - 1 and f_lo the halved rounding of 1 + v, both exact); then log(1 + f) = 2 atanh(s) with
+//! s = f / (2 + f) a corrected quotient, |s| <= 0.1716: 2s exactly, plus s^3 times the series
+//! 2/3 + 2/5 s^2 + ... to s^10 (truncation below 2^-34).
+CUACT_HD FloatPair log1p_pair_f32(float v, float v_lo) {
+  const bool k = v > 0.41421354f;
+  float f = v, f_lo = v_lo;
+  if (k) {
+    const float u = 1.0f + v;  // (1.41, 2]
+    f = 0.5f * u - 1.0f;
+    f_lo = 0.5f * (((1.0f - u) + v) + v_lo);
+  }
+  const float d = 2.0f + f;
+  const FloatPair s = divide_pair(f, f_lo, d, ((2.0f - d) + f) + f_lo, fast_rcp(d));
+  const float z = s.hi * s.hi;
+  float q = fmaf(z, 2.0f / 13.0f, 2.0f / 11.0f);
+  q = fmaf(q, z, 2.0f / 9.0f);
+  q = fmaf(q, z, 2.0f / 7.0f);
+  q = fmaf(q, z, 2.0f / 5.0f);
+  q = fmaf(q, z, 2.0f / 3.0f);
+  const float a = k ? kLn2HiF : 0.0f;  // |2s| < ln 2 / 2: a + 2s by a fast two-sum
+  const float hi = a + 2.0f * s.hi;
+  const float lo =
+      ((a - hi) + 2.0f * s.hi) + ((k ? kLn2LoF : 0.0f) + fmaf(s.hi * z, q, 2.0f * s.lo));
+  return {hi, lo};
+}
+
+//! softplus(x) = max(x, 0) + log1p(e^-|x|) in float for float32 results (about 1 ulp): e^-|x|
+//! and the log as pairs, the sum with x rounded once.
+CUACT_HD float softplus_f32(float x) {
+  if (x != x) return x;
+  if (x > 16.0f) return x;  // log1p(e^-x) < 2^-23 < ulp(x) / 2 (also +inf)
+  // log1p(e^x) = e^x (1 - e^x / 2 ...), e^x < 2^-31 (and e^x's low part would be subnormal
+  // near -87): exp_f32's 0.78 ulp plus at most 2^-32 relative.
+  if (x < -22.0f) return exp_f32(x);
+  float k;
+  const FloatPair p = exp_split_f32(-fabsf(x), k);
+  const float two_k = pow2_f32(static_cast<int>(k));  // e^-|x| normal: exact scaling
+  const FloatPair l = log1p_pair_f32(p.hi * two_k, p.lo * two_k);
+  if (x <= 0.0f) return rounded(l);
+  const FloatPair s = two_sum_f32(x, l.hi);
+  return s.hi + (s.lo + l.lo);
+}
+
+//! mish(x) = x n / (n + 2), n = e (e + 2), e = e^x, in float for float32 results (about 1 ulp):
+//! e, n, n + 2 and the quotient as pairs, x times the quotient rounded once.
+CUACT_HD float mish_f32(float x) {
+  if (x != x) return x;
+  if (x > 9.5f) return x;  // 1 - n / (n + 2) < 2 e^-2x < 2^-26: x t rounds to x (also +inf)
+  // Below -22 the quotient is e (1 - e / 2 ...) with e < 2^-31: x e^x (and mish(-inf) = 0).
+  if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
+  float k;
+  const FloatPair p = exp_split_f32(x, k);
+  const float two_k = pow2_f32(static_cast<int>(k));
+  const float e = p.hi * two_k, e_lo = p.lo * two_k;
+  const FloatPair s = two_sum_f32(e, 2.0f);
+  const float n = fmul_rn(e, s.hi);
+  const float n_lo = fmaf(e, s.hi, -n) + fmaf(e, s.lo + e_lo, e_lo * s.hi);
+  const FloatPair d = two_sum_f32(n, 2.0f);
+  const FloatPair t = divide_pair(n, n_lo, d.hi, d.lo + n_lo, fast_rcp(d.hi));
+  return fmaf(x, t.hi, x * t.lo);
 }
 
 //! Bounds [lo, hi] known to hold an exact result (see cuact/precision.cuh, forward_interval).
@@ -395,6 +526,8 @@ CUACT_HD double mul_exp(double m, double hi, double lo) {
     return (m * exp_dd(a.hi, a.lo + lo - kLn2x64Lo)) * 0x1p64;
   }
   const double e = ::exp(hi);
+  const double p = m * e;
+  if (p - p != 0.0) return p;  // overflow: a correction of the other sign must not make it -p
   return fma(m, e, m * (e * lo));
 }
 
