@@ -863,6 +863,20 @@ struct Gelu {
     if (x == -HUGE_VALF) return 0.0f;
     return 0.5f * x * ::erfcf(x * -float(kRsqrt2Hi));
   }
+  //! float32 results: in float from a table of polynomials (detail::gelu_f32).
+  CUACT_HD float forward_f32(float x) const { return detail::gelu_f32(x); }
+  //! float32 results: detail::gelu_backward_f32 for |x| <= 13 and dy passing pair_factor_ok;
+  //! the rest (x far in the left tail, where GELU' is subnormal, or an extreme dy) rounds the
+  //! double form, out of line.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (x != x) return x;
+    if (x > 7.0f) return dy;  // 1 - D(x) e^(-x^2/2) with |D| e^(-x^2/2) < 2^-26: dy
+    if (x < -13.0f || !detail::pair_factor_ok(dy)) return backward_rounded(dy, x);
+    return detail::gelu_backward_f32(dy, x);
+  }
+  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
+    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+  }
   CUACT_HD double derivative(double x) const { return backward_precise(1.0, x); }
   //! float32 results: plain double, as forward(double).
   CUACT_HD double backward(double dy, double x) const {

@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "cuact/detail/erfc_table.hpp"
+#include "cuact/detail/gelu_f32_table.hpp"
 
 #if defined(__CUDACC__)
 #define CUACT_HD __host__ __device__ __forceinline__
@@ -345,16 +346,17 @@ CUACT_HD FloatPair two_sum_f32(float a, float b) {
   return {s, (a - (s - bb)) + (b - bb)};
 }
 
-//! m e^(v + v_lo) for v <= -22 and |m| < 256, down to where e^v is subnormal: the product as a
-//! pair at 2^64 times its size, then scaled back once (exact for a normal result; a subnormal
-//! one is rounded once more at most). Below v = -110 it is under half the least subnormal: m * 0.
-CUACT_HD float mul_exp_small_f32(float m, float v, float v_lo) {
+//! (m + m_lo) e^(v + v_lo) for v <= 0 and |m| < 256, down to where e^v is subnormal: the
+//! product as a pair at 2^64 times its size, then scaled back once (exact for a normal result; a
+//! subnormal one is rounded once more at most). Below v = -110 it is under half the least
+//! subnormal: m * 0.
+CUACT_HD float mul_exp_small_f32(float m, float v, float v_lo, float m_lo = 0.0f) {
   if (v < -110.0f) return m * 0.0f;
   float k;
   FloatPair p = exp_split_f32(v, k);
   p.lo = fmaf(p.hi, v_lo, p.lo);
   const float w = fmul_rn(m, p.hi);
-  const float w_lo = fmaf(m, p.hi, -w) + m * p.lo;
+  const float w_lo = fmaf(m, p.hi, -w) + fmaf(m, p.lo, m_lo * p.hi);
   return ((w + w_lo) * pow2_f32(static_cast<int>(k) + 64)) * 0x1p-64f;
 }
 
@@ -436,6 +438,108 @@ CUACT_HD float mish_f32(float x) {
   const FloatPair d = two_sum_f32(n, 2.0f);
   const FloatPair t = divide_pair(n, n_lo, d.hi, d.lo + n_lo, fast_rcp(d.hi));
   return fmaf(x, t.hi, x * t.lo);
+}
+
+// ---- float32 GELU (tables from scripts/gen_gelu_f32_table.py) ------------------------------
+
+#if defined(__CUDACC__)
+alignas(16) static __device__ const float kGeluF32NDevice[] = {CUACT_GELU_F32_N_ROWS};
+alignas(16) static __device__ const float kGeluF32DDevice[] = {CUACT_GELU_F32_D_ROWS};
+#endif
+alignas(16) static const float kGeluF32NHost[] = {CUACT_GELU_F32_N_ROWS};
+alignas(16) static const float kGeluF32DHost[] = {CUACT_GELU_F32_D_ROWS};
+inline constexpr float kGeluF32Root[] = {CUACT_GELU_F32_ROOT};
+
+//! Row k of a float32 GELU table: c0 and c1 as pairs, c2..c9 (see the generator).
+struct GeluF32Row {
+  float c[12];
+};
+
+//! Row k of the N table (Phi(-a) = N(a) e^(-a^2/2)) or of the D table (the derivative's
+//! N(a) - a / sqrt(2 pi)): three 16-byte loads through the read-only path on the device.
+CUACT_HD GeluF32Row gelu_f32_row(bool derivative, int k) {
+  GeluF32Row r;
+#if defined(__CUDA_ARCH__)
+  const float4* p =
+      reinterpret_cast<const float4*>((derivative ? kGeluF32DDevice : kGeluF32NDevice) + 12 * k);
+  for (int i = 0; i < 3; ++i) {
+    const float4 v = __ldg(p + i);
+    r.c[4 * i] = v.x;
+    r.c[4 * i + 1] = v.y;
+    r.c[4 * i + 2] = v.z;
+    r.c[4 * i + 3] = v.w;
+  }
+#else
+  __builtin_memcpy(r.c, (derivative ? kGeluF32DHost : kGeluF32NHost) + 12 * k, sizeof r.c);
+#endif
+  return r;
+}
+
+//! The row's polynomial at d in [-1/2, 1/2] as a pair: c2..c9 by Horner in float, then the two
+//! last steps (c1 and c0 are pairs) with every product and sum kept exact. What remains is the
+//! fit's 2^-31 and the rounding of the c2 step, d^2 times smaller (next to D's zero, |d p'| is
+//! up to 2 |p|: a rounded c1 step cost a whole ulp there).
+CUACT_HD FloatPair gelu_f32_poly(const GeluF32Row& r, float d) {
+  float q = r.c[11];
+  for (int j = 10; j >= 4; --j)
+    q = fmaf(q, d, r.c[j]);
+  const float dq = fmul_rn(d, q);
+  const FloatPair s1 = two_sum_f32(r.c[2], dq);
+  const float s1_lo = s1.lo + (fmaf(d, q, -dq) + r.c[3]);
+  const float p = fmul_rn(d, s1.hi);
+  const float p_lo = fmaf(d, s1.hi, -p) + d * s1_lo;
+  const FloatPair s = two_sum_f32(r.c[0], p);
+  return {s.hi, s.lo + (r.c[1] + p_lo)};
+}
+
+//! -a^2 / 2 = hi + lo exactly.
+CUACT_HD FloatPair neg_half_square_f32(float a) {
+  const float sq = fmul_rn(a, a);
+  return {-0.5f * sq, -0.5f * fmaf(a, a, -sq)};
+}
+
+//! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)
+//! (a = |x|, N from the table, all products as pairs, scaled so the deep tail rounds once);
+//! x > 0 gives x - x Q(a) with the same x Q(a) = x N(a) e^(-a^2/2) (Q <= 1/2: no cancellation).
+CUACT_HD float gelu_f32(float x) {
+  if (x != x) return x;
+  if (x > 5.6f) return x;  // x Q(x) < 2^-26.5 x: rounds to x (also +inf)
+  const float a = fabsf(x);
+  if (a > 14.36f) return -0.0f;  // |x| Q(|x|) < 2^-150 (also -inf)
+  const int k = static_cast<int>(a);
+  const FloatPair n = gelu_f32_poly(gelu_f32_row(false, k), a - (static_cast<float>(k) + 0.5f));
+  const float m = fmul_rn(x, n.hi);
+  const FloatPair v = neg_half_square_f32(a);
+  const float xq = mul_exp_small_f32(m, v.hi, v.lo, fmaf(x, n.hi, -m) + x * n.lo);
+  return x > 0.0f ? x - xq : xq;
+}
+
+//! dy GELU'(x) in float for float32 results, |x| <= 13 and pair_factor_ok(dy) (the caller
+//! takes the rest): GELU'(-a) = D(a) E and GELU'(a) = 1 - D(a) E with E = e^(-a^2/2) normal
+//! here. D has a simple zero at a0 = 0.7518 (GELU' vanishes at x = -a0): table row 0 holds
+//! D(a) / (a - a0), multiplied back by a - a0 with a0 as three floats, so the result keeps its
+//! relative accuracy next to the zero.
+CUACT_HD float gelu_backward_f32(float dy, float x) {
+  const float a = fabsf(x);
+  const int k = static_cast<int>(a);
+  FloatPair g = gelu_f32_poly(gelu_f32_row(true, k), a - (static_cast<float>(k) + 0.5f));
+  if (k == 0) {
+    const FloatPair s = two_sum_f32(a, -kGeluF32Root[0]);
+    const FloatPair t = two_sum_f32(s.hi, -kGeluF32Root[1]);
+    const float t_lo = (t.lo + s.lo) - kGeluF32Root[2];
+    const float h = fmul_rn(g.hi, t.hi);
+    g = {h, fmaf(g.hi, t.hi, -h) + fmaf(g.hi, t_lo, g.lo * t.hi)};
+  }
+  const FloatPair v = neg_half_square_f32(a);
+  float kk;
+  FloatPair p = exp_split_f32(v.hi, kk);
+  const float two_k = pow2_f32(static_cast<int>(kk));
+  const float e = p.hi * two_k, e_lo = fmaf(p.hi, v.lo, p.lo) * two_k;
+  const float te = fmul_rn(g.hi, e);
+  const float te_lo = fmaf(g.hi, e, -te) + fmaf(g.hi, e_lo, g.lo * e);
+  if (x <= 0.0f) return fmaf(dy, te, dy * te_lo);
+  const FloatPair u = two_sum_f32(1.0f, -te);
+  return fmaf(dy, u.hi, dy * (u.lo - te_lo));
 }
 
 //! Bounds [lo, hi] known to hold an exact result (see cuact/precision.cuh, forward_interval).
