@@ -1139,8 +1139,24 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
     float worst_x = 0, worst_backward_x = 0, worst_scaled_x = 0, worst_scaled_dy = 0;
     // dy other than 1: tiny (subnormal products), negative, huge (no overflow on the way).
     constexpr float kDys[] = {0x1.3p-140f, -1.37f, 0x1.9p+120f};
-    for (size_t i = 0; i < patterns.size(); ++i) {
-      const uint32_t u = patterns[i];
+    // Every float within 2^-9 of the zero of f' where the float32 backward cancels hardest
+    // (the piecewise polynomials' root rows, cuact/detail/numeric.cuh).
+    std::vector<uint32_t> local = patterns;
+    if (f.has_f32_backward) {
+      const float root = c.op == Op::kGelu       ? -cuact::detail::gelu_d_table().root[0]
+                         : c.op == Op::kSilu     ? cuact::detail::silu_d_table().root[0]
+                         : c.op == Op::kMish     ? cuact::detail::mish_d_table().root[0]
+                         : c.op == Op::kGeluTanh ? cuact::detail::gelu_tanh_d_table().root[0]
+                                                 : 0.0f;
+      for (float x = root - 0x1p-9f; root != 0.0f && x < root + 0x1p-9f;
+           x = std::nextafter(x, 1.0f)) {
+        uint32_t b;
+        std::memcpy(&b, &x, sizeof b);
+        local.push_back(b);
+      }
+    }
+    for (size_t i = 0; i < local.size(); ++i) {
+      const uint32_t u = local[i];
       float x;
       std::memcpy(&x, &u, sizeof x);
       if (f.has_f32_forward) {
@@ -1180,7 +1196,7 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
                                   << ", dy = " << worst_scaled_dy;
     if (f.has_f32_forward) {
       std::printf("  %-12s%-12s float32 forward: max %.3Lf ulp over %zu inputs (stride %llu)\n",
-                  op_label(c.op), c.label, worst, patterns.size(),
+                  op_label(c.op), c.label, worst, local.size(),
                   static_cast<unsigned long long>(stride));
     }
     if (f.has_f32_backward) {

@@ -13,7 +13,7 @@
 //!  - `double` overloads are accurate: float64 results within 2 ulp of the exact value (except
 //!    near an interior zero of f', see README), and hence correctly rounded (within 0.5 ulp plus
 //!    a negligible double-rounding term) after conversion to float. cuact's float32 kernels use
-//!    them and round once.
+//!    them, rounded once, for the ops without the float32 forms below.
 //!  - `float` overloads are fast formulations (few special-function instructions) whose error is
 //!    far below half an ulp of float16/bfloat16: cuact's 16-bit kernels use them and round once.
 //!    Their error against float32 is a few ulp, not 2: use the double overload for float32 outputs.
@@ -21,8 +21,9 @@
 //! Optional members, picked up by cuact/precision.cuh (apply_forward / apply_backward):
 //!  - `kComputeInDouble`: the op computes in double for every storage type (decimal parameters;
 //!    its double overloads round to odd so narrowing rounds correctly).
-//!  - `forward_f32(float)`: float32 results computed in float to within 2 ulp (instead of in
-//!    double, which costs the float32 kernels half their bandwidth on Hopper's FP64 rate).
+//!  - `forward_f32(float)`, `backward_f32(float dy, float x)`: float32 results computed in float
+//!    to within 2 ulp (instead of in double, whose libm calls and FP64 rate cost the float32
+//!    kernels most of their bandwidth on Hopper). Every transcendental op has both.
 //!  - `forward_precise(double)`, `backward_precise(double, double)`: used instead of
 //!    forward(double), backward(double, double) for float64 storage, where the double forms are
 //!    only float32-grade (cheaper).
@@ -1002,6 +1003,21 @@ struct GeluTanh {
                                              : detail::divide_by_one_plus_e(l.e, l.e_lo, l);
     return fmaf(x, t.hi, x * t.lo);
   }
+  //! float32 results: dy gelu_tanh'(x) from the piecewise polynomial of gelu_tanh'
+  //! (detail::gelu_tanh_d_table(), exact around the zero of gelu_tanh' at x = -0.7525); past the
+  //! table gelu_tanh' rounds to 1; below it, or for an extreme dy, the double form, out of line.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (x != x) return x;
+    constexpr detail::PolyF32Table t = detail::gelu_tanh_d_table();
+    if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
+    if (x < static_cast<float>(t.x_first) || !detail::pair_factor_ok(dy)) {
+      return backward_rounded(dy, x);
+    }
+    return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
+  }
+  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
+    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+  }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
@@ -1040,6 +1056,21 @@ struct Silu {
     return x * detail::fast_sigmoid(x);
   }
   CUACT_HD float forward_f32(float x) const { return detail::silu_f32(x); }
+  //! float32 results: dy silu'(x) from the piecewise polynomial of silu' (detail::silu_d_table(),
+  //! exact around the zero of silu' at x = -1.2785); past the table silu' rounds to 1; below it,
+  //! or for an extreme dy, the double form, out of line.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (x != x) return x;
+    constexpr detail::PolyF32Table t = detail::silu_d_table();
+    if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
+    if (x < static_cast<float>(t.x_first) || !detail::pair_factor_ok(dy)) {
+      return backward_rounded(dy, x);
+    }
+    return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
+  }
+  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
+    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+  }
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
     if (detail::is_inf(x)) return x > 0.0 ? dy : dy * 0.0;
@@ -1093,6 +1124,21 @@ struct Mish {
     return x * n * detail::fast_rcp(n + 2.0f);
   }
   CUACT_HD float forward_f32(float x) const { return detail::mish_f32(x); }
+  //! float32 results: dy mish'(x) from the piecewise polynomial of mish' (detail::mish_d_table(),
+  //! exact around the zero of mish' at x = -1.1924); past the table mish' rounds to 1; below it,
+  //! or for an extreme dy, the double form, out of line.
+  CUACT_HD float backward_f32(float dy, float x) const {
+    if (x != x) return x;
+    constexpr detail::PolyF32Table t = detail::mish_d_table();
+    if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
+    if (x < static_cast<float>(t.x_first) || !detail::pair_factor_ok(dy)) {
+      return backward_rounded(dy, x);
+    }
+    return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
+  }
+  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
+    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+  }
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
     if (x > 40.0) return dy;  // the correction 4 x e^-2x is below ulp(1) / 2

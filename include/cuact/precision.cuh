@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! @file cuact/precision.cuh
 //! The library's precision rule, public so fused user kernels can follow it exactly: float16 and
-//! bfloat16 are computed in float (the functors' fast float overloads), float32 and float64 in
-//! double (the accurate overloads), and the result is rounded once to the storage type.
+//! bfloat16 are computed in float (the functors' fast float overloads), float32 in float by the
+//! float32 forms where an op has them (forward_f32, backward_f32) and otherwise in double, float64
+//! in double (the accurate overloads), and the result is rounded once to the storage type.
 //!
 //! @code
 //!   template <class T>

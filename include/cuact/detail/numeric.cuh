@@ -12,7 +12,7 @@
 #include <math.h>
 
 #include "cuact/detail/erfc_table.hpp"
-#include "cuact/detail/gelu_f32_table.hpp"
+#include "cuact/detail/poly_f32_table.hpp"
 
 #if defined(__CUDACC__)
 #define CUACT_HD __host__ __device__ __forceinline__
@@ -440,29 +440,47 @@ CUACT_HD float mish_f32(float x) {
   return fmaf(x, t.hi, x * t.lo);
 }
 
-// ---- float32 GELU (tables from scripts/gen_gelu_f32_table.py) ------------------------------
+// ---- piecewise polynomials of the float32 forms (scripts/gen_poly_f32_table.py) -----------
 
 #if defined(__CUDACC__)
-alignas(16) static __device__ const float kGeluF32NDevice[] = {CUACT_GELU_F32_N_ROWS};
-alignas(16) static __device__ const float kGeluF32DDevice[] = {CUACT_GELU_F32_D_ROWS};
+alignas(16) static __device__ const float kPolyF32Device[] = {CUACT_POLY_F32_ROWS};
 #endif
-alignas(16) static const float kGeluF32NHost[] = {CUACT_GELU_F32_N_ROWS};
-alignas(16) static const float kGeluF32DHost[] = {CUACT_GELU_F32_D_ROWS};
-inline constexpr float kGeluF32Root[] = {CUACT_GELU_F32_ROOT};
+alignas(16) static const float kPolyF32Host[] = {CUACT_POLY_F32_ROWS};
 
-//! Row k of a float32 GELU table: c0 and c1 as pairs, c2..c9 (see the generator).
-struct GeluF32Row {
-  float c[12];
+//! One table: unit rows over [x_first, x_first + rows), starting at row first_row; the row
+//! root_row (-1: none) holds f(x) / (x - root), root = root[0] + root[1] + root[2].
+struct PolyF32Table {
+  int first_row, x_first, rows, root_row;
+  float root[3];
+};
+// (Functions, not variables: device code cannot read a host constexpr object.)
+CUACT_HD constexpr PolyF32Table gelu_n_table() {
+  return {CUACT_POLY_F32_GELU_N};
+}
+CUACT_HD constexpr PolyF32Table gelu_d_table() {
+  return {CUACT_POLY_F32_GELU_D};
+}
+CUACT_HD constexpr PolyF32Table silu_d_table() {
+  return {CUACT_POLY_F32_SILU_D};
+}
+CUACT_HD constexpr PolyF32Table mish_d_table() {
+  return {CUACT_POLY_F32_MISH_D};
+}
+CUACT_HD constexpr PolyF32Table gelu_tanh_d_table() {
+  return {CUACT_POLY_F32_GELU_TANH_D};
+}
+
+//! A row: c0 and c1 as pairs, c2..c11, two floats of padding.
+struct PolyF32Row {
+  float c[16];
 };
 
-//! Row k of the N table (Phi(-a) = N(a) e^(-a^2/2)) or of the D table (the derivative's
-//! N(a) - a / sqrt(2 pi)): three 16-byte loads through the read-only path on the device.
-CUACT_HD GeluF32Row gelu_f32_row(bool derivative, int k) {
-  GeluF32Row r;
+//! Row `row` of the tables: four 16-byte loads through the read-only path on the device.
+CUACT_HD PolyF32Row poly_f32_row(int row) {
+  PolyF32Row r;
 #if defined(__CUDA_ARCH__)
-  const float4* p =
-      reinterpret_cast<const float4*>((derivative ? kGeluF32DDevice : kGeluF32NDevice) + 12 * k);
-  for (int i = 0; i < 3; ++i) {
+  const float4* p = reinterpret_cast<const float4*>(kPolyF32Device) + 4 * row;
+  for (int i = 0; i < 4; ++i) {
     const float4 v = __ldg(p + i);
     r.c[4 * i] = v.x;
     r.c[4 * i + 1] = v.y;
@@ -470,18 +488,18 @@ CUACT_HD GeluF32Row gelu_f32_row(bool derivative, int k) {
     r.c[4 * i + 3] = v.w;
   }
 #else
-  __builtin_memcpy(r.c, (derivative ? kGeluF32DHost : kGeluF32NHost) + 12 * k, sizeof r.c);
+  __builtin_memcpy(r.c, kPolyF32Host + 16 * row, sizeof r.c);
 #endif
   return r;
 }
 
-//! The row's polynomial at d in [-1/2, 1/2] as a pair: c2..c9 by Horner in float, then the two
+//! The row's polynomial at d in [-1/2, 1/2] as a pair: c2..c11 by Horner in float, then the two
 //! last steps (c1 and c0 are pairs) with every product and sum kept exact. What remains is the
-//! fit's 2^-31 and the rounding of the c2 step, d^2 times smaller (next to D's zero, |d p'| is
-//! up to 2 |p|: a rounded c1 step cost a whole ulp there).
-CUACT_HD FloatPair gelu_f32_poly(const GeluF32Row& r, float d) {
-  float q = r.c[11];
-  for (int j = 10; j >= 4; --j)
+//! fit's 2^-31 and the rounding of the c2 step, d^2 times smaller (next to a zero of f, |d f'|
+//! is up to 2 |f|: a rounded c1 step cost a whole ulp there).
+CUACT_HD FloatPair poly_f32(const PolyF32Row& r, float d) {
+  float q = r.c[13];
+  for (int j = 12; j >= 4; --j)
     q = fmaf(q, d, r.c[j]);
   const float dq = fmul_rn(d, q);
   const FloatPair s1 = two_sum_f32(r.c[2], dq);
@@ -492,6 +510,28 @@ CUACT_HD FloatPair gelu_f32_poly(const GeluF32Row& r, float d) {
   return {s.hi, s.lo + (r.c[1] + p_lo)};
 }
 
+//! Table t at x in [x_first, x_first + rows) as a pair. In the root row the polynomial of
+//! f / (x - root) is multiplied back by x - root, taken exactly against the three-float root
+//! (the float nearest to a root is 2^-26 or more from it; a float pair root would leave 2^-49).
+CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, float x) {
+  const float fl = floorf(x);
+  const int k = static_cast<int>(fl) - t.x_first;
+  FloatPair g = poly_f32(poly_f32_row(t.first_row + k), x - (fl + 0.5f));
+  if (k == t.root_row) {
+    const FloatPair s = two_sum_f32(x, -t.root[0]);
+    const FloatPair u = two_sum_f32(s.hi, -t.root[1]);
+    const float u_lo = (u.lo + s.lo) - t.root[2];
+    const float h = fmul_rn(g.hi, u.hi);
+    g = {h, fmaf(g.hi, u.hi, -h) + fmaf(g.hi, u_lo, g.lo * u.hi)};
+  }
+  return g;
+}
+
+//! dy (hi + lo) rounded once, for dy passing pair_factor_ok.
+CUACT_HD float mul_pair_f32(float dy, FloatPair g) {
+  return fmaf(dy, g.hi, dy * g.lo);
+}
+
 //! -a^2 / 2 = hi + lo exactly.
 CUACT_HD FloatPair neg_half_square_f32(float a) {
   const float sq = fmul_rn(a, a);
@@ -499,15 +539,14 @@ CUACT_HD FloatPair neg_half_square_f32(float a) {
 }
 
 //! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)
-//! (a = |x|, N from the table, all products as pairs, scaled so the deep tail rounds once);
+//! (a = |x|, N from gelu_n_table(), all products as pairs, scaled so the deep tail rounds once);
 //! x > 0 gives x - x Q(a) with the same x Q(a) = x N(a) e^(-a^2/2) (Q <= 1/2: no cancellation).
 CUACT_HD float gelu_f32(float x) {
   if (x != x) return x;
   if (x > 5.6f) return x;  // x Q(x) < 2^-26.5 x: rounds to x (also +inf)
   const float a = fabsf(x);
   if (a > 14.36f) return -0.0f;  // |x| Q(|x|) < 2^-150 (also -inf)
-  const int k = static_cast<int>(a);
-  const FloatPair n = gelu_f32_poly(gelu_f32_row(false, k), a - (static_cast<float>(k) + 0.5f));
+  const FloatPair n = poly_f32_eval(gelu_n_table(), a);
   const float m = fmul_rn(x, n.hi);
   const FloatPair v = neg_half_square_f32(a);
   const float xq = mul_exp_small_f32(m, v.hi, v.lo, fmaf(x, n.hi, -m) + x * n.lo);
@@ -516,20 +555,11 @@ CUACT_HD float gelu_f32(float x) {
 
 //! dy GELU'(x) in float for float32 results, |x| <= 13 and pair_factor_ok(dy) (the caller
 //! takes the rest): GELU'(-a) = D(a) E and GELU'(a) = 1 - D(a) E with E = e^(-a^2/2) normal
-//! here. D has a simple zero at a0 = 0.7518 (GELU' vanishes at x = -a0): table row 0 holds
-//! D(a) / (a - a0), multiplied back by a - a0 with a0 as three floats, so the result keeps its
-//! relative accuracy next to the zero.
+//! here. D has a simple zero at a0 = 0.7518 (GELU' vanishes at x = -a0), which the table's root
+//! row handles, so the result keeps its relative accuracy next to the zero.
 CUACT_HD float gelu_backward_f32(float dy, float x) {
   const float a = fabsf(x);
-  const int k = static_cast<int>(a);
-  FloatPair g = gelu_f32_poly(gelu_f32_row(true, k), a - (static_cast<float>(k) + 0.5f));
-  if (k == 0) {
-    const FloatPair s = two_sum_f32(a, -kGeluF32Root[0]);
-    const FloatPair t = two_sum_f32(s.hi, -kGeluF32Root[1]);
-    const float t_lo = (t.lo + s.lo) - kGeluF32Root[2];
-    const float h = fmul_rn(g.hi, t.hi);
-    g = {h, fmaf(g.hi, t.hi, -h) + fmaf(g.hi, t_lo, g.lo * t.hi)};
-  }
+  const FloatPair g = poly_f32_eval(gelu_d_table(), a);
   const FloatPair v = neg_half_square_f32(a);
   float kk;
   FloatPair p = exp_split_f32(v.hi, kk);
@@ -537,7 +567,7 @@ CUACT_HD float gelu_backward_f32(float dy, float x) {
   const float e = p.hi * two_k, e_lo = fmaf(p.hi, v.lo, p.lo) * two_k;
   const float te = fmul_rn(g.hi, e);
   const float te_lo = fmaf(g.hi, e, -te) + fmaf(g.hi, e_lo, g.lo * e);
-  if (x <= 0.0f) return fmaf(dy, te, dy * te_lo);
+  if (x <= 0.0f) return mul_pair_f32(dy, {te, te_lo});
   const FloatPair u = two_sum_f32(1.0f, -te);
   return fmaf(dy, u.hi, dy * (u.lo - te_lo));
 }

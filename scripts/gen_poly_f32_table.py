@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Generates include/cuact/detail/poly_f32_table.hpp: piecewise polynomials for float32 forms
+whose direct evaluation in float would cancel (GELU' and its kin vanish at an interior x0) or
+needs erfc. Fitted with mpmath (Chebyshev, 60 digits), then rounded to float.
+Run: python3 scripts/gen_poly_f32_table.py
+
+Every table covers [x_first, x_first + rows) in unit rows; row k holds the degree-11 polynomial
+in d = x - (x_first + k + 1/2), d in [-1/2, 1/2], as sixteen floats: c0_hi, c0_lo, c1_hi, c1_lo,
+c2..c11, 0, 0 (c0 and c1 as float pairs: they carry the result; 64 bytes, four 16-byte loads).
+A table whose function has a simple zero x0 in its range holds f(x) / (x - x0) in the row of
+x0, and x0 as three floats. Relative fit error below 2^-31 in every row (asserted).
+
+The functions (a = |x|, Q(a) = 1 - Phi(a), s = sigmoid):
+  gelu_n     N(a) = Q(a) exp(a^2 / 2): Phi(-a) = N(a) e^(-a^2/2)           a in [0, 15)
+  gelu_d     N(a) - a / sqrt(2 pi): GELU'(-a) = D E, GELU'(a) = 1 - D E   a in [0, 15)
+  silu_d     silu'(x) = s (1 + x (1 - s))                                 x in [-24, 22)
+  mish_d     mish'(x) = t + x s (1 - t^2), t = tanh(softplus(x))         x in [-24, 13)
+  gelu_tanh_d  GELU-tanh'(x) = s + x s (1 - s) 2u', s = sigmoid(2u)        x in [-3, 7)
+Above each range's end the derivative is within 2^-27 of 1 (asserted); the float32 forms take
+the double path below the start. The float evaluation (numeric.cuh, poly_f32) rounds the Horner
+steps of c2..c11, whose terms sum to at most 1.3 |f| in every row (asserted: the error this adds
+stays under 2^-24 relative). That bound is what ends GELU-tanh's table at -3: in [-4, -3) f'
+changes 35-fold across the row and those terms reach 15 |f|.
+"""
+import pathlib
+import struct
+
+import mpmath as mp
+
+mp.mp.dps = 60
+DEGREE = 11
+WIDTH = 16  # floats per row
+
+
+def f32(v):
+    return struct.unpack("f", struct.pack("f", float(v)))[0]
+
+
+def split(v):
+    hi = f32(v)
+    return hi, f32(v - mp.mpf(hi))
+
+
+def sig(x):
+    return 1 / (1 + mp.exp(-x))
+
+
+def gelu_n(a):
+    return mp.erfc(a / mp.sqrt(2)) / 2 * mp.exp(a * a / 2)
+
+
+def gelu_d(a):
+    return gelu_n(a) - a / mp.sqrt(2 * mp.pi)
+
+
+def silu_d(x):
+    s = sig(x)
+    return s * (1 + x * (1 - s))
+
+
+def mish_d(x):
+    t = mp.tanh(mp.log1p(mp.exp(x)))
+    return t + x * sig(x) * (1 - t * t)
+
+
+K, CUBIC = mp.sqrt(2 / mp.pi), mp.mpf("0.044715")
+
+
+def gelu_tanh_d(x):
+    s = sig(2 * K * (x + CUBIC * x**3))
+    return s + x * s * (1 - s) * 2 * K * (1 + 3 * CUBIC * x * x)
+
+
+# name, function, x_first, rows, initial guess of the zero (None: no zero in range)
+TABLES = [
+    ("GELU_N", gelu_n, 0, 15, None),
+    ("GELU_D", gelu_d, 0, 15, 0.75),
+    ("SILU_D", silu_d, -24, 46, -1.28),
+    ("MISH_D", mish_d, -24, 37, -1.19),
+    ("GELU_TANH_D", gelu_tanh_d, -3, 10, -0.75),
+]
+
+
+def fmt(v):
+    if v == 0:
+        return "0.0f"
+    mantissa, exponent = v.hex().split("p")
+    return f"{mantissa.rstrip('0').rstrip('.')}p{exponent}f"
+
+
+rows, macros = [], []
+for name, fn, x_first, count, guess in TABLES:
+    x0 = mp.findroot(fn, guess) if guess is not None else None
+    root_row = int(mp.floor(x0)) - x_first if x0 is not None else -1
+    if fn is not gelu_n and fn is not gelu_d:  # derivative within 2^-27 of 1 past the end
+        end = x_first + count
+        assert all(abs(fn(end + i / 8) - 1) < mp.mpf(2)**-27 for i in range(200)), name
+    first_row = len(rows)
+    for k in range(count):
+        center = x_first + k + mp.mpf(1) / 2
+        g = (lambda d, c=center: fn(c + d) / (c + d - x0)) if k == root_row else (
+            lambda d, c=center: fn(c + d))
+        poly, _ = mp.chebyfit(g, [-0.5, 0.5], DEGREE + 1, error=True)
+        worst = max(abs(mp.polyval(poly, d) / g(d) - 1) for d in [-0.5 + i / 256 for i in range(257)])
+        assert worst < mp.mpf(2)**-31, (name, k, float(mp.log(worst, 2)))
+        c = list(reversed(poly))  # c[j] multiplies d^j
+        amp = max(sum(abs(c[j]) * abs(d)**j for j in range(2, DEGREE + 1)) / abs(mp.polyval(poly, d))
+                  for d in [-0.5 + i / 64 for i in range(65)])
+        assert amp < 1.3, (name, k, float(amp))
+        row = [*split(c[0]), *split(c[1])] + [f32(v) for v in c[2:]] + [0.0, 0.0]
+        rows.append("  " + ", ".join(fmt(v) for v in row) + f",  /* {name} x in [{x_first + k}, {x_first + k + 1}) */")
+    if x0 is None:
+        root = [0.0, 0.0, 0.0]
+    else:
+        root = [f32(x0)]
+        root.append(f32(x0 - mp.mpf(root[0])))
+        root.append(f32(x0 - mp.mpf(root[0]) - mp.mpf(root[1])))
+    macros.append(f"#define CUACT_POLY_F32_{name} {first_row}, {x_first}, {count}, {root_row}, "
+                  f"{{{', '.join(fmt(v) for v in root)}}}\n")
+
+out = pathlib.Path(__file__).resolve().parent.parent / "include/cuact/detail/poly_f32_table.hpp"
+out.write_text(
+    "// SPDX-License-Identifier: Apache-2.0\n"
+    "//! @file cuact/detail/poly_f32_table.hpp\n"
+    "//! Generated by scripts/gen_poly_f32_table.py (mpmath): do not edit by hand. See the script\n"
+    "//! for what the rows hold. Each table: first row, x_first, rows, root row (-1: none), root.\n"
+    "#pragma once\n\n"
+    "// clang-format off\n" + "".join(macros) +
+    "#define CUACT_POLY_F32_ROWS \\\n" + " \\\n".join(rows) + "\n"
+    "// clang-format on\n")
+print(f"wrote {out} ({len(rows)} rows)")
