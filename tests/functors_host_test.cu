@@ -1123,6 +1123,18 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
   ActParams p;
   p.elu_alpha = 0.37;
   cases.push_back({Op::kElu, p, " alpha 0.37"});
+  for (const auto& [alpha, label] :
+       {std::pair<double, const char*>{0.01, " alpha 0.01"}, {-0.7, " alpha -0.7"}}) {
+    p = ActParams{};
+    p.leaky_alpha = alpha;
+    cases.push_back({Op::kLeakyRelu, p, label});
+  }
+  p = ActParams{};
+  p.hard_sigmoid_slope = 1.0 / 6.0;
+  cases.push_back({Op::kHardSigmoid, p, " slope 1/6"});
+  p.hard_sigmoid_slope = 0.3;
+  p.hard_sigmoid_offset = 0.7;
+  cases.push_back({Op::kHardSigmoid, p, " 0.3x + 0.7"});
   const std::pair<double, const char*> celu_alphas[] = {
       {0.37, " alpha 0.37"}, {3.3, " alpha 3.3"}, {-0.8, " alpha -0.8"}, {1e-30, " alpha 1e-30"}};
   for (const auto& [alpha, label] : celu_alphas) {
@@ -1142,18 +1154,24 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
     // Every float within 2^-9 of the zero of f' where the float32 backward cancels hardest
     // (the piecewise polynomials' root rows, cuact/detail/numeric.cuh).
     std::vector<uint32_t> local = patterns;
+    const auto add_window = [&local](float center, float half_width) {
+      for (float x = center - half_width; x < center + half_width; x = std::nextafter(x, 1.0f)) {
+        uint32_t b;
+        std::memcpy(&b, &x, sizeof b);
+        local.push_back(b);
+      }
+    };
+    if (c.op == Op::kHardSigmoid) {  // the lower corner, where the float32 form defers to double
+      add_window(static_cast<float>(-c.params.hard_sigmoid_offset / c.params.hard_sigmoid_slope),
+                 0x1p-12f);
+    }
     if (f.has_f32_backward) {
       const float root = c.op == Op::kGelu       ? -cuact::detail::gelu_d_table().root[0]
                          : c.op == Op::kSilu     ? cuact::detail::silu_d_table().root[0]
                          : c.op == Op::kMish     ? cuact::detail::mish_d_table().root[0]
                          : c.op == Op::kGeluTanh ? cuact::detail::gelu_tanh_d_table().root[0]
                                                  : 0.0f;
-      for (float x = root - 0x1p-9f; root != 0.0f && x < root + 0x1p-9f;
-           x = std::nextafter(x, 1.0f)) {
-        uint32_t b;
-        std::memcpy(&b, &x, sizeof b);
-        local.push_back(b);
-      }
+      if (root != 0.0f) add_window(root, 0x1p-9f);
     }
     for (size_t i = 0; i < local.size(); ++i) {
       const uint32_t u = local[i];
@@ -1204,5 +1222,5 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
                   op_label(c.op), c.label, worst_backward, worst_scaled);
     }
   }
-  EXPECT_GE(forms, 17) << "ops with float32 forms went missing";
+  EXPECT_GE(forms, 24) << "ops with float32 forms went missing";
 }

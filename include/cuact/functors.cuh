@@ -63,8 +63,13 @@ namespace detail {
 struct Param {
   double d;
   float f;
+  float lo;  //!< d - f rounded to float: d as a float pair (d = f + lo to 2^-48) for float32 forms
   Param() = default;
-  CUACT_HD explicit Param(double v) : d(v), f(static_cast<float>(v)) {}
+  CUACT_HD explicit Param(double v) : d(v) {
+    const FloatPair s = split_to_floats(v);
+    f = s.hi;
+    lo = s.lo;
+  }
   template <class T>
   CUACT_HD T get() const {
     if constexpr (sizeof(T) == sizeof(double)) {
@@ -206,6 +211,13 @@ struct LeakyRelu {
   detail::Param alpha{0.3};
   LeakyRelu() = default;
   CUACT_HD explicit LeakyRelu(const ActParams& p) : alpha(p.leaky_alpha) {}
+  //! float32 results: alpha x with alpha as a float pair, rounded once (within 0.5 ulp plus
+  //! 2^-47 relative). An infinite x takes the plain product (no inf - inf in the residual).
+  CUACT_HD float forward_f32(float x) const {
+    if (!(x <= 0.0f)) return x;  // x > 0, or NaN
+    const float p = alpha.f * x;
+    return p - p != 0.0f ? p : fmaf(alpha.f, x, alpha.lo * x);
+  }
   template <class T>
   CUACT_HD T forward(T x) const {
     if constexpr (sizeof(T) == sizeof(double)) {
@@ -284,6 +296,22 @@ struct HardSigmoid {
   HardSigmoid() = default;
   CUACT_HD explicit HardSigmoid(const ActParams& p)
       : slope(p.hard_sigmoid_slope), offset(p.hard_sigmoid_offset) {}
+  //! float32 results: slope x + offset with both parameters as float pairs and the product and
+  //! sum kept exact, rounded once, then clipped. The pairs hold the double parameters to 2^-48,
+  //! so where |slope x + offset| < 2^-20 (next to the lower corner, where that error could
+  //! decide the clip) and for infinite x the double form decides, out of line. The upper clip
+  //! needs no care: values within 2^-40 of 1 round to 1 either way.
+  CUACT_HD float forward_f32(float x) const {
+    const float p = detail::fmul_rn(slope.f, x);
+    const float p_lo = fmaf(slope.f, x, -p) + slope.lo * x;
+    const detail::FloatPair t = detail::two_sum_f32(p, offset.f);
+    const float v = t.hi + (t.lo + (p_lo + offset.lo));
+    if (!(fabsf(v) >= 0x1p-20f) || p - p != 0.0f) return forward_rounded(x);  // also NaN
+    return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+  }
+  CUACT_HD_COLD float forward_rounded(float x) const {
+    return static_cast<float>(forward(static_cast<double>(x)));
+  }
   template <class T>
   CUACT_HD T forward(T x) const {
     T v;
@@ -325,6 +353,12 @@ struct HardSigmoidRelu6 {
   static constexpr bool kComputeInDouble = true;
   HardSigmoidRelu6() = default;
   CUACT_HD explicit HardSigmoidRelu6(const ActParams&) {}
+  //! float32 results: x + 3 exactly as a pair, divided by 6 with the corrected quotient.
+  CUACT_HD float forward_f32(float x) const {
+    if (!(x > -3.0f && x < 3.0f)) return forward(x);  // 0, 1, or NaN: exact
+    const detail::FloatPair s = detail::two_sum_f32(x, 3.0f);
+    return detail::rounded(detail::divide_pair(s.hi, s.lo, 6.0f, 0.0f, 1.0f / 6.0f));
+  }
   template <class T>
   CUACT_HD T forward(T x) const {
     if (x <= T(-3)) return T(0);
@@ -390,15 +424,12 @@ struct Elu {
   static constexpr const char* kName = "elu";
   static constexpr bool kHasOutputDerivative = true;
   detail::Param alpha{1.0};
-  float alpha_lo = 0.0f;  //!< alpha - alpha.f: alpha as a float pair for forward_f32
   Elu() = default;
-  CUACT_HD explicit Elu(const ActParams& p)
-      : alpha(p.elu_alpha),
-        alpha_lo(static_cast<float>(p.elu_alpha - static_cast<double>(alpha.f))) {}
+  CUACT_HD explicit Elu(const ActParams& p) : alpha(p.elu_alpha) {}
   CUACT_HD double forward(double x) const { return x > 0.0 ? x : alpha.d * ::expm1(x); }
   CUACT_HD float forward(float x) const { return x > 0.0f ? x : alpha.f * detail::fast_expm1(x); }
   CUACT_HD float forward_f32(float x) const {
-    return x > 0.0f ? x : detail::scaled_expm1_neg_f32(x, alpha.f, alpha_lo);
+    return x > 0.0f ? x : detail::scaled_expm1_neg_f32(x, alpha.f, alpha.lo);
   }
   //! float32 results: dy alpha e^x in float pairs; the tails (x < -87, where the result may
   //! still be normal for a large dy, and dy outside pair_factor_ok) take one double product.
@@ -407,7 +438,7 @@ struct Elu {
     if (x < -87.0f || !detail::pair_factor_ok(dy)) {
       return detail::mul_exp_rounded(static_cast<double>(dy) * alpha.d, x);
     }
-    return detail::mul_scaled_exp_f32(dy, alpha.f, alpha_lo, x);
+    return detail::mul_scaled_exp_f32(dy, alpha.f, alpha.lo, x);
   }
   CUACT_HD double derivative(double x) const { return x > 0.0 ? 1.0 : alpha.d * ::exp(x); }
   CUACT_HD float derivative(float x) const {
@@ -494,12 +525,8 @@ struct Celu {
   static constexpr const char* kName = "celu";
   static constexpr bool kHasOutputDerivative = true;
   detail::Param alpha{1.0}, inv_alpha{1.0};
-  float alpha_lo = 0.0f;  //!< alpha - alpha.f: alpha as a float pair for the float32 forms
   Celu() = default;
-  CUACT_HD explicit Celu(const ActParams& p)
-      : alpha(p.celu_alpha),
-        inv_alpha(1.0 / p.celu_alpha),
-        alpha_lo(static_cast<float>(p.celu_alpha - static_cast<double>(alpha.f))) {}
+  CUACT_HD explicit Celu(const ActParams& p) : alpha(p.celu_alpha), inv_alpha(1.0 / p.celu_alpha) {}
   //! The float32 forms take alpha in [2^-60, 2^60] (alpha, 1 / alpha and x / alpha of any
   //! float stay in float's range); other alphas, negative ones included, round the double form.
   CUACT_HD bool float_alpha() const { return alpha.f >= 0x1p-60f && alpha.f <= 0x1p60f; }
@@ -513,7 +540,7 @@ struct Celu {
   //! x / alpha = q + q_lo for x < 0 (q rounded, q_lo its residual over alpha as a pair).
   CUACT_HD detail::FloatPair scaled_f32(float x) const {
     const float q = x * inv_alpha.f;
-    return {q, (fmaf(-q, alpha.f, x) - q * alpha_lo) * inv_alpha.f};
+    return {q, (fmaf(-q, alpha.f, x) - q * alpha.lo) * inv_alpha.f};
   }
   //! float32 results: alpha (e^q - 1) with q = x / alpha, e^q - 1 and alpha as pairs, rounded
   //! once (e^(q + q_lo) - 1 = (e^q - 1) + e^q q_lo). Where |q| < 2^-25, celu(x) = x (1 + q / 2
@@ -523,10 +550,10 @@ struct Celu {
     if (!float_alpha()) return forward_rounded(x);
     const detail::FloatPair q = scaled_f32(x);
     if (fabsf(q.hi) < 0x1p-25f) return x;
-    if (q.hi < -87.0f) return -(alpha.f + alpha_lo);  // e^q < 2^-125: rounds to -alpha
+    if (q.hi < -87.0f) return -(alpha.f + alpha.lo);  // e^q < 2^-125: rounds to -alpha
     detail::FloatPair m = detail::expm1_neg_f32(q.hi);
     m.lo = fmaf(q.lo, 1.0f + m.hi, m.lo);
-    return fmaf(alpha.f, m.hi, fmaf(alpha.f, m.lo, alpha_lo * m.hi));
+    return fmaf(alpha.f, m.hi, fmaf(alpha.f, m.lo, alpha.lo * m.hi));
   }
   //! float32 results: dy e^(q + q_lo) = dy (1 + q_lo) e^q by mul_scaled_exp_f32; the tails
   //! (q < -87, dy outside pair_factor_ok) take one double product.

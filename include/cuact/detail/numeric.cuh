@@ -339,6 +339,14 @@ CUACT_HD float sigmoid_backward_f32(float dy, float x) {
   return fmaf(dy, t.hi, dy * t.lo);
 }
 
+//! v = hi + lo with hi = v rounded to float and lo = the rest rounded (2^-48 relative). Out of
+//! line on purpose: inlined next to other uses of v, GCC 12's SLP vectorizer (-O2) was seen
+//! folding (double)(float)v back to v, which made every such lo zero.
+inline CUACT_HD_COLD FloatPair split_to_floats(double v) {
+  const float hi = static_cast<float>(v);
+  return {hi, static_cast<float>(v - static_cast<double>(hi))};
+}
+
 //! a + b = hi + lo exactly (any order of magnitude).
 CUACT_HD FloatPair two_sum_f32(float a, float b) {
   const float s = a + b;
