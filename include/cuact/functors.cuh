@@ -887,10 +887,7 @@ struct Gelu {
     if (x <= kTail) return times_pdf({-tail_series(1.0 / (x * x)), 0.0}, x);  // -phi(x) S
     return detail::mul_dd(0.5 * x, erfc_scaled(x));
   }
-  CUACT_HD float forward(float x) const {
-    if (x == -HUGE_VALF) return 0.0f;
-    return 0.5f * x * ::erfcf(x * -float(kRsqrt2Hi));
-  }
+  CUACT_HD float forward(float x) const { return detail::fast_gelu(x); }
   //! float32 results: in float from a table of polynomials (detail::gelu_f32).
   CUACT_HD float forward_f32(float x) const { return detail::gelu_f32(x); }
   //! float32 results: detail::gelu_backward_f32 for |x| <= 13 and dy passing pair_factor_ok;
@@ -930,11 +927,7 @@ struct Gelu {
     const detail::DoubleDouble c = erfc_scaled(x);
     return detail::mul_dd(dy, detail::fma_dd_pair({x, 0.0}, pdf, {0.5 * c.hi, 0.5 * c.lo}));
   }
-  CUACT_HD float derivative(float x) const {
-    if (detail::is_inf(x)) return x > 0.0f ? 1.0f : 0.0f;
-    const float pdf = float(kRsqrt2Pi) * detail::fast_exp(-0.5f * x * x);
-    return fmaf(x, pdf, 0.5f * ::erfcf(x * -float(kRsqrt2Hi)));
-  }
+  CUACT_HD float derivative(float x) const { return detail::fast_gelu_derivative(x); }
 };
 
 //! GELU, tanh approximation: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated

@@ -32,6 +32,7 @@ namespace cuact::detail {
 
 inline constexpr float kLog2eF = 1.4426950408889634f;
 inline constexpr float kLn2F = 0.6931471805599453f;
+inline constexpr float kLog2eLoF = 0x1.4ae0cp-26f;  // log2(e) - kLog2eF
 
 //! 2^x. Device: one MUFU.EX2 without flush-to-zero, so subnormal results survive (bfloat16 has
 //! the float32 exponent range and needs them).
@@ -544,6 +545,49 @@ CUACT_HD float mul_pair_f32(float dy, FloatPair g) {
 CUACT_HD FloatPair neg_half_square_f32(float a) {
   const float sq = fmul_rn(a, a);
   return {-0.5f * sq, -0.5f * fmaf(a, a, -sq)};
+}
+
+//! Exact GELU for 16-bit outputs, in float (about 2^-21 relative): x Phi(x) with Phi(-a) =
+//! N(a) e^(-a^2/2), a = |x|, N(a) = t g(t) for t = 4 / (4 + a) (one polynomial, no table; see
+//! scripts/gen_poly_f32_table.py), e^(-a^2/2) from one ex2.approx with a^2 / 2 log2(e) as a pair
+//! (rounded, that argument of up to 150 would cost 2^-17). x > 0: x - x Q(a), as gelu_f32.
+//! N(a) and e^(-a^2/2) for the 16-bit GELU forms below, a in [0, 14.5].
+struct FastGeluParts {
+  float n, e;
+};
+CUACT_HD FastGeluParts fast_gelu_parts(float a) {
+  const float t = 4.0f * fast_rcp(4.0f + a);
+  constexpr float kG[] = {CUACT_GELU16_N_POLY};
+  float g = kG[0];
+  for (int i = 1; i < 10; ++i)
+    g = fmaf(g, t, kG[i]);
+  const FloatPair v = neg_half_square_f32(a);
+  const float y = fmul_rn(v.hi, kLog2eF);
+  const float y_lo = fmaf(v.hi, kLog2eF, -y) + fmaf(v.hi, kLog2eLoF, v.lo * kLog2eF);
+  const float e = fast_exp2(y);
+  return {t * g, fmaf(e, y_lo * kLn2F, e)};
+}
+
+CUACT_HD float fast_gelu(float x) {
+  if (x != x) return x;
+  if (x > 5.6f) return x;  // x Q(x) < 2^-26.5 x (also +inf)
+  const float a = fabsf(x);
+  if (a > 14.36f) return x == -HUGE_VALF ? 0.0f : -0.0f;  // |x| Q(|x|) < 2^-150
+  const FastGeluParts p = fast_gelu_parts(a);
+  const float xq = x * p.n * p.e;
+  return x > 0.0f ? x - xq : xq;
+}
+
+//! GELU'(x) for 16-bit outputs: with D = N(a) - a / sqrt(2 pi), GELU'(-a) = D e^(-a^2/2) and
+//! GELU'(a) = 1 - D e^(-a^2/2). Below x = -14.5, GELU' < 2^-148: 0.
+CUACT_HD float fast_gelu_derivative(float x) {
+  if (x != x) return x;
+  if (x > 7.0f) return 1.0f;  // |D| e^(-x^2/2) < 2^-26
+  const float a = fabsf(x);
+  if (a > 14.5f) return 0.0f;
+  const FastGeluParts p = fast_gelu_parts(a);
+  const float de = fmaf(-a, 0.3989422804014327f, p.n) * p.e;
+  return x > 0.0f ? 1.0f - de : de;
 }
 
 //! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)

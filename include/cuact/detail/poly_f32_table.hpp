@@ -10,6 +10,7 @@
 #define CUACT_POLY_F32_SILU_D 30, -24, 46, 22, {-0x1.474974p+0f, 0x1.bdf6fap-27f, 0x1.03945ap-53f}
 #define CUACT_POLY_F32_MISH_D 76, -24, 37, 22, {-0x1.31432cp+0f, -0x1.a25b08p-29f, -0x1.bf3192p-55f}
 #define CUACT_POLY_F32_GELU_TANH_D 113, -3, 10, 2, {-0x1.8142ap-1f, 0x1.85a06cp-27f, 0x1.a9ea48p-52f}
+#define CUACT_GELU16_N_POLY 0x1.01ea14p-6f, -0x1.de2cd2p-5f, 0x1.54b30ep-5f, 0x1.52e296p-5f, 0x1.3a9eacp-9f, 0x1.788dcap-4f, 0x1.1fd676p-4f, 0x1.88a80cp-4f, 0x1.975cap-4f, 0x1.989334p-4f
 #define CUACT_POLY_F32_ROWS \
   0x1.66027ap-2f, 0x1.a9826ep-27f, -0x1.cb062cp-3f, 0x1.68f034p-29f, 0x1.e681ep-4f, -0x1.c1dcfp-5f, 0x1.760aap-6f, -0x1.1d1504p-7f, 0x1.93b3bap-9f, -0x1.0c2424p-10f, 0x1.50356p-12f, -0x1.916ae8p-14f, 0x1.e3bf12p-16f, -0x1.0784b6p-17f, 0.0f, 0.0f,  /* GELU_N x in [0, 1) */ \
   0x1.a57056p-3f, -0x1.a5dbb6p-29f, -0x1.71c04cp-4f, -0x1.8b9036p-31f, 0x1.204038p-5f, -0x1.99805ap-7f, 0x1.0d602ep-8f, -0x1.4bf38ap-10f, 0x1.8262f6p-12f, -0x1.ab8fe2p-14f, 0x1.c3c532p-16f, -0x1.ca6aep-18f, 0x1.d2a4aap-20f, -0x1.b7282p-22f, 0.0f, 0.0f,  /* GELU_N x in [1, 2) */ \
