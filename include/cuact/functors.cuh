@@ -1124,6 +1124,7 @@ struct Mish {
   //! error of e itself).
   struct Parts {
     detail::DoubleDouble n, d, t;
+    double r;  //!< 1 / d.hi
   };
   CUACT_HD static Parts parts(double e) {
     Parts m;
@@ -1132,8 +1133,11 @@ struct Mish {
     m.n.lo = fma(e, s.lo, m.n.lo);
     m.d = detail::two_sum(m.n.hi, 2.0);
     m.d.lo += m.n.lo;
-    const double t0 = m.n.hi / m.d.hi;
-    m.t = detail::fast_two_sum(t0, (fma(-t0, m.d.hi, m.n.hi) + m.n.lo - t0 * m.d.lo) / m.d.hi);
+    // One reciprocal instead of two float64 divisions: t0 = n r may be an ulp off n / d, and
+    // the correction (its exact fma residual, times r) takes that error too.
+    m.r = 1.0 / m.d.hi;
+    const double t0 = m.n.hi * m.r;
+    m.t = detail::fast_two_sum(t0, (fma(-t0, m.d.hi, m.n.hi) + m.n.lo - t0 * m.d.lo) * m.r);
     return m;
   }
   CUACT_HD double forward(double x) const {
@@ -1178,9 +1182,10 @@ struct Mish {
     num.lo += m.n.lo;
     detail::DoubleDouble den = detail::two_prod(m.d.hi, m.d.hi);
     den.lo = fma(2.0 * m.d.hi, m.d.lo, den.lo);
-    const double w0 = num.hi / den.hi;
+    const double rr = m.r * m.r;  // 1 / d^2 to about an ulp; the residual corrects w0
+    const double w0 = num.hi * rr;
     const detail::DoubleDouble w = detail::fast_two_sum(
-        4.0 * w0, 4.0 * (fma(-w0, den.hi, num.hi) + num.lo - w0 * den.lo) / den.hi);
+        4.0 * w0, 4.0 * (fma(-w0, den.hi, num.hi) + num.lo - w0 * den.lo) * rr);
     detail::DoubleDouble xs = detail::two_prod(x, s.hi);
     xs.lo = fma(x, s.lo, xs.lo);
     return detail::mul_dd(dy, detail::fma_dd_pair(xs, w, m.t));
