@@ -25,6 +25,26 @@
 
 namespace cuact {
 
+namespace detail {
+//! Detect<Op, Member>: whether Member<Op> (the type of a member call) is well-formed. The optional
+//! functor members below are found this way.
+template <class Op, template <class> class Member, class = void>
+struct Detect : std::false_type {};
+template <class Op, template <class> class Member>
+struct Detect<Op, Member, std::void_t<Member<Op>>> : std::true_type {};
+
+template <class Op>
+using PreciseForwardMember = decltype(std::declval<const Op&>().forward_precise(0.0));
+template <class Op>
+using PreciseBackwardMember = decltype(std::declval<const Op&>().backward_precise(0.0, 0.0));
+template <class Op>
+using Float32ForwardMember = decltype(std::declval<const Op&>().forward_f32(0.0f));
+template <class Op>
+using Float32BackwardMember = decltype(std::declval<const Op&>().backward_f32(0.0f, 0.0f));
+template <class Op>
+using ForwardIntervalMember = decltype(std::declval<const Op&>().forward_interval(0.0f));
+}  // namespace detail
+
 template <class T>
 struct ComputeOf {
   using type = double;  //!< float and double storage
@@ -97,39 +117,25 @@ CUACT_HD T from_compute(compute_t<T> v) {
 
 //! Ops whose double forward is enough for float32 but not for float64 results everywhere also
 //! define `double forward_precise(double)`, used for float64 storage only.
-template <class Op, class = void>
-struct HasPreciseForward : std::false_type {};
 template <class Op>
-struct HasPreciseForward<Op, std::void_t<decltype(std::declval<const Op&>().forward_precise(0.0))>>
-    : std::true_type {};
+using HasPreciseForward = detail::Detect<Op, detail::PreciseForwardMember>;
 
 //! Ops with a float-grade float32 form define `float forward_f32(float)` (within 2 ulp),
 //! used for float32 storage instead of the double forward.
-template <class Op, class = void>
-struct HasFloat32Forward : std::false_type {};
 template <class Op>
-struct HasFloat32Forward<Op, std::void_t<decltype(std::declval<const Op&>().forward_f32(0.0f))>>
-    : std::true_type {};
+using HasFloat32Forward = detail::Detect<Op, detail::Float32ForwardMember>;
 
 //! Likewise `float backward_f32(float dy, float x)`: dy f'(x) for float32 storage.
-template <class Op, class = void>
-struct HasFloat32Backward : std::false_type {};
 template <class Op>
-struct HasFloat32Backward<Op,
-                          std::void_t<decltype(std::declval<const Op&>().backward_f32(0.0f, 0.0f))>>
-    : std::true_type {};
+using HasFloat32Backward = detail::Detect<Op, detail::Float32BackwardMember>;
 
 //! Ops that compute in double for 16-bit storage may also define
 //! `detail::FloatInterval forward_interval(float x)`: bounds around their float result that hold
 //! the exact value. When both bounds round to the same 16-bit value, that value is the correctly
 //! rounded result (Ziv's rounding test) and the double path is skipped; near a 16-bit rounding
 //! boundary (a few inputs in a thousand) the double path runs.
-template <class Op, class = void>
-struct HasForwardInterval : std::false_type {};
 template <class Op>
-struct HasForwardInterval<Op,
-                          std::void_t<decltype(std::declval<const Op&>().forward_interval(0.0f))>>
-    : std::true_type {};
+using HasForwardInterval = detail::Detect<Op, detail::ForwardIntervalMember>;
 
 template <class T>
 CUACT_HD bool same_bits(T a, T b) {
@@ -185,12 +191,8 @@ struct HasFusedBackwardFromOutput<
     : std::true_type {};
 
 //! Likewise `double backward_precise(double dy, double x)`, used for float64 storage.
-template <class Op, class = void>
-struct HasPreciseBackward : std::false_type {};
 template <class Op>
-struct HasPreciseBackward<
-    Op, std::void_t<decltype(std::declval<const Op&>().backward_precise(0.0, 0.0))>>
-    : std::true_type {};
+using HasPreciseBackward = detail::Detect<Op, detail::PreciseBackwardMember>;
 
 //! One element of the backward pass: dy * f'(saved), saved = x (Saved::kInput) or y.
 template <Saved kSaved, class Op, class T>

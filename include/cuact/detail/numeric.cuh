@@ -28,6 +28,14 @@
 #define CUACT_HD_COLD
 #endif
 
+#if defined(__CUDACC__) && defined(__CUDA_ARCH__)
+#define CUACT_HD_HOST_OUTLINED __host__ __device__
+#elif defined(__CUDACC__)
+#define CUACT_HD_HOST_OUTLINED __host__ __device__ __noinline__
+#else
+#define CUACT_HD_HOST_OUTLINED __attribute__((noinline))
+#endif
+
 namespace cuact::detail {
 
 inline constexpr float kLog2eF = 1.4426950408889634f;
@@ -340,12 +348,23 @@ CUACT_HD float sigmoid_backward_f32(float dy, float x) {
   return fmaf(dy, t.hi, dy * t.lo);
 }
 
-//! v = hi + lo with hi = v rounded to float and lo = the rest rounded (2^-48 relative). Out of
-//! line on purpose: inlined next to other uses of v, GCC 12's SLP vectorizer (-O2) was seen
-//! folding (double)(float)v back to v, which made every such lo zero.
-inline CUACT_HD_COLD FloatPair split_to_floats(double v) {
-  const float hi = static_cast<float>(v);
-  return {hi, static_cast<float>(v - static_cast<double>(hi))};
+//! v rounded to float, and the exact rest v - f in double. Out of line in host code on purpose:
+//! inlined next to other uses of v, GCC 12's SLP vectorizer (-O2) was seen folding
+//! (double)(float)v back to v (the rest then came out zero). The device compiler has no such
+//! problem: inline there.
+struct NarrowedDouble {
+  float f;
+  double rest;
+};
+inline CUACT_HD_HOST_OUTLINED NarrowedDouble narrow_to_float(double v) {
+  const float f = static_cast<float>(v);
+  return {f, v - static_cast<double>(f)};
+}
+
+//! v = hi + lo with hi = v rounded to float and lo the rest rounded (v to 2^-48 relative).
+CUACT_HD FloatPair split_to_floats(double v) {
+  const NarrowedDouble n = narrow_to_float(v);
+  return {n.f, static_cast<float>(n.rest)};
 }
 
 //! a + b = hi + lo exactly (any order of magnitude).
@@ -739,28 +758,35 @@ CUACT_HD DoubleDouble fast_two_sum(double a, double b) {
   return {s, sub_rn(b, sub_rn(s, a))};
 }
 
+//! v if its last bit is odd, else its neighbour upwards (up) or downwards: the step of round to
+//! odd, for a float type F and the unsigned integer U of its size. By integer steps on the bit
+//! pattern (no library nextafter: a call with branches per element on the device): away from
+//! zero when the direction is v's sign, else towards it; an even pattern never steps across an
+//! exponent in the wrong direction, and zero steps to the smallest subnormal of that sign.
+template <class U, class F>
+CUACT_HD F to_odd_neighbour(F v, bool up) {
+  static_assert(sizeof(U) == sizeof(F), "U is F's bit pattern");
+  U bits;
+  __builtin_memcpy(&bits, &v, sizeof bits);
+  if (bits & U{1}) return v;
+  if (v == F(0)) {
+    bits = up ? U{1} : ((U{1} << (8 * sizeof(U) - 1)) | U{1});
+  } else if (up == (v > F(0))) {
+    ++bits;
+  } else {
+    --bits;
+  }
+  __builtin_memcpy(&v, &bits, sizeof bits);
+  return v;
+}
+
 //! hi, or its neighbour towards hi + residual, whichever has an odd last bit: "round to odd".
 //! A double rounded to odd and then rounded to nearest to float or a 16-bit type gives the
 //! correctly rounded result (53 >= 24 + 2 bits): no double-rounding tie can go the wrong way.
 //! Requires |residual| < ulp(hi); residual only contributes its sign.
 CUACT_HD double round_to_odd(double hi, double residual) {
   if (residual == 0.0 || hi - hi != 0.0) return hi;  // exact, or inf/NaN
-  unsigned long long bits;
-  __builtin_memcpy(&bits, &hi, sizeof bits);
-  if (bits & 1ull) return hi;
-  // The neighbour by integer steps on the bit pattern (no library nextafter: a call with
-  // branches per element on the device): away from zero when the residual has hi's sign, else
-  // towards it; an even pattern never steps across an exponent in the wrong direction, and
-  // hi == 0 steps to the smallest subnormal of the residual's sign.
-  if (hi == 0.0) {
-    bits = residual > 0.0 ? 1ull : 0x8000000000000001ull;
-  } else if ((residual > 0.0) == (hi > 0.0)) {
-    ++bits;
-  } else {
-    --bits;
-  }
-  __builtin_memcpy(&hi, &bits, sizeof bits);
-  return hi;
+  return to_odd_neighbour<unsigned long long>(hi, residual > 0.0);
 }
 
 //! a * b rounded to odd.
@@ -783,21 +809,9 @@ CUACT_HD double fma_odd(double a, double x, double b) {
 
 //! A double rounded to odd as a float (see round_to_odd).
 CUACT_HD float to_float_odd(double v) {
-  float f = static_cast<float>(v);
-  if (static_cast<double>(f) == v || f - f != 0.0f) return f;
-  unsigned int bits;
-  __builtin_memcpy(&bits, &f, sizeof bits);
-  if (bits & 1u) return f;
-  const bool up = v > static_cast<double>(f);  // the neighbour towards v, as in round_to_odd
-  if (f == 0.0f) {
-    bits = up ? 1u : 0x80000001u;
-  } else if (up == (f > 0.0f)) {
-    ++bits;
-  } else {
-    --bits;
-  }
-  __builtin_memcpy(&f, &bits, sizeof bits);
-  return f;
+  const NarrowedDouble n = narrow_to_float(v);
+  if (n.rest == 0.0 || n.f - n.f != 0.0f) return n.f;        // exact, or inf/NaN
+  return to_odd_neighbour<unsigned int>(n.f, n.rest > 0.0);  // the neighbour towards v
 }
 
 //! sigmoid(|v|), sigmoid(-|v|) and their product for v = hi + lo, each as a double-double
