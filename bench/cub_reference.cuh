@@ -2,9 +2,9 @@
 // The reference point for cuact-bench: cub::DeviceTransform running the same cuact functor.
 //
 // CUB's transform is NVIDIA's tuned elementwise kernel (vector width, bytes in flight and, on
-// Hopper, bulk copies chosen per architecture). Feeding it cuact's own functors in the same
-// precision cuact promises (16-bit computed in float, float32 in double, float64 in double, one
-// rounding on store) separates "how good is our memory pipeline" from "how costly is the math".
+// Hopper, bulk copies chosen per architecture). Feeding it cuact's own element function
+// (cuact::apply_forward: the same math, the same one rounding on store) separates "how good is
+// our memory pipeline" from "how costly is the math".
 #pragma once
 
 #include <cub/device/device_transform.cuh>
@@ -25,9 +25,9 @@ namespace bench {
 template <class F, class T>
 struct CubForward {
   F f;
-  __device__ __forceinline__ T operator()(T x) const {
-    return cuact::from_compute<T>(f.forward(cuact::to_compute(x)));
-  }
+  // The element exactly as cuact's kernels compute it (cuact/precision.cuh: float32 forms,
+  // the 16-bit interval path, ...), so the two columns differ in the kernel, not the math.
+  __device__ __forceinline__ T operator()(T x) const { return cuact::apply_forward(f, x); }
 };
 
 //! Calls fn(functor) with the functor struct for `op`, built from `params`; does nothing for an
