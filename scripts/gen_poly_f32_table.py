@@ -20,7 +20,8 @@ Above each range's end the derivative is within 2^-27 of 1 (asserted); the float
 the double path below the start. The float evaluation (numeric.cuh, poly_f32) rounds the Horner
 steps of c2..c11, whose terms sum to at most 1.3 |f| in every row (asserted: the error this adds
 stays under 2^-24 relative). That bound is what ends GELU-tanh's table at -3: in [-4, -3) f'
-changes 35-fold across the row and those terms reach 15 |f|.
+changes 35-fold across the row and those terms reach 15 |f|. Below -3, GeluTanh::backward_tail_f32
+takes over (a product with no cancellation there).
 """
 import pathlib
 import struct

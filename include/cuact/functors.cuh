@@ -1031,15 +1031,44 @@ struct GeluTanh {
   }
   //! float32 results: dy gelu_tanh'(x) from the piecewise polynomial of gelu_tanh'
   //! (detail::gelu_tanh_d_table(), exact around the zero of gelu_tanh' at x = -0.7525); past the
-  //! table gelu_tanh' rounds to 1; below it, or for an extreme dy, the double form, out of line.
+  //! table gelu_tanh' rounds to 1; from -9.9 to the table's start (-3) the product form
+  //! backward_tail_f32; below that (2u < -87), or for an extreme dy, the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
     if (x != x) return x;
     constexpr detail::PolyF32Table t = detail::gelu_tanh_d_table();
     if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
-    if (x < static_cast<float>(t.x_first) || !detail::pair_factor_ok(dy)) {
-      return backward_rounded(dy, x);
-    }
+    if (x < -9.9f || !detail::pair_factor_ok(dy)) return backward_rounded(dy, x);
+    if (x < static_cast<float>(t.x_first)) return backward_tail_f32(dy, x);
     return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
+  }
+  // 2 sqrt(2/pi) * 3 * 0.044715 as a float pair: x 2u'(x) = kTwoK x + this x^3.
+  static constexpr double kSlopeCubic = kTwoKHi * 3.0 * kCubicHi;
+  static constexpr float kSlopeCubicF = static_cast<float>(kSlopeCubic);
+  static constexpr float kSlopeCubicLoF = static_cast<float>(kSlopeCubic - double(kSlopeCubicF));
+  //! gelu_tanh'(x) = s F with s = sigmoid(2u) and F = 1 + x 2u'(x) (1 - s), for x in [-9.9, -3]:
+  //! there F <= -9.5 (no cancellation), s < 2^-9 and 2u >= -85; s, 1 - s, x 2u' and F as pairs.
+  CUACT_HD float backward_tail_f32(float dy, float x) const {
+    const detail::FloatPair v = two_u_f32(x);  // in [-87, -6.7]
+    const detail::LogisticF32 l = detail::logistic_f32(-v.hi, -v.lo);
+    const detail::FloatPair s = detail::divide_by_one_plus_e(l.e, l.e_lo, l);
+    const detail::FloatPair b = detail::divide_by_one_plus_e(1.0f, 0.0f, l);  // 1 - s
+    const float x2 = detail::fmul_rn(x, x);
+    const float x3 = detail::fmul_rn(x2, x);
+    const float x3_lo = fmaf(x2, x, -x3) + fmaf(x, x, -x2) * x;
+    const float ax = detail::fmul_rn(kTwoKF, x);
+    const float ax_lo = fmaf(kTwoKF, x, -ax) + kTwoKLoF * x;
+    const float bx = detail::fmul_rn(kSlopeCubicF, x3);
+    const float bx_lo =
+        fmaf(kSlopeCubicF, x3, -bx) + fmaf(kSlopeCubicF, x3_lo, kSlopeCubicLoF * x3);
+    const detail::FloatPair p = detail::two_sum_f32(ax, bx);
+    const float p_lo = p.lo + (ax_lo + bx_lo);
+    const float q = detail::fmul_rn(p.hi, b.hi);
+    const float q_lo = fmaf(p.hi, b.hi, -q) + fmaf(p.hi, b.lo, p_lo * b.hi);
+    const detail::FloatPair f = detail::two_sum_f32(1.0f, q);
+    const float f_lo = f.lo + q_lo;
+    const float h = detail::fmul_rn(s.hi, f.hi);
+    const float h_lo = fmaf(s.hi, f.hi, -h) + fmaf(s.hi, f_lo, s.lo * f.hi);
+    return detail::mul_pair_f32(dy, {h, h_lo});
   }
   CUACT_HD_COLD float backward_rounded(float dy, float x) const {
     return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
