@@ -1180,7 +1180,7 @@ struct Mish {
     if (x == -HUGE_VALF) return 0.0f;
     const float e = detail::fast_exp(x);
     const float n = e * (e + 2.0f);
-    return x * n * detail::fast_rcp(n + 2.0f);
+    return x * n * detail::approx_rcp(n + 2.0f);  // n + 2 in [2, 2^58]: 1/(n + 2) normal
   }
   CUACT_HD float forward_f32(float x) const { return detail::mish_f32(x); }
   //! float32 results: dy mish'(x) from the piecewise polynomial of mish' (detail::mish_d_table(),
@@ -1224,7 +1224,7 @@ struct Mish {
     if (x == -HUGE_VALF) return 0.0f;
     const float e = detail::fast_exp(x);
     const float n = e * (e + 2.0f);
-    const float r = detail::fast_rcp(n + 2.0f);
+    const float r = detail::approx_rcp(n + 2.0f);
     const float s = detail::fast_sigmoid(x);
     return fmaf(x * s, 4.0f * (n + 1.0f) * r * r, n * r);
   }

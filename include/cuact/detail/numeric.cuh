@@ -75,6 +75,19 @@ CUACT_HD float fast_rcp(float x) {
 #endif
 }
 
+//! 1/x to about 1 ulp (one MUFU.RCP on the device, no Newton step and no special-case branch),
+//! for x whose reciprocal is a normal float (|x| in [2^-126, 2^126]): the 16-bit forms, where
+//! 2^-23 is far below a half ulp, and their arguments (1 + e, n + 2, 4 + a) are bounded.
+CUACT_HD float approx_rcp(float x) {
+#if defined(__CUDA_ARCH__)
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  return 1.0f / x;
+#endif
+}
+
 //! e^x with log2(e) folded into the argument.
 CUACT_HD float fast_exp(float x) {
   return fast_exp2(x * kLog2eF);
@@ -109,14 +122,14 @@ CUACT_HD float fast_log1p_unit(float e) {
 //! x < -88.7 the result is e^x itself, down into the subnormals that bfloat16 can hold.
 CUACT_HD float fast_sigmoid(float x) {
   const float e = fast_exp(-fabsf(x));
-  const float r = fast_rcp(1.0f + e);
+  const float r = approx_rcp(1.0f + e);  // in [1, 2]
   return x >= 0.0f ? r : e * r;
 }
 
 //! sigmoid(x) * sigmoid(-x) = e / (1 + e)^2 with e = e^-|x|: no cancellation at either tail.
 CUACT_HD float fast_sigmoid_slope(float x) {
   const float e = fast_exp(-fabsf(x));
-  const float r = fast_rcp(1.0f + e);
+  const float r = approx_rcp(1.0f + e);  // in [1, 2]
   return e * r * r;
 }
 
@@ -575,7 +588,7 @@ struct FastGeluParts {
   float n, e;
 };
 CUACT_HD FastGeluParts fast_gelu_parts(float a) {
-  const float t = 4.0f * fast_rcp(4.0f + a);
+  const float t = 4.0f * approx_rcp(4.0f + a);
   constexpr float kG[] = {CUACT_GELU16_N_POLY};
   float g = kG[0];
   for (int i = 1; i < 10; ++i)
