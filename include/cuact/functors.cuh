@@ -80,6 +80,28 @@ struct Param {
   }
 };
 
+//! The double forms rounded to float, out of line: the rare paths of the float32 forms (extreme
+//! parameters or dy, far tails), one copy per kernel instead of one per unrolled element.
+template <class Op>
+CUACT_HD_COLD float forward_rounded(const Op& op, float x) {
+  return static_cast<float>(op.forward(static_cast<double>(x)));
+}
+template <class Op>
+CUACT_HD_COLD float backward_rounded(const Op& op, float dy, float x) {
+  return static_cast<float>(op.backward(static_cast<double>(dy), static_cast<double>(x)));
+}
+
+//! dy f'(x) for float32 results from table t of f' (numeric.cuh, poly_f32_eval): past the table
+//! f' rounds to 1 (the generator asserts it); below it, or for a dy outside pair_factor_ok, the
+//! double form.
+template <class Op>
+CUACT_HD float table_backward_f32(const Op& op, PolyF32Table t, float dy, float x) {
+  if (x != x) return x;
+  if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
+  if (x < static_cast<float>(t.x_first) || !pair_factor_ok(dy)) return backward_rounded(op, dy, x);
+  return mul_pair_f32(dy, poly_f32_eval(t, x));
+}
+
 template <class T>
 CUACT_HD bool is_nan(T x) {
   return x != x;
@@ -306,11 +328,9 @@ struct HardSigmoid {
     const float p_lo = fmaf(slope.f, x, -p) + slope.lo * x;
     const detail::FloatPair t = detail::two_sum_f32(p, offset.f);
     const float v = t.hi + (t.lo + (p_lo + offset.lo));
-    if (!(fabsf(v) >= 0x1p-20f) || p - p != 0.0f) return forward_rounded(x);  // also NaN
+    if (!(fabsf(v) >= 0x1p-20f) || p - p != 0.0f)
+      return detail::forward_rounded(*this, x);  // also NaN
     return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-  }
-  CUACT_HD_COLD float forward_rounded(float x) const {
-    return static_cast<float>(forward(static_cast<double>(x)));
   }
   template <class T>
   CUACT_HD T forward(T x) const {
@@ -530,13 +550,6 @@ struct Celu {
   //! The float32 forms take alpha in [2^-60, 2^60] (alpha, 1 / alpha and x / alpha of any
   //! float stay in float's range); other alphas, negative ones included, round the double form.
   CUACT_HD bool float_alpha() const { return alpha.f >= 0x1p-60f && alpha.f <= 0x1p60f; }
-  //! The double forms rounded to float, out of line (rare alphas).
-  CUACT_HD_COLD float forward_rounded(float x) const {
-    return static_cast<float>(forward(static_cast<double>(x)));
-  }
-  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
-    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
-  }
   //! x / alpha = q + q_lo for x < 0 (q rounded, q_lo its residual over alpha as a pair).
   CUACT_HD detail::FloatPair scaled_f32(float x) const {
     const float q = x * inv_alpha.f;
@@ -547,7 +560,7 @@ struct Celu {
   //! + ...) rounds to x.
   CUACT_HD float forward_f32(float x) const {
     if (!(x < 0.0f)) return x;  // x >= 0, -0 or NaN
-    if (!float_alpha()) return forward_rounded(x);
+    if (!float_alpha()) return detail::forward_rounded(*this, x);
     const detail::FloatPair q = scaled_f32(x);
     if (fabsf(q.hi) < 0x1p-25f) return x;
     if (q.hi < -87.0f) return -(alpha.f + alpha.lo);  // e^q < 2^-125: rounds to -alpha
@@ -559,7 +572,7 @@ struct Celu {
   //! (q < -87, dy outside pair_factor_ok) take one double product.
   CUACT_HD float backward_f32(float dy, float x) const {
     if (!(x <= 0.0f)) return x > 0.0f ? dy : x;
-    if (!float_alpha()) return backward_rounded(dy, x);
+    if (!float_alpha()) return detail::backward_rounded(*this, dy, x);
     const detail::FloatPair q = scaled_f32(x);
     if (q.hi < -87.0f || !detail::pair_factor_ok(dy)) {
       return detail::mul_exp_rounded(dy, static_cast<double>(x) / alpha.d);
@@ -689,10 +702,7 @@ struct Tanh {
   //! (4 dy would overflow) or a non-finite one takes the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
     if (fabsf(dy) < 0x1p120f) return detail::sigmoid_backward_f32(4.0f * dy, 2.0f * x);
-    return backward_rounded(dy, x);
-  }
-  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
-    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+    return detail::backward_rounded(*this, dy, x);
   }
   template <class T>
   CUACT_HD T derivative_from_output(T y) const {
@@ -902,11 +912,8 @@ struct Gelu {
   CUACT_HD float backward_f32(float dy, float x) const {
     if (x != x) return x;
     if (x > 7.0f) return dy;  // 1 - D(x) e^(-x^2/2) with |D| e^(-x^2/2) < 2^-26: dy
-    if (x < -13.0f || !detail::pair_factor_ok(dy)) return backward_rounded(dy, x);
+    if (x < -13.0f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
     return detail::gelu_backward_f32(dy, x);
-  }
-  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
-    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
   }
   CUACT_HD double derivative(double x) const { return backward_precise(1.0, x); }
   //! float32 results: plain double, as forward(double).
@@ -1037,7 +1044,7 @@ struct GeluTanh {
     if (x != x) return x;
     constexpr detail::PolyF32Table t = detail::gelu_tanh_d_table();
     if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
-    if (x < -9.9f || !detail::pair_factor_ok(dy)) return backward_rounded(dy, x);
+    if (x < -9.9f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
     if (x < static_cast<float>(t.x_first)) return backward_tail_f32(dy, x);
     return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
   }
@@ -1069,9 +1076,6 @@ struct GeluTanh {
     const float h = detail::fmul_rn(s.hi, f.hi);
     const float h_lo = fmaf(s.hi, f.hi, -h) + fmaf(s.hi, f_lo, s.lo * f.hi);
     return detail::mul_pair_f32(dy, {h, h_lo});
-  }
-  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
-    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
   }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
@@ -1115,16 +1119,7 @@ struct Silu {
   //! exact around the zero of silu' at x = -1.2785); past the table silu' rounds to 1; below it,
   //! or for an extreme dy, the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
-    if (x != x) return x;
-    constexpr detail::PolyF32Table t = detail::silu_d_table();
-    if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
-    if (x < static_cast<float>(t.x_first) || !detail::pair_factor_ok(dy)) {
-      return backward_rounded(dy, x);
-    }
-    return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
-  }
-  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
-    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+    return detail::table_backward_f32(*this, detail::silu_d_table(), dy, x);
   }
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
@@ -1187,16 +1182,7 @@ struct Mish {
   //! exact around the zero of mish' at x = -1.1924); past the table mish' rounds to 1; below it,
   //! or for an extreme dy, the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
-    if (x != x) return x;
-    constexpr detail::PolyF32Table t = detail::mish_d_table();
-    if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
-    if (x < static_cast<float>(t.x_first) || !detail::pair_factor_ok(dy)) {
-      return backward_rounded(dy, x);
-    }
-    return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
-  }
-  CUACT_HD_COLD float backward_rounded(float dy, float x) const {
-    return static_cast<float>(backward(static_cast<double>(dy), static_cast<double>(x)));
+    return detail::table_backward_f32(*this, detail::mish_d_table(), dy, x);
   }
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
