@@ -668,12 +668,14 @@ struct Sigmoid {
   CUACT_HD double derivative_from_output(double y) const {
     return detail::is_inf(y) ? -(y * y) : fma(-y, y, y);  // y (1 - y) with one rounding
   }
-  //! y - y^2 is exact in double for 2^-6 <= |y| < 2^29; rounding it to odd keeps the 16-bit
-  //! result correctly rounded after the float step.
+  //! For a 16-bit y (at most 11 significant bits), y^2 is exact in float and y - y^2 is an exact
+  //! float pair; rounding that to odd keeps the 16-bit result correctly rounded after the float
+  //! step. All in float: the float64 fma this replaces ran 16-bit bwd_y at 66-74% of the roof.
   CUACT_HD float derivative_from_output(float y) const {
     if (detail::is_inf(y)) return -(y * y);
-    const double yd = y;
-    return detail::to_float_odd(fma(-yd, yd, yd));
+    const detail::FloatPair d = detail::two_sum_f32(y, -detail::fmul_rn(y, y));
+    if (d.lo == 0.0f || d.hi - d.hi != 0.0f) return d.hi;  // exact, or y^2 overflowed (-inf)
+    return detail::to_odd_neighbour<unsigned int>(d.hi, d.lo > 0.0f);
   }
 };
 
