@@ -391,14 +391,14 @@ struct HardSigmoidRelu6 {
       return (x + T(3)) / T(6);
     }
   }
-  //! Bounds on the exact (x + 3) / 6 in (0, 1): the float sum (2^-22 absolute at most) and
-  //! quotient (2^-25) err by less than 2^-22 absolute.
+  //! Bounds on the exact (x + 3) / 6 in (0, 1): the float sum (2^-22 / 6 absolute after the
+  //! scaling), 1/6 rounded (2^-26) and the product (2^-25) err by less than 2^-22 absolute.
   CUACT_HD detail::FloatInterval forward_interval(float x) const {
     if (!(x > -3.0f && x < 3.0f)) {
       const float v = forward(x);  // 0, 1, or NaN: exact
       return {v, v};
     }
-    const float v = (x + 3.0f) / 6.0f;
+    const float v = (x + 3.0f) * (1.0f / 6.0f);  // no IEEE division: the bound has room
     return {v - 0x1p-22f, v + 0x1p-22f};
   }
   template <class T>
