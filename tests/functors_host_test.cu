@@ -17,8 +17,10 @@
 //! underflow/overflow band |x| in [700, 750].
 //! Host-only: no CUDA runtime call. Compiled as CUDA so the __host__ __device__ functors build.
 //! Note: on the host the double overloads call glibc's exp/erfc/tanh/..., the float overloads
-//! glibc's exp2f/log2f/erfcf/tanhf; on the device they call CUDA's libdevice and MUFU
-//! instructions, so device results can differ (by a libm ulp or so) from what is measured here.
+//! glibc's exp2f/log2f/tanhf and exact division; on the device they call CUDA's libdevice and
+//! MUFU instructions (ex2.approx, lg2.approx, rcp.approx), so device results can differ (by a
+//! libm ulp or so) from what is measured here. The float32 forms (forward_f32, backward_f32) use
+//! no library call on their main paths and compute the same on both sides.
 //!
 //! Set CUACT_ACCURACY_TABLE=<path> to have the measured per-op maxima written as a markdown table.
 
