@@ -20,7 +20,8 @@
 //! glibc's exp2f/log2f/tanhf and exact division; on the device they call CUDA's libdevice and
 //! MUFU instructions (ex2.approx, lg2.approx, rcp.approx), so device results can differ (by a
 //! libm ulp or so) from what is measured here. The float32 forms (forward_f32, backward_f32) use
-//! no library call on their main paths and compute the same on both sides.
+//! no library call on their main paths: host and device agree up to FMA contraction of small
+//! correction terms.
 //!
 //! Set CUACT_ACCURACY_TABLE=<path> to have the measured per-op maxima written as a markdown table.
 
