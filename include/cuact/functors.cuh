@@ -1224,7 +1224,7 @@ struct Mish {
     const float e = detail::fast_exp(x);
     const float n = e * (e + 2.0f);
     const float r = detail::approx_rcp(n + 2.0f);
-    const float s = detail::fast_sigmoid(x);
+    const float s = e * detail::approx_rcp(1.0f + e);  // sigmoid(x) from the same e^x (<= e^20)
     return fmaf(x * s, 4.0f * (n + 1.0f) * r * r, n * r);
   }
 };
