@@ -516,7 +516,7 @@ struct Selu {
   //! float32 results: as Elu::backward_f32, with scale (x > 0) and scale * alpha as pairs.
   CUACT_HD float backward_f32(float dy, float x) const {
     if (x != x) return x;
-    if (x > 0.0f) return dy - dy != 0.0f ? dy * kScaleHi : fmaf(dy, kScaleHi, dy * kScaleLo);
+    if (x > 0.0f) return detail::mul_pair_any_f32(dy, {kScaleHi, kScaleLo});
     if (x < -87.0f || !detail::pair_factor_ok(dy)) {
       return detail::mul_exp_rounded(static_cast<double>(dy) * kScaleAlpha, x);
     }
@@ -1024,12 +1024,9 @@ struct GeluTanh {
   //! 2u = hi + lo in float pairs for |x| <= 30, relative error about 2^-44: e^(2u) amplifies
   //! an error of 2u by |2u| (up to 87 here).
   CUACT_HD static detail::FloatPair two_u_f32(float x) {
-    const float x2 = detail::fmul_rn(x, x);
-    const float x2_lo = fmaf(x, x, -x2);
-    const float x3 = detail::fmul_rn(x2, x);
-    const float x3_lo = fmaf(x2, x, -x3) + x2_lo * x;
-    const float c = detail::fmul_rn(kCubicF, x3);
-    const float c_lo = fmaf(kCubicF, x3, -c) + fmaf(kCubicF, x3_lo, kCubicLoF * x3);
+    const detail::FloatPair x3 = detail::cube_f32(x);
+    const float c = detail::fmul_rn(kCubicF, x3.hi);
+    const float c_lo = fmaf(kCubicF, x3.hi, -c) + fmaf(kCubicF, x3.lo, kCubicLoF * x3.hi);
     const detail::FloatPair inner = detail::two_sum_f32(x, c);
     const float inner_lo = inner.lo + c_lo;
     const float v = detail::fmul_rn(kTwoKF, inner.hi);
@@ -1054,12 +1051,11 @@ struct GeluTanh {
   //! table gelu_tanh' rounds to 1; from -9.9 to the table's start (-3) the product form
   //! backward_tail_f32; below that (2u < -87), or for an extreme dy, the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
-    if (x != x) return x;
     constexpr detail::PolyF32Table t = detail::gelu_tanh_d_table();
-    if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
-    if (x < -9.9f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
-    if (x < static_cast<float>(t.x_first)) return backward_tail_f32(dy, x);
-    return detail::mul_pair_f32(dy, detail::poly_f32_eval(t, x));
+    if (x >= -9.9f && x < static_cast<float>(t.x_first) && detail::pair_factor_ok(dy)) {
+      return backward_tail_f32(dy, x);
+    }
+    return detail::table_backward_f32(*this, t, dy, x);
   }
   // 2 sqrt(2/pi) * 3 * 0.044715 as a float pair: x 2u'(x) = kTwoK x + this x^3.
   static constexpr double kSlopeCubic = kTwoKHi * 3.0 * kCubicHi;
@@ -1072,14 +1068,12 @@ struct GeluTanh {
     const detail::LogisticF32 l = detail::logistic_f32(-v.hi, -v.lo);
     const detail::FloatPair s = detail::divide_by_one_plus_e(l.e, l.e_lo, l);
     const detail::FloatPair b = detail::divide_by_one_plus_e(1.0f, 0.0f, l);  // 1 - s
-    const float x2 = detail::fmul_rn(x, x);
-    const float x3 = detail::fmul_rn(x2, x);
-    const float x3_lo = fmaf(x2, x, -x3) + fmaf(x, x, -x2) * x;
+    const detail::FloatPair x3 = detail::cube_f32(x);
     const float ax = detail::fmul_rn(kTwoKF, x);
     const float ax_lo = fmaf(kTwoKF, x, -ax) + kTwoKLoF * x;
-    const float bx = detail::fmul_rn(kSlopeCubicF, x3);
+    const float bx = detail::fmul_rn(kSlopeCubicF, x3.hi);
     const float bx_lo =
-        fmaf(kSlopeCubicF, x3, -bx) + fmaf(kSlopeCubicF, x3_lo, kSlopeCubicLoF * x3);
+        fmaf(kSlopeCubicF, x3.hi, -bx) + fmaf(kSlopeCubicF, x3.lo, kSlopeCubicLoF * x3.hi);
     const detail::FloatPair p = detail::two_sum_f32(ax, bx);
     const float p_lo = p.lo + (ax_lo + bx_lo);
     const float q = detail::fmul_rn(p.hi, b.hi);

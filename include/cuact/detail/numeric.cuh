@@ -319,6 +319,17 @@ CUACT_HD float tanh_f32(float x) {
   return copysignf(rounded(divide_pair(-m.hi, -m.lo, d, d_err, fast_rcp(d))), x);
 }
 
+//! dy (hi + lo) rounded once, for a finite dy (pair_factor_ok keeps the partial products exact
+//! enough; a subnormal result is rounded once more at most).
+CUACT_HD float mul_pair_f32(float dy, FloatPair g) {
+  return fmaf(dy, g.hi, dy * g.lo);
+}
+
+//! The same for any dy: an infinite or NaN dy takes dy * hi (dy * lo could be inf * 0 = NaN).
+CUACT_HD float mul_pair_any_f32(float dy, FloatPair g) {
+  return dy - dy != 0.0f ? dy * g.hi : mul_pair_f32(dy, g);
+}
+
 //! sigmoid(x) = hi + lo for |x| <= 87: 1 / (1 + e) or e / (1 + e), relative error about 2^-24.
 CUACT_HD FloatPair sigmoid_pair_f32(float x) {
   const LogisticF32 l = logistic_f32(fabsf(x));
@@ -339,9 +350,7 @@ CUACT_HD float mul_sigmoid_f32(float dy, float x) {
   if (x != x) return x;
   if (x > 87.0f) return dy;  // dy (1 - e^-x) rounds to dy
   if (x < -87.0f) return mul_exp_rounded(dy, x);
-  const FloatPair s = sigmoid_pair_f32(x);
-  if (dy - dy != 0.0f) return dy * s.hi;  // inf or NaN: no residual (inf * 0 would be NaN)
-  return fmaf(dy, s.hi, dy * s.lo);
+  return mul_pair_any_f32(dy, sigmoid_pair_f32(x));
 }
 
 //! dy sigmoid(x) sigmoid(-x) = dy e / (1 + e)^2 in float for float32 results (about 0.6 ulp):
@@ -356,9 +365,7 @@ CUACT_HD float sigmoid_backward_f32(float dy, float x) {
   const LogisticF32 l = logistic_f32(a);
   const float dd = l.d * l.d;  // (d + d_err)^2 = dd + dd_lo
   const float dd_lo = fmaf(l.d, l.d, -dd) + 2.0f * l.d * l.d_err;
-  const FloatPair t = divide_pair(l.e, l.e_lo, dd, dd_lo, fast_rcp(dd));
-  if (dy - dy != 0.0f) return dy * t.hi;  // inf or NaN: no residual (inf * 0 would be NaN)
-  return fmaf(dy, t.hi, dy * t.lo);
+  return mul_pair_any_f32(dy, divide_pair(l.e, l.e_lo, dd, dd_lo, fast_rcp(dd)));
 }
 
 //! v rounded to float, and the exact rest v - f in double. Out of line in host code on purpose:
@@ -378,6 +385,13 @@ inline CUACT_HD_HOST_OUTLINED NarrowedDouble narrow_to_float(double v) {
 CUACT_HD FloatPair split_to_floats(double v) {
   const NarrowedDouble n = narrow_to_float(v);
   return {n.f, static_cast<float>(n.rest)};
+}
+
+//! x^3 = hi + lo (x^2 exact as a pair, then times x; about 2^-47 relative).
+CUACT_HD FloatPair cube_f32(float x) {
+  const float x2 = fmul_rn(x, x);
+  const float x3 = fmul_rn(x2, x);
+  return {x3, fmaf(x2, x, -x3) + fmaf(x, x, -x2) * x};
 }
 
 //! a + b = hi + lo exactly (any order of magnitude).
@@ -568,22 +582,16 @@ CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, float x) {
   return g;
 }
 
-//! dy (hi + lo) rounded once, for dy passing pair_factor_ok.
-CUACT_HD float mul_pair_f32(float dy, FloatPair g) {
-  return fmaf(dy, g.hi, dy * g.lo);
-}
-
 //! -a^2 / 2 = hi + lo exactly.
 CUACT_HD FloatPair neg_half_square_f32(float a) {
   const float sq = fmul_rn(a, a);
   return {-0.5f * sq, -0.5f * fmaf(a, a, -sq)};
 }
 
-//! Exact GELU for 16-bit outputs, in float (about 2^-21 relative): x Phi(x) with Phi(-a) =
-//! N(a) e^(-a^2/2), a = |x|, N(a) = t g(t) for t = 4 / (4 + a) (one polynomial, no table; see
+//! N(a) and e^(-a^2/2) for the 16-bit GELU forms below, a in [0, 14.5], in float (about 2^-21
+//! relative): N(a) = t g(t) for t = 4 / (4 + a) (one polynomial, no table; see
 //! scripts/gen_poly_f32_table.py), e^(-a^2/2) from one ex2.approx with a^2 / 2 log2(e) as a pair
-//! (rounded, that argument of up to 150 would cost 2^-17). x > 0: x - x Q(a), as gelu_f32.
-//! N(a) and e^(-a^2/2) for the 16-bit GELU forms below, a in [0, 14.5].
+//! (rounded, that argument of up to 150 would cost 2^-17).
 struct FastGeluParts {
   float n, e;
 };
@@ -600,6 +608,8 @@ CUACT_HD FastGeluParts fast_gelu_parts(float a) {
   return {t * g, fmaf(e, y_lo * kLn2F, e)};
 }
 
+//! Exact GELU for 16-bit outputs: x Phi(x) with Phi(-a) = N(a) e^(-a^2/2), a = |x|; x > 0 gives
+//! x - x Q(a), as gelu_f32.
 CUACT_HD float fast_gelu(float x) {
   if (x != x) return x;
   if (x > 5.6f) return x;  // x Q(x) < 2^-26.5 x (also +inf)
@@ -653,7 +663,7 @@ CUACT_HD float gelu_backward_f32(float dy, float x) {
   const float te_lo = fmaf(g.hi, e, -te) + fmaf(g.hi, e_lo, g.lo * e);
   if (x <= 0.0f) return mul_pair_f32(dy, {te, te_lo});
   const FloatPair u = two_sum_f32(1.0f, -te);
-  return fmaf(dy, u.hi, dy * (u.lo - te_lo));
+  return mul_pair_f32(dy, {u.hi, u.lo - te_lo});
 }
 
 //! Bounds [lo, hi] known to hold an exact result (see cuact/precision.cuh, forward_interval).
