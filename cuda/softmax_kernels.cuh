@@ -196,6 +196,7 @@ struct RegisterScale {
   using V = softmax_val_t<T>;
   V max, inv_sum, log_hi, log_lo;
   bool masked;
+  RegisterScale() = default;
   template <class A>
   CUACT_HD explicit RegisterScale(const RowScale<A>& r)
       : max(static_cast<V>(r.max)),
@@ -434,6 +435,12 @@ struct NanMax {
     return nan_max(a, b);
   }
 };
+struct SumOf {
+  template <class V>
+  CUACT_HD V operator()(V a, V b) const {
+    return a + b;
+  }
+};
 
 //! kBlockRegs forward: forward_warp_rows with the row spread over a block; the two row
 //! reductions go through cub::BlockReduce and shared memory.
@@ -666,6 +673,134 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
   }
 }
 
+//! Combines each column's per-thread values over the thread rows of a column tile (ColumnTile):
+//! the lanes of a warp that share a column by shuffles, then one partial per slot through shared
+//! memory, combined in slot order by one thread per column and read back by every thread of the
+//! column. Not a cub::BlockReduce: each column is a strided subset of the block. `values`: the
+//! thread's kVec columns, combined on return; `partials` is free again on return.
+template <int kVec, class P, class Op>
+__device__ __forceinline__ void combine_columns(P (&values)[kVec], P* partials,
+                                                const ColumnTile& tile, Op op) {
+  const int t = threadIdx.x;
+  const int g = t % tile.groups, cols = tile.cols(), slots = tile.slots();
+  if (slots == 1) return;  // a single thread row: every thread has its columns whole
+  for (int m = tile.groups; m < 32; m *= 2) {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      values[i] = op(values[i], cub::ShuffleIndex<32>(values[i], (t % 32) ^ m, 0xffffffffu));
+  }
+  if (tile.writes_slot(t)) {
+    P* slot = partials + tile.slot_of(t) * cols + g * kVec;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      slot[i] = values[i];
+  }
+  __syncthreads();
+  for (int c = t; c < cols; c += kColumnTileThreads) {
+    P acc = partials[c];
+    for (int k = 1; k < slots; ++k)
+      acc = op(acc, partials[k * cols + c]);
+    partials[c] = acc;
+  }
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < kVec; ++i)
+    values[i] = partials[g * kVec + i];
+  __syncthreads();  // partials are rewritten by the next reduction
+}
+
+//! Where thread t of a column tile works: its chunk column's first element (dim index 0) in the
+//! tensor, its first dim index, and whether its columns exist (the last tile across may be
+//! narrower than ColumnTile::cols()).
+struct ColumnTileThread {
+  int64_t offset;
+  int first_dim;
+  bool live;
+};
+
+CUACT_HD ColumnTileThread column_tile_thread(const ColumnTile& tile, int64_t tile_id, int64_t dim,
+                                             int64_t inner, int t) {
+  const int64_t across = tile.tiles_across(inner);
+  const int64_t chunk = (tile_id % across) * tile.groups + t % tile.groups;
+  return {(tile_id / across) * dim * inner + chunk * tile.vec, t / tile.groups,
+          chunk < inner / tile.vec};
+}
+
+//! kColumnTile forward: one read of each tile into shared memory (kUnroll 16-byte loads in
+//! flight per thread, each warp reading whole 32-byte sectors of consecutive dim rows), the
+//! column maxima, the sums below them, then the outputs from the staged tile. Each thread reads
+//! back only the chunks it staged (chunk (d, g) at staged[(d groups + g) kVec]).
+template <class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t outer, int64_t dim,
+                                                     int64_t inner, bool safe) {
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
+  constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
+  static_assert(sizeof(BelowCount<A>) <= softmax_column_partial_bytes(sizeof(T), false) &&
+                    sizeof(V) <= softmax_column_partial_bytes(sizeof(T), false),
+                "column partials outgrow the planned shared memory");
+  const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  T* staged = reinterpret_cast<T*>(softmax_smem);
+  unsigned char* partials = softmax_smem + tile.tile_bytes(dim, sizeof(T));
+  const int g = threadIdx.x % tile.groups, rows = tile.rows();
+  const int64_t tiles = outer * tile.tiles_across(inner);
+  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
+    const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
+    V max[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      max[i] = -static_cast<V>(HUGE_VAL);
+    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+      T v[kUnroll][kVec];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {  // all loads of the round first
+        const int64_t d = d0 + int64_t{u} * rows;
+        if (d < dim) load_chunk<kVec>(x + at.offset + d * inner, v[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t d = d0 + int64_t{u} * rows;
+        if (d >= dim) continue;
+        store_chunk<kVec>(staged + (d * tile.groups + g) * kVec, v[u]);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          max[i] = nan_max(max[i], softmax_value(v[u][i]));
+      }
+    }
+    combine_columns(max, reinterpret_cast<V*>(partials), tile, NanMax{});
+    LaneSum<T> sum[kVec];
+    for (int64_t d = at.live ? at.first_dim : dim; d < dim; d += rows) {
+      T v[kVec];
+      load_chunk<kVec>(staged + (d * tile.groups + g) * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        add_to_lane_sum<T>(sum[i], softmax_value(v[i]), max[i]);
+    }
+    BelowCount<A> total[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      total[i] = {sum[i].total(), sum[i].at_max};
+    combine_columns(total, reinterpret_cast<BelowCount<A>*>(partials), tile, SumBelowCount<A>{});
+    if (!at.live) continue;
+    RegisterScale<T> r[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      r[i] = RegisterScale<T>(
+          finish<kKind>(max_sum_from(A(max[i]), total[i].below, total[i].at_max), safe));
+    for (int64_t d = at.first_dim; d < dim; d += rows) {
+      T v[kVec], out[kVec];
+      load_chunk<kVec>(staged + (d * tile.groups + g) * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const V xv = softmax_value(v[i]);
+        out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r[i].max), r[i]);
+      }
+      store_chunk<kVec>(y + at.offset + d * inner, out);
+    }
+  }
+}
+
 //! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), ChunkSplit
 //! (kSmemRow, kBlockRow), NoSplit (kColumn).
 // At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
@@ -683,6 +818,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     forward_smem_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
     forward_block_register_rows<Split, T, kKind>(x, y, outer, dim, safe);
+  } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
+    forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe);
   } else {
     forward_columns<T, kKind>(x, y, outer, dim, inner, safe);
   }
@@ -900,6 +1037,62 @@ __device__ __forceinline__ void backward_columns(const T* y, const T* dy, T* dx,
   }
 }
 
+//! kColumnTile backward: y and dy tiles staged on their one read (dy's after y's), the column
+//! sums, then the outputs from the staged tiles.
+template <class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T* dx, int64_t outer,
+                                                      int64_t dim, int64_t inner) {
+  using A = softmax_acc_t<T>;
+  constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
+  static_assert(sizeof(A) <= softmax_column_partial_bytes(sizeof(T), true),
+                "column partials outgrow the planned shared memory");
+  const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  const int64_t tile_bytes = tile.tile_bytes(dim, sizeof(T));
+  T* staged_y = reinterpret_cast<T*>(softmax_smem);
+  T* staged_dy = reinterpret_cast<T*>(softmax_smem + tile_bytes);
+  A* partials = reinterpret_cast<A*>(softmax_smem + 2 * tile_bytes);
+  const int g = threadIdx.x % tile.groups, rows = tile.rows();
+  const int64_t tiles = outer * tile.tiles_across(inner);
+  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
+    const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
+    A total[kVec] = {};
+    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t d = d0 + int64_t{u} * rows;
+        if (d >= dim) continue;
+        load_chunk<kVec>(y + at.offset + d * inner, yv[u]);
+        load_chunk<kVec>(dy + at.offset + d * inner, gv[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t d = d0 + int64_t{u} * rows;
+        if (d >= dim) continue;
+        const int64_t q = (d * tile.groups + g) * kVec;
+        store_chunk<kVec>(staged_y + q, yv[u]);
+        store_chunk<kVec>(staged_dy + q, gv[u]);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          total[i] += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+      }
+    }
+    combine_columns(total, partials, tile, SumOf{});
+    if (!at.live) continue;
+    for (int64_t d = at.first_dim; d < dim; d += rows) {
+      const int64_t q = (d * tile.groups + g) * kVec;
+      T yv[kVec], gv[kVec], out[kVec];
+      load_chunk<kVec>(staged_y + q, yv);
+      load_chunk<kVec>(staged_dy + q, gv);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        out[i] = backward_output<T, kKind>(yv[i], gv[i], total[i]);
+      store_chunk<kVec>(dx + at.offset + d * inner, out);
+    }
+  }
+}
+
 template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t outer, int64_t dim,
@@ -912,6 +1105,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     backward_smem_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
     backward_block_register_rows<Split, T, kKind>(y, dy, dx, outer, dim);
+  } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
+    backward_column_tiles<Split, T, kKind>(y, dy, dx, outer, dim, inner);
   } else {
     backward_columns<T, kKind>(y, dy, dx, outer, dim, inner);
   }

@@ -17,11 +17,22 @@
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
 //!    memory: a 1024-thread block stages the row on chip in its storage type (16-byte loads when
 //!    rows are aligned, four in flight per thread), so it is read once.
-//!  - kColumn: middle axis (inner > 1): one thread per (outer, inner) column, threads along
+//!  - kColumnTile: middle axis (inner > 1) when a tile fits the opt-in shared memory: a
+//!    256-thread block per tile of one outer index, every dim index and a few consecutive inner
+//!    columns (ColumnTile), staged on chip on its one read (16-byte loads along inner when
+//!    aligned); column reductions through shuffles and shared memory.
+//!  - kColumn: the middle axis otherwise: one thread per (outer, inner) column, threads along
 //!    inner so every access of a warp is contiguous; reads each column twice.
 #pragma once
 
 #include <cstdint>
+
+//! The column-tile geometry is also evaluated by the kernels.
+#if defined(__CUDACC__)
+#define CUACT_PLAN_HD __host__ __device__
+#else
+#define CUACT_PLAN_HD
+#endif
 
 namespace cuact::detail {
 
@@ -30,7 +41,8 @@ enum class SoftmaxTier : int {
   kBlockRow = 1,
   kColumn = 2,
   kSmemRow = 3,
-  kBlockRegs = 4
+  kBlockRegs = 4,
+  kColumnTile = 5
 };
 
 struct SoftmaxPlan {
@@ -38,8 +50,8 @@ struct SoftmaxPlan {
   int block = 256;
   int per_lane = 0;        //!< kWarpRow, kBlockRegs: row values held per lane (thread), 2^k
   int lanes = 0;           //!< kWarpRow: lanes per row, a power of two in [1, 32]
-  int vec = 1;             //!< row tiers: elements per load (1, or 16 bytes' worth)
-  int64_t smem_bytes = 0;  //!< kSmemRow: dynamic shared memory per block
+  int vec = 1;             //!< row tiers, kColumnTile: elements per load (1, or 16 bytes' worth)
+  int64_t smem_bytes = 0;  //!< kSmemRow, kColumnTile: dynamic shared memory per block
   int64_t grid = 1;
 };
 
@@ -55,10 +67,74 @@ inline constexpr int kSoftmaxBlockRegsMaxThreads = 512;
 //! Shared memory kept free for the kernels' static allocations (CUB temp storage, row totals).
 inline constexpr int64_t kSoftmaxStaticSmemReserve = 2048;
 
+//! kColumnTile geometry, shared by plan_softmax (shared memory size) and the kernels. A tile is
+//! one outer index, every dim index, and groups x vec consecutive inner columns: groups chunk
+//! columns of vec elements (16 bytes when vec > 1). The block's kColumnTileThreads threads form
+//! rows() thread rows of groups threads; thread t takes chunk column t % groups and the dim
+//! indices t / groups + k rows(). For the column reductions, the lanes of a warp that share a
+//! column (groups < 32) combine by shuffles first, leaving one partial per column per warp, or
+//! per thread row when a row spans whole warps: slots() partials per column in shared memory.
+inline constexpr int kColumnTileThreads = 256;
+struct ColumnTile {
+  int groups = 1;  //!< a power of two in [1, kColumnTileThreads]
+  int vec = 1;
+  CUACT_PLAN_HD constexpr int rows() const { return kColumnTileThreads / groups; }
+  CUACT_PLAN_HD constexpr int cols() const { return groups * vec; }
+  CUACT_PLAN_HD constexpr int slot_width() const { return groups < 32 ? 32 : groups; }
+  CUACT_PLAN_HD constexpr int slots() const { return kColumnTileThreads / slot_width(); }
+  //! The slot of thread t's partials, and whether t writes them: after the shuffles, lanes below
+  //! groups hold their warp's combined values (every lane when groups >= 32).
+  CUACT_PLAN_HD constexpr int slot_of(int t) const { return t / slot_width(); }
+  CUACT_PLAN_HD constexpr bool writes_slot(int t) const { return t % 32 < groups; }
+  //! Tiles across the inner extent (in chunks of vec: vec divides inner, see plan_softmax).
+  CUACT_PLAN_HD constexpr int64_t tiles_across(int64_t inner) const {
+    return (inner / vec + groups - 1) / groups;
+  }
+  //! Bytes of one staged tensor's tile, rounded up to 16 (the next one starts aligned).
+  CUACT_PLAN_HD constexpr int64_t tile_bytes(int64_t dim, int elem_size) const {
+    return (dim * cols() * elem_size + 15) / 16 * 16;
+  }
+};
+
+//! Bytes of one column partial: forward, the larger of the max (a float or double) and the
+//! (sum below the max, count at it) pair; backward, the accumulated sum.
+CUACT_PLAN_HD inline constexpr int softmax_column_partial_bytes(int elem_size, bool backward) {
+  if (backward) return elem_size == 2 ? 4 : 8;
+  return elem_size == 2 ? 8 : 16;
+}
+
+//! The tile for a middle-axis shape: thread rows enough for about eight chunks per thread down a
+//! column, but at most as many as leave tiles 64 bytes wide (each dim row of a tile: two 32-byte
+//! sectors, whole ones when aligned); no wider than the inner extent.
+CUACT_PLAN_HD inline constexpr ColumnTile column_tile_for(int64_t dim, int64_t inner, int vec,
+                                                          int elem_size) {
+  const int min_groups = 64 / (vec * elem_size) > 1 ? 64 / (vec * elem_size) : 1;
+  int rows = 1;
+  while (rows * int64_t{8} < dim && rows < kColumnTileThreads / min_groups)
+    rows *= 2;
+  int groups = kColumnTileThreads / rows;
+  const int64_t chunks_across = inner / vec;  // vec divides inner (plan_softmax)
+  while (groups > 1 && groups / 2 >= chunks_across)
+    groups /= 2;
+  return ColumnTile{groups, vec};
+}
+
+//! Dynamic shared memory of a column tile: the staged tile (two for backward), then the column
+//! partials when there is more than one thread row.
+CUACT_PLAN_HD inline constexpr int64_t column_tile_smem(const ColumnTile& t, int64_t dim,
+                                                        int elem_size, bool backward) {
+  const int64_t staged = t.tile_bytes(dim, elem_size) * (backward ? 2 : 1);
+  const int64_t partials = t.slots() > 1 ? int64_t{t.slots()} * t.cols() *
+                                               softmax_column_partial_bytes(elem_size, backward)
+                                         : 0;
+  return staged + partials;
+}
+
 //! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
 //! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
 //! stages two rows (y and dy). vec: elements per 16-byte load when every row of every tensor
-//! starts 16-byte aligned (so dim is a multiple of it), else 1.
+//! starts 16-byte aligned (so dim is a multiple of it), else 1; for a middle axis, when every
+//! tensor is 16-byte aligned and inner is a multiple of it.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1) {
@@ -67,9 +143,20 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
   SoftmaxPlan p;
   if (inner > 1) {
-    p.tier = SoftmaxTier::kColumn;
-    p.block = 256;
-    p.grid = capped((outer * inner + p.block - 1) / p.block);
+    p.vec = vec > 1 && inner % vec == 0 ? vec : 1;
+    const ColumnTile t = column_tile_for(dim, inner, p.vec, elem_size);
+    const int64_t smem = column_tile_smem(t, dim, elem_size, backward);
+    if (smem + kSoftmaxStaticSmemReserve <= smem_optin) {
+      p.tier = SoftmaxTier::kColumnTile;
+      p.block = kColumnTileThreads;
+      p.smem_bytes = smem;
+      p.grid = capped(outer * t.tiles_across(inner));
+    } else {
+      p.tier = SoftmaxTier::kColumn;
+      p.vec = 1;
+      p.block = 256;
+      p.grid = capped((outer * inner + p.block - 1) / p.block);
+    }
   } else if (dim <= 32 * softmax_max_per_lane(elem_size, backward)) {
     p.tier = SoftmaxTier::kWarpRow;
     p.block = 256;

@@ -61,6 +61,31 @@ cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T*
   return cudaSuccess;
 }
 
+template <int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_column_tiles(const SoftmaxPlan& p, const T* x, T* y,
+                                        const SoftmaxShape& s, bool safe,
+                                        const LaunchContext& ctx) {
+  constexpr auto kernel = &softmax_forward_kernel<SoftmaxTier::kColumnTile, kColumnTileThreads,
+                                                  ChunkSplit<kVec>, T, kKind>;
+  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
+  if (err != cudaSuccess) return err;
+  kernel<<<static_cast<unsigned>(p.grid), kColumnTileThreads, p.smem_bytes, ctx.stream>>>(
+      x, y, s.outer, s.dim, s.inner, safe);
+  return cudaSuccess;
+}
+
+template <int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_column_tiles(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                         const SoftmaxShape& s, const LaunchContext& ctx) {
+  constexpr auto kernel = &softmax_backward_kernel<SoftmaxTier::kColumnTile, kColumnTileThreads,
+                                                   ChunkSplit<kVec>, T, kKind>;
+  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
+  if (err != cudaSuccess) return err;
+  kernel<<<static_cast<unsigned>(p.grid), kColumnTileThreads, p.smem_bytes, ctx.stream>>>(
+      y, dy, dx, s.outer, s.dim, s.inner);
+  return cudaSuccess;
+}
+
 template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_warp_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s,
                                       bool safe, cudaStream_t stream) {
@@ -133,11 +158,13 @@ inline constexpr cudaError_t kNoSplitForPlan = cudaErrorInvalidConfiguration;
     }                                                   \
   } while (0)
 
-//! 16-byte loads when every row of every tensor starts 16-byte aligned.
+//! 16-byte loads when every row of every tensor starts 16-byte aligned (last axis), or every dim
+//! row of every tensor (middle axis: inner elements apart).
 template <class T>
-int softmax_vector_width(int64_t dim, std::initializer_list<const void*> tensors) {
+int softmax_vector_width(const SoftmaxShape& s, std::initializer_list<const void*> tensors) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
-  if ((dim * static_cast<int64_t>(sizeof(T))) % 16 != 0) return 1;
+  const int64_t stride = s.inner > 1 ? s.inner : s.dim;
+  if ((stride * static_cast<int64_t>(sizeof(T))) % 16 != 0) return 1;
   for (const void* t : tensors) {
     if (reinterpret_cast<uintptr_t>(t) % 16 != 0) return 1;
   }
@@ -314,6 +341,9 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
                                    p, x, y, s, safe, stream)
                              : launch_forward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, x, y, s, safe, stream);
+    case SoftmaxTier::kColumnTile:
+      return p.vec > 1 ? launch_forward_column_tiles<kWide, T, kKind>(p, x, y, s, safe, ctx)
+                       : launch_forward_column_tiles<1, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kColumn:
       softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
@@ -347,6 +377,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
                                    p, y, dy, dx, s, stream)
                              : launch_backward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, y, dy, dx, s, stream);
+    case SoftmaxTier::kColumnTile:
+      return p.vec > 1 ? launch_backward_column_tiles<kWide, T, kKind>(p, y, dy, dx, s, ctx)
+                       : launch_backward_column_tiles<1, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kColumn:
       softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
@@ -360,7 +393,7 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
                                     bool safe, const LaunchContext& ctx) {
   const SoftmaxPlan p =
       plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                   sizeof(T), false, softmax_vector_width<T>(s.dim, {x, y}));
+                   sizeof(T), false, softmax_vector_width<T>(s, {x, y}));
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   const cudaError_t err =
@@ -375,7 +408,7 @@ Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
   const SoftmaxPlan p =
       plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                   sizeof(T), true, softmax_vector_width<T>(s.dim, {y, dy, dx}));
+                   sizeof(T), true, softmax_vector_width<T>(s, {y, dy, dx}));
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);

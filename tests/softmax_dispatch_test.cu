@@ -4,10 +4,16 @@
 //! split it would launch instead of launching it, for every row length of each tier, element
 //! size, direction and load width. (A CALL of two statements under the macros' unbraced ifs once
 //! returned before launching anything, which only a GPU would have shown.)
+//! The column-tile kernels' thread map (column_tile_thread, ColumnTile) is replayed here for
+//! every thread of every tile: each element is reached exactly once, each staged chunk lies in
+//! the tile, and combine_columns' shuffles, slots and slot combine bring every thread's partial
+//! to every thread of its column exactly once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "host/softmax_launch.cuh"
 
@@ -69,6 +75,106 @@ TEST(SoftmaxDispatch, EveryRegisterTierPlanHasAKernel) {
   check_every_register_plan<4, true>();
   check_every_register_plan<8, false>();
   check_every_register_plan<8, true>();
+}
+
+using cuact::detail::column_tile_for;
+using cuact::detail::column_tile_thread;
+using cuact::detail::ColumnTile;
+using cuact::detail::ColumnTileThread;
+using cuact::detail::kColumnTileThreads;
+
+//! Replays one kernel pass over a middle-axis tensor: every thread of every tile walks its chunks
+//! as forward_column_tiles / backward_column_tiles do, counting visits per element, and its
+//! per-column partial (the chunks it visited) goes through combine_columns' steps: the xor
+//! butterfly over masks groups .. 16 inside each warp, the writer lanes to their slots, the slots
+//! combined per column, and the combined value read back.
+void replay_column_tiles(int64_t outer, int64_t dim, int64_t inner, int vec, int elem_size) {
+  SCOPED_TRACE(::testing::Message() << "(" << outer << ", " << dim << ", " << inner << ") vec "
+                                    << vec << " elem " << elem_size);
+  const ColumnTile tile = column_tile_for(dim, inner, vec, elem_size);
+  ASSERT_GE(tile.groups, 1);
+  ASSERT_EQ(kColumnTileThreads % tile.groups, 0);
+  ASSERT_EQ(tile.groups & (tile.groups - 1), 0);
+  const int64_t tile_elems = tile.tile_bytes(dim, elem_size) / elem_size;
+  std::vector<int> visits(outer * dim * inner, 0);
+  const int64_t tiles = outer * tile.tiles_across(inner);
+  for (int64_t id = 0; id < tiles; ++id) {
+    std::vector<int64_t> count(kColumnTileThreads * vec, 0);  // per thread, per column
+    std::vector<int> staged(tile_elems, 0);
+    std::vector<ColumnTileThread> at(kColumnTileThreads);
+    for (int t = 0; t < kColumnTileThreads; ++t) {
+      at[t] = column_tile_thread(tile, id, dim, inner, t);
+      if (!at[t].live) continue;
+      const int g = t % tile.groups;
+      for (int64_t d = at[t].first_dim; d < dim; d += tile.rows()) {
+        const int64_t q = (d * tile.groups + g) * vec;
+        ASSERT_LE(q + vec, tile_elems) << "tile " << id << " thread " << t << " d " << d;
+        for (int i = 0; i < vec; ++i) {
+          ++staged[q + i];
+          const int64_t e = at[t].offset + d * inner + i;
+          ASSERT_GE(e, 0);
+          ASSERT_LT(e, outer * dim * inner);
+          ASSERT_EQ((e / inner) % dim, d) << "tile " << id << " thread " << t;
+          ++visits[e];
+          ++count[t * vec + i];
+        }
+      }
+    }
+    for (int v : staged)
+      ASSERT_LE(v, 1) << "tile " << id << ": two threads stage one chunk";
+    // combine_columns
+    std::vector<int64_t> combined = count;
+    if (tile.slots() > 1) {
+      for (int m = tile.groups; m < 32; m *= 2) {
+        const std::vector<int64_t> before = combined;
+        for (int t = 0; t < kColumnTileThreads; ++t) {
+          const int partner = (t / 32) * 32 + ((t % 32) ^ m);
+          for (int i = 0; i < vec; ++i)
+            combined[t * vec + i] = before[t * vec + i] + before[partner * vec + i];
+        }
+      }
+      std::vector<int64_t> partials(tile.slots() * tile.cols(), -1);
+      for (int t = 0; t < kColumnTileThreads; ++t) {
+        if (!tile.writes_slot(t)) continue;
+        for (int i = 0; i < vec; ++i) {
+          int64_t& slot = partials[tile.slot_of(t) * tile.cols() + (t % tile.groups) * vec + i];
+          ASSERT_EQ(slot, -1) << "tile " << id << ": two writers of one slot (thread " << t << ")";
+          slot = combined[t * vec + i];
+        }
+      }
+      for (int c = 0; c < tile.cols(); ++c) {
+        for (int k = 1; k < tile.slots(); ++k)
+          partials[c] += partials[k * tile.cols() + c];
+      }
+      for (int t = 0; t < kColumnTileThreads; ++t) {
+        for (int i = 0; i < vec; ++i)
+          combined[t * vec + i] = partials[(t % tile.groups) * vec + i];
+      }
+    }
+    for (int t = 0; t < kColumnTileThreads; ++t) {
+      if (!at[t].live) continue;
+      for (int i = 0; i < vec; ++i)
+        ASSERT_EQ(combined[t * vec + i], dim)
+            << "tile " << id << " thread " << t << " column " << i << ": partial sums lost";
+    }
+  }
+  const auto bad = std::find_if(visits.begin(), visits.end(), [](int v) { return v != 1; });
+  ASSERT_TRUE(bad == visits.end())
+      << "element " << (bad - visits.begin()) << " reached " << *bad << " times";
+}
+
+TEST(SoftmaxColumnTile, EveryElementOnceEveryPartialCombined) {
+  for (int elem : {2, 4, 8}) {
+    for (int vec : {1, 16 / elem}) {
+      for (int64_t dim : {1, 2, 3, 7, 8, 9, 16, 17, 100, 1000, 1025}) {
+        for (int64_t inner : {2, 3, 7, 8, 16, 24, 64, 100, 1024, 1032}) {
+          if (inner % vec != 0) continue;
+          replay_column_tiles(2, dim, inner, vec, elem);
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -136,6 +136,8 @@ int64_t flat(const SoftmaxShape& s, int64_t row, int64_t d) {
 
 //! Reduction depth the backward kernel uses for a row (for the sum's error bound): the 16-byte
 //! warp split holds at least as many values per lane as the scalar one, so its depth covers both.
+//! Planned without shared memory, a middle axis takes the thread-per-column bound (dim + 1), which
+//! covers a column tile's (dim / rows sequential terms, shuffles, slots) too.
 template <class T>
 long double reduction_depth(const SoftmaxShape& s) {
   const auto p = cuact::detail::plan_softmax(s.outer, s.dim, s.inner, 132, 0, sizeof(T), true,
@@ -272,8 +274,10 @@ std::vector<SoftmaxShape> last_axis_shapes() {
 }
 
 std::vector<SoftmaxShape> middle_axis_shapes() {
-  return {{3, 17, 2},   {2, 33, 3},   {5, 100, 7}, {2, 50, 1024},
-          {1, 1, 1024}, {4, 1000, 3}, {2, 5, 1}};
+  // Column tiles (scalar and 16-byte, one or many thread rows, several tiles across, a last tile
+  // narrower than the others) and, past the shared memory, a thread per column.
+  return {{3, 17, 2}, {2, 33, 3},    {5, 100, 7},   {2, 50, 1024}, {1, 1, 1024}, {4, 1000, 3},
+          {2, 5, 1},  {16, 4, 1000}, {3, 16, 2048}, {2, 1500, 64}, {2, 7, 1032}, {1, 40000, 3}};
 }
 
 TYPED_TEST(SoftmaxGpu, ForwardLastAxis) {
@@ -317,7 +321,7 @@ TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
   for (SoftmaxShape s :
        {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
         SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1},
-        SoftmaxShape{2, 20000, 1}, SoftmaxShape{2, 70000, 1}}) {
+        SoftmaxShape{2, 20000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{2, 100, 64}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);
@@ -329,10 +333,12 @@ TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
 
 // Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
 TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
-  // Warp rows, block registers, shared memory (float64: two reads), two reads, middle axis.
+  // Warp rows, block registers, shared memory (float64: two reads), two reads, middle axis in
+  // column tiles (scalar, 16-byte) and a thread per column.
   for (SoftmaxShape s :
        {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{2, 33000, 1},
-        SoftmaxShape{2, 70000, 1}, SoftmaxShape{3, 9, 5}}) {
+        SoftmaxShape{2, 70000, 1}, SoftmaxShape{3, 9, 5}, SoftmaxShape{2, 9, 64},
+        SoftmaxShape{1, 40000, 3}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_backward(s, k, false);

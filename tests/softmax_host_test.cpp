@@ -216,4 +216,62 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(int64_t{1} << 30, 32, 1, 132).grid, 132 * 8 * 64);
 }
 
+// Middle axis: a column tile staged in shared memory when it fits the opt-in limit, else a
+// thread per column reading twice; 16-byte loads when inner keeps every dim row aligned.
+TEST(SoftmaxPlanTest, MiddleAxisTiles) {
+  using cuact::detail::column_tile_for;
+  using cuact::detail::column_tile_smem;
+  constexpr int64_t kHopperOptin = 227 * 1024;
+  // A short axis over big planes: two thread rows, 128 chunk columns (512 floats) per tile.
+  auto p = plan_softmax(64, 16, 262144, 132, kHopperOptin, 4, false, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTile);
+  EXPECT_EQ(p.vec, 4);
+  EXPECT_EQ(p.block, 256);
+  EXPECT_EQ(column_tile_for(16, 262144, 4, 4).groups, 128);
+  EXPECT_EQ(p.grid, 64 * (262144 / 512));
+  EXPECT_EQ(p.smem_bytes, 16 * 512 * 4 + 2 * 512 * 16);
+  // A long axis: tiles 64 bytes wide (16 floats), 64 thread rows, eight slots per column.
+  p = plan_softmax(32, 1000, 1024, 132, kHopperOptin, 4, false, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTile);
+  EXPECT_EQ(column_tile_for(1000, 1024, 4, 4).groups, 4);
+  EXPECT_EQ(p.smem_bytes, 1000 * 16 * 4 + 8 * 16 * 16);
+  EXPECT_EQ(p.grid, 32 * 64);
+  p = plan_softmax(32, 1000, 1024, 132, kHopperOptin, 4, true, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTile);
+  EXPECT_EQ(p.smem_bytes, 2 * 1000 * 16 * 4 + 8 * 16 * 8);
+  // Four values per column: one thread row holds whole columns, no partials.
+  p = plan_softmax(16, 4, 4194304, 132, kHopperOptin, 2, false, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTile);
+  EXPECT_EQ(column_tile_for(4, 4194304, 8, 2).groups, 256);
+  EXPECT_EQ(p.smem_bytes, 4 * 2048 * 2);
+  // No wider than inner: three columns take a tile of four, scalar loads.
+  p = plan_softmax(4, 1000, 3, 132, kHopperOptin, 4, false, 1);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTile);
+  EXPECT_EQ(p.vec, 1);
+  EXPECT_EQ(column_tile_for(1000, 3, 1, 4).groups, 4);
+  EXPECT_EQ(p.grid, 4);
+  // inner not a multiple of the vector: scalar loads.
+  EXPECT_EQ(plan_softmax(64, 16, 262146, 132, kHopperOptin, 4, false, 4).vec, 1);
+  // Past the shared memory, or without it: a thread per column.
+  EXPECT_EQ(plan_softmax(2, 20000, 3, 132, kHopperOptin, 4).tier, SoftmaxTier::kColumn);
+  EXPECT_EQ(plan_softmax(2, 2000, 1024, 132, kHopperOptin, 4, true, 4).tier, SoftmaxTier::kColumn);
+  EXPECT_EQ(plan_softmax(2, 1700, 1024, 132, kHopperOptin, 4, true, 4).tier,
+            SoftmaxTier::kColumnTile);
+  EXPECT_EQ(plan_softmax(64, 16, 262144, 132, 0, 4).tier, SoftmaxTier::kColumn);
+  // Whatever the shape, a planned tile fits what the launcher allows.
+  for (int elem : {2, 4, 8}) {
+    for (bool backward : {false, true}) {
+      for (int64_t dim = 1; dim < 8000; dim = dim * 3 / 2 + 1) {
+        for (int64_t inner : {2, 5, 64, 1000, 1 << 20}) {
+          const auto q = plan_softmax(3, dim, inner, 132, kHopperOptin, elem, backward, 1);
+          if (q.tier != SoftmaxTier::kColumnTile) continue;
+          EXPECT_EQ(q.smem_bytes,
+                    column_tile_smem(column_tile_for(dim, inner, 1, elem), dim, elem, backward));
+          EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
