@@ -13,6 +13,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cooperative_groups.h>
 #include <cstdint>
 #include <cub/block/block_reduce.cuh>
 #include <cub/warp/warp_reduce.cuh>
@@ -653,6 +654,80 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
   }
 }
 
+//! kClusterRow: a row split over a thread-block cluster (the launch's cluster size, 2 to 8
+//! blocks): block rank r stages chunks [r per, (r + 1) per) of the row in its shared memory on the
+//! one read (as forward_smem_rows), and the row's max and sum combine every block's partial
+//! through distributed shared memory, each block reading them in rank order, so all blocks hold
+//! bitwise the same totals; then each block writes its slice from shared memory. A cluster takes
+//! rows cluster id, + clusters, ...; its last barrier of each row keeps every block's partials
+//! (and the block itself) alive until the other blocks have read them. Compiled for sm_90 on;
+//! plan_softmax picks it only on devices that launch clusters.
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t rows, int64_t dim,
+                                                     bool safe) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  namespace cg = cooperative_groups;
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
+  constexpr int kVec = Split::kVec;
+  using MaxReduce = cub::BlockReduce<V, kThreads>;
+  using SumReduce = cub::BlockReduce<BelowCount<A>, kThreads>;
+  __shared__ union {
+    typename MaxReduce::TempStorage max;
+    typename SumReduce::TempStorage sum;
+  } temp;
+  __shared__ V block_max;
+  __shared__ BelowCount<A> block_sum;
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  T* staged = reinterpret_cast<T*>(softmax_smem);
+  const cg::cluster_group cluster = cg::this_cluster();
+  const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
+  // A slice fits one block's shared memory (plan_softmax): 32-bit chunk counts (fewer registers
+  // under the 64 of a 1024-thread block).
+  const int chunks = static_cast<int>(dim / kVec);  // kVec divides dim (plan_softmax)
+  const int per = static_cast<int>((chunks + blocks - 1) / blocks);
+  const int first = static_cast<int>(rank) * per < chunks ? static_cast<int>(rank) * per : chunks;
+  const int count = (first + per < chunks ? first + per : chunks) - first;
+  for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks) {
+    const int64_t offset = row * dim + int64_t{first} * kVec;
+    V max = stage_row<kThreads, Split>(x + offset, staged, count);
+    max = MaxReduce(temp.max).Reduce(max, NanMax{});
+    if (threadIdx.x == 0) block_max = max;  // the aggregate is valid in thread 0
+    cluster.sync();
+    max = -static_cast<V>(HUGE_VAL);
+    for (unsigned r = 0; r < blocks; ++r)
+      max = nan_max(max, *cluster.map_shared_rank(&block_max, r));
+    LaneSum<T> sum;
+    for (int c = threadIdx.x; c < count; c += kThreads) {
+      T v[kVec];
+      load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
+    }
+    const BelowCount<A> part =
+        SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
+    if (threadIdx.x == 0) block_sum = part;
+    cluster.sync();
+    BelowCount<A> total{A(0), 0};
+    for (unsigned r = 0; r < blocks; ++r)
+      total = SumBelowCount<A>{}(total, *cluster.map_shared_rank(&block_sum, r));
+    const RegisterScale<T> s(finish<kKind>(max_sum_from(A(max), total.below, total.at_max), safe));
+    for (int c = threadIdx.x; c < count; c += kThreads) {
+      T v[kVec], out[kVec];
+      load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const V xv = softmax_value(v[i]);
+        out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, s.max), s);
+      }
+      store_chunk<kVec>(y + offset + c * kVec, out);
+    }
+    cluster.sync();  // block_max, block_sum, temp: read across the cluster before reuse or exit
+  }
+#endif
+}
+
 //! kColumn: a thread per (outer, inner) column, walking dim with stride inner; neighbouring
 //! threads take neighbouring inner indices, so each warp access is contiguous.
 template <class T, SoftmaxKind kKind>
@@ -820,6 +895,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     forward_block_register_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
     forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe);
+  } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
+    forward_cluster_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else {
     forward_columns<T, kKind>(x, y, outer, dim, inner, safe);
   }
@@ -1037,6 +1114,68 @@ __device__ __forceinline__ void backward_columns(const T* y, const T* dy, T* dx,
   }
 }
 
+//! kClusterRow backward: each block stages its slice of y and dy (as backward_smem_rows), the
+//! row's sum combines every block's partial through distributed shared memory in rank order,
+//! then each block writes its slice.
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T* dx, int64_t rows,
+                                                      int64_t dim) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  namespace cg = cooperative_groups;
+  using A = softmax_acc_t<T>;
+  // Two chunks per stream in flight: four spilled under the 64 registers of a 1024-thread block
+  // (float32, 16-byte loads), with the slice bounds held beside them.
+  constexpr int kVec = Split::kVec, kUnroll = sizeof(T) == 8 ? 1 : 2;
+  using BlockReduce = cub::BlockReduce<A, kThreads>;
+  __shared__ typename BlockReduce::TempStorage temp;
+  __shared__ A block_total;
+  const cg::cluster_group cluster = cg::this_cluster();
+  const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
+  const int chunks = static_cast<int>(dim / kVec);  // a slice fits shared memory: 32-bit counts
+  const int per = static_cast<int>((chunks + blocks - 1) / blocks);
+  const int first = static_cast<int>(rank) * per < chunks ? static_cast<int>(rank) * per : chunks;
+  const int count = (first + per < chunks ? first + per : chunks) - first;
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  T* staged_y = reinterpret_cast<T*>(softmax_smem);
+  T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((per * kVec * sizeof(T) + 15) / 16) * 16);
+  for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks) {
+    const int64_t offset = row * dim + int64_t{first} * kVec;
+    A t = 0;
+    for (int c0 = threadIdx.x; c0 < count; c0 += kThreads * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+      load_round<kThreads, kUnroll, kVec>(y + offset, c0, count, yv);
+      load_round<kThreads, kUnroll, kVec>(dy + offset, c0, count, gv);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t c = c0 + int64_t{u} * kThreads;
+        if (c >= count) continue;
+        store_chunk<kVec>(staged_y + c * kVec, yv[u]);
+        store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+      }
+    }
+    t = BlockReduce(temp).Sum(t);
+    if (threadIdx.x == 0) block_total = t;
+    cluster.sync();
+    A total = 0;
+    for (unsigned r = 0; r < blocks; ++r)
+      total += *cluster.map_shared_rank(&block_total, r);
+    for (int c = threadIdx.x; c < count; c += kThreads) {
+      T yv[kVec], gv[kVec], out[kVec];
+      load_chunk<kVec>(staged_y + c * kVec, yv);
+      load_chunk<kVec>(staged_dy + c * kVec, gv);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
+      store_chunk<kVec>(dx + offset + c * kVec, out);
+    }
+    cluster.sync();  // block_total and temp: read across the cluster before reuse or exit
+  }
+#endif
+}
+
 //! kColumnTile backward: y and dy tiles staged on their one read (dy's after y's), the column
 //! sums, then the outputs from the staged tiles.
 template <class Split, class T, SoftmaxKind kKind>
@@ -1107,6 +1246,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     backward_block_register_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
     backward_column_tiles<Split, T, kKind>(y, dy, dx, outer, dim, inner);
+  } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
+    backward_cluster_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else {
     backward_columns<T, kKind>(y, dy, dx, outer, dim, inner);
   }

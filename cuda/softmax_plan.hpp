@@ -17,6 +17,11 @@
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
 //!    memory: a 1024-thread block stages the row on chip in its storage type (16-byte loads when
 //!    rows are aligned, four in flight per thread), so it is read once.
+//!  - kClusterRow: the same rows split over a thread-block cluster of 2 to 8 blocks (Hopper
+//!    on), each staging its slice of the row in its shared memory, the row's max and sum
+//!    combined through distributed shared memory: rows too long for one block's shared memory
+//!    (up to 8 blocks' worth) still read once, and rows fewer than the multiprocessors spread
+//!    over several SMs each.
 //!  - kColumnTile: middle axis (inner > 1) when a tile fits the opt-in shared memory: a
 //!    256-thread block per tile of one outer index, every dim index and a few consecutive inner
 //!    columns (ColumnTile), staged on chip on its one read (16-byte loads along inner when
@@ -42,7 +47,8 @@ enum class SoftmaxTier : int {
   kColumn = 2,
   kSmemRow = 3,
   kBlockRegs = 4,
-  kColumnTile = 5
+  kColumnTile = 5,
+  kClusterRow = 6
 };
 
 struct SoftmaxPlan {
@@ -51,8 +57,9 @@ struct SoftmaxPlan {
   int per_lane = 0;        //!< kWarpRow, kBlockRegs: row values held per lane (thread), 2^k
   int lanes = 0;           //!< kWarpRow: lanes per row, a power of two in [1, 32]
   int vec = 1;             //!< row tiers, kColumnTile: elements per load (1, or 16 bytes' worth)
-  int64_t smem_bytes = 0;  //!< kSmemRow, kColumnTile: dynamic shared memory per block
-  int64_t grid = 1;
+  int64_t smem_bytes = 0;  //!< kSmemRow, kClusterRow, kColumnTile: dynamic shared memory per block
+  int cluster = 1;         //!< kClusterRow: blocks per cluster (one row per cluster)
+  int64_t grid = 1;        //!< blocks (a multiple of cluster)
 };
 
 //! Row bytes a lane may hold in registers in the warp tier: 128 forward, 64 per stream backward
@@ -63,6 +70,9 @@ inline constexpr int softmax_max_per_lane(int elem_size, bool backward) {
   return held < 32 ? held : 32;
 }
 inline constexpr int64_t kSoftmaxWideBlockDim = 32768;
+//! Few rows split over a cluster only while each block keeps at least this many chunks (half a
+//! 1024-thread block's worth): smaller slices leave most of each block idle.
+inline constexpr int64_t kSoftmaxMinClusterSliceChunks = 512;
 inline constexpr int kSoftmaxBlockRegsMaxThreads = 512;
 //! Shared memory kept free for the kernels' static allocations (CUB temp storage, row totals).
 inline constexpr int64_t kSoftmaxStaticSmemReserve = 2048;
@@ -134,10 +144,11 @@ CUACT_PLAN_HD inline constexpr int64_t column_tile_smem(const ColumnTile& t, int
 //! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
 //! stages two rows (y and dy). vec: elements per 16-byte load when every row of every tensor
 //! starts 16-byte aligned (so dim is a multiple of it), else 1; for a middle axis, when every
-//! tensor is 16-byte aligned and inner is a multiple of it.
+//! tensor is 16-byte aligned and inner is a multiple of it. max_cluster: the largest thread-block
+//! cluster the device launches (0 or 1: none).
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
-                                int vec = 1) {
+                                int vec = 1, int max_cluster = 0) {
   const int64_t sms = multiprocessors > 0 ? multiprocessors : 1;
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
@@ -183,15 +194,32 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     p.block = capacity / per_lane > 256 ? 512 : 256;
     p.grid = capped(outer);
   } else {
-    const int64_t row_bytes = dim * elem_size * (backward ? 2 : 1);
-    const bool fits = row_bytes + 16 + kSoftmaxStaticSmemReserve <= smem_optin;
-    p.tier = fits ? SoftmaxTier::kSmemRow : SoftmaxTier::kBlockRow;
-    p.smem_bytes = fits ? row_bytes + 16 : 0;  // + 16: the second row starts 16-byte aligned
-    // Shared-memory rows: 1024 threads, as many loads in flight as a block can have (one block
-    // per SM once a row takes more than half the shared memory).
-    p.block = fits || dim >= kSoftmaxWideBlockDim ? 1024 : 256;
     p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
-    p.grid = capped(outer);
+    const int64_t chunks = dim / p.vec;
+    // Shared memory of a block staging `per` chunks of each staged row (+ 16: the second row
+    // starts 16-byte aligned).
+    auto staged_bytes = [&](int64_t per) {
+      return per * p.vec * elem_size * (backward ? 2 : 1) + 16;
+    };
+    auto fits = [&](int64_t bytes) { return bytes + kSoftmaxStaticSmemReserve <= smem_optin; };
+    int cluster = 1;
+    while (cluster < max_cluster && !fits(staged_bytes((chunks + cluster - 1) / cluster)))
+      cluster *= 2;
+    const bool on_chip = fits(staged_bytes((chunks + cluster - 1) / cluster));
+    // Few rows: more blocks per row while that still leaves SMs idle and whole slices per block.
+    while (on_chip && cluster < max_cluster && outer * cluster < sms &&
+           chunks / (2 * cluster) >= kSoftmaxMinClusterSliceChunks)
+      cluster *= 2;
+    const int64_t per = (chunks + cluster - 1) / cluster;
+    p.tier = !on_chip      ? SoftmaxTier::kBlockRow
+             : cluster > 1 ? SoftmaxTier::kClusterRow
+                           : SoftmaxTier::kSmemRow;
+    p.smem_bytes = on_chip ? staged_bytes(per) : 0;
+    p.cluster = on_chip ? cluster : 1;
+    // On chip: 1024 threads, as many loads in flight as a block can have (one block per SM once
+    // a row takes more than half the shared memory).
+    p.block = on_chip || dim >= kSoftmaxWideBlockDim ? 1024 : 256;
+    p.grid = capped(outer * p.cluster) / p.cluster * p.cluster;
   }
   return p;
 }

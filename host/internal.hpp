@@ -28,6 +28,7 @@ struct DeviceLimits {
   int device = 0;
   int multiprocessor_count = 0;
   int shared_memory_optin = 0;  //!< bytes of dynamic + static shared memory a block may opt into
+  int max_cluster_blocks = 0;   //!< thread-block cluster size we launch up to (0: no clusters)
 };
 Status current_device_limits(DeviceLimits* limits) noexcept;
 
@@ -46,6 +47,7 @@ Status validate_aliasing(const char* fn, const char* out_name, const void* out, 
 struct LaunchContext {
   int multiprocessor_count = 0;
   int shared_memory_optin = 0;
+  int max_cluster_blocks = 0;
   int device = 0;
   cudaStream_t stream = nullptr;
 };

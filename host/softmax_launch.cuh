@@ -61,6 +61,45 @@ cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T*
   return cudaSuccess;
 }
 
+//! Launches kKernel in clusters of p.cluster blocks (p.grid is a multiple of it), with p.smem_bytes
+//! of dynamic shared memory opted into. cudaLaunchKernelEx reports a configuration the device
+//! cannot schedule (cluster too large for a GPC at this shared memory) as its return value.
+template <auto kKernel, class... Args>
+cudaError_t launch_clusters(const SoftmaxPlan& p, const LaunchContext& ctx, Args... args) {
+  const cudaError_t err = allow_opt_in_smem<kKernel>(ctx);
+  if (err != cudaSuccess) return err;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(static_cast<unsigned>(p.grid));
+  config.blockDim = dim3(static_cast<unsigned>(p.block));
+  config.dynamicSmemBytes = static_cast<size_t>(p.smem_bytes);
+  config.stream = ctx.stream;
+  cudaLaunchAttribute cluster[1] = {};
+  cluster[0].id = cudaLaunchAttributeClusterDimension;
+  cluster[0].val.clusterDim.x = static_cast<unsigned>(p.cluster);
+  cluster[0].val.clusterDim.y = 1;
+  cluster[0].val.clusterDim.z = 1;
+  config.attrs = cluster;
+  config.numAttrs = 1;
+  return cudaLaunchKernelEx(&config, kKernel, args...);
+}
+
+template <int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_cluster_rows(const SoftmaxPlan& p, const T* x, T* y,
+                                        const SoftmaxShape& s, bool safe,
+                                        const LaunchContext& ctx) {
+  return launch_clusters<
+      &softmax_forward_kernel<SoftmaxTier::kClusterRow, 1024, ChunkSplit<kVec>, T, kKind>>(
+      p, ctx, x, y, s.outer, s.dim, s.inner, safe);
+}
+
+template <int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_cluster_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                         const SoftmaxShape& s, const LaunchContext& ctx) {
+  return launch_clusters<
+      &softmax_backward_kernel<SoftmaxTier::kClusterRow, 1024, ChunkSplit<kVec>, T, kKind>>(
+      p, ctx, y, dy, dx, s.outer, s.dim, s.inner);
+}
+
 template <int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_column_tiles(const SoftmaxPlan& p, const T* x, T* y,
                                         const SoftmaxShape& s, bool safe,
@@ -341,6 +380,9 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
                                    p, x, y, s, safe, stream)
                              : launch_forward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, x, y, s, safe, stream);
+    case SoftmaxTier::kClusterRow:
+      return p.vec > 1 ? launch_forward_cluster_rows<kWide, T, kKind>(p, x, y, s, safe, ctx)
+                       : launch_forward_cluster_rows<1, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kColumnTile:
       return p.vec > 1 ? launch_forward_column_tiles<kWide, T, kKind>(p, x, y, s, safe, ctx)
                        : launch_forward_column_tiles<1, T, kKind>(p, x, y, s, safe, ctx);
@@ -377,6 +419,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
                                    p, y, dy, dx, s, stream)
                              : launch_backward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, y, dy, dx, s, stream);
+    case SoftmaxTier::kClusterRow:
+      return p.vec > 1 ? launch_backward_cluster_rows<kWide, T, kKind>(p, y, dy, dx, s, ctx)
+                       : launch_backward_cluster_rows<1, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kColumnTile:
       return p.vec > 1 ? launch_backward_column_tiles<kWide, T, kKind>(p, y, dy, dx, s, ctx)
                        : launch_backward_column_tiles<1, T, kKind>(p, y, dy, dx, s, ctx);
@@ -393,7 +438,7 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
                                     bool safe, const LaunchContext& ctx) {
   const SoftmaxPlan p =
       plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                   sizeof(T), false, softmax_vector_width<T>(s, {x, y}));
+                   sizeof(T), false, softmax_vector_width<T>(s, {x, y}), ctx.max_cluster_blocks);
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   const cudaError_t err =
@@ -406,9 +451,9 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
 template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
-  const SoftmaxPlan p =
-      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                   sizeof(T), true, softmax_vector_width<T>(s, {y, dy, dx}));
+  const SoftmaxPlan p = plan_softmax(
+      s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T), true,
+      softmax_vector_width<T>(s, {y, dy, dx}), ctx.max_cluster_blocks);
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);

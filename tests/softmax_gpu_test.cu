@@ -266,6 +266,8 @@ std::vector<SoftmaxShape> last_axis_shapes() {
   }
   for (int64_t cols : {7, 65, 1025})
     shapes.push_back({10000, cols, 1});
+  // Clusters for more rows than SMs (float32: a row past one block's shared memory).
+  shapes.push_back({134, 58000, 1});
   for (int64_t cols : {65536, 65537, 262145, 1048576, 1048579}) {
     for (int64_t rows : {1, 3})
       shapes.push_back({rows, cols, 1});
@@ -333,12 +335,12 @@ TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
 
 // Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
 TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
-  // Warp rows, block registers, shared memory (float64: two reads), two reads, middle axis in
-  // column tiles (scalar, 16-byte) and a thread per column.
+  // Warp rows, block registers, shared memory (float64: two reads), clusters (on GPUs that
+  // launch them), two reads, middle axis in column tiles (scalar, 16-byte) and a thread per column.
   for (SoftmaxShape s :
-       {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{2, 33000, 1},
-        SoftmaxShape{2, 70000, 1}, SoftmaxShape{3, 9, 5}, SoftmaxShape{2, 9, 64},
-        SoftmaxShape{1, 40000, 3}}) {
+       {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{1, 20000, 1},
+        SoftmaxShape{2, 33000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{3, 9, 5},
+        SoftmaxShape{2, 9, 64}, SoftmaxShape{1, 40000, 3}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_backward(s, k, false);

@@ -274,4 +274,66 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   }
 }
 
+// Rows split over a thread-block cluster (up to 8 blocks): when one block's shared memory cannot
+// hold the row, and when rows are fewer than the SMs; without clusters, one block per row.
+TEST(SoftmaxPlanTest, ClusterRows) {
+  constexpr int64_t kHopperOptin = 227 * 1024;
+  // One 32K float32 row: eight blocks of 1024 chunks instead of one block.
+  auto p = plan_softmax(1, 32768, 1, 132, kHopperOptin, 4, false, 4, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+  EXPECT_EQ(p.cluster, 8);
+  EXPECT_EQ(p.block, 1024);
+  EXPECT_EQ(p.smem_bytes, 1024 * 4 * 4 + 16);
+  EXPECT_EQ(p.grid, 8);
+  // Enough rows and the row fits: one block per row.
+  p = plan_softmax(132, 32768, 1, 132, kHopperOptin, 4, false, 4, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kSmemRow);
+  EXPECT_EQ(p.cluster, 1);
+  // A 1 MB row: the smallest cluster whose slices fit, eight blocks of 128 KB.
+  p = plan_softmax(100, 262144, 1, 132, kHopperOptin, 4, false, 4, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+  EXPECT_EQ(p.cluster, 8);
+  EXPECT_EQ(p.smem_bytes, 8192 * 4 * 4 + 16);
+  EXPECT_EQ(p.grid, 800);
+  p = plan_softmax(134, 58000, 1, 132, kHopperOptin, 4, false, 4, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+  EXPECT_EQ(p.cluster, 2);
+  // Backward stages y and dy: 131072 float32 columns need eight blocks.
+  p = plan_softmax(100, 131072, 1, 132, kHopperOptin, 4, true, 4, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+  EXPECT_EQ(p.cluster, 8);
+  EXPECT_EQ(p.smem_bytes, 2 * 4096 * 4 * 4 + 16);
+  // Past eight blocks' shared memory, or without clusters: the two-read block tier.
+  p = plan_softmax(100, 1048576, 1, 132, kHopperOptin, 4, false, 4, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(p.cluster, 1);
+  EXPECT_EQ(p.smem_bytes, 0);
+  EXPECT_EQ(plan_softmax(100, 262144, 1, 132, kHopperOptin, 4, false, 4, 0).tier,
+            SoftmaxTier::kBlockRow);
+  EXPECT_EQ(plan_softmax(1, 32768, 1, 132, kHopperOptin, 4, false, 4, 0).tier,
+            SoftmaxTier::kSmemRow);
+  // Few rows: more blocks per row while SMs stay idle and each keeps 512 chunks or more.
+  EXPECT_EQ(plan_softmax(16, 65536, 1, 132, kHopperOptin, 4, false, 4, 8).cluster, 8);
+  EXPECT_EQ(plan_softmax(1, 16385, 1, 132, kHopperOptin, 4, false, 1, 8).cluster, 8);
+  EXPECT_EQ(plan_softmax(3, 20000, 1, 132, kHopperOptin, 2, false, 8, 8).cluster, 4);
+  EXPECT_EQ(plan_softmax(3, 20000, 1, 132, kHopperOptin, 2, false, 8, 8).grid, 12);
+  EXPECT_EQ(plan_softmax(40, 65536, 1, 132, kHopperOptin, 2, false, 8, 8).cluster, 4);
+  // Every plan: whole clusters, slices that fit what the launcher opts into.
+  for (int elem : {2, 4, 8}) {
+    for (bool backward : {false, true}) {
+      for (int64_t rows : {1, 3, 50, 131, 132, 1 << 20}) {
+        for (int64_t dim = 4096; dim < 4000000; dim = dim * 5 / 4 + 3) {
+          const auto q = plan_softmax(rows, dim, 1, 132, kHopperOptin, elem, backward, 1, 8);
+          EXPECT_EQ(q.grid % q.cluster, 0);
+          EXPECT_LE(q.cluster, 8);
+          if (q.tier != SoftmaxTier::kClusterRow && q.tier != SoftmaxTier::kSmemRow) continue;
+          const int64_t per = (dim + q.cluster - 1) / q.cluster;
+          EXPECT_EQ(q.smem_bytes, per * elem * (backward ? 2 : 1) + 16);
+          EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
