@@ -728,6 +728,116 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
 #endif
 }
 
+//! A block's row partial in the grid tier, written over the first elements of its own slice of
+//! the output (its input slice is on chip by then, so this is safe in place too) and read back by
+//! the row's other blocks past their L1 (ld.global.cg): a line holding the start of a slice may
+//! sit in a neighbouring block's L1 from staging the end of its own.
+template <class T>
+using storage_word_t =
+    std::conditional_t<sizeof(T) == 2, unsigned short,
+                       std::conditional_t<sizeof(T) == 4, unsigned, unsigned long long>>;
+
+template <class T, class P>
+__device__ __forceinline__ void put_partial(T* at, const P& p) {
+  using Word = storage_word_t<T>;
+  constexpr int kWords = static_cast<int>((sizeof(P) + sizeof(Word) - 1) / sizeof(Word));
+  Word w[kWords] = {};
+  __builtin_memcpy(w, &p, sizeof(P));
+#pragma unroll
+  for (int i = 0; i < kWords; ++i)
+    reinterpret_cast<Word*>(at)[i] = w[i];
+}
+
+template <class T, class P>
+__device__ __forceinline__ P get_partial(const T* at) {
+  using Word = storage_word_t<T>;
+  constexpr int kWords = static_cast<int>((sizeof(P) + sizeof(Word) - 1) / sizeof(Word));
+  Word w[kWords];
+#pragma unroll
+  for (int i = 0; i < kWords; ++i)
+    w[i] = __ldcg(reinterpret_cast<const Word*>(at) + i);
+  P p;
+  __builtin_memcpy(&p, w, sizeof(P));
+  return p;
+}
+
+//! kGridRow: rows split over `parts` blocks each, every block of the grid resident at once (a
+//! cooperative launch); block b takes part b % parts of row (wave start) + b / parts, the grid
+//! taking gridDim.x / parts rows per wave. Each block stages its slice on the one read and reduces
+//! it to a (max, excess) pair (max, then the sum below it, as the on-chip tiers); the pairs meet
+//! through the output (put_partial) across a grid barrier, and every block of a row combines the
+//! same pairs with the same cub::BlockReduce, so all get bitwise the same totals. A second grid
+//! barrier keeps the pairs in place until every block has read them; then the outputs.
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows, int64_t dim,
+                                                  bool safe, int parts) {
+  namespace cg = cooperative_groups;
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
+  constexpr int kVec = Split::kVec;
+  using MaxReduce = cub::BlockReduce<V, kThreads>;
+  using SumReduce = cub::BlockReduce<BelowCount<A>, kThreads>;
+  using PairReduce = cub::BlockReduce<MaxSum<A>, kThreads>;
+  __shared__ union {
+    typename MaxReduce::TempStorage max;
+    typename SumReduce::TempStorage sum;
+    typename PairReduce::TempStorage pair;
+  } temp;
+  __shared__ V block_max;
+  __shared__ MaxSum<A> row_pair;
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  T* staged = reinterpret_cast<T*>(softmax_smem);
+  const cg::grid_group grid = cg::this_grid();
+  const int64_t chunks = dim / kVec;  // kVec divides dim (plan_softmax)
+  const RowSlice slice = row_slice(chunks, parts, static_cast<int>(blockIdx.x % parts));
+  const RowSlice mine = threadIdx.x < parts ? row_slice(chunks, parts, threadIdx.x) : slice;
+  const int64_t wave = gridDim.x / parts;
+  for (int64_t wave_first = 0; wave_first < rows; wave_first += wave) {
+    const int64_t row = wave_first + blockIdx.x / parts;
+    const bool live = row < rows;
+    const int count = live ? slice.count : 0;
+    const int64_t offset = row * dim + int64_t{slice.first} * kVec;
+    V max = stage_row<kThreads, Split>(x + offset, staged, count);
+    max = MaxReduce(temp.max).Reduce(max, NanMax{});
+    if (threadIdx.x == 0) block_max = max;  // the aggregate is valid in thread 0
+    __syncthreads();
+    max = block_max;
+    LaneSum<T> sum;
+    for (int c = threadIdx.x; c < count; c += kThreads) {
+      T v[kVec];
+      load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
+    }
+    const BelowCount<A> below =
+        SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
+    if (threadIdx.x == 0 && live) {
+      put_partial(y + offset, max_sum_from(A(max), below.below, below.at_max));
+      __threadfence();
+    }
+    grid.sync();
+    MaxSum<A> pair = empty_max_sum<A>();
+    if (live && threadIdx.x < parts)
+      pair = get_partial<T, MaxSum<A>>(y + row * dim + int64_t{mine.first} * kVec);
+    pair = PairReduce(temp.pair).Reduce(pair, CombineMaxSum<T>{});
+    if (threadIdx.x == 0) row_pair = pair;
+    grid.sync();  // every pair read before any slice is overwritten; row_pair visible block-wide
+    const RegisterScale<T> r(finish<kKind>(row_pair, safe));
+    for (int c = threadIdx.x; c < count; c += kThreads) {
+      T v[kVec], out[kVec];
+      load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        const V xv = softmax_value(v[i]);
+        out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
+      }
+      store_chunk<kVec>(y + offset + c * kVec, out);
+    }
+    __syncthreads();  // row_pair and temp are rewritten by the next wave
+  }
+}
+
 //! kColumn: a thread per (outer, inner) column, walking dim with stride inner; neighbouring
 //! threads take neighbouring inner indices, so each warp access is contiguous.
 template <class T, SoftmaxKind kKind>
@@ -884,7 +994,8 @@ inline constexpr int kSoftmaxMinBlocks = kThreads <= 256 ? 2 : 1;
 
 template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
-    softmax_forward_kernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, bool safe) {
+    softmax_forward_kernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, bool safe,
+                           int parts) {
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
     forward_warp_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
@@ -897,6 +1008,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
     forward_cluster_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
+  } else if constexpr (kTier == SoftmaxTier::kGridRow) {
+    forward_grid_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe, parts);
   } else {
     forward_columns<T, kKind>(x, y, outer, dim, inner, safe);
   }
@@ -1176,6 +1289,74 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
 #endif
 }
 
+//! kGridRow backward: each block stages its slice of y and dy and sums its terms; the sums meet
+//! through dx (put_partial) across a grid barrier, every block of a row adds the same partials
+//! with the same cub::BlockReduce, a second barrier, then the outputs.
+template <int kThreads, class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* dx, int64_t rows,
+                                                   int64_t dim, int parts) {
+  namespace cg = cooperative_groups;
+  using A = softmax_acc_t<T>;
+  constexpr int kVec = Split::kVec, kUnroll = sizeof(T) == 8 ? 1 : 2;
+  using BlockReduce = cub::BlockReduce<A, kThreads>;
+  __shared__ typename BlockReduce::TempStorage temp;
+  __shared__ A row_total;
+  const cg::grid_group grid = cg::this_grid();
+  const int64_t chunks = dim / kVec;
+  const RowSlice slice = row_slice(chunks, parts, static_cast<int>(blockIdx.x % parts));
+  const RowSlice mine = threadIdx.x < parts ? row_slice(chunks, parts, threadIdx.x) : slice;
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  const int per = static_cast<int>((chunks + parts - 1) / parts);
+  T* staged_y = reinterpret_cast<T*>(softmax_smem);
+  T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((per * kVec * sizeof(T) + 15) / 16) * 16);
+  const int64_t wave = gridDim.x / parts;
+  for (int64_t wave_first = 0; wave_first < rows; wave_first += wave) {
+    const int64_t row = wave_first + blockIdx.x / parts;
+    const bool live = row < rows;
+    const int count = live ? slice.count : 0;
+    const int64_t offset = row * dim + int64_t{slice.first} * kVec;
+    A t = 0;
+    for (int c0 = threadIdx.x; c0 < count; c0 += kThreads * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+      load_round<kThreads, kUnroll, kVec>(y + offset, c0, count, yv);
+      load_round<kThreads, kUnroll, kVec>(dy + offset, c0, count, gv);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int c = c0 + u * kThreads;
+        if (c >= count) continue;
+        store_chunk<kVec>(staged_y + c * kVec, yv[u]);
+        store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+      }
+    }
+    t = BlockReduce(temp).Sum(t);
+    if (threadIdx.x == 0 && live) {
+      put_partial(dx + offset, t);
+      __threadfence();
+    }
+    grid.sync();
+    A part = 0;
+    if (live && threadIdx.x < parts)
+      part = get_partial<T, A>(dx + row * dim + int64_t{mine.first} * kVec);
+    part = BlockReduce(temp).Sum(part);
+    if (threadIdx.x == 0) row_total = part;
+    grid.sync();  // every partial read before any slice is overwritten; row_total block-wide
+    const A total = row_total;
+    for (int c = threadIdx.x; c < count; c += kThreads) {
+      T yv[kVec], gv[kVec], out[kVec];
+      load_chunk<kVec>(staged_y + c * kVec, yv);
+      load_chunk<kVec>(staged_dy + c * kVec, gv);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
+      store_chunk<kVec>(dx + offset + c * kVec, out);
+    }
+    __syncthreads();  // row_total and temp are rewritten by the next wave
+  }
+}
+
 //! kColumnTile backward: y and dy tiles staged on their one read (dy's after y's), the column
 //! sums, then the outputs from the staged tiles.
 template <class Split, class T, SoftmaxKind kKind>
@@ -1235,7 +1416,7 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
 template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t outer, int64_t dim,
-                            int64_t inner) {
+                            int64_t inner, int parts) {
   if constexpr (kTier == SoftmaxTier::kWarpRow) {
     backward_warp_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
@@ -1248,6 +1429,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     backward_column_tiles<Split, T, kKind>(y, dy, dx, outer, dim, inner);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
     backward_cluster_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
+  } else if constexpr (kTier == SoftmaxTier::kGridRow) {
+    backward_grid_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim, parts);
   } else {
     backward_columns<T, kKind>(y, dy, dx, outer, dim, inner);
   }

@@ -22,6 +22,10 @@
 //!    combined through distributed shared memory: rows too long for one block's shared memory
 //!    (up to 8 blocks' worth) still read once, and rows fewer than the multiprocessors spread
 //!    over several SMs each.
+//!  - kGridRow: rows split over `parts` blocks each (any number up to the SMs), every block
+//!    resident at once (cooperative launch), the partials exchanged through the output across
+//!    grid barriers: rows too long for a cluster (1M float32 columns) still read once, and few
+//!    long rows spread over the whole GPU.
 //!  - kColumnTile: middle axis (inner > 1) when a tile fits the opt-in shared memory: a
 //!    256-thread block per tile of one outer index, every dim index and a few consecutive inner
 //!    columns (ColumnTile), staged on chip on its one read (16-byte loads along inner when
@@ -48,7 +52,8 @@ enum class SoftmaxTier : int {
   kSmemRow = 3,
   kBlockRegs = 4,
   kColumnTile = 5,
-  kClusterRow = 6
+  kClusterRow = 6,
+  kGridRow = 7
 };
 
 struct SoftmaxPlan {
@@ -59,6 +64,7 @@ struct SoftmaxPlan {
   int vec = 1;             //!< row tiers, kColumnTile: elements per load (1, or 16 bytes' worth)
   int64_t smem_bytes = 0;  //!< kSmemRow, kClusterRow, kColumnTile: dynamic shared memory per block
   int cluster = 1;         //!< kClusterRow: blocks per cluster (one row per cluster)
+  int parts = 1;           //!< kGridRow: blocks per row
   int64_t grid = 1;        //!< blocks (a multiple of cluster)
 };
 
@@ -73,6 +79,10 @@ inline constexpr int64_t kSoftmaxWideBlockDim = 32768;
 //! Few rows split over a cluster only while each block keeps at least this many chunks (half a
 //! 1024-thread block's worth): smaller slices leave most of each block idle.
 inline constexpr int64_t kSoftmaxMinClusterSliceChunks = 512;
+//! Few rows on chip leave a cluster for the grid tier once that spreads each row over at least
+//! this many times the cluster's blocks (a guess until the bench has tuned it: the grid tier
+//! pays two grid barriers against the cluster's hardware barrier).
+inline constexpr int kSoftmaxGridOverClusterFactor = 4;
 inline constexpr int kSoftmaxBlockRegsMaxThreads = 512;
 //! Shared memory kept free for the kernels' static allocations (CUB temp storage, row totals).
 inline constexpr int64_t kSoftmaxStaticSmemReserve = 2048;
@@ -140,15 +150,29 @@ CUACT_PLAN_HD inline constexpr int64_t column_tile_smem(const ColumnTile& t, int
   return staged + partials;
 }
 
+//! kGridRow: the chunks [first, first + count) of part `part` of a row of `chunks` split `parts`
+//! ways (ceil(chunks / parts) each, the last part what is left).
+struct RowSlice {
+  int first = 0;
+  int count = 0;
+};
+CUACT_PLAN_HD inline constexpr RowSlice row_slice(int64_t chunks, int parts, int part) {
+  const int64_t per = (chunks + parts - 1) / parts;
+  const int64_t first = part * per < chunks ? part * per : chunks;
+  const int64_t end = first + per < chunks ? first + per : chunks;
+  return RowSlice{static_cast<int>(first), static_cast<int>(end - first)};
+}
+
 //! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
 //! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
 //! stages two rows (y and dy). vec: elements per 16-byte load when every row of every tensor
 //! starts 16-byte aligned (so dim is a multiple of it), else 1; for a middle axis, when every
 //! tensor is 16-byte aligned and inner is a multiple of it. max_cluster: the largest thread-block
-//! cluster the device launches (0 or 1: none).
+//! cluster the device launches (0 or 1: none); cooperative: whether it launches cooperative
+//! (grid-synchronising) kernels.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
-                                int vec = 1, int max_cluster = 0) {
+                                int vec = 1, int max_cluster = 0, bool cooperative = false) {
   const int64_t sms = multiprocessors > 0 ? multiprocessors : 1;
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
@@ -211,6 +235,27 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
            chunks / (2 * cluster) >= kSoftmaxMinClusterSliceChunks)
       cluster *= 2;
     const int64_t per = (chunks + cluster - 1) / cluster;
+    // The grid tier: at least enough parts for each slice to fit a block, and for few rows as
+    // many as the SMs allow while each keeps kSoftmaxMinClusterSliceChunks (so every part, the
+    // last included, holds a partial); one block per SM, all resident.
+    const int64_t per_block = smem_optin > 0 ? (smem_optin - kSoftmaxStaticSmemReserve - 16) /
+                                                   (int64_t{p.vec} * elem_size * (backward ? 2 : 1))
+                                             : 0;
+    const int64_t min_parts = per_block > 0 ? (chunks + per_block - 1) / per_block : sms + 1;
+    const int64_t spread = outer < sms ? sms / outer : 1;
+    const int64_t most_parts =
+        chunks / kSoftmaxMinClusterSliceChunks < sms ? chunks / kSoftmaxMinClusterSliceChunks : sms;
+    const int64_t wanted = spread < most_parts ? spread : most_parts;
+    const int64_t parts = min_parts > wanted ? min_parts : wanted;
+    if (cooperative && min_parts <= most_parts && parts > 1 &&
+        (!on_chip || parts >= kSoftmaxGridOverClusterFactor * cluster)) {
+      p.tier = SoftmaxTier::kGridRow;
+      p.parts = static_cast<int>(parts);
+      p.smem_bytes = staged_bytes((chunks + parts - 1) / parts);
+      p.block = 1024;
+      p.grid = (outer < sms / parts ? outer : sms / parts) * parts;  // rows per wave x parts
+      return p;
+    }
     p.tier = !on_chip      ? SoftmaxTier::kBlockRow
              : cluster > 1 ? SoftmaxTier::kClusterRow
                            : SoftmaxTier::kSmemRow;

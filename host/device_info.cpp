@@ -10,6 +10,7 @@ constexpr int kMaxDevices = 64;
 std::atomic<int> g_sm_count[kMaxDevices];
 std::atomic<int> g_smem_optin[kMaxDevices];
 std::atomic<int> g_max_cluster[kMaxDevices];
+std::atomic<bool> g_cooperative[kMaxDevices];
 //! The portable cluster size limit: larger clusters need a non-portable opt-in and may not fit a
 //! GPC at all.
 constexpr int kPortableClusterBlocks = 8;
@@ -29,21 +30,27 @@ Status current_device_limits(DeviceLimits* limits) noexcept {
   limits->multiprocessor_count = g_sm_count[device].load(std::memory_order_acquire);
   limits->shared_memory_optin = g_smem_optin[device].load(std::memory_order_relaxed);
   limits->max_cluster_blocks = g_max_cluster[device].load(std::memory_order_relaxed);
+  limits->cooperative_launch = g_cooperative[device].load(std::memory_order_relaxed);
   if (limits->multiprocessor_count > 0) return Status::kSuccess;
-  int sms = 0, smem = 0, clusters = 0;
+  int sms = 0, smem = 0, clusters = 0, cooperative = 0;
   err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   if (err == cudaSuccess) {
     err = cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   }
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
+  if (err == cudaSuccess) {
+    err = cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device);
+  }
   if (err != cudaSuccess || sms <= 0) return no_device(err);
   const int max_cluster = clusters ? kPortableClusterBlocks : 0;
   g_smem_optin[device].store(smem, std::memory_order_relaxed);
   g_max_cluster[device].store(max_cluster, std::memory_order_relaxed);
+  g_cooperative[device].store(cooperative != 0, std::memory_order_relaxed);
   g_sm_count[device].store(sms, std::memory_order_release);  // last: marks the entry filled
   limits->multiprocessor_count = sms;
   limits->shared_memory_optin = smem;
   limits->max_cluster_blocks = max_cluster;
+  limits->cooperative_launch = cooperative != 0;
   return Status::kSuccess;
 }
 
@@ -53,6 +60,7 @@ Status make_launch_context(cudaStream_t stream, LaunchContext* ctx) noexcept {
   ctx->multiprocessor_count = limits.multiprocessor_count;
   ctx->shared_memory_optin = limits.shared_memory_optin;
   ctx->max_cluster_blocks = limits.max_cluster_blocks;
+  ctx->cooperative_launch = limits.cooperative_launch;
   ctx->device = limits.device;
   ctx->stream = stream;
   return s;

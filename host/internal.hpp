@@ -29,6 +29,7 @@ struct DeviceLimits {
   int multiprocessor_count = 0;
   int shared_memory_optin = 0;  //!< bytes of dynamic + static shared memory a block may opt into
   int max_cluster_blocks = 0;   //!< thread-block cluster size we launch up to (0: no clusters)
+  bool cooperative_launch = false;  //!< grid-synchronising (cooperative) launches supported
 };
 Status current_device_limits(DeviceLimits* limits) noexcept;
 
@@ -48,6 +49,7 @@ struct LaunchContext {
   int multiprocessor_count = 0;
   int shared_memory_optin = 0;
   int max_cluster_blocks = 0;
+  bool cooperative_launch = false;
   int device = 0;
   cudaStream_t stream = nullptr;
 };

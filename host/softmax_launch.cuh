@@ -45,7 +45,7 @@ cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, con
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(x, y, s.outer, s.dim,
-                                                                            s.inner, safe);
+                                                                            s.inner, safe, 1);
   return cudaSuccess;
 }
 
@@ -57,15 +57,17 @@ cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T*
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
-                                                                            s.dim, s.inner);
+                                                                            s.dim, s.inner, 1);
   return cudaSuccess;
 }
 
-//! Launches kKernel in clusters of p.cluster blocks (p.grid is a multiple of it), with p.smem_bytes
-//! of dynamic shared memory opted into. cudaLaunchKernelEx reports a configuration the device
-//! cannot schedule (cluster too large for a GPC at this shared memory) as its return value.
+//! Launches kKernel with one launch attribute (a cluster size, or cooperative), p.grid blocks of
+//! p.block threads and p.smem_bytes of dynamic shared memory opted into. cudaLaunchKernelEx
+//! returns a configuration the device cannot schedule (a cluster too large for a GPC at this
+//! shared memory, a cooperative grid that cannot be resident at once) as its error.
 template <auto kKernel, class... Args>
-cudaError_t launch_clusters(const SoftmaxPlan& p, const LaunchContext& ctx, Args... args) {
+cudaError_t launch_with(const SoftmaxPlan& p, const LaunchContext& ctx,
+                        const cudaLaunchAttribute& attribute, Args... args) {
   const cudaError_t err = allow_opt_in_smem<kKernel>(ctx);
   if (err != cudaSuccess) return err;
   cudaLaunchConfig_t config = {};
@@ -73,31 +75,46 @@ cudaError_t launch_clusters(const SoftmaxPlan& p, const LaunchContext& ctx, Args
   config.blockDim = dim3(static_cast<unsigned>(p.block));
   config.dynamicSmemBytes = static_cast<size_t>(p.smem_bytes);
   config.stream = ctx.stream;
-  cudaLaunchAttribute cluster[1] = {};
-  cluster[0].id = cudaLaunchAttributeClusterDimension;
-  cluster[0].val.clusterDim.x = static_cast<unsigned>(p.cluster);
-  cluster[0].val.clusterDim.y = 1;
-  cluster[0].val.clusterDim.z = 1;
-  config.attrs = cluster;
+  cudaLaunchAttribute attributes[1] = {attribute};
+  config.attrs = attributes;
   config.numAttrs = 1;
   return cudaLaunchKernelEx(&config, kKernel, args...);
 }
 
-template <int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_cluster_rows(const SoftmaxPlan& p, const T* x, T* y,
-                                        const SoftmaxShape& s, bool safe,
-                                        const LaunchContext& ctx) {
-  return launch_clusters<
-      &softmax_forward_kernel<SoftmaxTier::kClusterRow, 1024, ChunkSplit<kVec>, T, kKind>>(
-      p, ctx, x, y, s.outer, s.dim, s.inner, safe);
+//! Clusters of p.cluster blocks along x (p.grid is a multiple of it).
+inline cudaLaunchAttribute cluster_attribute(const SoftmaxPlan& p) {
+  cudaLaunchAttribute a = {};
+  a.id = cudaLaunchAttributeClusterDimension;
+  a.val.clusterDim.x = static_cast<unsigned>(p.cluster);
+  a.val.clusterDim.y = 1;
+  a.val.clusterDim.z = 1;
+  return a;
 }
 
-template <int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_cluster_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                                         const SoftmaxShape& s, const LaunchContext& ctx) {
-  return launch_clusters<
-      &softmax_backward_kernel<SoftmaxTier::kClusterRow, 1024, ChunkSplit<kVec>, T, kKind>>(
-      p, ctx, y, dy, dx, s.outer, s.dim, s.inner);
+//! Every block resident at once, so that grid.sync() may be called.
+inline cudaLaunchAttribute cooperative_attribute() {
+  cudaLaunchAttribute a = {};
+  a.id = cudaLaunchAttributeCooperative;
+  a.val.cooperative = 1;
+  return a;
+}
+
+template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_split_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                                      bool safe, const LaunchContext& ctx) {
+  constexpr auto kernel = &softmax_forward_kernel<kTier, 1024, ChunkSplit<kVec>, T, kKind>;
+  const cudaLaunchAttribute a =
+      kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p);
+  return launch_with<kernel>(p, ctx, a, x, y, s.outer, s.dim, s.inner, safe, p.parts);
+}
+
+template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_split_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                       const SoftmaxShape& s, const LaunchContext& ctx) {
+  constexpr auto kernel = &softmax_backward_kernel<kTier, 1024, ChunkSplit<kVec>, T, kKind>;
+  const cudaLaunchAttribute a =
+      kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p);
+  return launch_with<kernel>(p, ctx, a, y, dy, dx, s.outer, s.dim, s.inner, p.parts);
 }
 
 template <int kVec, class T, SoftmaxKind kKind>
@@ -109,7 +126,7 @@ cudaError_t launch_forward_column_tiles(const SoftmaxPlan& p, const T* x, T* y,
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kColumnTileThreads, p.smem_bytes, ctx.stream>>>(
-      x, y, s.outer, s.dim, s.inner, safe);
+      x, y, s.outer, s.dim, s.inner, safe, 1);
   return cudaSuccess;
 }
 
@@ -121,7 +138,7 @@ cudaError_t launch_backward_column_tiles(const SoftmaxPlan& p, const T* y, const
   const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
   if (err != cudaSuccess) return err;
   kernel<<<static_cast<unsigned>(p.grid), kColumnTileThreads, p.smem_bytes, ctx.stream>>>(
-      y, dy, dx, s.outer, s.dim, s.inner);
+      y, dy, dx, s.outer, s.dim, s.inner, 1);
   return cudaSuccess;
 }
 
@@ -129,7 +146,7 @@ template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_warp_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s,
                                       bool safe, cudaStream_t stream) {
   softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
-      <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+      <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
   return cudaSuccess;
 }
 
@@ -137,7 +154,7 @@ template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_warp_split(unsigned grid, const T* y, const T* dy, T* dx,
                                        const SoftmaxShape& s, cudaStream_t stream) {
   softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
-      <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+      <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
   return cudaSuccess;
 }
 
@@ -284,7 +301,8 @@ template <int kThreads, int kPerLane, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_block_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s,
                                        bool safe, cudaStream_t stream) {
   softmax_forward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>, T,
-                         kKind><<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+                         kKind>
+      <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
   return cudaSuccess;
 }
 
@@ -293,7 +311,7 @@ cudaError_t launch_backward_block_split(unsigned grid, const T* y, const T* dy, 
                                         const SoftmaxShape& s, cudaStream_t stream) {
   softmax_backward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>,
                           T, kKind>
-      <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+      <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
   return cudaSuccess;
 }
 
@@ -342,7 +360,8 @@ template <SoftmaxTier kTier, int kThreads, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_chunks(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                   bool safe, cudaStream_t stream) {
   softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>
-      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe,
+                                                               1);
   return cudaSuccess;
 }
 
@@ -350,7 +369,8 @@ template <SoftmaxTier kTier, int kThreads, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_chunks(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                    const SoftmaxShape& s, cudaStream_t stream) {
   softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>
-      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner,
+                                                               1);
   return cudaSuccess;
 }
 
@@ -381,14 +401,21 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
                              : launch_forward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, x, y, s, safe, stream);
     case SoftmaxTier::kClusterRow:
-      return p.vec > 1 ? launch_forward_cluster_rows<kWide, T, kKind>(p, x, y, s, safe, ctx)
-                       : launch_forward_cluster_rows<1, T, kKind>(p, x, y, s, safe, ctx);
+      return p.vec > 1 ? launch_forward_split_rows<SoftmaxTier::kClusterRow, kWide, T, kKind>(
+                             p, x, y, s, safe, ctx)
+                       : launch_forward_split_rows<SoftmaxTier::kClusterRow, 1, T, kKind>(
+                             p, x, y, s, safe, ctx);
+    case SoftmaxTier::kGridRow:
+      return p.vec > 1 ? launch_forward_split_rows<SoftmaxTier::kGridRow, kWide, T, kKind>(
+                             p, x, y, s, safe, ctx)
+                       : launch_forward_split_rows<SoftmaxTier::kGridRow, 1, T, kKind>(p, x, y, s,
+                                                                                       safe, ctx);
     case SoftmaxTier::kColumnTile:
       return p.vec > 1 ? launch_forward_column_tiles<kWide, T, kKind>(p, x, y, s, safe, ctx)
                        : launch_forward_column_tiles<1, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kColumn:
       softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
-          <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe);
+          <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
       return cudaSuccess;
   }
   return cudaSuccess;
@@ -420,14 +447,21 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
                              : launch_backward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, y, dy, dx, s, stream);
     case SoftmaxTier::kClusterRow:
-      return p.vec > 1 ? launch_backward_cluster_rows<kWide, T, kKind>(p, y, dy, dx, s, ctx)
-                       : launch_backward_cluster_rows<1, T, kKind>(p, y, dy, dx, s, ctx);
+      return p.vec > 1 ? launch_backward_split_rows<SoftmaxTier::kClusterRow, kWide, T, kKind>(
+                             p, y, dy, dx, s, ctx)
+                       : launch_backward_split_rows<SoftmaxTier::kClusterRow, 1, T, kKind>(
+                             p, y, dy, dx, s, ctx);
+    case SoftmaxTier::kGridRow:
+      return p.vec > 1 ? launch_backward_split_rows<SoftmaxTier::kGridRow, kWide, T, kKind>(
+                             p, y, dy, dx, s, ctx)
+                       : launch_backward_split_rows<SoftmaxTier::kGridRow, 1, T, kKind>(p, y, dy,
+                                                                                        dx, s, ctx);
     case SoftmaxTier::kColumnTile:
       return p.vec > 1 ? launch_backward_column_tiles<kWide, T, kKind>(p, y, dy, dx, s, ctx)
                        : launch_backward_column_tiles<1, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kColumn:
       softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
-          <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner);
+          <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
       return cudaSuccess;
   }
   return cudaSuccess;
@@ -436,9 +470,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
-  const SoftmaxPlan p =
-      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                   sizeof(T), false, softmax_vector_width<T>(s, {x, y}), ctx.max_cluster_blocks);
+  const SoftmaxPlan p = plan_softmax(
+      s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T), false,
+      softmax_vector_width<T>(s, {x, y}), ctx.max_cluster_blocks, ctx.cooperative_launch);
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   const cudaError_t err =
@@ -453,7 +487,7 @@ Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
   const SoftmaxPlan p = plan_softmax(
       s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T), true,
-      softmax_vector_width<T>(s, {y, dy, dx}), ctx.max_cluster_blocks);
+      softmax_vector_width<T>(s, {y, dy, dx}), ctx.max_cluster_blocks, ctx.cooperative_launch);
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);

@@ -266,8 +266,10 @@ std::vector<SoftmaxShape> last_axis_shapes() {
   }
   for (int64_t cols : {7, 65, 1025})
     shapes.push_back({10000, cols, 1});
-  // Clusters for more rows than SMs (float32: a row past one block's shared memory).
+  // Clusters for more rows than SMs (float32: a row past one block's shared memory), and rows
+  // past a cluster in several waves of the grid tier.
   shapes.push_back({134, 58000, 1});
+  shapes.push_back({8, 1048576, 1});
   for (int64_t cols : {65536, 65537, 262145, 1048576, 1048579}) {
     for (int64_t rows : {1, 3})
       shapes.push_back({rows, cols, 1});
@@ -305,8 +307,9 @@ TYPED_TEST(SoftmaxGpu, ForwardMiddleAxisInPlaceAndSafe) {
 
 TYPED_TEST(SoftmaxGpu, Backward) {
   std::vector<SoftmaxShape> shapes = middle_axis_shapes();
-  for (SoftmaxShape s : {SoftmaxShape{3, 1, 1}, SoftmaxShape{132, 33, 1}, SoftmaxShape{3, 1025, 1},
-                         SoftmaxShape{2, 40000, 1}, SoftmaxShape{1000, 7, 1}}) {
+  for (SoftmaxShape s :
+       {SoftmaxShape{3, 1, 1}, SoftmaxShape{132, 33, 1}, SoftmaxShape{3, 1025, 1},
+        SoftmaxShape{2, 40000, 1}, SoftmaxShape{2, 300000, 1}, SoftmaxShape{1000, 7, 1}}) {
     shapes.push_back(s);
   }
   for (const SoftmaxShape& s : shapes) {
@@ -336,11 +339,12 @@ TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
 // Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
 TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
   // Warp rows, block registers, shared memory (float64: two reads), clusters (on GPUs that
-  // launch them), two reads, middle axis in column tiles (scalar, 16-byte) and a thread per column.
+  // launch them), two reads, the grid tier (cooperative), middle axis in column tiles (scalar,
+  // 16-byte) and a thread per column.
   for (SoftmaxShape s :
        {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{1, 20000, 1},
-        SoftmaxShape{2, 33000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{3, 9, 5},
-        SoftmaxShape{2, 9, 64}, SoftmaxShape{1, 40000, 3}}) {
+        SoftmaxShape{2, 33000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{1, 300000, 1},
+        SoftmaxShape{3, 9, 5}, SoftmaxShape{2, 9, 64}, SoftmaxShape{1, 40000, 3}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_backward(s, k, false);
@@ -395,9 +399,10 @@ class SoftmaxGpuRuntime : public ::testing::Test {
   void SetUp() override { CUACT_SKIP_WITHOUT_GPU(); }
 };
 
-TEST_F(SoftmaxGpuRuntime, GraphCaptureReplayMatchesEager) {
-  const SoftmaxShape s{64, 1000, 1};
-  const int64_t n = s.outer * s.dim;
+//! Captures one forward call and replays it: the output matches the eager call bit for bit.
+void check_graph_replay(const SoftmaxShape& s) {
+  SCOPED_TRACE(::testing::Message() << "(" << s.outer << ", " << s.dim << ", " << s.inner << ")");
+  const int64_t n = s.outer * s.dim * s.inner;
   std::vector<float> x = make_input<float>(s, 1);
   float *dx = nullptr, *dy = nullptr;
   CUDA_OK(cudaMalloc(&dx, n * sizeof(float)));
@@ -429,6 +434,16 @@ TEST_F(SoftmaxGpuRuntime, GraphCaptureReplayMatchesEager) {
   cudaFree(dx);
   cudaFree(dy);
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+// A warp-row launch, and the launches with attributes: a cluster (1 x 20000 spreads over eight
+// blocks), a cooperative grid (1 x 1M), and a column tile with opted-in shared memory.
+TEST_F(SoftmaxGpuRuntime, GraphCaptureReplayMatchesEager) {
+  for (SoftmaxShape s : {SoftmaxShape{64, 1000, 1}, SoftmaxShape{1, 20000, 1},
+                         SoftmaxShape{1, 1048576, 1}, SoftmaxShape{4, 3000, 64}}) {
+    check_graph_replay(s);
+    if (HasFatalFailure()) return;
+  }
 }
 
 }  // namespace

@@ -336,4 +336,73 @@ TEST(SoftmaxPlanTest, ClusterRows) {
   }
 }
 
+// Rows split over any number of co-resident blocks (cooperative launch): rows too long for a
+// cluster, and few long rows spread over the GPU.
+TEST(SoftmaxPlanTest, GridRows) {
+  using cuact::detail::row_slice;
+  constexpr int64_t kHopperOptin = 227 * 1024;
+  // One 1M float32 row: past eight blocks' shared memory; all 132 SMs take a slice.
+  auto p = plan_softmax(1, 1048576, 1, 132, kHopperOptin, 4, false, 4, 8, true);
+  EXPECT_EQ(p.tier, SoftmaxTier::kGridRow);
+  EXPECT_EQ(p.parts, 132);
+  EXPECT_EQ(p.grid, 132);
+  EXPECT_EQ(p.block, 1024);
+  EXPECT_EQ(p.smem_bytes, (262144 + 131) / 132 * 16 + 16);
+  // Without cooperative launches: one block per row, two reads.
+  EXPECT_EQ(plan_softmax(1, 1048576, 1, 132, kHopperOptin, 4, false, 4, 8, false).tier,
+            SoftmaxTier::kBlockRow);
+  // Many 1M rows: 19 parts (each slice fits), six rows per wave.
+  p = plan_softmax(256, 1048576, 1, 132, kHopperOptin, 4, false, 4, 8, true);
+  EXPECT_EQ(p.tier, SoftmaxTier::kGridRow);
+  EXPECT_EQ(p.parts, 19);
+  EXPECT_EQ(p.grid, 6 * 19);
+  // Few rows that a cluster holds: the grid tier once it spreads a row four times as wide.
+  EXPECT_EQ(plan_softmax(1, 262144, 1, 132, kHopperOptin, 4, false, 4, 8, true).tier,
+            SoftmaxTier::kGridRow);
+  EXPECT_EQ(plan_softmax(1, 262144, 1, 132, kHopperOptin, 4, false, 4, 8, true).parts, 128);
+  EXPECT_EQ(plan_softmax(1, 32768, 1, 132, kHopperOptin, 4, false, 4, 8, true).tier,
+            SoftmaxTier::kClusterRow);
+  EXPECT_EQ(plan_softmax(16, 65536, 1, 132, kHopperOptin, 4, false, 4, 8, true).tier,
+            SoftmaxTier::kClusterRow);
+  // Enough rows that fit a block or a cluster: unchanged.
+  EXPECT_EQ(plan_softmax(132, 32768, 1, 132, kHopperOptin, 4, false, 4, 8, true).tier,
+            SoftmaxTier::kSmemRow);
+  EXPECT_EQ(plan_softmax(200, 262144, 1, 132, kHopperOptin, 4, false, 4, 8, true).tier,
+            SoftmaxTier::kClusterRow);
+  // Every grid plan: all blocks resident at one per SM, slices that fit, and every part holding
+  // at least one 16-byte partial, the slices covering the row once.
+  int64_t grid_plans = 0;
+  for (int elem : {2, 4, 8}) {
+    for (bool backward : {false, true}) {
+      for (int vec : {1, 16 / elem}) {
+        for (int64_t rows : {1, 2, 3, 7, 50, 131, 132, 1000}) {
+          for (int64_t dim = 8192; dim < 40000000; dim = dim * 3 / 2 + vec) {
+            const int64_t d = dim / vec * vec;
+            const auto q =
+                plan_softmax(rows, d, 1, 132, kHopperOptin, elem, backward, vec, 8, true);
+            if (q.tier != SoftmaxTier::kGridRow) continue;
+            ++grid_plans;
+            const int64_t chunks = d / q.vec;
+            ASSERT_LE(q.grid, 132);
+            ASSERT_EQ(q.grid % q.parts, 0);
+            ASSERT_LE(q.parts, 1024);  // one partial per thread of the combining block
+            EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
+            int64_t next = 0;
+            for (int part = 0; part < q.parts; ++part) {
+              const auto slice = row_slice(chunks, q.parts, part);
+              ASSERT_EQ(slice.first, next) << "dim " << d << " part " << part;
+              ASSERT_GE(int64_t{slice.count} * q.vec * elem, 16) << "dim " << d << " part " << part;
+              ASSERT_LE(int64_t{slice.count} * q.vec * elem * (backward ? 2 : 1) + 16,
+                        q.smem_bytes);
+              next += slice.count;
+            }
+            ASSERT_EQ(next, chunks);
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(grid_plans, 100);
+}
+
 }  // namespace
