@@ -81,6 +81,50 @@ std::vector<T> emulate_forward_registers(const std::vector<T>& x, int lanes, boo
   return y;
 }
 
+//! The split-row tiers over `parts` slices of the row (row_slice; each slice's block math is the
+//! register tiers', so its order inside a slice does not matter): kClusterRow takes the exact row
+//! max from the slices' maxima and adds the slices' sums below it in rank order; kGridRow turns
+//! each slice into its own (max, excess) pair and combines the pairs by a tree, as
+//! cub::BlockReduce does over the parts.
+template <class T, SoftmaxKind kKind>
+std::vector<T> emulate_forward_split(const std::vector<T>& x, int parts, bool grid, bool safe) {
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<V> part_max(parts, -static_cast<V>(HUGE_VAL));
+  for (int k = 0; k < parts; ++k) {
+    const RowSlice sl = row_slice(n, parts, k);
+    for (int j = sl.first; j < sl.first + sl.count; ++j)
+      part_max[k] = nan_max(part_max[k], softmax_value(x[j]));
+  }
+  V row_max = -static_cast<V>(HUGE_VAL);
+  for (int k = 0; k < parts; ++k)
+    row_max = nan_max(row_max, part_max[k]);
+  std::vector<MaxSum<A>> pairs(parts);
+  BelowCount<A> total{A(0), 0};
+  for (int k = 0; k < parts; ++k) {
+    const RowSlice sl = row_slice(n, parts, k);
+    const V max = grid ? part_max[k] : row_max;
+    LaneSum<T> sum;
+    for (int j = sl.first; j < sl.first + sl.count; ++j)
+      add_to_lane_sum<T>(sum, softmax_value(x[j]), max);
+    pairs[k] = max_sum_from(A(max), sum.total(), sum.at_max);
+    total = SumBelowCount<A>{}(total, BelowCount<A>{sum.total(), sum.at_max});
+  }
+  for (int stride = 1; stride < parts; stride *= 2) {
+    for (int k = 0; k + stride < parts; k += 2 * stride)
+      pairs[k] = CombineMaxSum<T>{}(pairs[k], pairs[k + stride]);
+  }
+  const MaxSum<A> row = grid ? pairs[0] : max_sum_from(A(row_max), total.below, total.at_max);
+  const RegisterScale<T> r(finish<kKind>(row, safe));
+  std::vector<T> y(x.size());
+  for (size_t j = 0; j < x.size(); ++j) {
+    const V xv = softmax_value(x[j]);
+    y[j] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
+  }
+  return y;
+}
+
 //! registers: the register tiers' passes (warp rows, block registers), else the online ones.
 template <class T, SoftmaxKind kKind>
 std::vector<T> emulate_tier(const std::vector<T>& x, int lanes, bool safe, bool registers) {
@@ -183,6 +227,37 @@ TYPED_TEST(SoftmaxMath, ForwardMatchesReferenceForEveryLaneCount) {
         EXPECT_EQ(cl.failures, 0) << "log_softmax\n" << cl.first.str();
         if (std::is_same_v<T, float> && std::isfinite(ref[0]) && ref[0] > 0) {
           EXPECT_NEAR(static_cast<double>(sum), 1.0, 1e-6) << "row sum";
+        }
+      }
+    }
+  }
+}
+
+TYPED_TEST(SoftmaxMath, SplitRowTiersMatchReference) {
+  using T = TypeParam;
+  for (const auto& [name, values] : test_rows<T>()) {
+    std::vector<T> x(values.size());
+    std::vector<long double> xl(values.size());
+    for (size_t j = 0; j < values.size(); ++j) {
+      x[j] = round_to<T>(values[j]);
+      xl[j] = to_ld(x[j]);
+    }
+    for (bool safe : {false, true}) {
+      const auto ref = cuact_ref::softmax_row(xl, false, safe);
+      const auto ref_log = cuact_ref::softmax_row(xl, true, safe);
+      for (bool grid : {false, true}) {
+        for (int parts : {2, 3, 8, 132}) {
+          SCOPED_TRACE(name + (safe ? " safe" : "") + (grid ? " grid" : " cluster") + " parts " +
+                       std::to_string(parts));
+          const auto y = emulate_forward_split<T, SoftmaxKind::kSoftmax>(x, parts, grid, safe);
+          const auto ly = emulate_forward_split<T, SoftmaxKind::kLogSoftmax>(x, parts, grid, safe);
+          cuact_test::SoftmaxChecker<T> c, cl;
+          for (size_t j = 0; j < x.size(); ++j) {
+            c.forward(j, y[j], ref[j], false);
+            cl.forward(j, ly[j], ref_log[j], true);
+          }
+          EXPECT_EQ(c.failures, 0) << "softmax\n" << c.first.str();
+          EXPECT_EQ(cl.failures, 0) << "log_softmax\n" << cl.first.str();
         }
       }
     }
