@@ -660,8 +660,8 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
 //! through distributed shared memory, each block reading them in rank order, so all blocks hold
 //! bitwise the same totals; then each block writes its slice from shared memory. A cluster takes
 //! rows cluster id, + clusters, ...; its last barrier of each row keeps every block's partials
-//! (and the block itself) alive until the other blocks have read them. Compiled for sm_90 on;
-//! plan_softmax picks it only on devices that launch clusters.
+//! (and the block itself) alive until the other blocks have read them. Compiled for sm_90 on
+//! (an sm_80 image traps); planned only where the running image has it (usable_cluster_blocks).
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                      bool safe) {
@@ -682,8 +682,8 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   T* staged = reinterpret_cast<T*>(softmax_smem);
   const cg::cluster_group cluster = cg::this_cluster();
   const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
-  // A slice fits one block's shared memory (plan_softmax): 32-bit chunk counts (fewer registers
-  // under the 64 of a 1024-thread block).
+  // A row is at most eight slices that each fit one block's shared memory (plan_softmax):
+  // 32-bit chunk counts (fewer registers under the 64 of a 1024-thread block).
   const int chunks = static_cast<int>(dim / kVec);  // kVec divides dim (plan_softmax)
   const int per = static_cast<int>((chunks + blocks - 1) / blocks);
   const int first = static_cast<int>(rank) * per < chunks ? static_cast<int>(rank) * per : chunks;
@@ -725,6 +725,8 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
     }
     cluster.sync();  // block_max, block_sum, temp: read across the cluster before reuse or exit
   }
+#else
+  __trap();  // compiled for a GPU without clusters: never planned there (usable_cluster_blocks)
 #endif
 }
 
@@ -1286,6 +1288,8 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
     }
     cluster.sync();  // block_total and temp: read across the cluster before reuse or exit
   }
+#else
+  __trap();  // compiled for a GPU without clusters: never planned there (usable_cluster_blocks)
 #endif
 }
 

@@ -116,6 +116,9 @@ struct ColumnTile {
   }
 };
 
+//! A column tile is planned only when at least this many of its threads have work.
+inline constexpr int64_t kColumnTileMinBusyThreads = 128;
+
 //! Bytes of one column partial: forward, the larger of the max (a float or double) and the
 //! (sum below the max, count at it) pair; backward, the accumulated sum.
 CUACT_PLAN_HD inline constexpr int softmax_column_partial_bytes(int elem_size, bool backward) {
@@ -181,7 +184,11 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     p.vec = vec > 1 && inner % vec == 0 ? vec : 1;
     const ColumnTile t = column_tile_for(dim, inner, p.vec, elem_size);
     const int64_t smem = column_tile_smem(t, dim, elem_size, backward);
-    if (smem + kSoftmaxStaticSmemReserve <= smem_optin) {
+    // Threads of a tile with work: tiny tiles ((65536, 4, 4): 4 of 256) go a thread per column.
+    const int64_t chunks_across = inner / p.vec;
+    const int64_t busy =
+        (dim < t.rows() ? dim : t.rows()) * (chunks_across < t.groups ? chunks_across : t.groups);
+    if (smem + kSoftmaxStaticSmemReserve <= smem_optin && busy >= kColumnTileMinBusyThreads) {
       p.tier = SoftmaxTier::kColumnTile;
       p.block = kColumnTileThreads;
       p.smem_bytes = smem;

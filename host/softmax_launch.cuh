@@ -467,12 +467,74 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
   return cudaSuccess;
 }
 
+//! What the split-row tiers may use on this device with this build, worked out once per device
+//! and dtype by host queries (no stream work, safe under graph capture):
+//!  - clusters: only if the image the device runs was compiled for sm_90 on (ptxVersion: an sm_80
+//!    image run on a newer GPU has the cluster kernels compiled out), and then the largest power
+//!    of two up to the device's limit that cudaOccupancyMaxActiveClusters can place with
+//!    1024-thread blocks at the most shared memory we opt into (fewer under an SM partition);
+//!  - cooperative grids: if the device launches them and such a block fits an SM.
+//! A failed query counts as "no" (its error is consumed, so the call's status stays its own).
+struct SplitRowLimits {
+  int max_cluster = 0;
+  bool cooperative = false;
+};
+
+template <class T>
+SplitRowLimits split_row_limits(const LaunchContext& ctx) {
+  static std::atomic<int> cache[64];  // 0: not worked out; else 1 + 2 max_cluster + cooperative
+  if (ctx.device < 0 || ctx.device >= 64) return {};
+  int packed = cache[ctx.device].load(std::memory_order_relaxed);
+  if (packed == 0) {
+    SplitRowLimits l;
+    const int smem = ctx.shared_memory_optin - static_cast<int>(kSoftmaxStaticSmemReserve);
+    constexpr auto cluster_kernel =
+        &softmax_forward_kernel<SoftmaxTier::kClusterRow, 1024, ChunkSplit<1>, T,
+                                SoftmaxKind::kSoftmax>;
+    cudaFuncAttributes attributes = {};
+    if (ctx.max_cluster_blocks > 1 && smem > 0 &&
+        cudaFuncGetAttributes(&attributes, cluster_kernel) == cudaSuccess &&
+        attributes.ptxVersion >= 90 && allow_opt_in_smem<cluster_kernel>(ctx) == cudaSuccess) {
+      for (int c = ctx.max_cluster_blocks; c > 1 && l.max_cluster == 0; c /= 2) {
+        SoftmaxPlan probe;
+        probe.cluster = c;
+        probe.grid = c;
+        cudaLaunchConfig_t config = {};
+        config.gridDim = dim3(static_cast<unsigned>(c));
+        config.blockDim = dim3(1024);
+        config.dynamicSmemBytes = static_cast<size_t>(smem);
+        cudaLaunchAttribute a = cluster_attribute(probe);
+        config.attrs = &a;
+        config.numAttrs = 1;
+        int clusters = 0;
+        if (cudaOccupancyMaxActiveClusters(&clusters, cluster_kernel, &config) == cudaSuccess &&
+            clusters > 0) {
+          l.max_cluster = c;
+        }
+      }
+    }
+    constexpr auto grid_kernel = &softmax_forward_kernel<SoftmaxTier::kGridRow, 1024, ChunkSplit<1>,
+                                                         T, SoftmaxKind::kSoftmax>;
+    int blocks = 0;
+    l.cooperative = ctx.cooperative_launch && smem > 0 &&
+                    allow_opt_in_smem<grid_kernel>(ctx) == cudaSuccess &&
+                    cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                        &blocks, grid_kernel, 1024, static_cast<size_t>(smem)) == cudaSuccess &&
+                    blocks > 0;
+    (void)cudaGetLastError();  // a failed query above answered "no"
+    packed = 1 + 2 * l.max_cluster + (l.cooperative ? 1 : 0);
+    cache[ctx.device].store(packed, std::memory_order_relaxed);
+  }
+  return {(packed - 1) / 2, ((packed - 1) & 1) != 0};
+}
+
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
+  const SplitRowLimits split = split_row_limits<T>(ctx);
   const SoftmaxPlan p = plan_softmax(
       s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T), false,
-      softmax_vector_width<T>(s, {x, y}), ctx.max_cluster_blocks, ctx.cooperative_launch);
+      softmax_vector_width<T>(s, {x, y}), split.max_cluster, split.cooperative);
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   const cudaError_t err =
@@ -485,9 +547,10 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
 template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
+  const SplitRowLimits split = split_row_limits<T>(ctx);
   const SoftmaxPlan p = plan_softmax(
       s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T), true,
-      softmax_vector_width<T>(s, {y, dy, dx}), ctx.max_cluster_blocks, ctx.cooperative_launch);
+      softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster, split.cooperative);
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);

@@ -279,7 +279,7 @@ std::vector<SoftmaxShape> last_axis_shapes() {
 
 std::vector<SoftmaxShape> middle_axis_shapes() {
   // Column tiles (scalar and 16-byte, one or many thread rows, several tiles across, a last tile
-  // narrower than the others) and, past the shared memory, a thread per column.
+  // narrower than the others) and a thread per column (past the shared memory, or tiny tiles).
   return {{3, 17, 2}, {2, 33, 3},    {5, 100, 7},   {2, 50, 1024}, {1, 1, 1024}, {4, 1000, 3},
           {2, 5, 1},  {16, 4, 1000}, {3, 16, 2048}, {2, 1500, 64}, {2, 7, 1032}, {1, 40000, 3}};
 }
@@ -338,13 +338,14 @@ TYPED_TEST(SoftmaxGpu, MisalignedTensorsTakeScalarLoads) {
 
 // Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
 TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
-  // Warp rows, block registers, shared memory (float64: two reads), clusters (on GPUs that
-  // launch them), two reads, the grid tier (cooperative), middle axis in column tiles (scalar,
-  // 16-byte) and a thread per column.
+  // Warp rows, block registers, shared memory, clusters and the grid tier (where the GPU launches
+  // them; else two reads), middle axis in column tiles (scalar, 16-byte) and a thread per column
+  // (a tiny tile, and past the shared memory).
   for (SoftmaxShape s :
        {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{1, 20000, 1},
         SoftmaxShape{2, 33000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{1, 300000, 1},
-        SoftmaxShape{3, 9, 5}, SoftmaxShape{2, 9, 64}, SoftmaxShape{1, 40000, 3}}) {
+        SoftmaxShape{3, 9, 5}, SoftmaxShape{2, 100, 7}, SoftmaxShape{2, 9, 64},
+        SoftmaxShape{1, 40000, 3}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_backward(s, k, false);

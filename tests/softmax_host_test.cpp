@@ -258,6 +258,10 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   EXPECT_EQ(plan_softmax(2, 1700, 1024, 132, kHopperOptin, 4, true, 4).tier,
             SoftmaxTier::kColumnTile);
   EXPECT_EQ(plan_softmax(64, 16, 262144, 132, 0, 4).tier, SoftmaxTier::kColumn);
+  // Tiles with fewer than 128 busy threads: a thread per column.
+  EXPECT_EQ(plan_softmax(65536, 4, 4, 132, kHopperOptin, 4, false, 4).tier, SoftmaxTier::kColumn);
+  EXPECT_EQ(plan_softmax(3, 17, 2, 132, kHopperOptin, 4).tier, SoftmaxTier::kColumn);
+  EXPECT_EQ(plan_softmax(2, 9, 64, 132, kHopperOptin, 4, false, 4).tier, SoftmaxTier::kColumnTile);
   // Whatever the shape, a planned tile fits what the launcher allows.
   for (int elem : {2, 4, 8}) {
     for (bool backward : {false, true}) {
