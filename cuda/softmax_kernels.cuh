@@ -659,8 +659,8 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
 //! one read (as forward_smem_rows), and the row's max and sum combine every block's partial
 //! through distributed shared memory, each block reading them in rank order, so all blocks hold
 //! bitwise the same totals; then each block writes its slice from shared memory. A cluster takes
-//! rows cluster id, + clusters, ...; its last barrier of each row keeps every block's partials
-//! (and the block itself) alive until the other blocks have read them. Compiled for sm_90 on
+//! rows cluster id, + clusters, ...; a last barrier keeps every block (and its partials) alive
+//! until the other blocks have read them. Compiled for sm_90 on
 //! (an sm_80 image traps); planned only where the running image has it (usable_cluster_blocks).
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t rows, int64_t dim,
@@ -672,12 +672,14 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   constexpr int kVec = Split::kVec;
   using MaxReduce = cub::BlockReduce<V, kThreads>;
   using SumReduce = cub::BlockReduce<BelowCount<A>, kThreads>;
-  __shared__ union {
-    typename MaxReduce::TempStorage max;
-    typename SumReduce::TempStorage sum;
-  } temp;
-  __shared__ V block_max;
-  __shared__ BelowCount<A> block_sum;
+  // Two cluster barriers per row: the partials alternate between two slots by row parity, and
+  // the two reductions keep separate temp storage, so a block may start the next row while
+  // others still read this one's partials (the slot it then writes was last read two barriers
+  // ago).
+  __shared__ typename MaxReduce::TempStorage max_temp;
+  __shared__ typename SumReduce::TempStorage sum_temp;
+  __shared__ V block_max[2];
+  __shared__ BelowCount<A> block_sum[2];
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   T* staged = reinterpret_cast<T*>(softmax_smem);
   const cg::cluster_group cluster = cg::this_cluster();
@@ -688,15 +690,16 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   const int per = static_cast<int>((chunks + blocks - 1) / blocks);
   const int first = static_cast<int>(rank) * per < chunks ? static_cast<int>(rank) * per : chunks;
   const int count = (first + per < chunks ? first + per : chunks) - first;
-  for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks) {
+  int slot = 0;
+  for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
     const int64_t offset = row * dim + int64_t{first} * kVec;
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
-    max = MaxReduce(temp.max).Reduce(max, NanMax{});
-    if (threadIdx.x == 0) block_max = max;  // the aggregate is valid in thread 0
+    max = MaxReduce(max_temp).Reduce(max, NanMax{});
+    if (threadIdx.x == 0) block_max[slot] = max;  // the aggregate is valid in thread 0
     cluster.sync();
     max = -static_cast<V>(HUGE_VAL);
     for (unsigned r = 0; r < blocks; ++r)
-      max = nan_max(max, *cluster.map_shared_rank(&block_max, r));
+      max = nan_max(max, *cluster.map_shared_rank(&block_max[slot], r));
     LaneSum<T> sum;
     for (int c = threadIdx.x; c < count; c += kThreads) {
       T v[kVec];
@@ -706,12 +709,12 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
         add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
     }
     const BelowCount<A> part =
-        SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
-    if (threadIdx.x == 0) block_sum = part;
+        SumReduce(sum_temp).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
+    if (threadIdx.x == 0) block_sum[slot] = part;
     cluster.sync();
     BelowCount<A> total{A(0), 0};
     for (unsigned r = 0; r < blocks; ++r)
-      total = SumBelowCount<A>{}(total, *cluster.map_shared_rank(&block_sum, r));
+      total = SumBelowCount<A>{}(total, *cluster.map_shared_rank(&block_sum[slot], r));
     const RegisterScale<T> s(finish<kKind>(max_sum_from(A(max), total.below, total.at_max), safe));
     for (int c = threadIdx.x; c < count; c += kThreads) {
       T v[kVec], out[kVec];
@@ -723,8 +726,8 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
       }
       store_chunk<kVec>(y + offset + c * kVec, out);
     }
-    cluster.sync();  // block_max, block_sum, temp: read across the cluster before reuse or exit
   }
+  cluster.sync();  // no block leaves while another may still read its partials
 #else
   __trap();  // compiled for a GPU without clusters: never planned there (usable_cluster_blocks)
 #endif
@@ -1243,7 +1246,7 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
   constexpr int kVec = Split::kVec, kUnroll = sizeof(T) == 8 ? 1 : 2;
   using BlockReduce = cub::BlockReduce<A, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
-  __shared__ A block_total;
+  __shared__ A block_total[2];  // by row parity: one cluster barrier per row (forward_cluster_rows)
   const cg::cluster_group cluster = cg::this_cluster();
   const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
   const int chunks = static_cast<int>(dim / kVec);  // a slice fits shared memory: 32-bit counts
@@ -1253,7 +1256,8 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((per * kVec * sizeof(T) + 15) / 16) * 16);
-  for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks) {
+  int slot = 0;
+  for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
     const int64_t offset = row * dim + int64_t{first} * kVec;
     A t = 0;
     for (int c0 = threadIdx.x; c0 < count; c0 += kThreads * kUnroll) {
@@ -1272,11 +1276,11 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
       }
     }
     t = BlockReduce(temp).Sum(t);
-    if (threadIdx.x == 0) block_total = t;
+    if (threadIdx.x == 0) block_total[slot] = t;
     cluster.sync();
     A total = 0;
     for (unsigned r = 0; r < blocks; ++r)
-      total += *cluster.map_shared_rank(&block_total, r);
+      total += *cluster.map_shared_rank(&block_total[slot], r);
     for (int c = threadIdx.x; c < count; c += kThreads) {
       T yv[kVec], gv[kVec], out[kVec];
       load_chunk<kVec>(staged_y + c * kVec, yv);
@@ -1286,8 +1290,8 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
         out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
       store_chunk<kVec>(dx + offset + c * kVec, out);
     }
-    cluster.sync();  // block_total and temp: read across the cluster before reuse or exit
   }
+  cluster.sync();  // no block leaves while another may still read its partial
 #else
   __trap();  // compiled for a GPU without clusters: never planned there (usable_cluster_blocks)
 #endif
