@@ -570,7 +570,8 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
 
 //! kSmemRow: a block of kThreads per row, the row staged in dynamic shared memory (storage type)
 //! by the first pass, which loads kUnroll chunks of kVec per thread at a time (16-byte loads
-//! when every row is aligned) and takes the maximum; the sum and output passes read the staged
+//! when the tensors sit alike past a 16-byte boundary, whatever the row length) and takes the
+//! maximum; the sum and output passes read the staged
 //! row back, so the row is read from memory once. Each thread reads back only the chunks it
 //! staged, so no barrier is needed between staging and reading. Same row math as the register
 //! tiers (max, then the sum below it), the exponential recomputed in the output pass.
@@ -602,6 +603,9 @@ __device__ __forceinline__ softmax_val_t<T> stage_row(const T* row, T* staged, i
   return max;
 }
 
+//! kSmemRow forward. Rows split by RowSegment: the aligned body in kVec-element chunks, the head
+//! and tail elements (rows not 16-byte aligned) one per thread of the first few; every staged
+//! element is read back by the thread that staged it.
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                   bool safe) {
@@ -617,40 +621,55 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
   __shared__ V row_max;
   __shared__ BelowCount<A> row_sum;
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  T* staged = reinterpret_cast<T*>(softmax_smem);
-  const int64_t chunks = dim / kVec;  // kVec divides dim (plan_softmax)
+  // x and y sit alike past a 16-byte boundary (the launcher checked): one base for both.
+  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    V max = stage_row<kThreads, Split>(x + row * dim, staged, chunks);
+    const RowSegment seg = row_segment(row * dim, dim, base, kVec);
+    T* staged = reinterpret_cast<T*>(softmax_smem) + seg.shift;  // staged[j]: row element j
+    const T* xr = x + row * dim;
+    T* yr = y + row * dim;
+    const bool edge = threadIdx.x < seg.head + seg.tail;  // this thread's head or tail element
+    const int64_t e =
+        threadIdx.x < seg.head ? threadIdx.x : seg.head + seg.body * kVec + threadIdx.x - seg.head;
+    V max = stage_row<kThreads, Split>(xr + seg.head, staged + seg.head, seg.body);
+    if (edge) {
+      staged[e] = xr[e];
+      max = nan_max(max, softmax_value(staged[e]));
+    }
     max = MaxReduce(temp.max).Reduce(max, NanMax{});
     if (threadIdx.x == 0) row_max = max;  // the aggregate is valid in thread 0
     __syncthreads();
     max = row_max;
     LaneSum<T> sum;
-    for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
+    for (int64_t c = threadIdx.x; c < seg.body; c += kThreads) {
       T v[kVec];
-      load_chunk<kVec>(staged + c * kVec, v);
+      load_chunk<kVec>(staged + seg.head + c * kVec, v);
 #pragma unroll
       for (int i = 0; i < kVec; ++i)
         add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
     }
+    if (edge) add_to_lane_sum<T>(sum, softmax_value(staged[e]), max);
     const BelowCount<A> total =
         SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
     if (threadIdx.x == 0) row_sum = total;
     __syncthreads();
     const RegisterScale<T> r(
         finish<kKind>(max_sum_from(A(max), row_sum.below, row_sum.at_max), safe));
-    T* yr = y + row * dim;
-    for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
+    for (int64_t c = threadIdx.x; c < seg.body; c += kThreads) {
       T v[kVec], out[kVec];
-      load_chunk<kVec>(staged + c * kVec, v);
+      load_chunk<kVec>(staged + seg.head + c * kVec, v);
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
         const V xv = softmax_value(v[i]);
         out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
       }
-      store_chunk<kVec>(yr + c * kVec, out);
+      store_chunk<kVec>(yr + seg.head + c * kVec, out);
     }
-    __syncthreads();  // row_max, row_sum, temp and the staged row are reused by the next row
+    if (edge) {
+      const V xv = softmax_value(staged[e]);
+      yr[e] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
+    }
+    __syncthreads();  // row_max, row_sum and temp are reused by the next row
   }
 }
 
@@ -1163,8 +1182,9 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
   }
 }
 
-//! kSmemRow backward: y and dy staged in shared memory on the first read (dy after y, 16-byte
-//! aligned), kUnroll chunks per thread in flight, so each is read from memory once.
+//! kSmemRow backward: y and dy staged in shared memory on the first read (dy's row after y's,
+//! 16-byte aligned), split by RowSegment as forward_smem_rows, kUnroll chunks per thread in
+//! flight, so each is read from memory once.
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* dx, int64_t rows,
                                                    int64_t dim) {
@@ -1176,26 +1196,41 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ A row_total;
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  T* staged_y = reinterpret_cast<T*>(softmax_smem);
-  T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((dim * sizeof(T) + 15) / 16) * 16);
-  const int64_t chunks = dim / kVec;
+  // A staged row takes dim + kVec - 1 elements at most (RowSegment::shift).
+  const int64_t staged_bytes = ((dim + kVec - 1) * sizeof(T) + 15) / 16 * 16;
+  // y, dy and dx sit alike past a 16-byte boundary (the launcher checked): one base for all.
+  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const RowSegment seg = row_segment(row * dim, dim, base, kVec);
+    T* staged_y = reinterpret_cast<T*>(softmax_smem) + seg.shift;
+    T* staged_dy = reinterpret_cast<T*>(softmax_smem + staged_bytes) + seg.shift;
     const int64_t o = row * dim;
+    const int64_t chunks = seg.body;
+    const T* yb = y + o + seg.head;  // the aligned body
+    const T* dyb = dy + o + seg.head;
+    const bool edge = threadIdx.x < seg.head + seg.tail;  // this thread's head or tail element
+    const int64_t e =
+        threadIdx.x < seg.head ? threadIdx.x : seg.head + seg.body * kVec + threadIdx.x - seg.head;
     A t = 0;
     for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(y + o, first, chunks, yv);
-      load_round<kThreads, kUnroll, kVec>(dy + o, first, chunks, gv);
+      load_round<kThreads, kUnroll, kVec>(yb, first, chunks, yv);
+      load_round<kThreads, kUnroll, kVec>(dyb, first, chunks, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t c = first + int64_t{u} * kThreads;
         if (c >= chunks) continue;
-        store_chunk<kVec>(staged_y + c * kVec, yv[u]);
-        store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
+        store_chunk<kVec>(staged_y + seg.head + c * kVec, yv[u]);
+        store_chunk<kVec>(staged_dy + seg.head + c * kVec, gv[u]);
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
           t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
       }
+    }
+    if (edge) {
+      staged_y[e] = y[o + e];
+      staged_dy[e] = dy[o + e];
+      t += backward_term<T, kKind>(staged_y[e], staged_dy[e]);
     }
     t = BlockReduce(temp).Sum(t);
     if (threadIdx.x == 0) row_total = t;
@@ -1203,14 +1238,15 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
     const A total = row_total;
     for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
       T yv[kVec], gv[kVec], out[kVec];
-      load_chunk<kVec>(staged_y + c * kVec, yv);
-      load_chunk<kVec>(staged_dy + c * kVec, gv);
+      load_chunk<kVec>(staged_y + seg.head + c * kVec, yv);
+      load_chunk<kVec>(staged_dy + seg.head + c * kVec, gv);
 #pragma unroll
       for (int i = 0; i < kVec; ++i)
         out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
-      store_chunk<kVec>(dx + o + c * kVec, out);
+      store_chunk<kVec>(dx + o + seg.head + c * kVec, out);
     }
-    __syncthreads();  // temp, row_total and the staged rows are reused by the next row
+    if (edge) dx[o + e] = backward_output<T, kKind>(staged_y[e], staged_dy[e], total);
+    __syncthreads();  // temp and row_total are reused by the next row
   }
 }
 

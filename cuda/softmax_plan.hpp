@@ -166,16 +166,38 @@ CUACT_PLAN_HD inline constexpr RowSlice row_slice(int64_t chunks, int parts, int
   return RowSlice{static_cast<int>(first), static_cast<int>(end - first)};
 }
 
+//! kSmemRow's rows split for 16-byte loads whatever their alignment: row elements g0 .. g0 + dim
+//! of tensors whose bases all sit `base` elements past a 16-byte boundary are `head` scalars up to
+//! the first boundary, `body` aligned vectors of vec, and `tail` scalars; the row is staged
+//! `shift` elements into shared memory so that the body's vectors are aligned there too (a
+//! staged row takes dim + vec - 1 elements at most).
+struct RowSegment {
+  int shift = 0;
+  int head = 0;
+  int64_t body = 0;
+  int tail = 0;
+};
+CUACT_PLAN_HD inline constexpr RowSegment row_segment(int64_t g0, int64_t dim, int base, int vec) {
+  const int shift = static_cast<int>((base + g0) % vec);
+  const int64_t to_boundary = (vec - shift) % vec;
+  const int head = static_cast<int>(to_boundary < dim ? to_boundary : dim);
+  const int64_t body = (dim - head) / vec;
+  return RowSegment{shift, head, body, static_cast<int>(dim - head - body * vec)};
+}
+
 //! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
 //! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
 //! stages two rows (y and dy). vec: elements per 16-byte load when every row of every tensor
 //! starts 16-byte aligned (so dim is a multiple of it), else 1; for a middle axis, when every
 //! tensor is 16-byte aligned and inner is a multiple of it. max_cluster: the largest thread-block
 //! cluster the device launches (0 or 1: none); cooperative: whether it launches cooperative
-//! (grid-synchronising) kernels.
+//! (grid-synchronising) kernels. congruent_vec: elements per 16 bytes when every tensor starts
+//! the same distance past a 16-byte boundary (rows then misaligned alike: kSmemRow still loads 16
+//! bytes at a time, RowSegment), else 1.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
-                                int vec = 1, int max_cluster = 0, bool cooperative = false) {
+                                int vec = 1, int max_cluster = 0, bool cooperative = false,
+                                int congruent_vec = 1) {
   const int64_t sms = multiprocessors > 0 ? multiprocessors : 1;
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
@@ -272,6 +294,15 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     // a row takes more than half the shared memory).
     p.block = on_chip || dim >= kSoftmaxWideBlockDim ? 1024 : 256;
     p.grid = capped(outer * p.cluster) / p.cluster * p.cluster;
+    if (p.tier == SoftmaxTier::kSmemRow && p.vec == 1 && congruent_vec > 1) {
+      // Misaligned rows: 16-byte loads on each row's aligned body, staged shifted (RowSegment).
+      const int64_t row_bytes = (dim + congruent_vec) * elem_size;
+      const int64_t bytes = (row_bytes + 15) / 16 * 16 * (backward ? 2 : 1);
+      if (fits(bytes)) {
+        p.vec = congruent_vec;
+        p.smem_bytes = bytes;
+      }
+    }
   }
   return p;
 }

@@ -227,6 +227,18 @@ int softmax_vector_width(const SoftmaxShape& s, std::initializer_list<const void
   return kWide;
 }
 
+//! 16 bytes' worth when every tensor starts the same distance past a 16-byte boundary (rows
+//! then misaligned alike, which kSmemRow still loads 16 bytes at a time), else 1.
+template <class T>
+int softmax_congruent_width(std::initializer_list<const void*> tensors) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  const uintptr_t first = reinterpret_cast<uintptr_t>(*tensors.begin()) % 16;
+  for (const void* t : tensors) {
+    if (reinterpret_cast<uintptr_t>(t) % 16 != first) return 1;
+  }
+  return kWide;
+}
+
 template <class T, SoftmaxKind kKind>
 cudaError_t launch_forward_warp_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                      bool safe, cudaStream_t stream) {
@@ -532,9 +544,10 @@ template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
   const SplitRowLimits split = split_row_limits<T>(ctx);
-  const SoftmaxPlan p = plan_softmax(
-      s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T), false,
-      softmax_vector_width<T>(s, {x, y}), split.max_cluster, split.cooperative);
+  const SoftmaxPlan p =
+      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
+                   sizeof(T), false, softmax_vector_width<T>(s, {x, y}), split.max_cluster,
+                   split.cooperative, softmax_congruent_width<T>({x, y}));
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   const cudaError_t err =
@@ -548,9 +561,10 @@ template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
   const SplitRowLimits split = split_row_limits<T>(ctx);
-  const SoftmaxPlan p = plan_softmax(
-      s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T), true,
-      softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster, split.cooperative);
+  const SoftmaxPlan p =
+      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
+                   sizeof(T), true, softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster,
+                   split.cooperative, softmax_congruent_width<T>({y, dy, dx}));
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);

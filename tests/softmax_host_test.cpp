@@ -409,4 +409,47 @@ TEST(SoftmaxPlanTest, GridRows) {
   EXPECT_GT(grid_plans, 100);
 }
 
+// Rows that do not start 16 bytes apart (an odd column count, or tensors a few elements past a
+// boundary) still take 16-byte loads in kSmemRow when every tensor sits alike: a scalar head up
+// to the first boundary, aligned vectors, a scalar tail.
+TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
+  using cuact::detail::row_segment;
+  constexpr int64_t kHopperOptin = 227 * 1024;
+  auto p = plan_softmax(5341, 50257, 1, 132, kHopperOptin, 4, false, 1, 8, true, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kSmemRow);
+  EXPECT_EQ(p.vec, 4);
+  EXPECT_EQ(p.smem_bytes, (50261 * 4 + 15) / 16 * 16);
+  p = plan_softmax(5341, 50257, 1, 132, kHopperOptin, 2, true, 1, 8, true, 8);
+  EXPECT_EQ(p.vec, 8);
+  EXPECT_EQ(p.smem_bytes, 2 * ((50265 * 2 + 15) / 16 * 16));
+  // Not congruent: scalar loads.
+  EXPECT_EQ(plan_softmax(5341, 50257, 1, 132, kHopperOptin, 4, false, 1, 8, true, 1).vec, 1);
+  // Aligned rows keep their plan.
+  p = plan_softmax(200, 20000, 1, 132, kHopperOptin, 4, false, 4, 8, true, 4);
+  EXPECT_EQ(p.vec, 4);
+  EXPECT_EQ(p.smem_bytes, 20000 * 4 + 16);
+  // The split of every row covers it once, the body aligned in memory and in shared memory, and
+  // a staged row stays within dim + vec - 1 elements.
+  for (int vec : {2, 4, 8}) {
+    for (int base = 0; base < vec; ++base) {
+      for (int64_t dim : {1, 2, 3, 7, 8, 9, 15, 16, 17, 1000, 50257}) {
+        for (int64_t row = 0; row < 20; ++row) {
+          const auto g = row_segment(row * dim, dim, base, vec);
+          ASSERT_EQ(g.head + g.body * vec + g.tail, dim);
+          ASSERT_GE(g.head, 0);
+          ASSERT_LT(g.head, vec);
+          ASSERT_GE(g.tail, 0);
+          ASSERT_LT(g.tail, vec);
+          if (g.body > 0) {
+            ASSERT_EQ((base + row * dim + g.head) % vec, 0) << "body not 16-byte aligned";
+            ASSERT_EQ((g.shift + g.head) % vec, 0) << "staged body not 16-byte aligned";
+          }
+          ASSERT_LE(g.shift + dim, dim + vec - 1);
+          ASSERT_LT(g.head + g.tail, 1024) << "edges: one thread each";
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
