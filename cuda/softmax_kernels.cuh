@@ -703,16 +703,22 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   T* staged = reinterpret_cast<T*>(softmax_smem);
   const cg::cluster_group cluster = cg::this_cluster();
   const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
-  // A row is at most eight slices that each fit one block's shared memory (plan_softmax):
-  // 32-bit chunk counts (fewer registers under the 64 of a 1024-thread block).
-  const int chunks = static_cast<int>(dim / kVec);  // kVec divides dim (plan_softmax)
-  const int per = static_cast<int>((chunks + blocks - 1) / blocks);
-  const int first = static_cast<int>(rank) * per < chunks ? static_cast<int>(rank) * per : chunks;
-  const int count = (first + per < chunks ? first + per : chunks) - first;
+  // x and y sit alike past a 16-byte boundary (the launcher checked): rows split by RowSegment,
+  // the aligned body sliced between the blocks, the head elements taken by rank 0's first
+  // threads and the tail by the last rank's, each kept in a register.
+  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
   int slot = 0;
   for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
-    const int64_t offset = row * dim + int64_t{first} * kVec;
+    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
+    const RowSlice slice = row_slice(rs.body, static_cast<int>(blocks), static_cast<int>(rank));
+    const int count = slice.count;
+    const int64_t offset = row * dim + rs.head + int64_t{slice.first} * kVec;
+    int64_t e = -1;  // this thread's head or tail element of the row, if any
+    if (rank == 0 && threadIdx.x < rs.head) e = threadIdx.x;
+    if (rank == blocks - 1 && threadIdx.x < rs.tail) e = rs.head + rs.body * kVec + threadIdx.x;
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
+    const T edge = e >= 0 ? x[row * dim + e] : T{};
+    if (e >= 0) max = nan_max(max, softmax_value(edge));
     max = MaxReduce(max_temp).Reduce(max, NanMax{});
     if (threadIdx.x == 0) block_max[slot] = max;  // the aggregate is valid in thread 0
     cluster.sync();
@@ -727,6 +733,7 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
       for (int i = 0; i < kVec; ++i)
         add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
     }
+    if (e >= 0) add_to_lane_sum<T>(sum, softmax_value(edge), max);
     const BelowCount<A> part =
         SumReduce(sum_temp).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
     if (threadIdx.x == 0) block_sum[slot] = part;
@@ -744,6 +751,10 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
         out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, s.max), s);
       }
       store_chunk<kVec>(y + offset + c * kVec, out);
+    }
+    if (e >= 0) {
+      const V xv = softmax_value(edge);
+      y[row * dim + e] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, s.max), s);
     }
   }
   cluster.sync();  // no block leaves while another may still read its partials
@@ -1285,17 +1296,25 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
   __shared__ A block_total[2];  // by row parity: one cluster barrier per row (forward_cluster_rows)
   const cg::cluster_group cluster = cg::this_cluster();
   const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
-  const int chunks = static_cast<int>(dim / kVec);  // a slice fits shared memory: 32-bit counts
-  const int per = static_cast<int>((chunks + blocks - 1) / blocks);
-  const int first = static_cast<int>(rank) * per < chunks ? static_cast<int>(rank) * per : chunks;
-  const int count = (first + per < chunks ? first + per : chunks) - first;
+  // Rows split as in forward_cluster_rows (y, dy and dx sit alike past a 16-byte boundary).
+  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
+  // Every row's body slice fits the plan's ceil(floor(dim / kVec) / blocks) chunks.
+  const int per = static_cast<int>((dim / kVec + blocks - 1) / blocks);
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((per * kVec * sizeof(T) + 15) / 16) * 16);
   int slot = 0;
   for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
-    const int64_t offset = row * dim + int64_t{first} * kVec;
-    A t = 0;
+    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
+    const RowSlice slice = row_slice(rs.body, static_cast<int>(blocks), static_cast<int>(rank));
+    const int count = slice.count;
+    const int64_t offset = row * dim + rs.head + int64_t{slice.first} * kVec;
+    int64_t e = -1;  // this thread's head or tail element of the row, if any
+    if (rank == 0 && threadIdx.x < rs.head) e = threadIdx.x;
+    if (rank == blocks - 1 && threadIdx.x < rs.tail) e = rs.head + rs.body * kVec + threadIdx.x;
+    const T edge_y = e >= 0 ? y[row * dim + e] : T{};
+    const T edge_dy = e >= 0 ? dy[row * dim + e] : T{};
+    A t = e >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
     for (int c0 = threadIdx.x; c0 < count; c0 += kThreads * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
       load_round<kThreads, kUnroll, kVec>(y + offset, c0, count, yv);
@@ -1326,6 +1345,7 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
         out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
       store_chunk<kVec>(dx + offset + c * kVec, out);
     }
+    if (e >= 0) dx[row * dim + e] = backward_output<T, kKind>(edge_y, edge_dy, total);
   }
   cluster.sync();  // no block leaves while another may still read its partial
 #else

@@ -192,8 +192,8 @@ CUACT_PLAN_HD inline constexpr RowSegment row_segment(int64_t g0, int64_t dim, i
 //! tensor is 16-byte aligned and inner is a multiple of it. max_cluster: the largest thread-block
 //! cluster the device launches (0 or 1: none); cooperative: whether it launches cooperative
 //! (grid-synchronising) kernels. congruent_vec: elements per 16 bytes when every tensor starts
-//! the same distance past a 16-byte boundary (rows then misaligned alike: kSmemRow still loads 16
-//! bytes at a time, RowSegment), else 1.
+//! the same distance past a 16-byte boundary (rows then misaligned alike: kSmemRow and
+//! kClusterRow still load 16 bytes at a time, RowSegment), else 1.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1, int max_cluster = 0, bool cooperative = false,
@@ -294,6 +294,16 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     // a row takes more than half the shared memory).
     p.block = on_chip || dim >= kSoftmaxWideBlockDim ? 1024 : 256;
     p.grid = capped(outer * p.cluster) / p.cluster * p.cluster;
+    if (p.tier == SoftmaxTier::kClusterRow && p.vec == 1 && congruent_vec > 1) {
+      // Misaligned rows: each block's slice of the aligned body (at most dim / vec chunks split
+      // cluster ways) in 16-byte loads, the head and tail elements one per thread (RowSegment).
+      const int64_t slice = (dim / congruent_vec + cluster - 1) / cluster;
+      const int64_t bytes = slice * congruent_vec * elem_size * (backward ? 2 : 1) + 16;
+      if (fits(bytes)) {
+        p.vec = congruent_vec;
+        p.smem_bytes = bytes;
+      }
+    }
     if (p.tier == SoftmaxTier::kSmemRow && p.vec == 1 && congruent_vec > 1) {
       // Misaligned rows: 16-byte loads on each row's aligned body, staged shifted (RowSegment).
       const int64_t row_bytes = (dim + congruent_vec) * elem_size;

@@ -270,6 +270,7 @@ std::vector<SoftmaxShape> last_axis_shapes() {
   // past a cluster in several waves of the grid tier.
   shapes.push_back({134, 58000, 1});
   shapes.push_back({140, 16391, 1});  // odd rows on chip: scalar head and tail, 16-byte body
+  shapes.push_back({5, 16391, 1});    // the same over a cluster
   shapes.push_back({8, 1048576, 1});
   for (int64_t cols : {65536, 65537, 262145, 1048576, 1048579}) {
     for (int64_t rows : {1, 3})
@@ -323,14 +324,14 @@ TYPED_TEST(SoftmaxGpu, Backward) {
 }
 
 // Rows that do not start 16 bytes apart, or tensors that do not: the scalar-load splits, and
-// (140 rows of an odd length, every tensor one element past a boundary) kSmemRow's scalar head
-// and tail around 16-byte loads.
+// (rows of an odd length, every tensor one element past a boundary) the scalar head and tail
+// around 16-byte loads of kSmemRow (140 rows) and kClusterRow (5 rows).
 TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
   for (SoftmaxShape s :
        {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
         SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1},
         SoftmaxShape{2, 20000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{2, 100, 64},
-        SoftmaxShape{140, 16391, 1}}) {
+        SoftmaxShape{140, 16391, 1}, SoftmaxShape{5, 16391, 1}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);
@@ -347,9 +348,9 @@ TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
   // (a tiny tile, and past the shared memory).
   for (SoftmaxShape s :
        {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{1, 20000, 1},
-        SoftmaxShape{2, 33000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{1, 300000, 1},
-        SoftmaxShape{3, 9, 5}, SoftmaxShape{2, 100, 7}, SoftmaxShape{2, 9, 64},
-        SoftmaxShape{1, 40000, 3}}) {
+        SoftmaxShape{5, 16391, 1}, SoftmaxShape{2, 33000, 1}, SoftmaxShape{2, 70000, 1},
+        SoftmaxShape{1, 300000, 1}, SoftmaxShape{3, 9, 5}, SoftmaxShape{2, 100, 7},
+        SoftmaxShape{2, 9, 64}, SoftmaxShape{1, 40000, 3}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_backward(s, k, false);

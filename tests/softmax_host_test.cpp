@@ -422,6 +422,11 @@ TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
   p = plan_softmax(5341, 50257, 1, 132, kHopperOptin, 2, true, 1, 8, true, 8);
   EXPECT_EQ(p.vec, 8);
   EXPECT_EQ(p.smem_bytes, 2 * ((50265 * 2 + 15) / 16 * 16));
+  // Clusters too: float32 backward of 50257 columns takes two blocks per row.
+  p = plan_softmax(5341, 50257, 1, 132, kHopperOptin, 4, true, 1, 8, true, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+  EXPECT_EQ(p.vec, 4);
+  EXPECT_EQ(p.smem_bytes, (12564 + 1) / 2 * 4 * 4 * 2 + 16);
   // Not congruent: scalar loads.
   EXPECT_EQ(plan_softmax(5341, 50257, 1, 132, kHopperOptin, 4, false, 1, 8, true, 1).vec, 1);
   // Aligned rows keep their plan.
