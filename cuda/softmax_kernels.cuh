@@ -704,8 +704,8 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   const cg::cluster_group cluster = cg::this_cluster();
   const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
   // x and y sit alike past a 16-byte boundary (the launcher checked): rows split by RowSegment,
-  // the aligned body sliced between the blocks, the head elements taken by rank 0's first
-  // threads and the tail by the last rank's, each kept in a register.
+  // the aligned body sliced between the blocks, the head elements taken by rank 0's threads
+  // 0.. and the tail by the last rank's threads 32.., each kept in a register.
   const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
   int slot = 0;
   for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
@@ -715,7 +715,8 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
     const int64_t offset = row * dim + rs.head + int64_t{slice.first} * kVec;
     int64_t e = -1;  // this thread's head or tail element of the row, if any
     if (rank == 0 && threadIdx.x < rs.head) e = threadIdx.x;
-    if (rank == blocks - 1 && threadIdx.x < rs.tail) e = rs.head + rs.body * kVec + threadIdx.x;
+    if (rank == blocks - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
+      e = rs.head + rs.body * kVec + threadIdx.x - 32;
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
     const T edge = e >= 0 ? x[row * dim + e] : T{};
     if (e >= 0) max = nan_max(max, softmax_value(edge));
@@ -823,16 +824,25 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   T* staged = reinterpret_cast<T*>(softmax_smem);
   const cg::grid_group grid = cg::this_grid();
-  const int64_t chunks = dim / kVec;  // kVec divides dim (plan_softmax)
-  const RowSlice slice = row_slice(chunks, parts, static_cast<int>(blockIdx.x % parts));
-  const RowSlice mine = threadIdx.x < parts ? row_slice(chunks, parts, threadIdx.x) : slice;
+  // Rows split as in forward_cluster_rows (x and y sit alike past a 16-byte boundary).
+  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
+  const int part = static_cast<int>(blockIdx.x % parts);
   const int64_t wave = gridDim.x / parts;
   for (int64_t wave_first = 0; wave_first < rows; wave_first += wave) {
     const int64_t row = wave_first + blockIdx.x / parts;
     const bool live = row < rows;
+    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
+    const int64_t body = row * dim + rs.head;  // the aligned body's first element
+    const RowSlice slice = row_slice(rs.body, parts, part);
     const int count = live ? slice.count : 0;
-    const int64_t offset = row * dim + int64_t{slice.first} * kVec;
+    const int64_t offset = body + int64_t{slice.first} * kVec;
+    int64_t e = -1;  // this thread's head or tail element of the row, if any
+    if (live && part == 0 && threadIdx.x < rs.head) e = threadIdx.x;
+    if (live && part == parts - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
+      e = rs.head + rs.body * kVec + threadIdx.x - 32;
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
+    const T edge = e >= 0 ? x[row * dim + e] : T{};
+    if (e >= 0) max = nan_max(max, softmax_value(edge));
     max = MaxReduce(temp.max).Reduce(max, NanMax{});
     if (threadIdx.x == 0) block_max = max;  // the aggregate is valid in thread 0
     __syncthreads();
@@ -845,6 +855,7 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
       for (int i = 0; i < kVec; ++i)
         add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
     }
+    if (e >= 0) add_to_lane_sum<T>(sum, softmax_value(edge), max);
     const BelowCount<A> below =
         SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
     if (threadIdx.x == 0 && live) {
@@ -853,8 +864,10 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
     }
     grid.sync();
     MaxSum<A> pair = empty_max_sum<A>();
-    if (live && threadIdx.x < parts)
-      pair = get_partial<T, MaxSum<A>>(y + row * dim + int64_t{mine.first} * kVec);
+    if (live && threadIdx.x < parts) {
+      const RowSlice theirs = row_slice(rs.body, parts, threadIdx.x);
+      pair = get_partial<T, MaxSum<A>>(y + body + int64_t{theirs.first} * kVec);
+    }
     pair = PairReduce(temp.pair).Reduce(pair, CombineMaxSum<T>{});
     if (threadIdx.x == 0) row_pair = pair;
     grid.sync();  // every pair read before any slice is overwritten; row_pair visible block-wide
@@ -868,6 +881,10 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
         out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
       }
       store_chunk<kVec>(y + offset + c * kVec, out);
+    }
+    if (e >= 0) {
+      const V xv = softmax_value(edge);
+      y[row * dim + e] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
     }
     __syncthreads();  // row_pair and temp are rewritten by the next wave
   }
@@ -1311,7 +1328,8 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
     const int64_t offset = row * dim + rs.head + int64_t{slice.first} * kVec;
     int64_t e = -1;  // this thread's head or tail element of the row, if any
     if (rank == 0 && threadIdx.x < rs.head) e = threadIdx.x;
-    if (rank == blocks - 1 && threadIdx.x < rs.tail) e = rs.head + rs.body * kVec + threadIdx.x;
+    if (rank == blocks - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
+      e = rs.head + rs.body * kVec + threadIdx.x - 32;
     const T edge_y = e >= 0 ? y[row * dim + e] : T{};
     const T edge_dy = e >= 0 ? dy[row * dim + e] : T{};
     A t = e >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
@@ -1366,20 +1384,30 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ A row_total;
   const cg::grid_group grid = cg::this_grid();
-  const int64_t chunks = dim / kVec;
-  const RowSlice slice = row_slice(chunks, parts, static_cast<int>(blockIdx.x % parts));
-  const RowSlice mine = threadIdx.x < parts ? row_slice(chunks, parts, threadIdx.x) : slice;
+  // Rows split as in forward_grid_rows (y, dy and dx sit alike past a 16-byte boundary); every
+  // row's body slice fits the plan's ceil(floor(dim / kVec) / parts) chunks.
+  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
+  const int part = static_cast<int>(blockIdx.x % parts);
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  const int per = static_cast<int>((chunks + parts - 1) / parts);
+  const int per = static_cast<int>((dim / kVec + parts - 1) / parts);
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((per * kVec * sizeof(T) + 15) / 16) * 16);
   const int64_t wave = gridDim.x / parts;
   for (int64_t wave_first = 0; wave_first < rows; wave_first += wave) {
     const int64_t row = wave_first + blockIdx.x / parts;
     const bool live = row < rows;
+    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
+    const int64_t body = row * dim + rs.head;  // the aligned body's first element
+    const RowSlice slice = row_slice(rs.body, parts, part);
     const int count = live ? slice.count : 0;
-    const int64_t offset = row * dim + int64_t{slice.first} * kVec;
-    A t = 0;
+    const int64_t offset = body + int64_t{slice.first} * kVec;
+    int64_t e = -1;  // this thread's head or tail element of the row, if any
+    if (live && part == 0 && threadIdx.x < rs.head) e = threadIdx.x;
+    if (live && part == parts - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
+      e = rs.head + rs.body * kVec + threadIdx.x - 32;
+    const T edge_y = e >= 0 ? y[row * dim + e] : T{};
+    const T edge_dy = e >= 0 ? dy[row * dim + e] : T{};
+    A t = e >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
     for (int c0 = threadIdx.x; c0 < count; c0 += kThreads * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
       load_round<kThreads, kUnroll, kVec>(y + offset, c0, count, yv);
@@ -1401,11 +1429,13 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
       __threadfence();
     }
     grid.sync();
-    A part = 0;
-    if (live && threadIdx.x < parts)
-      part = get_partial<T, A>(dx + row * dim + int64_t{mine.first} * kVec);
-    part = BlockReduce(temp).Sum(part);
-    if (threadIdx.x == 0) row_total = part;
+    A partial = 0;
+    if (live && threadIdx.x < parts) {
+      const RowSlice theirs = row_slice(rs.body, parts, threadIdx.x);
+      partial = get_partial<T, A>(dx + body + int64_t{theirs.first} * kVec);
+    }
+    partial = BlockReduce(temp).Sum(partial);
+    if (threadIdx.x == 0) row_total = partial;
     grid.sync();  // every partial read before any slice is overwritten; row_total block-wide
     const A total = row_total;
     for (int c = threadIdx.x; c < count; c += kThreads) {
@@ -1417,6 +1447,7 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
         out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
       store_chunk<kVec>(dx + offset + c * kVec, out);
     }
+    if (e >= 0) dx[row * dim + e] = backward_output<T, kKind>(edge_y, edge_dy, total);
     __syncthreads();  // row_total and temp are rewritten by the next wave
   }
 }

@@ -192,8 +192,8 @@ CUACT_PLAN_HD inline constexpr RowSegment row_segment(int64_t g0, int64_t dim, i
 //! tensor is 16-byte aligned and inner is a multiple of it. max_cluster: the largest thread-block
 //! cluster the device launches (0 or 1: none); cooperative: whether it launches cooperative
 //! (grid-synchronising) kernels. congruent_vec: elements per 16 bytes when every tensor starts
-//! the same distance past a 16-byte boundary (rows then misaligned alike: kSmemRow and
-//! kClusterRow still load 16 bytes at a time, RowSegment), else 1.
+//! the same distance past a 16-byte boundary (rows then misaligned alike: kSmemRow, kClusterRow
+//! and kGridRow still load 16 bytes at a time, RowSegment), else 1.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1, int max_cluster = 0, bool cooperative = false,
@@ -266,21 +266,29 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     const int64_t per = (chunks + cluster - 1) / cluster;
     // The grid tier: at least enough parts for each slice to fit a block, and for few rows as
     // many as the SMs allow while each keeps kSoftmaxMinClusterSliceChunks (so every part, the
-    // last included, holds a partial); one block per SM, all resident.
-    const int64_t per_block = smem_optin > 0 ? (smem_optin - kSoftmaxStaticSmemReserve - 16) /
-                                                   (int64_t{p.vec} * elem_size * (backward ? 2 : 1))
-                                             : 0;
-    const int64_t min_parts = per_block > 0 ? (chunks + per_block - 1) / per_block : sms + 1;
+    // last included, holds a partial); one block per SM, all resident. Misaligned rows of
+    // congruent tensors load 16 bytes at a time too (RowSegment: the body sliced, at most
+    // dim / vec chunks).
+    const int grid_vec = p.vec > 1 ? p.vec : congruent_vec;
+    const int64_t grid_chunks = dim / grid_vec;
+    const int64_t per_block = smem_optin > 0
+                                  ? (smem_optin - kSoftmaxStaticSmemReserve - 16) /
+                                        (int64_t{grid_vec} * elem_size * (backward ? 2 : 1))
+                                  : 0;
+    const int64_t min_parts = per_block > 0 ? (grid_chunks + per_block - 1) / per_block : sms + 1;
     const int64_t spread = outer < sms ? sms / outer : 1;
-    const int64_t most_parts =
-        chunks / kSoftmaxMinClusterSliceChunks < sms ? chunks / kSoftmaxMinClusterSliceChunks : sms;
+    const int64_t most_parts = grid_chunks / kSoftmaxMinClusterSliceChunks < sms
+                                   ? grid_chunks / kSoftmaxMinClusterSliceChunks
+                                   : sms;
     const int64_t wanted = spread < most_parts ? spread : most_parts;
     const int64_t parts = min_parts > wanted ? min_parts : wanted;
     if (cooperative && min_parts <= most_parts && parts > 1 &&
         (!on_chip || parts >= kSoftmaxGridOverClusterFactor * cluster)) {
       p.tier = SoftmaxTier::kGridRow;
+      p.vec = grid_vec;
       p.parts = static_cast<int>(parts);
-      p.smem_bytes = staged_bytes((chunks + parts - 1) / parts);
+      p.smem_bytes =
+          ((grid_chunks + parts - 1) / parts) * grid_vec * elem_size * (backward ? 2 : 1) + 16;
       p.block = 1024;
       p.grid = (outer < sms / parts ? outer : sms / parts) * parts;  // rows per wave x parts
       return p;

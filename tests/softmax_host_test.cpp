@@ -427,6 +427,11 @@ TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
   EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
   EXPECT_EQ(p.vec, 4);
   EXPECT_EQ(p.smem_bytes, (12564 + 1) / 2 * 4 * 4 * 2 + 16);
+  // And the grid tier: one odd 1M-column row over every SM.
+  p = plan_softmax(1, 1048579, 1, 132, kHopperOptin, 4, false, 1, 8, true, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kGridRow);
+  EXPECT_EQ(p.vec, 4);
+  EXPECT_EQ(p.smem_bytes, (262144 + 131) / 132 * 16 + 16);
   // Not congruent: scalar loads.
   EXPECT_EQ(plan_softmax(5341, 50257, 1, 132, kHopperOptin, 4, false, 1, 8, true, 1).vec, 1);
   // Aligned rows keep their plan.
