@@ -631,10 +631,11 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
     const bool edge = threadIdx.x < seg.head + seg.tail;  // this thread's head or tail element
     const int64_t e =
         threadIdx.x < seg.head ? threadIdx.x : seg.head + seg.body * kVec + threadIdx.x - seg.head;
+    const T edge_x = edge ? xr[e] : T{};  // issued before the body's loads, not after them
     V max = stage_row<kThreads, Split>(xr + seg.head, staged + seg.head, seg.body);
     if (edge) {
-      staged[e] = xr[e];
-      max = nan_max(max, softmax_value(staged[e]));
+      staged[e] = edge_x;
+      max = nan_max(max, softmax_value(edge_x));
     }
     max = MaxReduce(temp.max).Reduce(max, NanMax{});
     if (threadIdx.x == 0) row_max = max;  // the aggregate is valid in thread 0
@@ -1224,8 +1225,7 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ A row_total;
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  // A staged row takes dim + kVec - 1 elements at most (RowSegment::shift).
-  const int64_t staged_bytes = ((dim + kVec - 1) * sizeof(T) + 15) / 16 * 16;
+  const int64_t staged_bytes = smem_row_second_offset(dim, kVec, sizeof(T));
   // y, dy and dx sit alike past a 16-byte boundary (the launcher checked): one base for all.
   const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {

@@ -83,6 +83,8 @@ inline constexpr int64_t kSoftmaxMinClusterSliceChunks = 512;
 //! this many times the cluster's blocks (a guess until the bench has tuned it: the grid tier
 //! pays two grid barriers against the cluster's hardware barrier).
 inline constexpr int kSoftmaxGridOverClusterFactor = 4;
+//! The grid tier's 1024-thread blocks combine a row's partials one per thread.
+inline constexpr int64_t kSoftmaxMaxGridParts = 1024;
 inline constexpr int kSoftmaxBlockRegsMaxThreads = 512;
 //! Shared memory kept free for the kernels' static allocations (CUB temp storage, row totals).
 inline constexpr int64_t kSoftmaxStaticSmemReserve = 2048;
@@ -153,16 +155,16 @@ CUACT_PLAN_HD inline constexpr int64_t column_tile_smem(const ColumnTile& t, int
   return staged + partials;
 }
 
-//! kGridRow: the chunks [first, first + count) of part `part` of a row of `chunks` split `parts`
-//! ways (ceil(chunks / parts) each, the last part what is left).
+//! The split-row tiers: the chunks [first, first + count) of part `part` of a row of `chunks`
+//! split `parts` ways, balanced (every part floor or ceil of chunks / parts: none empty while
+//! chunks >= parts).
 struct RowSlice {
   int first = 0;
   int count = 0;
 };
 CUACT_PLAN_HD inline constexpr RowSlice row_slice(int64_t chunks, int parts, int part) {
-  const int64_t per = (chunks + parts - 1) / parts;
-  const int64_t first = part * per < chunks ? part * per : chunks;
-  const int64_t end = first + per < chunks ? first + per : chunks;
+  const int64_t first = part * chunks / parts;
+  const int64_t end = (part + int64_t{1}) * chunks / parts;
   return RowSlice{static_cast<int>(first), static_cast<int>(end - first)};
 }
 
@@ -183,6 +185,12 @@ CUACT_PLAN_HD inline constexpr RowSegment row_segment(int64_t g0, int64_t dim, i
   const int head = static_cast<int>(to_boundary < dim ? to_boundary : dim);
   const int64_t body = (dim - head) / vec;
   return RowSegment{shift, head, body, static_cast<int>(dim - head - body * vec)};
+}
+
+//! kSmemRow backward: where dy's staged row starts, in bytes (y's row may take dim + vec - 1
+//! elements, RowSegment::shift), 16-byte aligned.
+CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int vec, int elem_size) {
+  return ((dim + vec - 1) * elem_size + 15) / 16 * 16;
 }
 
 //! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
@@ -277,9 +285,11 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
                                   : 0;
     const int64_t min_parts = per_block > 0 ? (grid_chunks + per_block - 1) / per_block : sms + 1;
     const int64_t spread = outer < sms ? sms / outer : 1;
-    const int64_t most_parts = grid_chunks / kSoftmaxMinClusterSliceChunks < sms
+    // At most one part per SM, and per thread of the block that combines a row's partials.
+    const int64_t most_blocks = sms < kSoftmaxMaxGridParts ? sms : kSoftmaxMaxGridParts;
+    const int64_t most_parts = grid_chunks / kSoftmaxMinClusterSliceChunks < most_blocks
                                    ? grid_chunks / kSoftmaxMinClusterSliceChunks
-                                   : sms;
+                                   : most_blocks;
     const int64_t wanted = spread < most_parts ? spread : most_parts;
     const int64_t parts = min_parts > wanted ? min_parts : wanted;
     if (cooperative && min_parts <= most_parts && parts > 1 &&

@@ -499,14 +499,19 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
   int packed = cache[ctx.device].load(std::memory_order_relaxed);
   if (packed == 0) {
     SplitRowLimits l;
+    bool failed = false;  // a query that errs answers "no"; its error is consumed below
+    auto ok = [&failed](cudaError_t e) {
+      failed |= e != cudaSuccess;
+      return e == cudaSuccess;
+    };
     const int smem = ctx.shared_memory_optin - static_cast<int>(kSoftmaxStaticSmemReserve);
     constexpr auto cluster_kernel =
         &softmax_forward_kernel<SoftmaxTier::kClusterRow, 1024, ChunkSplit<1>, T,
                                 SoftmaxKind::kSoftmax>;
     cudaFuncAttributes attributes = {};
     if (ctx.max_cluster_blocks > 1 && smem > 0 &&
-        cudaFuncGetAttributes(&attributes, cluster_kernel) == cudaSuccess &&
-        attributes.ptxVersion >= 90 && allow_opt_in_smem<cluster_kernel>(ctx) == cudaSuccess) {
+        ok(cudaFuncGetAttributes(&attributes, cluster_kernel)) && attributes.ptxVersion >= 90 &&
+        ok(allow_opt_in_smem<cluster_kernel>(ctx))) {
       for (int c = ctx.max_cluster_blocks; c > 1 && l.max_cluster == 0; c /= 2) {
         SoftmaxPlan probe;
         probe.cluster = c;
@@ -519,7 +524,7 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
         config.attrs = &a;
         config.numAttrs = 1;
         int clusters = 0;
-        if (cudaOccupancyMaxActiveClusters(&clusters, cluster_kernel, &config) == cudaSuccess &&
+        if (ok(cudaOccupancyMaxActiveClusters(&clusters, cluster_kernel, &config)) &&
             clusters > 0) {
           l.max_cluster = c;
         }
@@ -528,16 +533,27 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
     constexpr auto grid_kernel = &softmax_forward_kernel<SoftmaxTier::kGridRow, 1024, ChunkSplit<1>,
                                                          T, SoftmaxKind::kSoftmax>;
     int blocks = 0;
-    l.cooperative = ctx.cooperative_launch && smem > 0 &&
-                    allow_opt_in_smem<grid_kernel>(ctx) == cudaSuccess &&
-                    cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-                        &blocks, grid_kernel, 1024, static_cast<size_t>(smem)) == cudaSuccess &&
+    l.cooperative = ctx.cooperative_launch && smem > 0 && ok(allow_opt_in_smem<grid_kernel>(ctx)) &&
+                    ok(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, grid_kernel, 1024,
+                                                                     static_cast<size_t>(smem))) &&
                     blocks > 0;
-    (void)cudaGetLastError();  // a failed query above answered "no"
+    if (failed) (void)cudaGetLastError();
     packed = 1 + 2 * l.max_cluster + (l.cooperative ? 1 : 0);
     cache[ctx.device].store(packed, std::memory_order_relaxed);
   }
   return {(packed - 1) / 2, ((packed - 1) & 1) != 0};
+}
+
+//! Whether a cluster or cooperative launch was refused for want of room (the partition has fewer
+//! SMs than the device reports); the refusal is consumed, and the caller re-plans without them.
+inline bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err) {
+  if (p.tier != SoftmaxTier::kClusterRow && p.tier != SoftmaxTier::kGridRow) return false;
+  if (err != cudaErrorCooperativeLaunchTooLarge && err != cudaErrorInvalidClusterSize &&
+      err != cudaErrorLaunchOutOfResources) {
+    return false;
+  }
+  (void)cudaGetLastError();
+  return true;
 }
 
 template <class T>
@@ -550,10 +566,17 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
                    split.cooperative, softmax_congruent_width<T>({x, y}));
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
-  const cudaError_t err =
-      kind == SoftmaxKind::kSoftmax
-          ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, xt, yt, s, safe, ctx)
-          : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, xt, yt, s, safe, ctx);
+  auto launch = [&](const SoftmaxPlan& q) {
+    return kind == SoftmaxKind::kSoftmax
+               ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(q, xt, yt, s, safe, ctx)
+               : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(q, xt, yt, s, safe, ctx);
+  };
+  cudaError_t err = launch(p);
+  if (split_launch_refused(p, err)) {
+    err = launch(plan_softmax(
+        s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T),
+        false, softmax_vector_width<T>(s, {x, y}), 0, false, softmax_congruent_width<T>({x, y})));
+  }
   return check_softmax_launch("cuact::softmax_forward", err);
 }
 
@@ -568,10 +591,18 @@ Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);
-  const cudaError_t err =
-      kind == SoftmaxKind::kSoftmax
-          ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, yt, dyt, dxt, s, ctx)
-          : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, yt, dyt, dxt, s, ctx);
+  auto launch = [&](const SoftmaxPlan& q) {
+    return kind == SoftmaxKind::kSoftmax
+               ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(q, yt, dyt, dxt, s, ctx)
+               : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(q, yt, dyt, dxt, s, ctx);
+  };
+  cudaError_t err = launch(p);
+  if (split_launch_refused(p, err)) {
+    err = launch(plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
+                              ctx.shared_memory_optin, sizeof(T), true,
+                              softmax_vector_width<T>(s, {y, dy, dx}), 0, false,
+                              softmax_congruent_width<T>({y, dy, dx})));
+  }
   return check_softmax_launch("cuact::softmax_backward", err);
 }
 

@@ -202,11 +202,15 @@ class SoftmaxGpu : public ::testing::Test {
     verify_forward(s, kind, safe, x, y);
   }
 
-  void check_backward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place, int64_t shift = 0) {
+  //! in_place: 0 dx separate, 1 dx == dy, 2 dx == y.
+  void check_backward(const SoftmaxShape& s, SoftmaxKind kind, int in_place, int64_t shift = 0) {
     SCOPED_TRACE(::testing::Message()
                  << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax") << " backward ("
                  << s.outer << ", " << s.dim << ", " << s.inner << ")"
-                 << (in_place ? " in place" : "") << (shift ? " misaligned" : ""));
+                 << (in_place == 1   ? " dx == dy"
+                     : in_place == 2 ? " dx == y"
+                                     : "")
+                 << (shift ? " misaligned" : ""));
     const int64_t n = s.outer * s.dim * s.inner;
     const bool log = kind == SoftmaxKind::kLogSoftmax;
     std::mt19937_64 rng(n);
@@ -226,12 +230,14 @@ class SoftmaxGpu : public ::testing::Test {
     ASSERT_TRUE(yb.base && dyb.base && dxb.base);
     yb.upload(y);
     dyb.upload(dy);
-    T* dx = in_place ? dyb.data() : dxb.data();
+    T* dx = in_place == 1 ? dyb.data() : in_place == 2 ? yb.data() : dxb.data();
     ASSERT_EQ(cuact::softmax_backward(kind, dtype_of<T>(), yb.data(), dyb.data(), dx, s, nullptr),
               Status::kSuccess)
         << cuact::last_error_detail();
     CUDA_OK(cudaDeviceSynchronize());
-    const std::vector<T> got = in_place ? dyb.download() : dxb.download();
+    const std::vector<T> got = in_place == 1   ? dyb.download()
+                               : in_place == 2 ? yb.download()
+                                               : dxb.download();
     ASSERT_TRUE(yb.guards_intact() && dyb.guards_intact() && dxb.guards_intact());
     const long double u_acc = sizeof(T) == 2 ? 0x1p-24L : 0x1p-53L;
     const long double depth = reduction_depth<T>(s);
@@ -316,8 +322,9 @@ TYPED_TEST(SoftmaxGpu, Backward) {
   }
   for (const SoftmaxShape& s : shapes) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
-      this->check_backward(s, k, false);
-      this->check_backward(s, k, true);
+      this->check_backward(s, k, 0);
+      this->check_backward(s, k, 1);
+      this->check_backward(s, k, 2);
       if (this->HasFatalFailure()) return;
     }
   }
@@ -335,7 +342,8 @@ TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);
-      this->check_backward(s, k, false, 1);
+      this->check_backward(s, k, 0, 1);
+      this->check_backward(s, k, 2, 1);  // in place over y, misaligned
       if (this->HasFatalFailure()) return;
     }
   }
@@ -353,9 +361,9 @@ TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
         SoftmaxShape{2, 9, 64}, SoftmaxShape{1, 40000, 3}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
-      this->check_backward(s, k, false);
+      this->check_backward(s, k, 0);
       this->check_forward(s, k, false, false, 1);  // misaligned: the scalar-load kernels
-      this->check_backward(s, k, false, 1);
+      this->check_backward(s, k, 0, 1);
     }
   }
 }

@@ -438,6 +438,23 @@ TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
   p = plan_softmax(200, 20000, 1, 132, kHopperOptin, 4, false, 4, 8, true, 4);
   EXPECT_EQ(p.vec, 4);
   EXPECT_EQ(p.smem_bytes, 20000 * 4 + 16);
+  // Every shared-memory row plan holds what backward_smem_rows indexes: dy's row at
+  // smem_row_second_offset, shifted by up to vec - 1 elements when the rows are misaligned.
+  for (int elem : {2, 4, 8}) {
+    for (int64_t dim = 8000; dim < 120000; dim = dim * 9 / 8 + 1) {
+      for (int aligned : {0, 1}) {
+        const int wide = 16 / elem;
+        const auto q = plan_softmax(1000, dim, 1, 132, kHopperOptin, elem, true,
+                                    aligned && dim % wide == 0 ? wide : 1, 8, true, wide);
+        if (q.tier != SoftmaxTier::kSmemRow) continue;
+        const int64_t most_shift = aligned && dim % wide == 0 ? 0 : q.vec - 1;
+        EXPECT_LE(
+            cuact::detail::smem_row_second_offset(dim, q.vec, elem) + (dim + most_shift) * elem,
+            q.smem_bytes)
+            << "elem " << elem << " dim " << dim << " vec " << q.vec;
+      }
+    }
+  }
   // The split of every row covers it once, the body aligned in memory and in shared memory, and
   // a staged row stays within dim + vec - 1 elements.
   for (int vec : {2, 4, 8}) {
