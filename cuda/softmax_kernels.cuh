@@ -675,8 +675,8 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
 }
 
 //! kClusterRow: a row split over a thread-block cluster (the launch's cluster size, 2 to 8
-//! blocks): block rank r stages chunks [r per, (r + 1) per) of the row in its shared memory on the
-//! one read (as forward_smem_rows), and the row's max and sum combine every block's partial
+//! blocks): block rank r stages its slice of the row (row_slice) in its shared memory on the one
+//! read (as forward_smem_rows), and the row's max and sum combine every block's partial
 //! through distributed shared memory, each block reading them in rank order, so all blocks hold
 //! bitwise the same totals; then each block writes its slice from shared memory. A cluster takes
 //! rows cluster id, + clusters, ...; a last barrier keeps every block (and its partials) alive
@@ -718,8 +718,8 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
     if (rank == 0 && threadIdx.x < rs.head) e = threadIdx.x;
     if (rank == blocks - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
       e = rs.head + rs.body * kVec + threadIdx.x - 32;
+    const T edge = e >= 0 ? x[row * dim + e] : T{};  // issued before the body's loads
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
-    const T edge = e >= 0 ? x[row * dim + e] : T{};
     if (e >= 0) max = nan_max(max, softmax_value(edge));
     max = MaxReduce(max_temp).Reduce(max, NanMax{});
     if (threadIdx.x == 0) block_max[slot] = max;  // the aggregate is valid in thread 0
@@ -841,8 +841,8 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
     if (live && part == 0 && threadIdx.x < rs.head) e = threadIdx.x;
     if (live && part == parts - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
       e = rs.head + rs.body * kVec + threadIdx.x - 32;
+    const T edge = e >= 0 ? x[row * dim + e] : T{};  // issued before the body's loads
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
-    const T edge = e >= 0 ? x[row * dim + e] : T{};
     if (e >= 0) max = nan_max(max, softmax_value(edge));
     max = MaxReduce(temp.max).Reduce(max, NanMax{});
     if (threadIdx.x == 0) block_max = max;  // the aggregate is valid in thread 0

@@ -492,10 +492,21 @@ struct SplitRowLimits {
   bool cooperative = false;
 };
 
+inline int pack_split_row_limits(const SplitRowLimits& l) {
+  return 1 + 2 * l.max_cluster + (l.cooperative ? 1 : 0);  // 0: not worked out yet
+}
+
+//! Per device, per dtype (one per instantiation).
+template <class T>
+std::atomic<int>* split_row_cache() {
+  static std::atomic<int> cache[64];
+  return cache;
+}
+
 template <class T>
 SplitRowLimits split_row_limits(const LaunchContext& ctx) {
-  static std::atomic<int> cache[64];  // 0: not worked out; else 1 + 2 max_cluster + cooperative
   if (ctx.device < 0 || ctx.device >= 64) return {};
+  std::atomic<int>* cache = split_row_cache<T>();
   int packed = cache[ctx.device].load(std::memory_order_relaxed);
   if (packed == 0) {
     SplitRowLimits l;
@@ -538,32 +549,47 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
                                                                      static_cast<size_t>(smem))) &&
                     blocks > 0;
     if (failed) (void)cudaGetLastError();
-    packed = 1 + 2 * l.max_cluster + (l.cooperative ? 1 : 0);
+    packed = pack_split_row_limits(l);
     cache[ctx.device].store(packed, std::memory_order_relaxed);
   }
   return {(packed - 1) / 2, ((packed - 1) & 1) != 0};
 }
 
 //! Whether a cluster or cooperative launch was refused for want of room (the partition has fewer
-//! SMs than the device reports); the refusal is consumed, and the caller re-plans without them.
-inline bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err) {
+//! SMs than the device reports; the refusal comes back before anything runs). If so the refusal
+//! is consumed, the device's limits for T lose that launch kind for good, and `limits` is what
+//! the caller re-plans with (a refused cluster still allows the grid tier, and so on down).
+template <class T>
+bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchContext& ctx,
+                          SplitRowLimits* limits) {
   if (p.tier != SoftmaxTier::kClusterRow && p.tier != SoftmaxTier::kGridRow) return false;
   if (err != cudaErrorCooperativeLaunchTooLarge && err != cudaErrorInvalidClusterSize &&
       err != cudaErrorLaunchOutOfResources) {
     return false;
   }
   (void)cudaGetLastError();
+  if (p.tier == SoftmaxTier::kClusterRow) {
+    limits->max_cluster = 0;
+  } else {
+    limits->cooperative = false;
+  }
+  if (ctx.device >= 0 && ctx.device < 64) {
+    split_row_cache<T>()[ctx.device].store(pack_split_row_limits(*limits),
+                                           std::memory_order_relaxed);
+  }
   return true;
 }
 
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
-  const SplitRowLimits split = split_row_limits<T>(ctx);
-  const SoftmaxPlan p =
-      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                   sizeof(T), false, softmax_vector_width<T>(s, {x, y}), split.max_cluster,
-                   split.cooperative, softmax_congruent_width<T>({x, y}));
+  SplitRowLimits split = split_row_limits<T>(ctx);
+  auto plan = [&]() {
+    return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
+                        sizeof(T), false, softmax_vector_width<T>(s, {x, y}), split.max_cluster,
+                        split.cooperative, softmax_congruent_width<T>({x, y}));
+  };
+  SoftmaxPlan p = plan();
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
   auto launch = [&](const SoftmaxPlan& q) {
@@ -572,10 +598,10 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
                : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(q, xt, yt, s, safe, ctx);
   };
   cudaError_t err = launch(p);
-  if (split_launch_refused(p, err)) {
-    err = launch(plan_softmax(
-        s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin, sizeof(T),
-        false, softmax_vector_width<T>(s, {x, y}), 0, false, softmax_congruent_width<T>({x, y})));
+  // At most two refusals (a cluster, then a cooperative grid): each drops one launch kind.
+  for (int retry = 0; retry < 2 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
+    p = plan();
+    err = launch(p);
   }
   return check_softmax_launch("cuact::softmax_forward", err);
 }
@@ -583,11 +609,13 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
 template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
-  const SplitRowLimits split = split_row_limits<T>(ctx);
-  const SoftmaxPlan p =
-      plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                   sizeof(T), true, softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster,
-                   split.cooperative, softmax_congruent_width<T>({y, dy, dx}));
+  SplitRowLimits split = split_row_limits<T>(ctx);
+  auto plan = [&]() {
+    return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
+                        sizeof(T), true, softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster,
+                        split.cooperative, softmax_congruent_width<T>({y, dy, dx}));
+  };
+  SoftmaxPlan p = plan();
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);
@@ -597,11 +625,10 @@ Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void
                : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(q, yt, dyt, dxt, s, ctx);
   };
   cudaError_t err = launch(p);
-  if (split_launch_refused(p, err)) {
-    err = launch(plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
-                              ctx.shared_memory_optin, sizeof(T), true,
-                              softmax_vector_width<T>(s, {y, dy, dx}), 0, false,
-                              softmax_congruent_width<T>({y, dy, dx})));
+  // At most two refusals (a cluster, then a cooperative grid): each drops one launch kind.
+  for (int retry = 0; retry < 2 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
+    p = plan();
+    err = launch(p);
   }
   return check_softmax_launch("cuact::softmax_backward", err);
 }

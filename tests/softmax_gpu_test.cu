@@ -332,13 +332,14 @@ TYPED_TEST(SoftmaxGpu, Backward) {
 
 // Rows that do not start 16 bytes apart, or tensors that do not: the scalar-load splits, and
 // (rows of an odd length, every tensor one element past a boundary) the scalar head and tail
-// around 16-byte loads of kSmemRow (140 rows) and kClusterRow (5 rows).
+// around 16-byte loads of kSmemRow (140 rows), kClusterRow (5 rows) and kGridRow (7 rows of 1M
+// in waves, the last with idle blocks).
 TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
   for (SoftmaxShape s :
        {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
         SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1},
         SoftmaxShape{2, 20000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{2, 100, 64},
-        SoftmaxShape{140, 16391, 1}, SoftmaxShape{5, 16391, 1}}) {
+        SoftmaxShape{140, 16391, 1}, SoftmaxShape{5, 16391, 1}, SoftmaxShape{7, 1048577, 1}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);

@@ -407,6 +407,36 @@ TEST(SoftmaxPlanTest, GridRows) {
     }
   }
   EXPECT_GT(grid_plans, 100);
+  // Misaligned rows of congruent tensors: every row's body (row_segment) sliced between the parts
+  // still gives each part a partial's room and fits the planned shared memory.
+  int64_t misaligned_plans = 0;
+  for (int elem : {2, 4, 8}) {
+    const int wide = 16 / elem;
+    for (bool backward : {false, true}) {
+      for (int64_t rows : {1, 3, 7, 50}) {
+        for (int64_t dim = 100001; dim < 20000000; dim = dim * 2 + 1) {
+          const auto q =
+              plan_softmax(rows, dim, 1, 132, kHopperOptin, elem, backward, 1, 8, true, wide);
+          if (q.tier != SoftmaxTier::kGridRow) continue;
+          ++misaligned_plans;
+          ASSERT_EQ(q.vec, wide);
+          for (int base = 0; base < wide; ++base) {
+            for (int64_t row = 0; row < 3; ++row) {
+              const auto seg = cuact::detail::row_segment(row * dim, dim, base, q.vec);
+              for (int part = 0; part < q.parts; ++part) {
+                const auto slice = row_slice(seg.body, q.parts, part);
+                ASSERT_GE(int64_t{slice.count} * q.vec * elem, 16) << "dim " << dim;
+                ASSERT_LE(int64_t{slice.count} * q.vec * elem * (backward ? 2 : 1) + 16,
+                          q.smem_bytes)
+                    << "dim " << dim;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(misaligned_plans, 20);
 }
 
 // Rows that do not start 16 bytes apart (an odd column count, or tensors a few elements past a
