@@ -603,6 +603,81 @@ __device__ __forceinline__ softmax_val_t<T> stage_row(const T* row, T* staged, i
   return max;
 }
 
+//! The on-chip row tiers' sum pass: this thread's staged chunks (count of them, as stage_row
+//! left them) added to `sum` below the row's max.
+template <int kThreads, int kVec, class T>
+__device__ __forceinline__ void sum_staged(const T* staged, int64_t count, softmax_val_t<T> max,
+                                           LaneSum<T>& sum) {
+  for (int64_t c = threadIdx.x; c < count; c += kThreads) {
+    T v[kVec];
+    load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
+  }
+}
+
+//! One output of the on-chip row tiers, from its staged input.
+template <class T, SoftmaxKind kKind>
+__device__ __forceinline__ T staged_output(T x, const RegisterScale<T>& r) {
+  const softmax_val_t<T> xv = softmax_value(x);
+  return register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
+}
+
+//! The on-chip row tiers' output pass: this thread's staged chunks to `out` (16-byte aligned when
+//! kVec > 1), the exponential recomputed.
+template <int kThreads, int kVec, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void write_staged(const T* staged, int64_t count, T* out,
+                                             const RegisterScale<T>& r) {
+  for (int64_t c = threadIdx.x; c < count; c += kThreads) {
+    T v[kVec], o[kVec];
+    load_chunk<kVec>(staged + c * kVec, v);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      o[i] = staged_output<T, kKind>(v[i], r);
+    store_chunk<kVec>(out + c * kVec, o);
+  }
+}
+
+//! The on-chip backward tiers' first pass: this thread's chunks of y and dy (count of them, kUnroll
+//! of each in flight) staged, and their terms of the row sum returned.
+template <int kThreads, int kUnroll, int kVec, class T, SoftmaxKind kKind>
+__device__ __forceinline__ softmax_acc_t<T> stage_pair(const T* y, const T* dy, T* staged_y,
+                                                       T* staged_dy, int64_t count) {
+  softmax_acc_t<T> t = 0;
+  for (int64_t first = threadIdx.x; first < count; first += int64_t{kThreads} * kUnroll) {
+    T yv[kUnroll][kVec], gv[kUnroll][kVec];
+    load_round<kThreads, kUnroll, kVec>(y, first, count, yv);
+    load_round<kThreads, kUnroll, kVec>(dy, first, count, gv);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t c = first + int64_t{u} * kThreads;
+      if (c >= count) continue;
+      store_chunk<kVec>(staged_y + c * kVec, yv[u]);
+      store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+    }
+  }
+  return t;
+}
+
+//! The on-chip backward tiers' output pass from the staged y and dy.
+template <int kThreads, int kVec, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void write_staged_pair(const T* staged_y, const T* staged_dy,
+                                                  int64_t count, T* dx, softmax_acc_t<T> total) {
+  for (int64_t c = threadIdx.x; c < count; c += kThreads) {
+    T yv[kVec], gv[kVec], out[kVec];
+    load_chunk<kVec>(staged_y + c * kVec, yv);
+    load_chunk<kVec>(staged_dy + c * kVec, gv);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
+    store_chunk<kVec>(dx + c * kVec, out);
+  }
+}
+
 //! kSmemRow forward. Rows split by RowSegment: the aligned body in kVec-element chunks, the head
 //! and tail elements (rows not 16-byte aligned) one per thread of the first few; every staged
 //! element is read back by the thread that staged it.
@@ -642,13 +717,7 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
     __syncthreads();
     max = row_max;
     LaneSum<T> sum;
-    for (int64_t c = threadIdx.x; c < seg.body; c += kThreads) {
-      T v[kVec];
-      load_chunk<kVec>(staged + seg.head + c * kVec, v);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
-    }
+    sum_staged<kThreads, kVec>(staged + seg.head, seg.body, max, sum);
     if (edge) add_to_lane_sum<T>(sum, softmax_value(staged[e]), max);
     const BelowCount<A> total =
         SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
@@ -656,20 +725,8 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
     __syncthreads();
     const RegisterScale<T> r(
         finish<kKind>(max_sum_from(A(max), row_sum.below, row_sum.at_max), safe));
-    for (int64_t c = threadIdx.x; c < seg.body; c += kThreads) {
-      T v[kVec], out[kVec];
-      load_chunk<kVec>(staged + seg.head + c * kVec, v);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) {
-        const V xv = softmax_value(v[i]);
-        out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
-      }
-      store_chunk<kVec>(yr + seg.head + c * kVec, out);
-    }
-    if (edge) {
-      const V xv = softmax_value(staged[e]);
-      yr[e] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
-    }
+    write_staged<kThreads, kVec, T, kKind>(staged + seg.head, seg.body, yr + seg.head, r);
+    if (edge) yr[e] = staged_output<T, kKind>(staged[e], r);
     __syncthreads();  // row_max, row_sum and temp are reused by the next row
   }
 }
@@ -728,13 +785,7 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
     for (unsigned r = 0; r < blocks; ++r)
       max = nan_max(max, *cluster.map_shared_rank(&block_max[slot], r));
     LaneSum<T> sum;
-    for (int c = threadIdx.x; c < count; c += kThreads) {
-      T v[kVec];
-      load_chunk<kVec>(staged + c * kVec, v);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
-    }
+    sum_staged<kThreads, kVec>(staged, count, max, sum);
     if (e >= 0) add_to_lane_sum<T>(sum, softmax_value(edge), max);
     const BelowCount<A> part =
         SumReduce(sum_temp).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
@@ -744,20 +795,8 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
     for (unsigned r = 0; r < blocks; ++r)
       total = SumBelowCount<A>{}(total, *cluster.map_shared_rank(&block_sum[slot], r));
     const RegisterScale<T> s(finish<kKind>(max_sum_from(A(max), total.below, total.at_max), safe));
-    for (int c = threadIdx.x; c < count; c += kThreads) {
-      T v[kVec], out[kVec];
-      load_chunk<kVec>(staged + c * kVec, v);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) {
-        const V xv = softmax_value(v[i]);
-        out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, s.max), s);
-      }
-      store_chunk<kVec>(y + offset + c * kVec, out);
-    }
-    if (e >= 0) {
-      const V xv = softmax_value(edge);
-      y[row * dim + e] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, s.max), s);
-    }
+    write_staged<kThreads, kVec, T, kKind>(staged, count, y + offset, s);
+    if (e >= 0) y[row * dim + e] = staged_output<T, kKind>(edge, s);
   }
   cluster.sync();  // no block leaves while another may still read its partials
 #else
@@ -849,13 +888,7 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
     __syncthreads();
     max = block_max;
     LaneSum<T> sum;
-    for (int c = threadIdx.x; c < count; c += kThreads) {
-      T v[kVec];
-      load_chunk<kVec>(staged + c * kVec, v);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        add_to_lane_sum<T>(sum, softmax_value(v[i]), max);
-    }
+    sum_staged<kThreads, kVec>(staged, count, max, sum);
     if (e >= 0) add_to_lane_sum<T>(sum, softmax_value(edge), max);
     const BelowCount<A> below =
         SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
@@ -873,20 +906,8 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
     if (threadIdx.x == 0) row_pair = pair;
     grid.sync();  // every pair read before any slice is overwritten; row_pair visible block-wide
     const RegisterScale<T> r(finish<kKind>(row_pair, safe));
-    for (int c = threadIdx.x; c < count; c += kThreads) {
-      T v[kVec], out[kVec];
-      load_chunk<kVec>(staged + c * kVec, v);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) {
-        const V xv = softmax_value(v[i]);
-        out[i] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
-      }
-      store_chunk<kVec>(y + offset + c * kVec, out);
-    }
-    if (e >= 0) {
-      const V xv = softmax_value(edge);
-      y[row * dim + e] = register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
-    }
+    write_staged<kThreads, kVec, T, kKind>(staged, count, y + offset, r);
+    if (e >= 0) y[row * dim + e] = staged_output<T, kKind>(edge, r);
     __syncthreads();  // row_pair and temp are rewritten by the next wave
   }
 }
@@ -1240,21 +1261,8 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
     const int64_t e =
         threadIdx.x < seg.head ? threadIdx.x : seg.head + seg.body * kVec + threadIdx.x - seg.head;
     A t = 0;
-    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
-      T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(yb, first, chunks, yv);
-      load_round<kThreads, kUnroll, kVec>(dyb, first, chunks, gv);
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = first + int64_t{u} * kThreads;
-        if (c >= chunks) continue;
-        store_chunk<kVec>(staged_y + seg.head + c * kVec, yv[u]);
-        store_chunk<kVec>(staged_dy + seg.head + c * kVec, gv[u]);
-#pragma unroll
-        for (int i = 0; i < kVec; ++i)
-          t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
-      }
-    }
+    t += stage_pair<kThreads, kUnroll, kVec, T, kKind>(yb, dyb, staged_y + seg.head,
+                                                       staged_dy + seg.head, chunks);
     if (edge) {
       staged_y[e] = y[o + e];
       staged_dy[e] = dy[o + e];
@@ -1264,15 +1272,8 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
     if (threadIdx.x == 0) row_total = t;
     __syncthreads();
     const A total = row_total;
-    for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
-      T yv[kVec], gv[kVec], out[kVec];
-      load_chunk<kVec>(staged_y + seg.head + c * kVec, yv);
-      load_chunk<kVec>(staged_dy + seg.head + c * kVec, gv);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
-      store_chunk<kVec>(dx + o + seg.head + c * kVec, out);
-    }
+    write_staged_pair<kThreads, kVec, T, kKind>(staged_y + seg.head, staged_dy + seg.head, chunks,
+                                                dx + o + seg.head, total);
     if (edge) dx[o + e] = backward_output<T, kKind>(staged_y[e], staged_dy[e], total);
     __syncthreads();  // temp and row_total are reused by the next row
   }
@@ -1333,36 +1334,15 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
     const T edge_y = e >= 0 ? y[row * dim + e] : T{};
     const T edge_dy = e >= 0 ? dy[row * dim + e] : T{};
     A t = e >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
-    for (int c0 = threadIdx.x; c0 < count; c0 += kThreads * kUnroll) {
-      T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(y + offset, c0, count, yv);
-      load_round<kThreads, kUnroll, kVec>(dy + offset, c0, count, gv);
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = c0 + int64_t{u} * kThreads;
-        if (c >= count) continue;
-        store_chunk<kVec>(staged_y + c * kVec, yv[u]);
-        store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
-#pragma unroll
-        for (int i = 0; i < kVec; ++i)
-          t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
-      }
-    }
+    t += stage_pair<kThreads, kUnroll, kVec, T, kKind>(y + offset, dy + offset, staged_y, staged_dy,
+                                                       count);
     t = BlockReduce(temp).Sum(t);
     if (threadIdx.x == 0) block_total[slot] = t;
     cluster.sync();
     A total = 0;
     for (unsigned r = 0; r < blocks; ++r)
       total += *cluster.map_shared_rank(&block_total[slot], r);
-    for (int c = threadIdx.x; c < count; c += kThreads) {
-      T yv[kVec], gv[kVec], out[kVec];
-      load_chunk<kVec>(staged_y + c * kVec, yv);
-      load_chunk<kVec>(staged_dy + c * kVec, gv);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
-      store_chunk<kVec>(dx + offset + c * kVec, out);
-    }
+    write_staged_pair<kThreads, kVec, T, kKind>(staged_y, staged_dy, count, dx + offset, total);
     if (e >= 0) dx[row * dim + e] = backward_output<T, kKind>(edge_y, edge_dy, total);
   }
   cluster.sync();  // no block leaves while another may still read its partial
@@ -1408,21 +1388,8 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
     const T edge_y = e >= 0 ? y[row * dim + e] : T{};
     const T edge_dy = e >= 0 ? dy[row * dim + e] : T{};
     A t = e >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
-    for (int c0 = threadIdx.x; c0 < count; c0 += kThreads * kUnroll) {
-      T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(y + offset, c0, count, yv);
-      load_round<kThreads, kUnroll, kVec>(dy + offset, c0, count, gv);
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int c = c0 + u * kThreads;
-        if (c >= count) continue;
-        store_chunk<kVec>(staged_y + c * kVec, yv[u]);
-        store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
-#pragma unroll
-        for (int i = 0; i < kVec; ++i)
-          t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
-      }
-    }
+    t += stage_pair<kThreads, kUnroll, kVec, T, kKind>(y + offset, dy + offset, staged_y, staged_dy,
+                                                       count);
     t = BlockReduce(temp).Sum(t);
     if (threadIdx.x == 0 && live) {
       put_partial(dx + offset, t);
@@ -1438,15 +1405,7 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
     if (threadIdx.x == 0) row_total = partial;
     grid.sync();  // every partial read before any slice is overwritten; row_total block-wide
     const A total = row_total;
-    for (int c = threadIdx.x; c < count; c += kThreads) {
-      T yv[kVec], gv[kVec], out[kVec];
-      load_chunk<kVec>(staged_y + c * kVec, yv);
-      load_chunk<kVec>(staged_dy + c * kVec, gv);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        out[i] = backward_output<T, kKind>(yv[i], gv[i], total);
-      store_chunk<kVec>(dx + offset + c * kVec, out);
-    }
+    write_staged_pair<kThreads, kVec, T, kKind>(staged_y, staged_dy, count, dx + offset, total);
     if (e >= 0) dx[row * dim + e] = backward_output<T, kKind>(edge_y, edge_dy, total);
     __syncthreads();  // row_total and temp are rewritten by the next wave
   }
