@@ -767,14 +767,10 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
   int slot = 0;
   for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
-    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
-    const RowSlice slice = row_slice(rs.body, static_cast<int>(blocks), static_cast<int>(rank));
-    const int count = slice.count;
-    const int64_t offset = row * dim + rs.head + int64_t{slice.first} * kVec;
-    int64_t e = -1;  // this thread's head or tail element of the row, if any
-    if (rank == 0 && threadIdx.x < rs.head) e = threadIdx.x;
-    if (rank == blocks - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
-      e = rs.head + rs.body * kVec + threadIdx.x - 32;
+    const RowPart at = row_part(row, dim, base, kVec, static_cast<int>(blocks),
+                                static_cast<int>(rank), threadIdx.x);
+    const int count = at.count;
+    const int64_t offset = at.offset, e = at.edge;
     const T edge = e >= 0 ? x[row * dim + e] : T{};  // issued before the body's loads
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
     if (e >= 0) max = nan_max(max, softmax_value(edge));
@@ -871,15 +867,9 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
   for (int64_t wave_first = 0; wave_first < rows; wave_first += wave) {
     const int64_t row = wave_first + blockIdx.x / parts;
     const bool live = row < rows;
-    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
-    const int64_t body = row * dim + rs.head;  // the aligned body's first element
-    const RowSlice slice = row_slice(rs.body, parts, part);
-    const int count = live ? slice.count : 0;
-    const int64_t offset = body + int64_t{slice.first} * kVec;
-    int64_t e = -1;  // this thread's head or tail element of the row, if any
-    if (live && part == 0 && threadIdx.x < rs.head) e = threadIdx.x;
-    if (live && part == parts - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
-      e = rs.head + rs.body * kVec + threadIdx.x - 32;
+    const RowPart at = row_part(row, dim, base, kVec, parts, part, threadIdx.x);
+    const int count = live ? at.count : 0;
+    const int64_t offset = at.offset, e = live ? at.edge : -1;
     const T edge = e >= 0 ? x[row * dim + e] : T{};  // issued before the body's loads
     V max = stage_row<kThreads, Split>(x + offset, staged, count);
     if (e >= 0) max = nan_max(max, softmax_value(edge));
@@ -898,9 +888,9 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
     }
     grid.sync();
     MaxSum<A> pair = empty_max_sum<A>();
-    if (live && threadIdx.x < parts) {
-      const RowSlice theirs = row_slice(rs.body, parts, threadIdx.x);
-      pair = get_partial<T, MaxSum<A>>(y + body + int64_t{theirs.first} * kVec);
+    if (live && threadIdx.x < parts) {  // part threadIdx.x's pair, at its slice's start
+      pair = get_partial<T, MaxSum<A>>(
+          y + row_part(row, dim, base, kVec, parts, threadIdx.x, 0).offset);
     }
     pair = PairReduce(temp.pair).Reduce(pair, CombineMaxSum<T>{});
     if (threadIdx.x == 0) row_pair = pair;
@@ -1323,14 +1313,10 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + ((per * kVec * sizeof(T) + 15) / 16) * 16);
   int slot = 0;
   for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
-    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
-    const RowSlice slice = row_slice(rs.body, static_cast<int>(blocks), static_cast<int>(rank));
-    const int count = slice.count;
-    const int64_t offset = row * dim + rs.head + int64_t{slice.first} * kVec;
-    int64_t e = -1;  // this thread's head or tail element of the row, if any
-    if (rank == 0 && threadIdx.x < rs.head) e = threadIdx.x;
-    if (rank == blocks - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
-      e = rs.head + rs.body * kVec + threadIdx.x - 32;
+    const RowPart at = row_part(row, dim, base, kVec, static_cast<int>(blocks),
+                                static_cast<int>(rank), threadIdx.x);
+    const int count = at.count;
+    const int64_t offset = at.offset, e = at.edge;
     const T edge_y = e >= 0 ? y[row * dim + e] : T{};
     const T edge_dy = e >= 0 ? dy[row * dim + e] : T{};
     A t = e >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
@@ -1376,15 +1362,9 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
   for (int64_t wave_first = 0; wave_first < rows; wave_first += wave) {
     const int64_t row = wave_first + blockIdx.x / parts;
     const bool live = row < rows;
-    const RowSegment rs = row_segment(row * dim, dim, base, kVec);
-    const int64_t body = row * dim + rs.head;  // the aligned body's first element
-    const RowSlice slice = row_slice(rs.body, parts, part);
-    const int count = live ? slice.count : 0;
-    const int64_t offset = body + int64_t{slice.first} * kVec;
-    int64_t e = -1;  // this thread's head or tail element of the row, if any
-    if (live && part == 0 && threadIdx.x < rs.head) e = threadIdx.x;
-    if (live && part == parts - 1 && threadIdx.x >= 32 && threadIdx.x < 32 + rs.tail)
-      e = rs.head + rs.body * kVec + threadIdx.x - 32;
+    const RowPart at = row_part(row, dim, base, kVec, parts, part, threadIdx.x);
+    const int count = live ? at.count : 0;
+    const int64_t offset = at.offset, e = live ? at.edge : -1;
     const T edge_y = e >= 0 ? y[row * dim + e] : T{};
     const T edge_dy = e >= 0 ? dy[row * dim + e] : T{};
     A t = e >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
@@ -1397,9 +1377,9 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
     }
     grid.sync();
     A partial = 0;
-    if (live && threadIdx.x < parts) {
-      const RowSlice theirs = row_slice(rs.body, parts, threadIdx.x);
-      partial = get_partial<T, A>(dx + body + int64_t{theirs.first} * kVec);
+    if (live && threadIdx.x < parts) {  // part threadIdx.x's sum, at its slice's start
+      partial =
+          get_partial<T, A>(dx + row_part(row, dim, base, kVec, parts, threadIdx.x, 0).offset);
     }
     partial = BlockReduce(temp).Sum(partial);
     if (threadIdx.x == 0) row_total = partial;

@@ -187,6 +187,26 @@ CUACT_PLAN_HD inline constexpr RowSegment row_segment(int64_t g0, int64_t dim, i
   return RowSegment{shift, head, body, static_cast<int>(dim - head - body * vec)};
 }
 
+//! Where block `part` of the `parts` sharing a row works in the split tiers (kClusterRow,
+//! kGridRow): its slice of the row's aligned body (row_segment, row_slice) from element `offset`
+//! of the tensor, `count` chunks of vec, and the head element thread t of part 0 takes (threads
+//! 0..) or the tail element thread t of the last part takes (threads 32..), as an index into the
+//! row; edge = -1 for none. Every block of the row computes the same split.
+struct RowPart {
+  int64_t offset = 0;
+  int count = 0;
+  int64_t edge = -1;
+};
+CUACT_PLAN_HD inline constexpr RowPart row_part(int64_t row, int64_t dim, int base, int vec,
+                                                int parts, int part, int t) {
+  const RowSegment rs = row_segment(row * dim, dim, base, vec);
+  const RowSlice slice = row_slice(rs.body, parts, part);
+  int64_t edge = -1;
+  if (part == 0 && t < rs.head) edge = t;
+  if (part == parts - 1 && t >= 32 && t < 32 + rs.tail) edge = rs.head + rs.body * vec + t - 32;
+  return RowPart{row * dim + rs.head + int64_t{slice.first} * vec, slice.count, edge};
+}
+
 //! kSmemRow backward: where dy's staged row starts, in bytes (y's row may take dim + vec - 1
 //! elements, RowSegment::shift), 16-byte aligned.
 CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int vec, int elem_size) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cuact/cuact.h"
 #include "cuact/softmax.hpp"
@@ -482,6 +483,32 @@ TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
             cuact::detail::smem_row_second_offset(dim, q.vec, elem) + (dim + most_shift) * elem,
             q.smem_bytes)
             << "elem " << elem << " dim " << dim << " vec " << q.vec;
+      }
+    }
+  }
+  // The split tiers' parts (row_part): body slices and edge elements cover each row once, every
+  // slice 16-byte aligned.
+  for (int vec : {2, 4, 8}) {
+    for (int base = 0; base < vec; ++base) {
+      for (int parts : {2, 3, 8, 132}) {
+        for (int64_t dim : {int64_t{5000}, int64_t{16391}, int64_t{100003}}) {
+          for (int64_t row = 0; row < 3; ++row) {
+            std::vector<int> seen(dim, 0);
+            for (int part = 0; part < parts; ++part) {
+              const auto at = cuact::detail::row_part(row, dim, base, vec, parts, part, 0);
+              ASSERT_EQ((base + at.offset) % vec, 0) << "slice not 16-byte aligned";
+              for (int64_t j = 0; j < int64_t{at.count} * vec; ++j)
+                ++seen[at.offset - row * dim + j];
+              for (int t = 0; t < 1024; ++t) {
+                const auto edge = cuact::detail::row_part(row, dim, base, vec, parts, part, t).edge;
+                if (edge >= 0) ++seen[edge];
+              }
+            }
+            for (int64_t j = 0; j < dim; ++j)
+              ASSERT_EQ(seen[j], 1) << "vec " << vec << " base " << base << " parts " << parts
+                                    << " dim " << dim << " element " << j;
+          }
+        }
       }
     }
   }
