@@ -39,6 +39,7 @@
 #include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
 #include "cub_reference.cuh"
+#include "cuda/softmax_plan.hpp"
 
 #ifndef CUACT_GIT_COMMIT
 #define CUACT_GIT_COMMIT "unknown"
@@ -854,16 +855,36 @@ static void json_roofs(FILE* f, const std::map<size_t, Roof>& roofs) {
   std::fprintf(f, "\n  ],\n");
 }
 
-//! Softmax rows add their layout and (outer, dim, inner); latency cases their target.
-static void json_softmax_fields(FILE* f, const Row& r) {
+//! The plan a softmax case runs under, as plan_softmax makes it from the device's attributes
+//! (the library also checks cluster and cooperative occupancy once per device; on a whole GPU
+//! that agrees). The bench's tensors are cudaMalloc'd, so 16-byte aligned and congruent.
+static cuact::detail::SoftmaxPlan softmax_case_plan(const Case& c, const DeviceInfo& d) {
+  const int elem = static_cast<int>(dtype_size(c.dtype));
+  const int wide = 16 / elem;
+  const int64_t stride = c.shape.inner > 1 ? c.shape.inner : c.shape.dim;
+  const int vec = (stride * elem) % 16 == 0 ? wide : 1;
+  return cuact::detail::plan_softmax(
+      c.shape.outer, c.shape.dim, c.shape.inner, d.prop.multiProcessorCount,
+      static_cast<int64_t>(d.prop.sharedMemPerBlockOptin), elem, c.dir != Dir::kForward, vec,
+      d.prop.clusterLaunch ? 8 : 0, d.prop.cooperativeLaunch != 0, wide);
+}
+
+//! Softmax rows add their layout, (outer, dim, inner) and plan; latency cases their target.
+static void json_softmax_fields(FILE* f, const Row& r, const DeviceInfo& d) {
   if (r.c.group != Group::kSoftmax) return;
   std::fprintf(f, ", \"layout\": \"%s\", \"shape\": [%lld, %lld, %lld]", layout_name(r.c.layout),
                static_cast<long long>(r.c.shape.outer), static_cast<long long>(r.c.shape.dim),
                static_cast<long long>(r.c.shape.inner));
+  const cuact::detail::SoftmaxPlan p = softmax_case_plan(r.c, d);
+  std::fprintf(f,
+               ", \"plan\": {\"tier\": \"%s\", \"block\": %d, \"vec\": %d, \"cluster\": %d, "
+               "\"parts\": %d, \"grid\": %lld, \"smem_bytes\": %lld}",
+               cuact::detail::softmax_tier_name(p.tier), p.block, p.vec, p.cluster, p.parts,
+               static_cast<long long>(p.grid), static_cast<long long>(p.smem_bytes));
   if (r.target_us > 0) std::fprintf(f, ", \"target_us\": %.3f", r.target_us);
 }
 
-static void json_rows(FILE* f, const std::vector<Row>& rows) {
+static void json_rows(FILE* f, const std::vector<Row>& rows, const DeviceInfo& d) {
   std::fprintf(f, "  \"rows\": [");
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
@@ -876,7 +897,7 @@ static void json_rows(FILE* f, const std::vector<Row>& rows) {
                  cuact::dtype_name(r.c.dtype), dir_name(r.c.dir), static_cast<long long>(r.c.n),
                  r.c.bytes_moved(), r.t.median_us, r.t.p10_us, r.t.p90_us, r.gbs, r.roof_gbs,
                  r.pct_roof);
-    json_softmax_fields(f, r);
+    json_softmax_fields(f, r, d);
     std::fprintf(f, "}");
   }
   std::fprintf(f, "\n  ]\n");
@@ -891,7 +912,7 @@ static void write_json(FILE* f, const DeviceInfo& d, const Options& o, const Ben
   json_device(f, d);
   json_settings(f, o, b);
   json_roofs(f, roofs);
-  json_rows(f, rows);
+  json_rows(f, rows, d);
   std::fprintf(f, "}\n");
 }
 

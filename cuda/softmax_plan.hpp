@@ -56,6 +56,21 @@ enum class SoftmaxTier : int {
   kGridRow = 7
 };
 
+//! The tier's name, as the bench records it.
+inline constexpr const char* softmax_tier_name(SoftmaxTier t) {
+  switch (t) {
+    case SoftmaxTier::kWarpRow: return "warp_row";
+    case SoftmaxTier::kBlockRow: return "block_row";
+    case SoftmaxTier::kColumn: return "column";
+    case SoftmaxTier::kSmemRow: return "smem_row";
+    case SoftmaxTier::kBlockRegs: return "block_regs";
+    case SoftmaxTier::kColumnTile: return "column_tile";
+    case SoftmaxTier::kClusterRow: return "cluster_row";
+    case SoftmaxTier::kGridRow: return "grid_row";
+  }
+  return "unknown";
+}
+
 struct SoftmaxPlan {
   SoftmaxTier tier = SoftmaxTier::kWarpRow;
   int block = 256;

@@ -5,8 +5,9 @@
     python3 scripts/bench_table.py bench/results/<run>.json [--softmax FILE.json] [--write README.md]
 
 Prints, as % of the copy roof measured in the same run: every activation by dtype and direction
-(with cub::DeviceTransform running the same functor, forward), and softmax / log_softmax on the
-last axis by row length. --softmax takes the softmax rows from another run (a later softmax-only
+(with cub::DeviceTransform running the same functor, forward), softmax / log_softmax on the
+last axis by row length, and the middle-axis and few-rows softmax cases (with the tier each ran
+under, from the run's plan fields, and for few rows the time against its target). --softmax takes the softmax rows from another run (a later softmax-only
 one). --write replaces the text between the README's bench-table markers. No figure is typed by
 hand: every number comes from the JSON files named in the table's caption.
 """
@@ -82,6 +83,23 @@ def softmax_table(run):
     return lines
 
 
+def other_softmax_table(run):
+    """float32 softmax over a middle axis (both directions) and few long rows (forward): one line
+    per case, with its plan's tier (the JSON holds every dtype, log_softmax and both directions)."""
+    lines = ["| case | tier | % roof | µs | target µs |", "|---|---|---|---|---|"]
+    for r in run["rows"]:
+        if r["group"] != "softmax" or r["op"] != "softmax" or r["dtype"] != "float32":
+            continue
+        if r.get("layout") == "fewrows" and r["direction"] != "fwd":
+            continue
+        if r.get("layout") not in ("middle", "fewrows"):
+            continue
+        tier = r.get("plan", {}).get("tier", "–")
+        target = f"{r['target_us']:.1f}" if "target_us" in r else "–"
+        lines.append(f"| {r['name']} | {tier} | {pct(r)} | {r['median_us']:.1f} | {target} |")
+    return lines if len(lines) > 2 else []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", help="cuact-bench --json output")
@@ -100,6 +118,8 @@ def main():
            f"{caption(sm_run, sm_path)}.",
            "",
            *softmax_table(sm_run),
+           *(["", f"float32 softmax over a middle axis and few long rows, {caption(sm_run, sm_path)}.", "",
+                *other_softmax_table(sm_run)] if other_softmax_table(sm_run) else []),
            END]
     text = "\n".join(out)
     if not args.write:
