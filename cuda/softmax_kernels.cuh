@@ -738,7 +738,7 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
 //! bitwise the same totals; then each block writes its slice from shared memory. A cluster takes
 //! rows cluster id, + clusters, ...; a last barrier keeps every block (and its partials) alive
 //! until the other blocks have read them. Compiled for sm_90 on
-//! (an sm_80 image traps); planned only where the running image has it (usable_cluster_blocks).
+//! (an sm_80 image traps); planned only where the running image has it (split_row_limits).
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                      bool safe) {
@@ -796,7 +796,7 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   }
   cluster.sync();  // no block leaves while another may still read its partials
 #else
-  __trap();  // compiled for a GPU without clusters: never planned there (usable_cluster_blocks)
+  __trap();  // compiled for a GPU without clusters: never planned there (split_row_limits)
 #endif
 }
 
@@ -1333,7 +1333,7 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
   }
   cluster.sync();  // no block leaves while another may still read its partial
 #else
-  __trap();  // compiled for a GPU without clusters: never planned there (usable_cluster_blocks)
+  __trap();  // compiled for a GPU without clusters: never planned there (split_row_limits)
 #endif
 }
 

@@ -509,6 +509,14 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
   std::atomic<int>* cache = split_row_cache<T>();
   int packed = cache[ctx.device].load(std::memory_order_relaxed);
   if (packed == 0) {
+    // First use inside a graph capture: no module queries there (they may load kernels); plan
+    // without the split tiers this time and work the limits out on an eager call.
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    const cudaError_t asked = cudaStreamIsCapturing(ctx.stream, &capturing);
+    if (asked != cudaSuccess) (void)cudaGetLastError();
+    if (asked != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return {};
+  }
+  if (packed == 0) {
     SplitRowLimits l;
     bool failed = false;  // a query that errs answers "no"; its error is consumed below
     auto ok = [&failed](cudaError_t e) {
