@@ -177,4 +177,29 @@ TEST(SoftmaxColumnTile, EveryElementOnceEveryPartialCombined) {
   }
 }
 
+// The launcher's load widths: 16-byte loads when every row of every tensor is aligned, and the
+// congruent width (kSmemRow, kClusterRow and kGridRow split misaligned rows) when the tensors
+// sit the same distance past a 16-byte boundary.
+TEST(SoftmaxDispatch, LoadWidthsFromPointersAndShape) {
+  using cuact::detail::softmax_congruent_width;
+  using cuact::detail::softmax_vector_width;
+  alignas(16) static unsigned char buffer[256];
+  const void* a = buffer;
+  const void* b = buffer + 64;
+  const void* a2 = buffer + 2;
+  const void* b2 = buffer + 66;
+  const void* b4 = buffer + 68;
+  const cuact::SoftmaxShape rows{3, 1000, 1}, odd_rows{3, 1001, 1}, middle{3, 7, 8};
+  EXPECT_EQ(softmax_vector_width<float>(rows, {a, b}), 4);
+  EXPECT_EQ(softmax_vector_width<float>(odd_rows, {a, b}), 1);
+  EXPECT_EQ(softmax_vector_width<float>(rows, {a, b4}), 1);
+  EXPECT_EQ(softmax_vector_width<__half>(middle, {a, b}), 8);  // inner 8 halves: 16 bytes
+  EXPECT_EQ(softmax_vector_width<float>(middle, {a, b}), 4);
+  EXPECT_EQ(softmax_vector_width<double>(cuact::SoftmaxShape{3, 7, 3}, {a, b}), 1);
+  EXPECT_EQ(softmax_congruent_width<__half>({a2, b2}), 8);
+  EXPECT_EQ(softmax_congruent_width<__half>({a2, b4}), 1);
+  EXPECT_EQ(softmax_congruent_width<float>({a, b, b4}), 1);
+  EXPECT_EQ(softmax_congruent_width<double>({a, b}), 2);
+}
+
 }  // namespace
