@@ -678,9 +678,9 @@ __device__ __forceinline__ void write_staged_pair(const T* staged_y, const T* st
   }
 }
 
-//! kSmemRow forward. Rows split by RowSegment: the aligned body in kVec-element chunks, the head
-//! and tail elements (rows not 16-byte aligned) one per thread of the first few; every staged
-//! element is read back by the thread that staged it.
+//! kSmemRow forward. Rows split by row_part: the aligned body staged in kVec-element chunks, the
+//! head and tail elements (rows not 16-byte aligned) in registers of a few threads; every staged
+//! chunk is read back by the thread that staged it.
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                   bool safe) {
@@ -696,37 +696,31 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
   __shared__ V row_max;
   __shared__ BelowCount<A> row_sum;
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  // x and y sit alike past a 16-byte boundary (the launcher checked): one base for both.
+  T* staged = reinterpret_cast<T*>(softmax_smem);
+  // x and y sit alike past a 16-byte boundary (the launcher checked): rows split as the split
+  // tiers split them (row_part) with one part, the aligned body staged, the head and tail
+  // elements in registers.
   const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const RowSegment seg = row_segment(row * dim, dim, base, kVec);
-    T* staged = reinterpret_cast<T*>(softmax_smem) + seg.shift;  // staged[j]: row element j
-    const T* xr = x + row * dim;
-    T* yr = y + row * dim;
-    const bool edge = threadIdx.x < seg.head + seg.tail;  // this thread's head or tail element
-    const int64_t e =
-        threadIdx.x < seg.head ? threadIdx.x : seg.head + seg.body * kVec + threadIdx.x - seg.head;
-    const T edge_x = edge ? xr[e] : T{};  // issued before the body's loads, not after them
-    V max = stage_row<kThreads, Split>(xr + seg.head, staged + seg.head, seg.body);
-    if (edge) {
-      staged[e] = edge_x;
-      max = nan_max(max, softmax_value(edge_x));
-    }
+    const RowPart at = row_part(row, dim, base, kVec, 1, 0, threadIdx.x);
+    const T edge = at.edge >= 0 ? x[row * dim + at.edge] : T{};  // issued before the body's loads
+    V max = stage_row<kThreads, Split>(x + at.offset, staged, at.count);
+    if (at.edge >= 0) max = nan_max(max, softmax_value(edge));
     max = MaxReduce(temp.max).Reduce(max, NanMax{});
     if (threadIdx.x == 0) row_max = max;  // the aggregate is valid in thread 0
     __syncthreads();
     max = row_max;
     LaneSum<T> sum;
-    sum_staged<kThreads, kVec>(staged + seg.head, seg.body, max, sum);
-    if (edge) add_to_lane_sum<T>(sum, softmax_value(staged[e]), max);
+    sum_staged<kThreads, kVec>(staged, at.count, max, sum);
+    if (at.edge >= 0) add_to_lane_sum<T>(sum, softmax_value(edge), max);
     const BelowCount<A> total =
         SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
     if (threadIdx.x == 0) row_sum = total;
     __syncthreads();
     const RegisterScale<T> r(
         finish<kKind>(max_sum_from(A(max), row_sum.below, row_sum.at_max), safe));
-    write_staged<kThreads, kVec, T, kKind>(staged + seg.head, seg.body, yr + seg.head, r);
-    if (edge) yr[e] = staged_output<T, kKind>(staged[e], r);
+    write_staged<kThreads, kVec, T, kKind>(staged, at.count, y + at.offset, r);
+    if (at.edge >= 0) y[row * dim + at.edge] = staged_output<T, kKind>(edge, r);
     __syncthreads();  // row_max, row_sum and temp are reused by the next row
   }
 }
@@ -1223,7 +1217,7 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
 }
 
 //! kSmemRow backward: y and dy staged in shared memory on the first read (dy's row after y's,
-//! 16-byte aligned), split by RowSegment as forward_smem_rows, kUnroll chunks per thread in
+//! 16-byte aligned), split by row_part as forward_smem_rows, kUnroll chunks per thread in
 //! flight, so each is read from memory once.
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* dx, int64_t rows,
@@ -1236,35 +1230,24 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ A row_total;
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  const int64_t staged_bytes = smem_row_second_offset(dim, kVec, sizeof(T));
-  // y, dy and dx sit alike past a 16-byte boundary (the launcher checked): one base for all.
+  T* staged_y = reinterpret_cast<T*>(softmax_smem);
+  T* staged_dy = reinterpret_cast<T*>(softmax_smem + smem_row_second_offset(dim, kVec, sizeof(T)));
+  // Rows split as in forward_smem_rows (y, dy and dx sit alike past a 16-byte boundary).
   const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const RowSegment seg = row_segment(row * dim, dim, base, kVec);
-    T* staged_y = reinterpret_cast<T*>(softmax_smem) + seg.shift;
-    T* staged_dy = reinterpret_cast<T*>(softmax_smem + staged_bytes) + seg.shift;
-    const int64_t o = row * dim;
-    const int64_t chunks = seg.body;
-    const T* yb = y + o + seg.head;  // the aligned body
-    const T* dyb = dy + o + seg.head;
-    const bool edge = threadIdx.x < seg.head + seg.tail;  // this thread's head or tail element
-    const int64_t e =
-        threadIdx.x < seg.head ? threadIdx.x : seg.head + seg.body * kVec + threadIdx.x - seg.head;
-    A t = 0;
-    t += stage_pair<kThreads, kUnroll, kVec, T, kKind>(yb, dyb, staged_y + seg.head,
-                                                       staged_dy + seg.head, chunks);
-    if (edge) {
-      staged_y[e] = y[o + e];
-      staged_dy[e] = dy[o + e];
-      t += backward_term<T, kKind>(staged_y[e], staged_dy[e]);
-    }
+    const RowPart at = row_part(row, dim, base, kVec, 1, 0, threadIdx.x);
+    const T edge_y = at.edge >= 0 ? y[row * dim + at.edge] : T{};
+    const T edge_dy = at.edge >= 0 ? dy[row * dim + at.edge] : T{};
+    A t = at.edge >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
+    t += stage_pair<kThreads, kUnroll, kVec, T, kKind>(y + at.offset, dy + at.offset, staged_y,
+                                                       staged_dy, at.count);
     t = BlockReduce(temp).Sum(t);
     if (threadIdx.x == 0) row_total = t;
     __syncthreads();
     const A total = row_total;
-    write_staged_pair<kThreads, kVec, T, kKind>(staged_y + seg.head, staged_dy + seg.head, chunks,
-                                                dx + o + seg.head, total);
-    if (edge) dx[o + e] = backward_output<T, kKind>(staged_y[e], staged_dy[e], total);
+    write_staged_pair<kThreads, kVec, T, kKind>(staged_y, staged_dy, at.count, dx + at.offset,
+                                                total);
+    if (at.edge >= 0) dx[row * dim + at.edge] = backward_output<T, kKind>(edge_y, edge_dy, total);
     __syncthreads();  // temp and row_total are reused by the next row
   }
 }

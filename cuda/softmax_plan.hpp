@@ -183,11 +183,10 @@ CUACT_PLAN_HD inline constexpr RowSlice row_slice(int64_t chunks, int parts, int
   return RowSlice{static_cast<int>(first), static_cast<int>(end - first)};
 }
 
-//! kSmemRow's rows split for 16-byte loads whatever their alignment: row elements g0 .. g0 + dim
-//! of tensors whose bases all sit `base` elements past a 16-byte boundary are `head` scalars up to
-//! the first boundary, `body` aligned vectors of vec, and `tail` scalars; the row is staged
-//! `shift` elements into shared memory so that the body's vectors are aligned there too (a
-//! staged row takes dim + vec - 1 elements at most).
+//! The on-chip rows split for 16-byte loads whatever their alignment: row elements g0 .. g0 + dim
+//! of tensors whose bases all sit `base` elements past a 16-byte boundary (the row's first
+//! element `shift` elements past one) are `head` scalars up to the first boundary, `body` aligned
+//! vectors of vec, and `tail` scalars. The body is staged; the edges stay in registers (row_part).
 struct RowSegment {
   int shift = 0;
   int head = 0;
@@ -222,8 +221,8 @@ CUACT_PLAN_HD inline constexpr RowPart row_part(int64_t row, int64_t dim, int ba
   return RowPart{row * dim + rs.head + int64_t{slice.first} * vec, slice.count, edge};
 }
 
-//! kSmemRow backward: where dy's staged row starts, in bytes (y's row may take dim + vec - 1
-//! elements, RowSegment::shift), 16-byte aligned.
+//! kSmemRow backward: where dy's staged body starts, in bytes: 16-byte aligned, past y's (at most
+//! dim elements), within what plan_softmax gives either kind of row.
 CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int vec, int elem_size) {
   return ((dim + vec - 1) * elem_size + 15) / 16 * 16;
 }
