@@ -37,55 +37,35 @@ cudaError_t allow_opt_in_smem(const LaunchContext& ctx) {
   return err;
 }
 
-template <int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_smem_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
-                                     bool safe, const LaunchContext& ctx) {
-  constexpr auto kernel =
-      &softmax_forward_kernel<SoftmaxTier::kSmemRow, 1024, ChunkSplit<kVec>, T, kKind>;
-  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
-  if (err != cudaSuccess) return err;
-  kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(x, y, s.outer, s.dim,
-                                                                            s.inner, safe, 1);
-  return cudaSuccess;
-}
-
-template <int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_smem_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                                      const SoftmaxShape& s, const LaunchContext& ctx) {
-  constexpr auto kernel =
-      &softmax_backward_kernel<SoftmaxTier::kSmemRow, 1024, ChunkSplit<kVec>, T, kKind>;
-  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
-  if (err != cudaSuccess) return err;
-  kernel<<<static_cast<unsigned>(p.grid), 1024, p.smem_bytes, ctx.stream>>>(y, dy, dx, s.outer,
-                                                                            s.dim, s.inner, 1);
-  return cudaSuccess;
-}
-
-//! Launches kKernel with one launch attribute (a cluster size, or cooperative), p.grid blocks of
-//! p.block threads and p.smem_bytes of dynamic shared memory opted into. cudaLaunchKernelEx
-//! returns a configuration the device cannot schedule (a cluster too large for a GPC at this
-//! shared memory, a cooperative grid that cannot be resident at once) as its error.
-template <auto kKernel, class... Args>
-cudaError_t launch_with(const SoftmaxPlan& p, const LaunchContext& ctx,
-                        const cudaLaunchAttribute& attribute, Args... args) {
+//! Launches kKernel over p.grid blocks of kThreads threads with p.smem_bytes of dynamic shared
+//! memory opted into, and the launch attribute if any (a cluster size, or cooperative).
+//! cudaLaunchKernelEx returns a configuration the device cannot schedule (a cluster too large for
+//! a GPC at this shared memory, a cooperative grid that cannot be resident at once) as its error,
+//! before anything runs.
+template <auto kKernel, int kThreads, class... Args>
+cudaError_t launch_on_chip(const SoftmaxPlan& p, const LaunchContext& ctx,
+                           const cudaLaunchAttribute* attribute, Args... args) {
   const cudaError_t err = allow_opt_in_smem<kKernel>(ctx);
   if (err != cudaSuccess) return err;
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(static_cast<unsigned>(p.grid));
-  config.blockDim = dim3(static_cast<unsigned>(p.block));
+  config.blockDim = dim3(kThreads);
   config.dynamicSmemBytes = static_cast<size_t>(p.smem_bytes);
   config.stream = ctx.stream;
-  cudaLaunchAttribute attributes[1] = {attribute};
-  config.attrs = attributes;
-  config.numAttrs = 1;
+  cudaLaunchAttribute attributes[1] = {};
+  if (attribute) {
+    attributes[0] = *attribute;
+    config.attrs = attributes;
+    config.numAttrs = 1;
+  }
   return cudaLaunchKernelEx(&config, kKernel, args...);
 }
 
-//! Clusters of p.cluster blocks along x (p.grid is a multiple of it).
-inline cudaLaunchAttribute cluster_attribute(const SoftmaxPlan& p) {
+//! Clusters of `blocks` blocks along x (the grid is a multiple of it).
+inline cudaLaunchAttribute cluster_attribute(int blocks) {
   cudaLaunchAttribute a = {};
   a.id = cudaLaunchAttributeClusterDimension;
-  a.val.clusterDim.x = static_cast<unsigned>(p.cluster);
+  a.val.clusterDim.x = static_cast<unsigned>(blocks);
   a.val.clusterDim.y = 1;
   a.val.clusterDim.z = 1;
   return a;
@@ -99,47 +79,48 @@ inline cudaLaunchAttribute cooperative_attribute() {
   return a;
 }
 
+//! The tiers that stage in shared memory: kSmemRow, kClusterRow and kGridRow (1024 threads, the
+//! latter two with their launch attribute) and kColumnTile.
 template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_split_rows(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
-                                      bool safe, const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_forward_kernel<kTier, 1024, ChunkSplit<kVec>, T, kKind>;
+cudaError_t launch_forward_on_chip(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                                   bool safe, const LaunchContext& ctx) {
+  constexpr int kThreads = kTier == SoftmaxTier::kColumnTile ? kColumnTileThreads : 1024;
+  constexpr auto kernel = &softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
-      kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p);
-  return launch_with<kernel>(p, ctx, a, x, y, s.outer, s.dim, s.inner, safe, p.parts);
+      kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
+  const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow;
+  return launch_on_chip<kernel, kThreads>(p, ctx, attributed ? &a : nullptr, x, y, s.outer, s.dim,
+                                          s.inner, safe, p.parts);
 }
 
 template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_split_rows(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                                       const SoftmaxShape& s, const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_backward_kernel<kTier, 1024, ChunkSplit<kVec>, T, kKind>;
+cudaError_t launch_backward_on_chip(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                    const SoftmaxShape& s, const LaunchContext& ctx) {
+  constexpr int kThreads = kTier == SoftmaxTier::kColumnTile ? kColumnTileThreads : 1024;
+  constexpr auto kernel = &softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
-      kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p);
-  return launch_with<kernel>(p, ctx, a, y, dy, dx, s.outer, s.dim, s.inner, p.parts);
+      kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
+  const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow;
+  return launch_on_chip<kernel, kThreads>(p, ctx, attributed ? &a : nullptr, y, dy, dx, s.outer,
+                                          s.dim, s.inner, p.parts);
 }
 
-template <int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_column_tiles(const SoftmaxPlan& p, const T* x, T* y,
+//! The on-chip launchers with the plan's load width: 16 bytes' worth, or scalar.
+template <SoftmaxTier kTier, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_on_chip_tier(const SoftmaxPlan& p, const T* x, T* y,
                                         const SoftmaxShape& s, bool safe,
                                         const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_forward_kernel<SoftmaxTier::kColumnTile, kColumnTileThreads,
-                                                  ChunkSplit<kVec>, T, kKind>;
-  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
-  if (err != cudaSuccess) return err;
-  kernel<<<static_cast<unsigned>(p.grid), kColumnTileThreads, p.smem_bytes, ctx.stream>>>(
-      x, y, s.outer, s.dim, s.inner, safe, 1);
-  return cudaSuccess;
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  return p.vec > 1 ? launch_forward_on_chip<kTier, kWide, T, kKind>(p, x, y, s, safe, ctx)
+                   : launch_forward_on_chip<kTier, 1, T, kKind>(p, x, y, s, safe, ctx);
 }
 
-template <int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_column_tiles(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+template <SoftmaxTier kTier, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_on_chip_tier(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                          const SoftmaxShape& s, const LaunchContext& ctx) {
-  constexpr auto kernel = &softmax_backward_kernel<SoftmaxTier::kColumnTile, kColumnTileThreads,
-                                                   ChunkSplit<kVec>, T, kKind>;
-  const cudaError_t err = allow_opt_in_smem<kernel>(ctx);
-  if (err != cudaSuccess) return err;
-  kernel<<<static_cast<unsigned>(p.grid), kColumnTileThreads, p.smem_bytes, ctx.stream>>>(
-      y, dy, dx, s.outer, s.dim, s.inner, 1);
-  return cudaSuccess;
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  return p.vec > 1 ? launch_backward_on_chip<kTier, kWide, T, kKind>(p, y, dy, dx, s, ctx)
+                   : launch_backward_on_chip<kTier, 1, T, kKind>(p, y, dy, dx, s, ctx);
 }
 
 template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
@@ -395,8 +376,7 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
   const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
     case SoftmaxTier::kSmemRow:
-      return p.vec > 1 ? launch_forward_smem_rows<16 / sizeof(T), T, kKind>(p, x, y, s, safe, ctx)
-                       : launch_forward_smem_rows<1, T, kKind>(p, x, y, s, safe, ctx);
+      return launch_forward_on_chip_tier<SoftmaxTier::kSmemRow, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kWarpRow: return launch_forward_warp_rows<T, kKind>(p, x, y, s, safe, stream);
     case SoftmaxTier::kBlockRegs:
       return launch_forward_block_regs<T, kKind>(p, x, y, s, safe, stream);
@@ -413,18 +393,11 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
                              : launch_forward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, x, y, s, safe, stream);
     case SoftmaxTier::kClusterRow:
-      return p.vec > 1 ? launch_forward_split_rows<SoftmaxTier::kClusterRow, kWide, T, kKind>(
-                             p, x, y, s, safe, ctx)
-                       : launch_forward_split_rows<SoftmaxTier::kClusterRow, 1, T, kKind>(
-                             p, x, y, s, safe, ctx);
+      return launch_forward_on_chip_tier<SoftmaxTier::kClusterRow, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kGridRow:
-      return p.vec > 1 ? launch_forward_split_rows<SoftmaxTier::kGridRow, kWide, T, kKind>(
-                             p, x, y, s, safe, ctx)
-                       : launch_forward_split_rows<SoftmaxTier::kGridRow, 1, T, kKind>(p, x, y, s,
-                                                                                       safe, ctx);
+      return launch_forward_on_chip_tier<SoftmaxTier::kGridRow, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kColumnTile:
-      return p.vec > 1 ? launch_forward_column_tiles<kWide, T, kKind>(p, x, y, s, safe, ctx)
-                       : launch_forward_column_tiles<1, T, kKind>(p, x, y, s, safe, ctx);
+      return launch_forward_on_chip_tier<SoftmaxTier::kColumnTile, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kColumn:
       softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
@@ -441,8 +414,7 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
   const cudaStream_t stream = ctx.stream;
   switch (p.tier) {
     case SoftmaxTier::kSmemRow:
-      return p.vec > 1 ? launch_backward_smem_rows<16 / sizeof(T), T, kKind>(p, y, dy, dx, s, ctx)
-                       : launch_backward_smem_rows<1, T, kKind>(p, y, dy, dx, s, ctx);
+      return launch_backward_on_chip_tier<SoftmaxTier::kSmemRow, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kWarpRow: return launch_backward_warp_rows<T, kKind>(p, y, dy, dx, s, stream);
     case SoftmaxTier::kBlockRegs:
       return launch_backward_block_regs<T, kKind>(p, y, dy, dx, s, stream);
@@ -459,18 +431,11 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
                              : launch_backward_chunks<SoftmaxTier::kBlockRow, 256, 1, T, kKind>(
                                    p, y, dy, dx, s, stream);
     case SoftmaxTier::kClusterRow:
-      return p.vec > 1 ? launch_backward_split_rows<SoftmaxTier::kClusterRow, kWide, T, kKind>(
-                             p, y, dy, dx, s, ctx)
-                       : launch_backward_split_rows<SoftmaxTier::kClusterRow, 1, T, kKind>(
-                             p, y, dy, dx, s, ctx);
+      return launch_backward_on_chip_tier<SoftmaxTier::kClusterRow, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kGridRow:
-      return p.vec > 1 ? launch_backward_split_rows<SoftmaxTier::kGridRow, kWide, T, kKind>(
-                             p, y, dy, dx, s, ctx)
-                       : launch_backward_split_rows<SoftmaxTier::kGridRow, 1, T, kKind>(p, y, dy,
-                                                                                        dx, s, ctx);
+      return launch_backward_on_chip_tier<SoftmaxTier::kGridRow, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kColumnTile:
-      return p.vec > 1 ? launch_backward_column_tiles<kWide, T, kKind>(p, y, dy, dx, s, ctx)
-                       : launch_backward_column_tiles<1, T, kKind>(p, y, dy, dx, s, ctx);
+      return launch_backward_on_chip_tier<SoftmaxTier::kColumnTile, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kColumn:
       softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
@@ -515,8 +480,6 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
     const cudaError_t asked = cudaStreamIsCapturing(ctx.stream, &capturing);
     if (asked != cudaSuccess) (void)cudaGetLastError();
     if (asked != cudaSuccess || capturing != cudaStreamCaptureStatusNone) return {};
-  }
-  if (packed == 0) {
     SplitRowLimits l;
     bool failed = false;  // a query that errs answers "no"; its error is consumed below
     auto ok = [&failed](cudaError_t e) {
@@ -532,14 +495,11 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
         ok(cudaFuncGetAttributes(&attributes, cluster_kernel)) && attributes.ptxVersion >= 90 &&
         ok(allow_opt_in_smem<cluster_kernel>(ctx))) {
       for (int c = ctx.max_cluster_blocks; c > 1 && l.max_cluster == 0; c /= 2) {
-        SoftmaxPlan probe;
-        probe.cluster = c;
-        probe.grid = c;
         cudaLaunchConfig_t config = {};
         config.gridDim = dim3(static_cast<unsigned>(c));
         config.blockDim = dim3(1024);
         config.dynamicSmemBytes = static_cast<size_t>(smem);
-        cudaLaunchAttribute a = cluster_attribute(probe);
+        cudaLaunchAttribute a = cluster_attribute(c);
         config.attrs = &a;
         config.numAttrs = 1;
         int clusters = 0;
@@ -588,56 +548,62 @@ bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchCon
   return true;
 }
 
+//! Plans with the device's split-row limits and launches; a launch the partition refuses is
+//! re-planned without that launch kind (at most twice: a cluster, then a cooperative grid).
+template <class T, class Plan, class Launch>
+cudaError_t plan_and_launch(const LaunchContext& ctx, Plan plan, Launch launch) {
+  SplitRowLimits split = split_row_limits<T>(ctx);
+  SoftmaxPlan p = plan(split);
+  cudaError_t err = launch(p);
+  for (int retry = 0; retry < 2 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
+    p = plan(split);
+    err = launch(p);
+  }
+  return err;
+}
+
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
-  SplitRowLimits split = split_row_limits<T>(ctx);
-  auto plan = [&]() {
-    return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                        sizeof(T), false, softmax_vector_width<T>(s, {x, y}), split.max_cluster,
-                        split.cooperative, softmax_congruent_width<T>({x, y}));
-  };
-  SoftmaxPlan p = plan();
   const T* xt = static_cast<const T*>(x);
   T* yt = static_cast<T*>(y);
-  auto launch = [&](const SoftmaxPlan& q) {
-    return kind == SoftmaxKind::kSoftmax
-               ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(q, xt, yt, s, safe, ctx)
-               : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(q, xt, yt, s, safe, ctx);
-  };
-  cudaError_t err = launch(p);
-  // At most two refusals (a cluster, then a cooperative grid): each drops one launch kind.
-  for (int retry = 0; retry < 2 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
-    p = plan();
-    err = launch(p);
-  }
+  const cudaError_t err = plan_and_launch<T>(
+      ctx,
+      [&](const SplitRowLimits& split) {
+        return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
+                            ctx.shared_memory_optin, sizeof(T), false,
+                            softmax_vector_width<T>(s, {x, y}), split.max_cluster,
+                            split.cooperative, softmax_congruent_width<T>({x, y}));
+      },
+      [&](const SoftmaxPlan& p) {
+        return kind == SoftmaxKind::kSoftmax
+                   ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, xt, yt, s, safe, ctx)
+                   : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, xt, yt, s, safe,
+                                                                              ctx);
+      });
   return check_softmax_launch("cuact::softmax_forward", err);
 }
 
 template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
-  SplitRowLimits split = split_row_limits<T>(ctx);
-  auto plan = [&]() {
-    return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                        sizeof(T), true, softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster,
-                        split.cooperative, softmax_congruent_width<T>({y, dy, dx}));
-  };
-  SoftmaxPlan p = plan();
   const T* yt = static_cast<const T*>(y);
   const T* dyt = static_cast<const T*>(dy);
   T* dxt = static_cast<T*>(dx);
-  auto launch = [&](const SoftmaxPlan& q) {
-    return kind == SoftmaxKind::kSoftmax
-               ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(q, yt, dyt, dxt, s, ctx)
-               : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(q, yt, dyt, dxt, s, ctx);
-  };
-  cudaError_t err = launch(p);
-  // At most two refusals (a cluster, then a cooperative grid): each drops one launch kind.
-  for (int retry = 0; retry < 2 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
-    p = plan();
-    err = launch(p);
-  }
+  const cudaError_t err = plan_and_launch<T>(
+      ctx,
+      [&](const SplitRowLimits& split) {
+        return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
+                            ctx.shared_memory_optin, sizeof(T), true,
+                            softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster,
+                            split.cooperative, softmax_congruent_width<T>({y, dy, dx}));
+      },
+      [&](const SoftmaxPlan& p) {
+        return kind == SoftmaxKind::kSoftmax
+                   ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, yt, dyt, dxt, s, ctx)
+                   : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, yt, dyt, dxt, s,
+                                                                               ctx);
+      });
   return check_softmax_launch("cuact::softmax_backward", err);
 }
 
