@@ -259,14 +259,17 @@ CUACT_HD T backward_output(T y, T dy, softmax_acc_t<T> total) {
 // ---- forward, per tier ---------------------------------------------------------------------
 
 //! The warp-row split of a row: kLanes lanes per row (32 / kLanes rows per warp), kPerLane
-//! values per lane loaded kVec at a time (kVec > 1: 16-byte loads, every row 16-byte aligned).
-//! Lane l of a row holds elements (c kLanes + l) kVec + i, c < kPerLane / kVec, i < kVec: each
-//! load instruction of the row group reads kLanes kVec consecutive elements.
-template <int Lanes, int PerLane, int Vec>
+//! values per lane loaded kVec at a time. Lane l of a row holds body chunks c kLanes + l,
+//! c < kChunks (RegisterRow): each load instruction of the row group reads kLanes kVec
+//! consecutive elements. Edges: rows may be misaligned (a scalar head and tail around the
+//! 16-byte loads, SoftmaxPlan::row_edges); a separate kernel, so that aligned rows do not pay
+//! its registers.
+template <int Lanes, int PerLane, int Vec, bool Edges = false>
 struct WarpSplit {
   static constexpr int kLanes = Lanes;
   static constexpr int kPerLane = PerLane;
   static constexpr int kVec = Vec;
+  static constexpr bool kEdges = Edges;
   static_assert(kLanes >= 1 && kLanes <= 32 && (kLanes & (kLanes - 1)) == 0, "lanes: 2^k <= 32");
   static_assert(kPerLane % kVec == 0 && kPerLane <= 32, "whole vectors, at most 32 per lane");
   static constexpr int kRowsPerWarp = 32 / kLanes;
@@ -282,18 +285,31 @@ struct WarpSplit {
     return int64_t{gridDim.x} * (blockDim.x / 32) * kRowsPerWarp;
   }
 };
-//! The block-register split: one row per block of Threads threads, PerLane values per thread
-//! loaded Vec at a time; thread t holds elements (c Threads + t) Vec + i.
-template <int Threads, int PerLane, int Vec>
+//! The block-register split: one row per block of Threads threads (the row's lanes), PerLane
+//! values per thread loaded Vec at a time, edges as WarpSplit.
+template <int Threads, int PerLane, int Vec, bool Edges = false>
 struct BlockSplit {
   static constexpr int kThreads = Threads;
+  static constexpr int kLanes = Threads;
   static constexpr int kPerLane = PerLane;
   static constexpr int kVec = Vec;
+  static constexpr bool kEdges = Edges;
   static constexpr int kChunks = PerLane / Vec;
   static_assert(PerLane % Vec == 0 && PerLane <= 32, "whole vectors, at most 32 per thread");
+  __device__ static int group() { return 0; }
+  __device__ static int lane_in_group() { return threadIdx.x; }
+  __device__ static int64_t first_row() { return blockIdx.x; }
+  __device__ static int64_t row_stride() { return gridDim.x; }
 };
 //! The split of the other block tiers and the column tier (none).
 struct NoSplit {};
+
+//! How many elements `p` sits past a 16-byte boundary: every tensor of a call sits alike
+//! (softmax_congruent_width) wherever a tier splits rows by row_segment.
+template <class T>
+__device__ __forceinline__ int elements_past_16_bytes(const T* p) {
+  return static_cast<int>(reinterpret_cast<uintptr_t>(p) % 16 / sizeof(T));
+}
 
 //! kVec consecutive row elements from `p` (16-byte aligned when kVec > 1); plain loads, not
 //! ld.global.nc: the output may alias the input (in place).
@@ -348,75 +364,6 @@ __device__ __forceinline__ V group_max(V v) {
   return v;
 }
 
-//! kWarpRow forward: the row group's values stay in registers (storage type), so the row is read
-//! once. With the whole row at hand no online rescaling is needed: max (exact, NaN-propagating),
-//! then the sum of e^(x - max) over the elements below the max plus the count of those at it,
-//! which gives the excess (sum - 1) exactly for log_softmax (see MaxSum); then the outputs,
-//! recomputing e^(x - max) rather than holding it. Rows advance by whole warps, so every lane
-//! reaches every shuffle; a group past the last row just skips its loads and stores.
-template <class Split, class T, SoftmaxKind kKind>
-__device__ __forceinline__ void forward_warp_rows(const T* x, T* y, int64_t rows, int64_t dim,
-                                                  bool safe) {
-  using A = softmax_acc_t<T>;
-  using V = softmax_val_t<T>;
-  constexpr int kLanes = Split::kLanes, kVec = Split::kVec, kChunks = Split::kChunks;
-  // softmax keeps each term e^(x - max) from the sum pass instead of a second exponential
-  // (float32, 16-bit: the exponential is the pass's costliest instruction); float64 recomputes
-  // (32 doubles more per lane would spill).
-  constexpr bool kKeepTerms = kKind == SoftmaxKind::kSoftmax && !std::is_same_v<T, double>;
-  const int l = Split::lane_in_group();
-  for (int64_t first = Split::first_row(); first < rows; first += Split::row_stride()) {
-    const int64_t row = first + Split::group();
-    const bool live = row < rows;
-    const T* xr = x + row * dim;
-    T v[kChunks][kVec];
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {  // all loads first: kChunks in flight per lane
-      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
-      if (live && j < dim) load_chunk<kVec>(xr + j, v[c]);
-    }
-    V max = -static_cast<V>(HUGE_VAL);
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) {
-        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim)
-          max = nan_max(max, softmax_value(v[c][i]));
-      }
-    }
-    max = group_max<kLanes>(max);
-    LaneSum<T> sum;
-    V e[kKeepTerms ? kChunks : 1][kVec];  // softmax: the terms, for the output pass
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) {
-        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim) {
-          const V term = add_to_lane_sum<T>(sum, softmax_value(v[c][i]), max);
-          if constexpr (kKeepTerms) e[c][i] = term;
-        }
-      }
-    }
-    const A below = group_sum<kLanes>(sum.total());
-    const int at_max = group_sum<kLanes>(sum.at_max);
-    const RegisterScale<T> r(finish<kKind>(max_sum_from(A(max), below, at_max), safe));
-    T* yr = y + row * dim;
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
-      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
-      if (!live || j >= dim) continue;
-      T out[kVec];
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) {
-        const V xv = softmax_value(v[c][i]);
-        const V term = kKeepTerms ? e[kKeepTerms ? c : 0][i] : softmax_exp_shifted<T>(xv, r.max);
-        out[i] = register_output<T, kKind>(xv, term, r);
-      }
-      store_chunk<kVec>(yr + j, out);
-    }
-  }
-}
-
 //! Sum of a row's LaneSum parts across a block: the float part in the accumulation type and the
 //! count of elements at the max.
 template <class A>
@@ -443,67 +390,167 @@ struct SumOf {
   }
 };
 
-//! kBlockRegs forward: forward_warp_rows with the row spread over a block; the two row
-//! reductions go through cub::BlockReduce and shared memory.
-template <class Split, class T, SoftmaxKind kKind>
-__device__ __forceinline__ void forward_block_register_rows(const T* x, T* y, int64_t rows,
-                                                            int64_t dim, bool safe) {
+//! One output from its input, the exponential recomputed: the register tiers' row edges, and the
+//! on-chip tiers' staged values.
+template <class T, SoftmaxKind kKind>
+__device__ __forceinline__ T recomputed_output(T x, const RegisterScale<T>& r) {
+  const softmax_val_t<T> xv = softmax_value(x);
+  return register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
+}
+
+//! A register-tier row as lane `lane` of its kLanes holds it (RegisterRowMap): without kEdges
+//! the rows are aligned and the body is the row. Past the last row (live false) there is
+//! nothing. The edge indices are worked out where they are used, not held: registers are what
+//! limits these tiers' occupancy.
+template <int kLanes, int kChunks, int kVec, bool kEdges>
+struct RegisterRow : RegisterRowMap {
+  static constexpr int kSlots = kEdges ? 2 * register_row_edges_per_side(kLanes, kVec) : 0;
+  static_assert(!kEdges || kSlots > 0, "a split planned for misaligned rows only");
+  static constexpr int kSlotArray = kSlots > 0 ? kSlots : 1;
+  __device__ RegisterRow(int64_t start, int64_t dim, int base, int lane, bool live)
+      : RegisterRowMap(!live    ? RowSegment{}
+                       : kEdges ? row_segment(start, dim, base, kVec)
+                                : RowSegment{0, 0, dim / kVec, 0},
+                       kLanes, kVec, lane) {}
+  //! The lane's values of `row`: every body chunk's load issued before the edges' (scalar) ones.
+  template <class T>
+  __device__ void load(const T* row, T (&v)[kChunks][kVec], T (&e)[kSlotArray]) const {
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      if (has(c)) load_chunk<kVec>(row + at(c), v[c]);
+    }
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      if (edge(s) >= 0) e[s] = row[edge(s)];
+    }
+  }
+};
+
+//! How the lanes of a register-tier row combine their values, every lane getting the result: a
+//! warp's kLanes lanes by xor shuffles (no storage), a block by cub::BlockReduce with the
+//! aggregate broadcast through shared memory (Storage: the caller's __shared__).
+template <class Split, class T>
+struct RowReducer;
+
+template <int kLanes, int kPerLane, int kVec, bool kEdges, class T>
+struct RowReducer<WarpSplit<kLanes, kPerLane, kVec, kEdges>, T> {
   using A = softmax_acc_t<T>;
   using V = softmax_val_t<T>;
-  constexpr int kThreads = Split::kThreads, kVec = Split::kVec, kChunks = Split::kChunks;
-  constexpr bool kKeepTerms = kKind == SoftmaxKind::kSoftmax && !std::is_same_v<T, double>;
+  struct Storage {};
+  __device__ explicit RowReducer(Storage&) {}
+  __device__ V max(V v) { return group_max<kLanes>(v); }
+  __device__ A sum(A v) { return group_sum<kLanes>(v); }
+  __device__ BelowCount<A> sum(BelowCount<A> v) {
+    return {group_sum<kLanes>(v.below), group_sum<kLanes>(v.at_max)};
+  }
+  __device__ void end_row() {}
+};
+
+template <int kThreads, int kPerLane, int kVec, bool kEdges, class T>
+struct RowReducer<BlockSplit<kThreads, kPerLane, kVec, kEdges>, T> {
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
   using MaxReduce = cub::BlockReduce<V, kThreads>;
   using SumReduce = cub::BlockReduce<BelowCount<A>, kThreads>;
-  __shared__ union {
-    typename MaxReduce::TempStorage max;
-    typename SumReduce::TempStorage sum;
-  } temp;
-  __shared__ V row_max;
-  __shared__ BelowCount<A> row_sum;
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const T* xr = x + row * dim;
-    T v[kChunks][kVec];
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {  // all loads first
-      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
-      if (j < dim) load_chunk<kVec>(xr + j, v[c]);
-    }
+  using TotalReduce = cub::BlockReduce<A, kThreads>;
+  struct Storage {
+    union {
+      typename MaxReduce::TempStorage max;
+      typename SumReduce::TempStorage sum;
+      typename TotalReduce::TempStorage total;
+    } temp;
+    V max;
+    BelowCount<A> sum;
+    A total;
+  };
+  Storage& s;
+  __device__ explicit RowReducer(Storage& storage) : s(storage) {}
+  // Each reduction's aggregate is valid in thread 0, which broadcasts it; the barrier also frees
+  // temp for the next reduction.
+  __device__ V max(V v) {
+    v = MaxReduce(s.temp.max).Reduce(v, NanMax{});
+    if (threadIdx.x == 0) s.max = v;
+    __syncthreads();
+    return s.max;
+  }
+  __device__ A sum(A v) {
+    v = TotalReduce(s.temp.total).Sum(v);
+    if (threadIdx.x == 0) s.total = v;
+    __syncthreads();
+    return s.total;
+  }
+  __device__ BelowCount<A> sum(BelowCount<A> v) {
+    v = SumReduce(s.temp.sum).Reduce(v, SumBelowCount<A>{});
+    if (threadIdx.x == 0) s.sum = v;
+    __syncthreads();
+    return s.sum;
+  }
+  __device__ void end_row() { __syncthreads(); }  // the broadcasts are rewritten by the next row
+};
+
+//! kWarpRow and kBlockRegs forward: a row's values stay in registers (storage type) over its
+//! lanes (Split), so the row is read once, 16-byte loads whatever its alignment (RegisterRow).
+//! With the whole row at hand no online rescaling is needed: max (exact, NaN-propagating), then
+//! the sum of e^(x - max) over the elements below the max plus the count of those at it, which
+//! gives the excess (sum - 1) exactly for log_softmax (see MaxSum); then the outputs. Warp rows
+//! advance by whole warps, so every lane reaches every shuffle; a group past the last row just
+//! skips its loads and stores.
+template <class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void forward_register_rows(const T* x, T* y, int64_t rows, int64_t dim,
+                                                      bool safe) {
+  using A = softmax_acc_t<T>;
+  using V = softmax_val_t<T>;
+  constexpr int kLanes = Split::kLanes, kVec = Split::kVec, kChunks = Split::kChunks;
+  using Row = RegisterRow<kLanes, kChunks, kVec, Split::kEdges>;
+  constexpr int kSlots = Row::kSlots;
+  // softmax keeps each term e^(x - max) from the sum pass instead of a second exponential
+  // (float32, 16-bit: the exponential is the pass's costliest instruction); float64 recomputes
+  // (32 doubles more per lane would spill).
+  constexpr bool kKeepTerms = kKind == SoftmaxKind::kSoftmax && !std::is_same_v<T, double>;
+  using Reducer = RowReducer<Split, T>;
+  __shared__ typename Reducer::Storage storage;
+  Reducer reduce(storage);
+  const int base = elements_past_16_bytes(x);  // x and y sit alike (the launcher checked)
+  const int l = Split::lane_in_group();
+  for (int64_t first = Split::first_row(); first < rows; first += Split::row_stride()) {
+    const int64_t row = first + Split::group();
+    const Row at(row * dim, dim, base, l, row < rows);
+    T v[kChunks][kVec], edge_x[Row::kSlotArray];
+    at.load(x + row * dim, v, edge_x);  // all loads first: kChunks in flight per lane
     V max = -static_cast<V>(HUGE_VAL);
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if ((int64_t{c} * kThreads + threadIdx.x) * kVec + i < dim)
-          max = nan_max(max, softmax_value(v[c][i]));
+        if (at.has(c)) max = nan_max(max, softmax_value(v[c][i]));
       }
     }
-    max = MaxReduce(temp.max).Reduce(max, NanMax{});
-    if (threadIdx.x == 0) row_max = max;  // the aggregate is valid in thread 0
-    __syncthreads();
-    max = row_max;
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      if (at.edge(s) >= 0) max = nan_max(max, softmax_value(edge_x[s]));
+    }
+    max = reduce.max(max);
     LaneSum<T> sum;
-    V e[kKeepTerms ? kChunks : 1][kVec];
+    V e[kKeepTerms ? kChunks : 1][kVec];  // softmax: the body's terms, for the output pass
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if ((int64_t{c} * kThreads + threadIdx.x) * kVec + i < dim) {
-          const V term = add_to_lane_sum<T>(sum, softmax_value(v[c][i]), max);
-          if constexpr (kKeepTerms) e[c][i] = term;
-        }
+        if (!at.has(c)) continue;
+        const V term = add_to_lane_sum<T>(sum, softmax_value(v[c][i]), max);
+        if constexpr (kKeepTerms) e[c][i] = term;
       }
     }
-    const BelowCount<A> total =
-        SumReduce(temp.sum).Reduce(BelowCount<A>{sum.total(), sum.at_max}, SumBelowCount<A>{});
-    if (threadIdx.x == 0) row_sum = total;
-    __syncthreads();
-    const RegisterScale<T> r(
-        finish<kKind>(max_sum_from(A(max), row_sum.below, row_sum.at_max), safe));
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      if (at.edge(s) >= 0) add_to_lane_sum<T>(sum, softmax_value(edge_x[s]), max);
+    }
+    const BelowCount<A> total = reduce.sum(BelowCount<A>{sum.total(), sum.at_max});
+    const RegisterScale<T> r(finish<kKind>(max_sum_from(A(max), total.below, total.at_max), safe));
     T* yr = y + row * dim;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
-      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
-      if (j >= dim) continue;
+      if (!at.has(c)) continue;
       T out[kVec];
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
@@ -511,9 +558,13 @@ __device__ __forceinline__ void forward_block_register_rows(const T* x, T* y, in
         const V term = kKeepTerms ? e[kKeepTerms ? c : 0][i] : softmax_exp_shifted<T>(xv, r.max);
         out[i] = register_output<T, kKind>(xv, term, r);
       }
-      store_chunk<kVec>(yr + j, out);
+      store_chunk<kVec>(yr + at.at(c), out);
     }
-    __syncthreads();  // row_max, row_sum and temp are reused by the next row
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      if (at.edge(s) >= 0) yr[at.edge(s)] = recomputed_output<T, kKind>(edge_x[s], r);
+    }
+    reduce.end_row();
   }
 }
 
@@ -617,13 +668,6 @@ __device__ __forceinline__ void sum_staged(const T* staged, int64_t count, softm
   }
 }
 
-//! One output of the on-chip row tiers, from its staged input.
-template <class T, SoftmaxKind kKind>
-__device__ __forceinline__ T staged_output(T x, const RegisterScale<T>& r) {
-  const softmax_val_t<T> xv = softmax_value(x);
-  return register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
-}
-
 //! The on-chip row tiers' output pass: this thread's staged chunks to `out` (16-byte aligned when
 //! kVec > 1), the exponential recomputed.
 template <int kThreads, int kVec, class T, SoftmaxKind kKind>
@@ -634,7 +678,7 @@ __device__ __forceinline__ void write_staged(const T* staged, int64_t count, T* 
     load_chunk<kVec>(staged + c * kVec, v);
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
-      o[i] = staged_output<T, kKind>(v[i], r);
+      o[i] = recomputed_output<T, kKind>(v[i], r);
     store_chunk<kVec>(out + c * kVec, o);
   }
 }
@@ -700,7 +744,7 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
   // x and y sit alike past a 16-byte boundary (the launcher checked): rows split as the split
   // tiers split them (row_part) with one part, the aligned body staged, the head and tail
   // elements in registers.
-  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
+  const int base = elements_past_16_bytes(x);
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const RowPart at = row_part(row, dim, base, kVec, 1, 0, threadIdx.x);
     const T edge = at.edge >= 0 ? x[row * dim + at.edge] : T{};  // issued before the body's loads
@@ -720,7 +764,7 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
     const RegisterScale<T> r(
         finish<kKind>(max_sum_from(A(max), row_sum.below, row_sum.at_max), safe));
     write_staged<kThreads, kVec, T, kKind>(staged, at.count, y + at.offset, r);
-    if (at.edge >= 0) y[row * dim + at.edge] = staged_output<T, kKind>(edge, r);
+    if (at.edge >= 0) y[row * dim + at.edge] = recomputed_output<T, kKind>(edge, r);
     __syncthreads();  // row_max, row_sum and temp are reused by the next row
   }
 }
@@ -758,7 +802,7 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
   // x and y sit alike past a 16-byte boundary (the launcher checked): rows split by RowSegment,
   // the aligned body sliced between the blocks, the head elements taken by rank 0's threads
   // 0.. and the tail by the last rank's threads 32.., each kept in a register.
-  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
+  const int base = elements_past_16_bytes(x);
   int slot = 0;
   for (int64_t row = blockIdx.x / blocks; row < rows; row += gridDim.x / blocks, slot ^= 1) {
     const RowPart at = row_part(row, dim, base, kVec, static_cast<int>(blocks),
@@ -786,7 +830,7 @@ __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t r
       total = SumBelowCount<A>{}(total, *cluster.map_shared_rank(&block_sum[slot], r));
     const RegisterScale<T> s(finish<kKind>(max_sum_from(A(max), total.below, total.at_max), safe));
     write_staged<kThreads, kVec, T, kKind>(staged, count, y + offset, s);
-    if (e >= 0) y[row * dim + e] = staged_output<T, kKind>(edge, s);
+    if (e >= 0) y[row * dim + e] = recomputed_output<T, kKind>(edge, s);
   }
   cluster.sync();  // no block leaves while another may still read its partials
 #else
@@ -855,7 +899,7 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
   T* staged = reinterpret_cast<T*>(softmax_smem);
   const cg::grid_group grid = cg::this_grid();
   // Rows split as in forward_cluster_rows (x and y sit alike past a 16-byte boundary).
-  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(x) % 16 / sizeof(T));
+  const int base = elements_past_16_bytes(x);
   const int part = static_cast<int>(blockIdx.x % parts);
   const int64_t wave = gridDim.x / parts;
   for (int64_t wave_first = 0; wave_first < rows; wave_first += wave) {
@@ -891,7 +935,7 @@ __device__ __forceinline__ void forward_grid_rows(const T* x, T* y, int64_t rows
     grid.sync();  // every pair read before any slice is overwritten; row_pair visible block-wide
     const RegisterScale<T> r(finish<kKind>(row_pair, safe));
     write_staged<kThreads, kVec, T, kKind>(staged, count, y + offset, r);
-    if (e >= 0) y[row * dim + e] = staged_output<T, kKind>(edge, r);
+    if (e >= 0) y[row * dim + e] = recomputed_output<T, kKind>(edge, r);
     __syncthreads();  // row_pair and temp are rewritten by the next wave
   }
 }
@@ -1054,14 +1098,12 @@ template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKi
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_forward_kernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, bool safe,
                            int parts) {
-  if constexpr (kTier == SoftmaxTier::kWarpRow) {
-    forward_warp_rows<Split, T, kKind>(x, y, outer, dim, safe);
+  if constexpr (kTier == SoftmaxTier::kWarpRow || kTier == SoftmaxTier::kBlockRegs) {
+    forward_register_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     forward_block_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     forward_smem_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
-  } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
-    forward_block_register_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
     forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
@@ -1075,94 +1117,54 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
 
 // ---- backward, per tier ---------------------------------------------------------------------
 
-//! kWarpRow backward: y and dy of the row group stay in registers (each read once), split as in
-//! the forward pass; one group sum, then the outputs.
+//! kWarpRow and kBlockRegs backward: y and dy of the row stay in registers (each read once),
+//! split as in forward_register_rows; one row sum, then the outputs.
 template <class Split, class T, SoftmaxKind kKind>
-__device__ __forceinline__ void backward_warp_rows(const T* y, const T* dy, T* dx, int64_t rows,
-                                                   int64_t dim) {
+__device__ __forceinline__ void backward_register_rows(const T* y, const T* dy, T* dx, int64_t rows,
+                                                       int64_t dim) {
   using A = softmax_acc_t<T>;
   constexpr int kLanes = Split::kLanes, kVec = Split::kVec, kChunks = Split::kChunks;
+  using Row = RegisterRow<kLanes, kChunks, kVec, Split::kEdges>;
+  constexpr int kSlots = Row::kSlots;
+  using Reducer = RowReducer<Split, T>;
+  __shared__ typename Reducer::Storage storage;
+  Reducer reduce(storage);
+  const int base = elements_past_16_bytes(y);  // y, dy and dx sit alike (the launcher checked)
   const int l = Split::lane_in_group();
   for (int64_t first = Split::first_row(); first < rows; first += Split::row_stride()) {
     const int64_t row = first + Split::group();
-    const bool live = row < rows;
+    const Row at(row * dim, dim, base, l, row < rows);
     const int64_t o = row * dim;
-    T yv[kChunks][kVec], gv[kChunks][kVec];
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
-      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
-      if (live && j < dim) {
-        load_chunk<kVec>(y + o + j, yv[c]);
-        load_chunk<kVec>(dy + o + j, gv[c]);
-      }
-    }
+    T yv[kChunks][kVec], gv[kChunks][kVec], y_edge[Row::kSlotArray], g_edge[Row::kSlotArray];
+    at.load(y + o, yv, y_edge);
+    at.load(dy + o, gv, g_edge);
     A t = 0;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if (live && (int64_t{c} * kLanes + l) * kVec + i < dim)
-          t += backward_term<T, kKind>(yv[c][i], gv[c][i]);
+        if (at.has(c)) t += backward_term<T, kKind>(yv[c][i], gv[c][i]);
       }
     }
-    t = group_sum<kLanes>(t);
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      if (at.edge(s) >= 0) t += backward_term<T, kKind>(y_edge[s], g_edge[s]);
+    }
+    t = reduce.sum(t);
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
-      const int64_t j = (int64_t{c} * kLanes + l) * kVec;
-      if (!live || j >= dim) continue;
+      if (!at.has(c)) continue;
       T out[kVec];
 #pragma unroll
       for (int i = 0; i < kVec; ++i)
         out[i] = backward_output<T, kKind>(yv[c][i], gv[c][i], t);
-      store_chunk<kVec>(dx + o + j, out);
+      store_chunk<kVec>(dx + o + at.at(c), out);
     }
-  }
-}
-
-//! kBlockRegs backward: backward_warp_rows with the row spread over a block.
-template <class Split, class T, SoftmaxKind kKind>
-__device__ __forceinline__ void backward_block_register_rows(const T* y, const T* dy, T* dx,
-                                                             int64_t rows, int64_t dim) {
-  using A = softmax_acc_t<T>;
-  constexpr int kThreads = Split::kThreads, kVec = Split::kVec, kChunks = Split::kChunks;
-  using BlockReduce = cub::BlockReduce<A, kThreads>;
-  __shared__ typename BlockReduce::TempStorage temp;
-  __shared__ A row_total;
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const int64_t o = row * dim;
-    T yv[kChunks][kVec], gv[kChunks][kVec];
 #pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
-      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
-      if (j < dim) {
-        load_chunk<kVec>(y + o + j, yv[c]);
-        load_chunk<kVec>(dy + o + j, gv[c]);
-      }
+    for (int s = 0; s < kSlots; ++s) {
+      if (at.edge(s) >= 0) dx[o + at.edge(s)] = backward_output<T, kKind>(y_edge[s], g_edge[s], t);
     }
-    A t = 0;
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) {
-        if ((int64_t{c} * kThreads + threadIdx.x) * kVec + i < dim)
-          t += backward_term<T, kKind>(yv[c][i], gv[c][i]);
-      }
-    }
-    t = BlockReduce(temp).Sum(t);
-    if (threadIdx.x == 0) row_total = t;
-    __syncthreads();
-    const A total = row_total;
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
-      const int64_t j = (int64_t{c} * kThreads + threadIdx.x) * kVec;
-      if (j >= dim) continue;
-      T out[kVec];
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        out[i] = backward_output<T, kKind>(yv[c][i], gv[c][i], total);
-      store_chunk<kVec>(dx + o + j, out);
-    }
-    __syncthreads();  // temp and row_total are reused by the next row
+    reduce.end_row();
   }
 }
 
@@ -1233,7 +1235,7 @@ __device__ __forceinline__ void backward_smem_rows(const T* y, const T* dy, T* d
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + smem_row_second_offset(dim, kVec, sizeof(T)));
   // Rows split as in forward_smem_rows (y, dy and dx sit alike past a 16-byte boundary).
-  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
+  const int base = elements_past_16_bytes(y);
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const RowPart at = row_part(row, dim, base, kVec, 1, 0, threadIdx.x);
     const T edge_y = at.edge >= 0 ? y[row * dim + at.edge] : T{};
@@ -1288,7 +1290,7 @@ __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T
   const cg::cluster_group cluster = cg::this_cluster();
   const unsigned blocks = cluster.num_blocks(), rank = cluster.block_rank();
   // Rows split as in forward_cluster_rows (y, dy and dx sit alike past a 16-byte boundary).
-  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
+  const int base = elements_past_16_bytes(y);
   // Every row's body slice fits the plan's ceil(floor(dim / kVec) / blocks) chunks.
   const int per = static_cast<int>((dim / kVec + blocks - 1) / blocks);
   extern __shared__ __align__(16) unsigned char softmax_smem[];
@@ -1335,7 +1337,7 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
   const cg::grid_group grid = cg::this_grid();
   // Rows split as in forward_grid_rows (y, dy and dx sit alike past a 16-byte boundary); every
   // row's body slice fits the plan's ceil(floor(dim / kVec) / parts) chunks.
-  const int base = static_cast<int>(reinterpret_cast<uintptr_t>(y) % 16 / sizeof(T));
+  const int base = elements_past_16_bytes(y);
   const int part = static_cast<int>(blockIdx.x % parts);
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   const int per = static_cast<int>((dim / kVec + parts - 1) / parts);
@@ -1434,14 +1436,12 @@ template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKi
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t outer, int64_t dim,
                             int64_t inner, int parts) {
-  if constexpr (kTier == SoftmaxTier::kWarpRow) {
-    backward_warp_rows<Split, T, kKind>(y, dy, dx, outer, dim);
+  if constexpr (kTier == SoftmaxTier::kWarpRow || kTier == SoftmaxTier::kBlockRegs) {
+    backward_register_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     backward_block_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     backward_smem_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
-  } else if constexpr (kTier == SoftmaxTier::kBlockRegs) {
-    backward_block_register_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
     backward_column_tiles<Split, T, kKind>(y, dy, dx, outer, dim, inner);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {

@@ -7,8 +7,10 @@
 //!    softmax_max_per_lane): `lanes` lanes of a warp per row (32 / lanes rows per warp,
 //!    eight warps per 256-thread block), the row held in registers (per_lane values per lane, as
 //!    per_lane / vec loads of vec elements): one read, one write. vec is 16 bytes' worth when the
-//!    launcher found every row 16-byte aligned, else 1; short rows share a warp so that each lane
-//!    still has a full load in flight.
+//!    launcher found every row 16-byte aligned, or every tensor alike past a 16-byte boundary
+//!    and the rows at least kSoftmaxMisalignedRegisterMinVectors loads long (each row then a
+//!    scalar head, aligned loads and a scalar tail: register_row_edge), else 1; short rows share
+//!    a warp so that each lane still has a full load in flight.
 //!  - kBlockRegs: last axis, rows too long for a warp and at most 512 threads' worth of the
 //!    same per-lane budget (16K float32 values forward): a block of 256 or 512 threads per row,
 //!    per_lane values per thread in registers, block reductions (cub::BlockReduce); one read.
@@ -81,6 +83,9 @@ struct SoftmaxPlan {
   int cluster = 1;         //!< kClusterRow: blocks per cluster (one row per cluster)
   int parts = 1;           //!< kGridRow: blocks per row
   int64_t grid = 1;        //!< blocks (a multiple of cluster)
+  //! kWarpRow, kBlockRegs with vec > 1: rows not all 16-byte aligned (the tensors sit alike past
+  //! a boundary): each row a scalar head, 16-byte loads and a scalar tail (register_row_edge).
+  bool row_edges = false;
 };
 
 //! Row bytes a lane may hold in registers in the warp tier: 128 forward, 64 per stream backward
@@ -221,6 +226,54 @@ CUACT_PLAN_HD inline constexpr RowPart row_part(int64_t row, int64_t dim, int ba
   return RowPart{row * dim + rs.head + int64_t{slice.first} * vec, slice.count, edge};
 }
 
+//! The register tiers (kWarpRow, kBlockRegs) split rows by row_segment too, so that 16-byte loads
+//! work on rows of any alignment: lane l of a row's `lanes` holds body chunks c lanes + l, and in
+//! edge slot k the head element l + k lanes (k < per side) or the tail element
+//! l + (k - per side) lanes, as an index into the row (-1: none). Rows there are short (at most
+//! 16K elements), so an int holds the index.
+CUACT_PLAN_HD inline constexpr int register_row_edges_per_side(int lanes, int vec) {
+  return vec > 1 ? (vec - 1 + lanes - 1) / lanes : 0;
+}
+CUACT_PLAN_HD inline constexpr int register_row_edge(const RowSegment& rs, int lanes, int vec,
+                                                     int lane, int slot) {
+  const int per_side = register_row_edges_per_side(lanes, vec);
+  const bool head = slot < per_side;
+  const int e = lane + (head ? slot : slot - per_side) * lanes;
+  if (head) return e < rs.head ? e : -1;
+  return e < rs.tail ? static_cast<int>(rs.head + rs.body * vec) + e : -1;
+}
+
+//! The register tiers take misaligned rows with 16-byte loads (SoftmaxPlan::row_edges) from this
+//! many vectors' worth of columns: shorter rows would be mostly head and tail. Such rows get at
+//! least this many lanes, so the launchers have edge kernels for those splits only.
+inline constexpr int kSoftmaxMisalignedRegisterMinVectors = 4;
+
+//! Where lane `lane` of a register-tier row of `lanes` lanes finds its values (the kernels build
+//! it from compile-time lanes and vec): body chunk c at row element at(c) for each c that has(c),
+//! and edge slot s at element edge(s) when that is >= 0. has(c) and at(c) are compile-time
+//! multiples of lanes away from two per-row 32-bit values: per-chunk 64-bit bounds, hoisted out
+//! of the row loop, cost the kernels 14 registers.
+struct RegisterRowMap {
+  RowSegment rs;
+  int lanes = 1;
+  int vec = 1;
+  int lane = 0;
+  int left = 0;   //!< body chunks from this lane's first on (<= 0: none)
+  int first = 0;  //!< this lane's first body element in the row
+  CUACT_PLAN_HD constexpr RegisterRowMap(const RowSegment& seg, int lanes_, int vec_, int lane_)
+      : rs(seg),
+        lanes(lanes_),
+        vec(vec_),
+        lane(lane_),
+        left(static_cast<int>(seg.body) - lane_),
+        first(seg.head + lane_ * vec_) {}
+  CUACT_PLAN_HD constexpr bool has(int c) const { return c * lanes < left; }
+  CUACT_PLAN_HD constexpr int at(int c) const { return first + c * lanes * vec; }
+  CUACT_PLAN_HD constexpr int edge(int s) const {
+    return register_row_edge(rs, lanes, vec, lane, s);
+  }
+};
+
 //! kSmemRow backward: where dy's staged body starts, in bytes: 16-byte aligned, past y's (at most
 //! dim elements), within what plan_softmax gives either kind of row.
 CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int vec, int elem_size) {
@@ -234,8 +287,8 @@ CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int v
 //! tensor is 16-byte aligned and inner is a multiple of it. max_cluster: the largest thread-block
 //! cluster the device launches (0 or 1: none); cooperative: whether it launches cooperative
 //! (grid-synchronising) kernels. congruent_vec: elements per 16 bytes when every tensor starts
-//! the same distance past a 16-byte boundary (rows then misaligned alike: kSmemRow, kClusterRow
-//! and kGridRow still load 16 bytes at a time, RowSegment), else 1.
+//! the same distance past a 16-byte boundary (rows then misaligned alike: every last-axis tier
+//! but kBlockRow still loads 16 bytes at a time, RowSegment), else 1.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1, int max_cluster = 0, bool cooperative = false,
@@ -244,6 +297,12 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
   SoftmaxPlan p;
+  // The register tiers: 16-byte loads on aligned rows, and on misaligned rows of congruent
+  // tensors long enough to be mostly body (register_row_edge).
+  const bool long_misaligned_rows =
+      congruent_vec > 1 && dim >= int64_t{kSoftmaxMisalignedRegisterMinVectors} * congruent_vec;
+  const bool register_edges = !(vec > 1 && dim % vec == 0) && long_misaligned_rows;
+  const int register_vec = vec > 1 && dim % vec == 0 ? vec : register_edges ? congruent_vec : 1;
   if (inner > 1) {
     p.vec = vec > 1 && inner % vec == 0 ? vec : 1;
     const ColumnTile t = column_tile_for(dim, inner, p.vec, elem_size);
@@ -266,7 +325,8 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
   } else if (dim <= 32 * softmax_max_per_lane(elem_size, backward)) {
     p.tier = SoftmaxTier::kWarpRow;
     p.block = 256;
-    p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
+    p.vec = register_vec;
+    p.row_edges = register_edges;
     int64_t capacity = 1;  // a power of two >= dim
     while (capacity < dim)
       capacity *= 2;
@@ -278,7 +338,8 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     // As many values per thread as a 16-byte load (more in flight per thread), 256 threads while
     // that reaches, then up to the per-lane budget, then 512 threads.
     p.tier = SoftmaxTier::kBlockRegs;
-    p.vec = vec > 1 && dim % vec == 0 ? vec : 1;
+    p.vec = register_vec;
+    p.row_edges = register_edges;
     const int max_per_lane = softmax_max_per_lane(elem_size, backward);
     int64_t capacity = 1;
     while (capacity < dim)

@@ -123,25 +123,49 @@ cudaError_t launch_backward_on_chip_tier(const SoftmaxPlan& p, const T* y, const
                    : launch_backward_on_chip<kTier, 1, T, kKind>(p, y, dy, dx, s, ctx);
 }
 
-template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_warp_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s,
-                                      bool safe, cudaStream_t stream) {
-  softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
-      <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
-  return cudaSuccess;
-}
-
-template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_warp_split(unsigned grid, const T* y, const T* dy, T* dx,
-                                       const SoftmaxShape& s, cudaStream_t stream) {
-  softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
-      <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
-  return cudaSuccess;
-}
-
 //! What a launcher returns when no instantiated split matches the plan (a plan_softmax change
 //! without its launcher): an error status, never a silent success with nothing launched.
 inline constexpr cudaError_t kNoSplitForPlan = cudaErrorInvalidConfiguration;
+
+//! Whether a register-tier split of kLanes lanes has a kernel for misaligned rows
+//! (SoftmaxPlan::row_edges): plan_softmax gives those rows at least
+//! kSoftmaxMisalignedRegisterMinVectors lanes, so narrower splits have none.
+template <int kLanes, int kVec>
+inline constexpr bool kHasEdgeSplit = kVec > 1 && kLanes >= kSoftmaxMisalignedRegisterMinVectors;
+
+template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_warp_split(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
+                                      bool safe, cudaStream_t stream) {
+  const auto grid = static_cast<unsigned>(p.grid);
+  if (!p.row_edges) {
+    softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
+        <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
+    return cudaSuccess;
+  }
+  if constexpr (kHasEdgeSplit<kLanes, kVec>) {
+    softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec, true>, T,
+                           kKind><<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
+    return cudaSuccess;
+  }
+  return kNoSplitForPlan;
+}
+
+template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_warp_split(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                       const SoftmaxShape& s, cudaStream_t stream) {
+  const auto grid = static_cast<unsigned>(p.grid);
+  if (!p.row_edges) {
+    softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
+        <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
+    return cudaSuccess;
+  }
+  if constexpr (kHasEdgeSplit<kLanes, kVec>) {
+    softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec, true>, T,
+                            kKind><<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
+    return cudaSuccess;
+  }
+  return kNoSplitForPlan;
+}
 
 // The warp splits plan_softmax can choose for vector width kVec and at most kMaxPerLane values
 // per lane: one vector per lane on 1..32 lanes, then 32 lanes with 2, 4, ... vectors.
@@ -209,7 +233,8 @@ int softmax_vector_width(const SoftmaxShape& s, std::initializer_list<const void
 }
 
 //! 16 bytes' worth when every tensor starts the same distance past a 16-byte boundary (rows
-//! then misaligned alike, which kSmemRow still loads 16 bytes at a time), else 1.
+//! then misaligned alike, which every last-axis tier but kBlockRow still loads 16 bytes at a
+//! time), else 1.
 template <class T>
 int softmax_congruent_width(std::initializer_list<const void*> tensors) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
@@ -225,9 +250,8 @@ cudaError_t launch_forward_warp_rows(const SoftmaxPlan& p, const T* x, T* y, con
                                      bool safe, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
-  const auto grid = static_cast<unsigned>(p.grid);
 #define CUACT_FWD(lanes, per_lane) \
-  return launch_forward_warp_split<lanes, per_lane, kVecNow, T, kKind>(grid, x, y, s, safe, stream)
+  return launch_forward_warp_split<lanes, per_lane, kVecNow, T, kKind>(p, x, y, s, safe, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_WARP_SPLITS(kWide, kMax, CUACT_FWD);
@@ -244,9 +268,8 @@ cudaError_t launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T*
                                       const SoftmaxShape& s, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
-  const auto grid = static_cast<unsigned>(p.grid);
 #define CUACT_BWD(lanes, per_lane) \
-  return launch_backward_warp_split<lanes, per_lane, kVecNow, T, kKind>(grid, y, dy, dx, s, stream)
+  return launch_backward_warp_split<lanes, per_lane, kVecNow, T, kKind>(p, y, dy, dx, s, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_WARP_SPLITS(kWide, kMax, CUACT_BWD);
@@ -291,21 +314,41 @@ cudaError_t launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T*
   } while (0)
 
 template <int kThreads, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_block_split(unsigned grid, const T* x, T* y, const SoftmaxShape& s,
-                                       bool safe, cudaStream_t stream) {
-  softmax_forward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>, T,
-                         kKind>
-      <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
-  return cudaSuccess;
+cudaError_t launch_forward_block_split(const SoftmaxPlan& p, const T* x, T* y,
+                                       const SoftmaxShape& s, bool safe, cudaStream_t stream) {
+  const auto grid = static_cast<unsigned>(p.grid);
+  if (!p.row_edges) {
+    softmax_forward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>,
+                           T, kKind>
+        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
+    return cudaSuccess;
+  }
+  if constexpr (kHasEdgeSplit<kThreads, kVec>) {
+    softmax_forward_kernel<SoftmaxTier::kBlockRegs, kThreads,
+                           BlockSplit<kThreads, kPerLane, kVec, true>, T, kKind>
+        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
+    return cudaSuccess;
+  }
+  return kNoSplitForPlan;
 }
 
 template <int kThreads, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_block_split(unsigned grid, const T* y, const T* dy, T* dx,
+cudaError_t launch_backward_block_split(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                         const SoftmaxShape& s, cudaStream_t stream) {
-  softmax_backward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>,
-                          T, kKind>
-      <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
-  return cudaSuccess;
+  const auto grid = static_cast<unsigned>(p.grid);
+  if (!p.row_edges) {
+    softmax_backward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>,
+                            T, kKind>
+        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
+    return cudaSuccess;
+  }
+  if constexpr (kHasEdgeSplit<kThreads, kVec>) {
+    softmax_backward_kernel<SoftmaxTier::kBlockRegs, kThreads,
+                            BlockSplit<kThreads, kPerLane, kVec, true>, T, kKind>
+        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
+    return cudaSuccess;
+  }
+  return kNoSplitForPlan;
 }
 
 template <class T, SoftmaxKind kKind>
@@ -313,10 +356,8 @@ cudaError_t launch_forward_block_regs(const SoftmaxPlan& p, const T* x, T* y, co
                                       bool safe, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
-  const auto grid = static_cast<unsigned>(p.grid);
-#define CUACT_FWD(threads, per_lane)                                                           \
-  return launch_forward_block_split<threads, per_lane, kVecNow, T, kKind>(grid, x, y, s, safe, \
-                                                                          stream)
+#define CUACT_FWD(threads, per_lane) \
+  return launch_forward_block_split<threads, per_lane, kVecNow, T, kKind>(p, x, y, s, safe, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_FWD);
@@ -333,10 +374,8 @@ cudaError_t launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T
                                        const SoftmaxShape& s, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
-  const auto grid = static_cast<unsigned>(p.grid);
-#define CUACT_BWD(threads, per_lane)                                                           \
-  return launch_backward_block_split<threads, per_lane, kVecNow, T, kKind>(grid, y, dy, dx, s, \
-                                                                           stream)
+#define CUACT_BWD(threads, per_lane) \
+  return launch_backward_block_split<threads, per_lane, kVecNow, T, kKind>(p, y, dy, dx, s, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_BWD);

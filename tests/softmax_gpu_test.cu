@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -134,22 +135,33 @@ int64_t flat(const SoftmaxShape& s, int64_t row, int64_t d) {
   return (row / s.inner) * s.dim * s.inner + d * s.inner + row % s.inner;
 }
 
-//! Reduction depth the backward kernel uses for a row (for the sum's error bound): the 16-byte
-//! warp split holds at least as many values per lane as the scalar one, so its depth covers both.
-//! Planned without shared memory, a middle axis takes the thread-per-column bound (dim + 1), which
-//! covers a column tile's (dim / rows sequential terms, shuffles, slots) too.
+//! Reduction depth the backward kernel uses for a row (for the sum's error bound), the larger of
+//! the plans for aligned rows and for rows misaligned alike (each register-tier lane then adds
+//! its edge elements, register_row_edge); a 16-byte split holds at least as many values per lane
+//! as a scalar one. Planned without shared memory, a middle axis takes the thread-per-column
+//! bound (dim + 1), which covers a column tile's (dim / rows sequential terms, shuffles, slots)
+//! too.
 template <class T>
 long double reduction_depth(const SoftmaxShape& s) {
-  const auto p = cuact::detail::plan_softmax(s.outer, s.dim, s.inner, 132, 0, sizeof(T), true,
-                                             static_cast<int>(16 / sizeof(T)));
-  if (p.tier == cuact::detail::SoftmaxTier::kWarpRow) {
-    return p.per_lane + std::ceil(std::log2(static_cast<long double>(p.lanes))) + 1;
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  long double depth = 0;
+  for (int aligned : {0, 1}) {
+    const auto p = cuact::detail::plan_softmax(s.outer, s.dim, s.inner, 132, 0, sizeof(T), true,
+                                               aligned ? kWide : 1, 0, false, kWide);
+    long double d = 0;
+    if (p.tier == cuact::detail::SoftmaxTier::kWarpRow ||
+        p.tier == cuact::detail::SoftmaxTier::kBlockRegs) {
+      const int lanes = p.tier == cuact::detail::SoftmaxTier::kWarpRow ? p.lanes : p.block;
+      const int edges =
+          p.row_edges ? 2 * cuact::detail::register_row_edges_per_side(lanes, p.vec) : 0;
+      d = p.per_lane + edges + std::ceil(std::log2(static_cast<long double>(lanes))) + 1;
+    } else {
+      const long double lanes = p.tier == cuact::detail::SoftmaxTier::kColumn ? 1 : p.block;
+      d = std::ceil(s.dim / lanes) + std::ceil(std::log2(lanes)) + 1;
+    }
+    depth = std::max(depth, d);
   }
-  if (p.tier == cuact::detail::SoftmaxTier::kBlockRegs) {
-    return p.per_lane + std::ceil(std::log2(static_cast<long double>(p.block))) + 1;
-  }
-  const long double lanes = p.tier == cuact::detail::SoftmaxTier::kColumn ? 1 : p.block;
-  return std::ceil(s.dim / lanes) + std::ceil(std::log2(lanes)) + 1;
+  return depth;
 }
 
 //! Checks y = softmax(x) (or log_softmax) for every row of the reduced axis.
@@ -330,16 +342,19 @@ TYPED_TEST(SoftmaxGpu, Backward) {
   }
 }
 
-// Rows that do not start 16 bytes apart, or tensors that do not: the scalar-load splits, and
-// (rows of an odd length, every tensor one element past a boundary) the scalar head and tail
-// around 16-byte loads of kSmemRow (140 rows), kClusterRow (5 rows) and kGridRow (7 rows of 1M
-// in waves, the last with idle blocks).
+// Rows that do not start 16 bytes apart, or tensors that do not (every tensor one element past
+// a boundary): a scalar head and tail around 16-byte loads in the register tiers (rows of at
+// least four loads: warp rows of 33 to 1001 columns, block registers of 3000 and 4099; shorter
+// rows and the middle axis go scalar), kSmemRow (140 rows), kClusterRow (5 rows) and kGridRow
+// (7 rows of 1M in waves, the last with idle blocks).
 TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
   for (SoftmaxShape s :
-       {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 64, 1},
-        SoftmaxShape{3, 128, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1},
-        SoftmaxShape{2, 20000, 1}, SoftmaxShape{2, 70000, 1}, SoftmaxShape{2, 100, 64},
-        SoftmaxShape{140, 16391, 1}, SoftmaxShape{5, 16391, 1}, SoftmaxShape{7, 1048577, 1}}) {
+       {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 33, 1},
+        SoftmaxShape{5, 64, 1}, SoftmaxShape{7, 100, 1}, SoftmaxShape{3, 128, 1},
+        SoftmaxShape{3, 1001, 1}, SoftmaxShape{4, 1024, 1}, SoftmaxShape{3, 3000, 1},
+        SoftmaxShape{2, 4099, 1}, SoftmaxShape{2, 20000, 1}, SoftmaxShape{2, 70000, 1},
+        SoftmaxShape{2, 100, 64}, SoftmaxShape{140, 16391, 1}, SoftmaxShape{5, 16391, 1},
+        SoftmaxShape{7, 1048577, 1}}) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);
@@ -363,7 +378,7 @@ TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_backward(s, k, 0);
-      this->check_forward(s, k, false, false, 1);  // misaligned: the scalar-load kernels
+      this->check_forward(s, k, false, false, 1);  // misaligned: edges around 16-byte loads
       this->check_backward(s, k, 0, 1);
     }
   }

@@ -536,4 +536,76 @@ TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
   }
 }
 
+// Rows that do not start 16 bytes apart take 16-byte loads in the register tiers too, once they
+// are at least kSoftmaxMisalignedRegisterMinVectors loads long: each lane's body chunks and edge
+// slots (RegisterRowMap, as the kernels use it) cover every element of every row once, every
+// body chunk 16-byte aligned in memory, within the split's chunks per lane; and such rows always
+// get a split the launchers have an edge kernel for.
+TEST(SoftmaxPlanTest, MisalignedRowsInRegisters) {
+  using cuact::detail::kSoftmaxMisalignedRegisterMinVectors;
+  using cuact::detail::register_row_edges_per_side;
+  using cuact::detail::RegisterRowMap;
+  using cuact::detail::row_segment;
+  using cuact::detail::RowSegment;
+  constexpr int64_t kHopperOptin = 227 * 1024;
+  std::vector<int64_t> dims;
+  for (int64_t d = 1; d <= 300; ++d)
+    dims.push_back(d);
+  for (int64_t d = 301; d <= 16384; d = d * 11 / 10 + 1)
+    dims.push_back(d);
+  for (int64_t d : {1000, 1001, 1023, 4097, 8191, 16383})
+    dims.push_back(d);
+  int64_t edge_plans = 0;
+  for (int elem : {2, 4, 8}) {
+    const int wide = 16 / elem;
+    for (bool backward : {false, true}) {
+      for (int base = 0; base < wide; ++base) {
+        for (int64_t dim : dims) {
+          const bool aligned = base == 0 && dim % wide == 0;  // softmax_vector_width
+          const auto p = plan_softmax(1000, dim, 1, 132, kHopperOptin, elem, backward,
+                                      aligned ? wide : 1, 8, true, wide);
+          if (p.tier != SoftmaxTier::kWarpRow && p.tier != SoftmaxTier::kBlockRegs) continue;
+          SCOPED_TRACE(::testing::Message() << "elem " << elem << (backward ? " backward" : "")
+                                            << " base " << base << " dim " << dim);
+          const int lanes = p.tier == SoftmaxTier::kWarpRow ? p.lanes : p.block;
+          if (aligned) {
+            ASSERT_FALSE(p.row_edges);
+            ASSERT_EQ(p.vec, wide);
+          } else if (dim >= int64_t{kSoftmaxMisalignedRegisterMinVectors} * wide) {
+            ASSERT_TRUE(p.row_edges);
+            ASSERT_EQ(p.vec, wide);
+            ASSERT_GE(lanes, kSoftmaxMisalignedRegisterMinVectors) << "no edge kernel";
+            ++edge_plans;
+          } else {
+            ASSERT_FALSE(p.row_edges);
+            ASSERT_EQ(p.vec, 1);
+          }
+          const int chunks = p.per_lane / p.vec;
+          const int slots = p.row_edges ? 2 * register_row_edges_per_side(lanes, p.vec) : 0;
+          for (int64_t row = 0; row < 3; ++row) {
+            const RowSegment seg = p.row_edges ? row_segment(row * dim, dim, base, p.vec)
+                                               : RowSegment{0, 0, dim / p.vec, 0};
+            std::vector<int> seen(dim, 0);
+            for (int lane = 0; lane < lanes; ++lane) {
+              const RegisterRowMap m(seg, lanes, p.vec, lane);
+              for (int c = 0; c < chunks; ++c) {
+                if (!m.has(c)) continue;
+                ASSERT_EQ((base + row * dim + m.at(c)) % p.vec, 0) << "chunk not 16-byte aligned";
+                for (int i = 0; i < p.vec; ++i)
+                  ++seen[m.at(c) + i];
+              }
+              for (int s = 0; s < slots; ++s) {
+                if (m.edge(s) >= 0) ++seen[m.edge(s)];
+              }
+            }
+            for (int64_t j = 0; j < dim; ++j)
+              ASSERT_EQ(seen[j], 1) << "row " << row << " element " << j;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(edge_plans, 1000);
+}
+
 }  // namespace
