@@ -485,7 +485,9 @@ struct RowReducer<BlockSplit<kThreads, kPerLane, kVec, kEdges>, T> {
     __syncthreads();
     return s.sum;
   }
-  __device__ void end_row() { __syncthreads(); }  // the broadcasts are rewritten by the next row
+  // Each reduction's own barriers already order every reuse of temp and the broadcasts; this one
+  // guards the next row's reductions against a later change to that pattern (once per row).
+  __device__ void end_row() { __syncthreads(); }
 };
 
 //! kWarpRow and kBlockRegs forward: a row's values stay in registers (storage type) over its
@@ -514,20 +516,20 @@ __device__ __forceinline__ void forward_register_rows(const T* x, T* y, int64_t 
   const int l = Split::lane_in_group();
   for (int64_t first = Split::first_row(); first < rows; first += Split::row_stride()) {
     const int64_t row = first + Split::group();
-    const Row at(row * dim, dim, base, l, row < rows);
+    const Row map(row * dim, dim, base, l, row < rows);
     T v[kChunks][kVec], edge_x[Row::kSlotArray];
-    at.load(x + row * dim, v, edge_x);  // all loads first: kChunks in flight per lane
+    map.load(x + row * dim, v, edge_x);  // all loads first: kChunks in flight per lane
     V max = -static_cast<V>(HUGE_VAL);
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if (at.has(c)) max = nan_max(max, softmax_value(v[c][i]));
+        if (map.has(c)) max = nan_max(max, softmax_value(v[c][i]));
       }
     }
 #pragma unroll
     for (int s = 0; s < kSlots; ++s) {
-      if (at.edge(s) >= 0) max = nan_max(max, softmax_value(edge_x[s]));
+      if (map.edge(s) >= 0) max = nan_max(max, softmax_value(edge_x[s]));
     }
     max = reduce.max(max);
     LaneSum<T> sum;
@@ -536,21 +538,21 @@ __device__ __forceinline__ void forward_register_rows(const T* x, T* y, int64_t 
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if (!at.has(c)) continue;
+        if (!map.has(c)) continue;
         const V term = add_to_lane_sum<T>(sum, softmax_value(v[c][i]), max);
         if constexpr (kKeepTerms) e[c][i] = term;
       }
     }
 #pragma unroll
     for (int s = 0; s < kSlots; ++s) {
-      if (at.edge(s) >= 0) add_to_lane_sum<T>(sum, softmax_value(edge_x[s]), max);
+      if (map.edge(s) >= 0) add_to_lane_sum<T>(sum, softmax_value(edge_x[s]), max);
     }
     const BelowCount<A> total = reduce.sum(BelowCount<A>{sum.total(), sum.at_max});
     const RegisterScale<T> r(finish<kKind>(max_sum_from(A(max), total.below, total.at_max), safe));
     T* yr = y + row * dim;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
-      if (!at.has(c)) continue;
+      if (!map.has(c)) continue;
       T out[kVec];
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
@@ -558,11 +560,11 @@ __device__ __forceinline__ void forward_register_rows(const T* x, T* y, int64_t 
         const V term = kKeepTerms ? e[kKeepTerms ? c : 0][i] : softmax_exp_shifted<T>(xv, r.max);
         out[i] = register_output<T, kKind>(xv, term, r);
       }
-      store_chunk<kVec>(yr + at.at(c), out);
+      store_chunk<kVec>(yr + map.at(c), out);
     }
 #pragma unroll
     for (int s = 0; s < kSlots; ++s) {
-      if (at.edge(s) >= 0) yr[at.edge(s)] = recomputed_output<T, kKind>(edge_x[s], r);
+      if (map.edge(s) >= 0) yr[map.edge(s)] = recomputed_output<T, kKind>(edge_x[s], r);
     }
     reduce.end_row();
   }
@@ -1013,6 +1015,19 @@ CUACT_HD ColumnTileThread column_tile_thread(const ColumnTile& tile, int64_t til
           chunk < inner / tile.vec};
 }
 
+//! One round of a column-tile thread's chunks: dim indices d0 + u rows, u < kUnroll, those below
+//! dim, of the chunk column starting at `column`; all loads issued before any is used.
+template <int kUnroll, int kVec, class T>
+__device__ __forceinline__ void load_column_round(const T* column, int64_t d0, int rows,
+                                                  int64_t dim, int64_t inner,
+                                                  T (&v)[kUnroll][kVec]) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const int64_t d = d0 + int64_t{u} * rows;
+    if (d < dim) load_chunk<kVec>(column + d * inner, v[u]);
+  }
+}
+
 //! kColumnTile forward: one read of each tile into shared memory (kUnroll 16-byte loads in
 //! flight per thread, each warp reading whole 32-byte sectors of consecutive dim rows), the
 //! column maxima, the sums below them, then the outputs from the staged tile. Each thread reads
@@ -1040,11 +1055,7 @@ __device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t o
       max[i] = -static_cast<V>(HUGE_VAL);
     for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
       T v[kUnroll][kVec];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {  // all loads of the round first
-        const int64_t d = d0 + int64_t{u} * rows;
-        if (d < dim) load_chunk<kVec>(x + at.offset + d * inner, v[u]);
-      }
+      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, dim, inner, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
@@ -1088,6 +1099,62 @@ __device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t o
   }
 }
 
+//! kColumnTileReread forward: kColumnTile's thread map on tiles too tall to stage (a long dim):
+//! each thread folds its chunks (kUnroll 16-byte loads in flight) into an online (max, excess)
+//! pair per column, the pairs combine per column (combine_columns), then a second read, kUnroll
+//! chunks at a time, writes the outputs.
+template <class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t outer, int64_t dim,
+                                                       int64_t inner, bool safe) {
+  using A = softmax_acc_t<T>;
+  constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
+  static_assert(sizeof(MaxSum<A>) <= softmax_column_partial_bytes(sizeof(T), false),
+                "column partials outgrow the planned shared memory");
+  const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  MaxSum<A>* partials = reinterpret_cast<MaxSum<A>*>(softmax_smem);
+  const int rows = tile.rows();
+  const int64_t tiles = outer * tile.tiles_across(inner);
+  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
+    const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
+    MaxSum<A> pair[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      pair[i] = empty_max_sum<A>();
+    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+      T v[kUnroll][kVec];
+      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, dim, inner, v);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (d0 + int64_t{u} * rows >= dim) continue;
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          accumulate<T>(pair[i], static_cast<A>(to_compute(v[u][i])));
+      }
+    }
+    combine_columns(pair, partials, tile, CombineMaxSum<T>{});
+    if (!at.live) continue;
+    RowScale<A> r[kVec];
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      r[i] = finish<kKind>(pair[i], safe);
+    for (int64_t d0 = at.first_dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+      T v[kUnroll][kVec];
+      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, dim, inner, v);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t d = d0 + int64_t{u} * rows;
+        if (d >= dim) continue;
+        T out[kVec];
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          out[i] = softmax_output<T, kKind>(v[u][i], r[i]);
+        store_chunk<kVec>(y + at.offset + d * inner, out);
+      }
+    }
+  }
+}
+
 //! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), ChunkSplit
 //! (kSmemRow, kBlockRow), NoSplit (kColumn).
 // At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
@@ -1106,6 +1173,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     forward_smem_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
     forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe);
+  } else if constexpr (kTier == SoftmaxTier::kColumnTileReread) {
+    forward_column_rereads<Split, T, kKind>(x, y, outer, dim, inner, safe);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
     forward_cluster_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kGridRow) {
@@ -1133,36 +1202,37 @@ __device__ __forceinline__ void backward_register_rows(const T* y, const T* dy, 
   const int l = Split::lane_in_group();
   for (int64_t first = Split::first_row(); first < rows; first += Split::row_stride()) {
     const int64_t row = first + Split::group();
-    const Row at(row * dim, dim, base, l, row < rows);
+    const Row map(row * dim, dim, base, l, row < rows);
     const int64_t o = row * dim;
     T yv[kChunks][kVec], gv[kChunks][kVec], y_edge[Row::kSlotArray], g_edge[Row::kSlotArray];
-    at.load(y + o, yv, y_edge);
-    at.load(dy + o, gv, g_edge);
+    map.load(y + o, yv, y_edge);
+    map.load(dy + o, gv, g_edge);
     A t = 0;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
-        if (at.has(c)) t += backward_term<T, kKind>(yv[c][i], gv[c][i]);
+        if (map.has(c)) t += backward_term<T, kKind>(yv[c][i], gv[c][i]);
       }
     }
 #pragma unroll
     for (int s = 0; s < kSlots; ++s) {
-      if (at.edge(s) >= 0) t += backward_term<T, kKind>(y_edge[s], g_edge[s]);
+      if (map.edge(s) >= 0) t += backward_term<T, kKind>(y_edge[s], g_edge[s]);
     }
     t = reduce.sum(t);
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
-      if (!at.has(c)) continue;
+      if (!map.has(c)) continue;
       T out[kVec];
 #pragma unroll
       for (int i = 0; i < kVec; ++i)
         out[i] = backward_output<T, kKind>(yv[c][i], gv[c][i], t);
-      store_chunk<kVec>(dx + o + at.at(c), out);
+      store_chunk<kVec>(dx + o + map.at(c), out);
     }
 #pragma unroll
     for (int s = 0; s < kSlots; ++s) {
-      if (at.edge(s) >= 0) dx[o + at.edge(s)] = backward_output<T, kKind>(y_edge[s], g_edge[s], t);
+      if (map.edge(s) >= 0)
+        dx[o + map.edge(s)] = backward_output<T, kKind>(y_edge[s], g_edge[s], t);
     }
     reduce.end_row();
   }
@@ -1398,13 +1468,8 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
     A total[kVec] = {};
     for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t d = d0 + int64_t{u} * rows;
-        if (d >= dim) continue;
-        load_chunk<kVec>(y + at.offset + d * inner, yv[u]);
-        load_chunk<kVec>(dy + at.offset + d * inner, gv[u]);
-      }
+      load_column_round<kUnroll, kVec>(y + at.offset, d0, rows, dim, inner, yv);
+      load_column_round<kUnroll, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
@@ -1432,6 +1497,55 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
   }
 }
 
+//! kColumnTileReread backward: the column sums from a first read of y and dy, combined per
+//! column, then the outputs from a second read (kUnroll chunks of each in flight).
+template <class Split, class T, SoftmaxKind kKind>
+__device__ __forceinline__ void backward_column_rereads(const T* y, const T* dy, T* dx,
+                                                        int64_t outer, int64_t dim, int64_t inner) {
+  using A = softmax_acc_t<T>;
+  constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
+  static_assert(sizeof(A) <= softmax_column_partial_bytes(sizeof(T), true),
+                "column partials outgrow the planned shared memory");
+  const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
+  extern __shared__ __align__(16) unsigned char softmax_smem[];
+  A* partials = reinterpret_cast<A*>(softmax_smem);
+  const int rows = tile.rows();
+  const int64_t tiles = outer * tile.tiles_across(inner);
+  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
+    const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
+    A total[kVec] = {};
+    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+      load_column_round<kUnroll, kVec>(y + at.offset, d0, rows, dim, inner, yv);
+      load_column_round<kUnroll, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (d0 + int64_t{u} * rows >= dim) continue;
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          total[i] += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+      }
+    }
+    combine_columns(total, partials, tile, SumOf{});
+    if (!at.live) continue;
+    for (int64_t d0 = at.first_dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+      T yv[kUnroll][kVec], gv[kUnroll][kVec];
+      load_column_round<kUnroll, kVec>(y + at.offset, d0, rows, dim, inner, yv);
+      load_column_round<kUnroll, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t d = d0 + int64_t{u} * rows;
+        if (d >= dim) continue;
+        T out[kVec];
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          out[i] = backward_output<T, kKind>(yv[u][i], gv[u][i], total[i]);
+        store_chunk<kVec>(dx + at.offset + d * inner, out);
+      }
+    }
+  }
+}
+
 template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>
 __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t outer, int64_t dim,
@@ -1444,6 +1558,8 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     backward_smem_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
     backward_column_tiles<Split, T, kKind>(y, dy, dx, outer, dim, inner);
+  } else if constexpr (kTier == SoftmaxTier::kColumnTileReread) {
+    backward_column_rereads<Split, T, kKind>(y, dy, dx, outer, dim, inner);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
     backward_cluster_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kGridRow) {

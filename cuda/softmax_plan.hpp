@@ -13,7 +13,8 @@
 //!    a warp so that each lane still has a full load in flight.
 //!  - kBlockRegs: last axis, rows too long for a warp and at most 512 threads' worth of the
 //!    same per-lane budget (16K float32 values forward): a block of 256 or 512 threads per row,
-//!    per_lane values per thread in registers, block reductions (cub::BlockReduce); one read.
+//!    per_lane values per thread in registers, block reductions (cub::BlockReduce); one read;
+//!    vec and misaligned rows as kWarpRow.
 //!  - kBlockRow: longer rows: one 256-thread block per row (1024 threads from 32768);
 //!    reads the row twice (online (max, sum) pass, output pass), 16-byte loads when aligned.
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
@@ -32,8 +33,12 @@
 //!    256-thread block per tile of one outer index, every dim index and a few consecutive inner
 //!    columns (ColumnTile), staged on chip on its one read (16-byte loads along inner when
 //!    aligned); column reductions through shuffles and shared memory.
-//!  - kColumn: the middle axis otherwise: one thread per (outer, inner) column, threads along
-//!    inner so every access of a warp is contiguous; reads each column twice.
+//!  - kColumnTileReread: the same tiles when they are too tall for shared memory (a long dim):
+//!    each thread folds its dim indices into online (max, sum) pairs on a first read, the pairs
+//!    combine per column as the tile's partials do, and a second read writes the outputs.
+//!  - kColumn: the middle axis otherwise (tiles with too few busy threads, or no shared memory):
+//!    one thread per (outer, inner) column, threads along inner so every access of a warp is
+//!    contiguous; reads each column twice.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +60,8 @@ enum class SoftmaxTier : int {
   kBlockRegs = 4,
   kColumnTile = 5,
   kClusterRow = 6,
-  kGridRow = 7
+  kGridRow = 7,
+  kColumnTileReread = 8
 };
 
 //! The tier's name, as the bench records it.
@@ -69,6 +75,7 @@ inline constexpr const char* softmax_tier_name(SoftmaxTier t) {
     case SoftmaxTier::kColumnTile: return "column_tile";
     case SoftmaxTier::kClusterRow: return "cluster_row";
     case SoftmaxTier::kGridRow: return "grid_row";
+    case SoftmaxTier::kColumnTileReread: return "column_tile_reread";
   }
   return "unknown";
 }
@@ -76,10 +83,10 @@ inline constexpr const char* softmax_tier_name(SoftmaxTier t) {
 struct SoftmaxPlan {
   SoftmaxTier tier = SoftmaxTier::kWarpRow;
   int block = 256;
-  int per_lane = 0;        //!< kWarpRow, kBlockRegs: row values held per lane (thread), 2^k
-  int lanes = 0;           //!< kWarpRow: lanes per row, a power of two in [1, 32]
-  int vec = 1;             //!< row tiers, kColumnTile: elements per load (1, or 16 bytes' worth)
-  int64_t smem_bytes = 0;  //!< kSmemRow, kClusterRow, kColumnTile: dynamic shared memory per block
+  int per_lane = 0;  //!< kWarpRow, kBlockRegs: row values held per lane (thread), 2^k
+  int lanes = 0;     //!< kWarpRow: lanes per row, a power of two in [1, 32] (kBlockRegs: block)
+  int vec = 1;       //!< row tiers, column tiles: elements per load (1, or 16 bytes' worth)
+  int64_t smem_bytes = 0;  //!< on-chip row tiers, column tiles: dynamic shared memory per block
   int cluster = 1;         //!< kClusterRow: blocks per cluster (one row per cluster)
   int parts = 1;           //!< kGridRow: blocks per row
   int64_t grid = 1;        //!< blocks (a multiple of cluster)
@@ -164,15 +171,21 @@ CUACT_PLAN_HD inline constexpr ColumnTile column_tile_for(int64_t dim, int64_t i
   return ColumnTile{groups, vec};
 }
 
+//! Shared memory of a column tile's partials (kColumnTileReread's whole dynamic shared memory):
+//! none with a single thread row.
+CUACT_PLAN_HD inline constexpr int64_t column_partials_smem(const ColumnTile& t, int elem_size,
+                                                            bool backward) {
+  return t.slots() > 1
+             ? int64_t{t.slots()} * t.cols() * softmax_column_partial_bytes(elem_size, backward)
+             : 0;
+}
+
 //! Dynamic shared memory of a column tile: the staged tile (two for backward), then the column
-//! partials when there is more than one thread row.
+//! partials.
 CUACT_PLAN_HD inline constexpr int64_t column_tile_smem(const ColumnTile& t, int64_t dim,
                                                         int elem_size, bool backward) {
-  const int64_t staged = t.tile_bytes(dim, elem_size) * (backward ? 2 : 1);
-  const int64_t partials = t.slots() > 1 ? int64_t{t.slots()} * t.cols() *
-                                               softmax_column_partial_bytes(elem_size, backward)
-                                         : 0;
-  return staged + partials;
+  return t.tile_bytes(dim, elem_size) * (backward ? 2 : 1) +
+         column_partials_smem(t, elem_size, backward);
 }
 
 //! The split-row tiers: the chunks [first, first + count) of part `part` of a row of `chunks`
@@ -287,8 +300,9 @@ CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int v
 //! tensor is 16-byte aligned and inner is a multiple of it. max_cluster: the largest thread-block
 //! cluster the device launches (0 or 1: none); cooperative: whether it launches cooperative
 //! (grid-synchronising) kernels. congruent_vec: elements per 16 bytes when every tensor starts
-//! the same distance past a 16-byte boundary (rows then misaligned alike: every last-axis tier
-//! but kBlockRow still loads 16 bytes at a time, RowSegment), else 1.
+//! the same distance past a 16-byte boundary (rows then misaligned alike, RowSegment: kSmemRow,
+//! kGridRow, kClusterRow where the slices fit, and the register tiers for rows of at least
+//! kSoftmaxMisalignedRegisterMinVectors loads still load 16 bytes at a time), else 1.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1, int max_cluster = 0, bool cooperative = false,
@@ -311,10 +325,14 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     const int64_t chunks_across = inner / p.vec;
     const int64_t busy =
         (dim < t.rows() ? dim : t.rows()) * (chunks_across < t.groups ? chunks_across : t.groups);
-    if (smem + kSoftmaxStaticSmemReserve <= smem_optin && busy >= kColumnTileMinBusyThreads) {
-      p.tier = SoftmaxTier::kColumnTile;
+    // Too tall for shared memory (a long dim): the same tile, read twice.
+    const bool staged = smem + kSoftmaxStaticSmemReserve <= smem_optin;
+    const int64_t partials = column_partials_smem(t, elem_size, backward);
+    if (busy >= kColumnTileMinBusyThreads && smem_optin > 0 &&
+        (staged || partials + kSoftmaxStaticSmemReserve <= smem_optin)) {
+      p.tier = staged ? SoftmaxTier::kColumnTile : SoftmaxTier::kColumnTileReread;
       p.block = kColumnTileThreads;
-      p.smem_bytes = smem;
+      p.smem_bytes = staged ? smem : partials;
       p.grid = capped(outer * t.tiles_across(inner));
     } else {
       p.tier = SoftmaxTier::kColumn;

@@ -80,11 +80,14 @@ inline cudaLaunchAttribute cooperative_attribute() {
 }
 
 //! The tiers that stage in shared memory: kSmemRow, kClusterRow and kGridRow (1024 threads, the
-//! latter two with their launch attribute) and kColumnTile.
+//! latter two with their launch attribute) and the column tiles.
 template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_on_chip(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                    bool safe, const LaunchContext& ctx) {
-  constexpr int kThreads = kTier == SoftmaxTier::kColumnTile ? kColumnTileThreads : 1024;
+  constexpr int kThreads =
+      kTier == SoftmaxTier::kColumnTile || kTier == SoftmaxTier::kColumnTileReread
+          ? kColumnTileThreads
+          : 1024;
   constexpr auto kernel = &softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
       kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
@@ -96,7 +99,10 @@ cudaError_t launch_forward_on_chip(const SoftmaxPlan& p, const T* x, T* y, const
 template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_on_chip(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                     const SoftmaxShape& s, const LaunchContext& ctx) {
-  constexpr int kThreads = kTier == SoftmaxTier::kColumnTile ? kColumnTileThreads : 1024;
+  constexpr int kThreads =
+      kTier == SoftmaxTier::kColumnTile || kTier == SoftmaxTier::kColumnTileReread
+          ? kColumnTileThreads
+          : 1024;
   constexpr auto kernel = &softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
       kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
@@ -437,6 +443,9 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
       return launch_forward_on_chip_tier<SoftmaxTier::kGridRow, T, kKind>(p, x, y, s, safe, ctx);
     case SoftmaxTier::kColumnTile:
       return launch_forward_on_chip_tier<SoftmaxTier::kColumnTile, T, kKind>(p, x, y, s, safe, ctx);
+    case SoftmaxTier::kColumnTileReread:
+      return launch_forward_on_chip_tier<SoftmaxTier::kColumnTileReread, T, kKind>(p, x, y, s, safe,
+                                                                                   ctx);
     case SoftmaxTier::kColumn:
       softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
@@ -475,6 +484,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
       return launch_backward_on_chip_tier<SoftmaxTier::kGridRow, T, kKind>(p, y, dy, dx, s, ctx);
     case SoftmaxTier::kColumnTile:
       return launch_backward_on_chip_tier<SoftmaxTier::kColumnTile, T, kKind>(p, y, dy, dx, s, ctx);
+    case SoftmaxTier::kColumnTileReread:
+      return launch_backward_on_chip_tier<SoftmaxTier::kColumnTileReread, T, kKind>(p, y, dy, dx, s,
+                                                                                    ctx);
     case SoftmaxTier::kColumn:
       softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
           <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);

@@ -141,6 +141,13 @@ int64_t flat(const SoftmaxShape& s, int64_t row, int64_t d) {
 //! as a scalar one. Planned without shared memory, a middle axis takes the thread-per-column
 //! bound (dim + 1), which covers a column tile's (dim / rows sequential terms, shuffles, slots)
 //! too.
+//! Depth of cub::BlockReduce's default (warp reductions) over `threads`: shuffles inside each
+//! warp, then thread 0 adds the warps' totals one by one.
+inline long double block_reduce_depth(long double threads) {
+  if (threads <= 32) return std::ceil(std::log2(threads));
+  return 5 + threads / 32 - 1;
+}
+
 template <class T>
 long double reduction_depth(const SoftmaxShape& s) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
@@ -149,15 +156,17 @@ long double reduction_depth(const SoftmaxShape& s) {
     const auto p = cuact::detail::plan_softmax(s.outer, s.dim, s.inner, 132, 0, sizeof(T), true,
                                                aligned ? kWide : 1, 0, false, kWide);
     long double d = 0;
-    if (p.tier == cuact::detail::SoftmaxTier::kWarpRow ||
-        p.tier == cuact::detail::SoftmaxTier::kBlockRegs) {
-      const int lanes = p.tier == cuact::detail::SoftmaxTier::kWarpRow ? p.lanes : p.block;
+    if (p.tier == cuact::detail::SoftmaxTier::kWarpRow) {
       const int edges =
-          p.row_edges ? 2 * cuact::detail::register_row_edges_per_side(lanes, p.vec) : 0;
-      d = p.per_lane + edges + std::ceil(std::log2(static_cast<long double>(lanes))) + 1;
+          p.row_edges ? 2 * cuact::detail::register_row_edges_per_side(p.lanes, p.vec) : 0;
+      d = p.per_lane + edges + std::ceil(std::log2(static_cast<long double>(p.lanes))) + 1;
+    } else if (p.tier == cuact::detail::SoftmaxTier::kBlockRegs) {
+      const int edges =
+          p.row_edges ? 2 * cuact::detail::register_row_edges_per_side(p.block, p.vec) : 0;
+      d = p.per_lane + edges + block_reduce_depth(p.block) + 1;
     } else {
       const long double lanes = p.tier == cuact::detail::SoftmaxTier::kColumn ? 1 : p.block;
-      d = std::ceil(s.dim / lanes) + std::ceil(std::log2(lanes)) + 1;
+      d = std::ceil(s.dim / lanes) + block_reduce_depth(lanes) + 1;
     }
     depth = std::max(depth, d);
   }
@@ -299,9 +308,11 @@ std::vector<SoftmaxShape> last_axis_shapes() {
 
 std::vector<SoftmaxShape> middle_axis_shapes() {
   // Column tiles (scalar and 16-byte, one or many thread rows, several tiles across, a last tile
-  // narrower than the others) and a thread per column (past the shared memory, or tiny tiles).
-  return {{3, 17, 2}, {2, 33, 3},    {5, 100, 7},   {2, 50, 1024}, {1, 1, 1024}, {4, 1000, 3},
-          {2, 5, 1},  {16, 4, 1000}, {3, 16, 2048}, {2, 1500, 64}, {2, 7, 1032}, {1, 40000, 3}};
+  // narrower than the others), tiles too tall to stage, read twice (1 x 40000 x 3, 2 x 6000 x 64,
+  // and 2 x 1500 x 64 backward in float64), and a thread per column (tiny tiles).
+  return {{3, 17, 2},   {2, 33, 3},    {5, 100, 7},   {2, 50, 1024}, {1, 1, 1024},
+          {4, 1000, 3}, {2, 5, 1},     {16, 4, 1000}, {3, 16, 2048}, {2, 1500, 64},
+          {2, 7, 1032}, {1, 40000, 3}, {2, 6000, 64}};
 }
 
 TYPED_TEST(SoftmaxGpu, ForwardLastAxis) {
@@ -343,10 +354,10 @@ TYPED_TEST(SoftmaxGpu, Backward) {
 }
 
 // Rows that do not start 16 bytes apart, or tensors that do not (every tensor one element past
-// a boundary): a scalar head and tail around 16-byte loads in the register tiers (rows of at
-// least four loads: warp rows of 33 to 1001 columns, block registers of 3000 and 4099; shorter
-// rows and the middle axis go scalar), kSmemRow (140 rows), kClusterRow (5 rows) and kGridRow
-// (7 rows of 1M in waves, the last with idle blocks).
+// a boundary): a scalar head and tail around 16-byte loads in the register tiers for rows of at
+// least four loads (which tier, warp or block, depends on the dtype and direction; shorter rows
+// and the middle axis go scalar), kSmemRow (140 rows), kClusterRow (5 rows) and kGridRow (7 rows
+// of 1M in waves, the last with idle blocks); backward also in place over y and over dy.
 TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
   for (SoftmaxShape s :
        {SoftmaxShape{9, 8, 1}, SoftmaxShape{7, 32, 1}, SoftmaxShape{5, 33, 1},
@@ -359,6 +370,7 @@ TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
       this->check_forward(s, k, false, false, 1);
       this->check_forward(s, k, true, false, 1);
       this->check_backward(s, k, 0, 1);
+      this->check_backward(s, k, 1, 1);  // in place over dy, misaligned
       this->check_backward(s, k, 2, 1);  // in place over y, misaligned
       if (this->HasFatalFailure()) return;
     }
@@ -368,8 +380,8 @@ TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
 // Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
 TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
   // Warp rows, block registers, shared memory, clusters and the grid tier (where the GPU launches
-  // them; else two reads), middle axis in column tiles (scalar, 16-byte) and a thread per column
-  // (a tiny tile, and past the shared memory).
+  // them; else two reads), middle axis in column tiles (scalar, 16-byte), tiles read twice (past
+  // the shared memory) and a thread per column (a tiny tile).
   for (SoftmaxShape s :
        {SoftmaxShape{9, 33, 1}, SoftmaxShape{3, 1500, 1}, SoftmaxShape{1, 20000, 1},
         SoftmaxShape{5, 16391, 1}, SoftmaxShape{2, 33000, 1}, SoftmaxShape{2, 70000, 1},

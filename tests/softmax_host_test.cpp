@@ -253,12 +253,22 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   EXPECT_EQ(p.grid, 4);
   // inner not a multiple of the vector: scalar loads.
   EXPECT_EQ(plan_softmax(64, 16, 262146, 132, kHopperOptin, 4, false, 4).vec, 1);
-  // Past the shared memory, or without it: a thread per column.
-  EXPECT_EQ(plan_softmax(2, 20000, 3, 132, kHopperOptin, 4).tier, SoftmaxTier::kColumn);
-  EXPECT_EQ(plan_softmax(2, 2000, 1024, 132, kHopperOptin, 4, true, 4).tier, SoftmaxTier::kColumn);
+  // Too tall for the shared memory: the same tile read twice, only the partials on chip.
+  p = plan_softmax(2, 20000, 3, 132, kHopperOptin, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTileReread);
+  EXPECT_EQ(column_tile_for(20000, 3, 1, 4).groups, 4);  // 4 columns x 64 thread rows
+  EXPECT_EQ(p.smem_bytes, 8 * 4 * 16);                   // eight slots of 4 (max, excess) pairs
+  EXPECT_EQ(p.grid, 2);
+  p = plan_softmax(2, 2000, 1024, 132, kHopperOptin, 4, true, 4);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTileReread);
+  EXPECT_EQ(p.vec, 4);
+  EXPECT_EQ(p.smem_bytes, 8 * 16 * 8);
+  EXPECT_EQ(p.grid, 2 * 64);
   EXPECT_EQ(plan_softmax(2, 1700, 1024, 132, kHopperOptin, 4, true, 4).tier,
             SoftmaxTier::kColumnTile);
+  // Without shared memory: a thread per column.
   EXPECT_EQ(plan_softmax(64, 16, 262144, 132, 0, 4).tier, SoftmaxTier::kColumn);
+  EXPECT_EQ(plan_softmax(2, 20000, 3, 132, 0, 4).tier, SoftmaxTier::kColumn);
   // Tiles with fewer than 128 busy threads: a thread per column.
   EXPECT_EQ(plan_softmax(65536, 4, 4, 132, kHopperOptin, 4, false, 4).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(3, 17, 2, 132, kHopperOptin, 4).tier, SoftmaxTier::kColumn);
@@ -266,12 +276,20 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   // Whatever the shape, a planned tile fits what the launcher allows.
   for (int elem : {2, 4, 8}) {
     for (bool backward : {false, true}) {
-      for (int64_t dim = 1; dim < 8000; dim = dim * 3 / 2 + 1) {
+      for (int64_t dim = 1; dim < 200000; dim = dim * 3 / 2 + 1) {
         for (int64_t inner : {2, 5, 64, 1000, 1 << 20}) {
           const auto q = plan_softmax(3, dim, inner, 132, kHopperOptin, elem, backward, 1);
-          if (q.tier != SoftmaxTier::kColumnTile) continue;
-          EXPECT_EQ(q.smem_bytes,
-                    column_tile_smem(column_tile_for(dim, inner, 1, elem), dim, elem, backward));
+          const auto tile = column_tile_for(dim, inner, 1, elem);
+          if (q.tier == SoftmaxTier::kColumnTile) {
+            EXPECT_EQ(q.smem_bytes, column_tile_smem(tile, dim, elem, backward));
+          } else if (q.tier == SoftmaxTier::kColumnTileReread) {
+            EXPECT_GT(column_tile_smem(tile, dim, elem, backward) +
+                          cuact::detail::kSoftmaxStaticSmemReserve,
+                      kHopperOptin);
+            EXPECT_EQ(q.smem_bytes, cuact::detail::column_partials_smem(tile, elem, backward));
+          } else {
+            continue;
+          }
           EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
         }
       }
@@ -591,11 +609,15 @@ TEST(SoftmaxPlanTest, MisalignedRowsInRegisters) {
               for (int c = 0; c < chunks; ++c) {
                 if (!m.has(c)) continue;
                 ASSERT_EQ((base + row * dim + m.at(c)) % p.vec, 0) << "chunk not 16-byte aligned";
+                ASSERT_GE(m.at(c), 0);
+                ASSERT_LE(m.at(c) + p.vec, dim) << "chunk past the row";
                 for (int i = 0; i < p.vec; ++i)
                   ++seen[m.at(c) + i];
               }
               for (int s = 0; s < slots; ++s) {
-                if (m.edge(s) >= 0) ++seen[m.edge(s)];
+                if (m.edge(s) < 0) continue;
+                ASSERT_LT(m.edge(s), dim) << "edge past the row";
+                ++seen[m.edge(s)];
               }
             }
             for (int64_t j = 0; j < dim; ++j)
@@ -606,6 +628,12 @@ TEST(SoftmaxPlanTest, MisalignedRowsInRegisters) {
     }
   }
   EXPECT_GT(edge_plans, 1000);
+  // Tensors not alike past a boundary: scalar loads, no edges.
+  for (int64_t dim : {33, 100, 1001, 4099}) {
+    const auto p = plan_softmax(1000, dim, 1, 132, kHopperOptin, 2, false, 1, 8, true, 1);
+    EXPECT_FALSE(p.row_edges);
+    EXPECT_EQ(p.vec, 1);
+  }
 }
 
 }  // namespace
