@@ -177,21 +177,10 @@ CUACT_HD RowScale<A> finish(MaxSum<A> p, bool safe) {
   return r;
 }
 
-template <class T, SoftmaxKind kKind, class A>
-CUACT_HD T softmax_output_value(A xv, const RowScale<A>& r) {
-  if (r.masked)
-    return to_storage<T>(kKind == SoftmaxKind::kSoftmax ? A(0) : -static_cast<A>(HUGE_VAL));
-  if constexpr (kKind == SoftmaxKind::kSoftmax) {
-    using V = softmax_val_t<T>;
-    return to_storage<T>(softmax_exp_shifted<T>(V(xv), V(r.max)) * r.inv_sum);
-  } else {
-    return to_storage<T>((xv - r.max) - r.log_sum);  // exact difference in A
-  }
-}
-
-//! The register tiers' output pass, in the row value type: y = e inv_sum with the term e kept
-//! from the sum pass (float32 and 16-bit: one float multiply; float64: the double one), or
-//! log_softmax (x - max) - log_sum with both differences exact to a float pair for float32.
+//! Every tier's output pass, in the row value type: y = e inv_sum with the term e kept from the
+//! sum pass (register tiers) or recomputed (float32 and 16-bit: one float multiply, no
+//! conversions to double per element; float64: the double one), or log_softmax
+//! (x - max) - log_sum with both differences exact to a float pair for float32.
 template <class T>
 struct RegisterScale {
   using V = softmax_val_t<T>;
@@ -228,9 +217,12 @@ CUACT_HD T register_output(softmax_val_t<T> x, softmax_val_t<T> e, const Registe
   }
 }
 
-template <class T, SoftmaxKind kKind, class A>
-CUACT_HD T softmax_output(T x, const RowScale<A>& r) {
-  return softmax_output_value<T, kKind>(static_cast<A>(to_compute(x)), r);
+//! One output from its input, the exponential recomputed: every tier but the register tiers'
+//! kept terms (the online tiers, the staged values, the register tiers' row edges).
+template <class T, SoftmaxKind kKind>
+CUACT_HD T recomputed_output(T x, const RegisterScale<T>& r) {
+  const softmax_val_t<T> xv = softmax_value(x);
+  return register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
 }
 
 //! Row reduction for the backward pass: sum of y dy (softmax) or of dy (log_softmax).
@@ -389,14 +381,6 @@ struct SumOf {
     return a + b;
   }
 };
-
-//! One output from its input, the exponential recomputed: the register tiers' row edges, and the
-//! on-chip tiers' staged values.
-template <class T, SoftmaxKind kKind>
-__device__ __forceinline__ T recomputed_output(T x, const RegisterScale<T>& r) {
-  const softmax_val_t<T> xv = softmax_value(x);
-  return register_output<T, kKind>(xv, softmax_exp_shifted<T>(xv, r.max), r);
-}
 
 //! A register-tier row as lane `lane` of its kLanes holds it (RegisterRowMap): without kEdges
 //! the rows are aligned and the body is the row. Past the last row (live false) there is
@@ -601,7 +585,7 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
     p = BlockReduce(temp).Reduce(p, CombineMaxSum<T>{});
     if (threadIdx.x == 0) row_total = p;  // the aggregate is valid in thread 0
     __syncthreads();
-    const RowScale<A> r = finish<kKind>(row_total, safe);
+    const RegisterScale<T> r(finish<kKind>(row_total, safe));
     T* yr = y + row * dim;
     for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
       T v[kUnroll][kVec];
@@ -613,7 +597,7 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
         T out[kVec];
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
-          out[i] = softmax_output<T, kKind>(v[u][i], r);
+          out[i] = recomputed_output<T, kKind>(v[u][i], r);
         store_chunk<kVec>(yr + c * kVec, out);
       }
     }
@@ -955,9 +939,9 @@ __device__ __forceinline__ void forward_columns(const T* x, T* y, int64_t outer,
     MaxSum<A> p = empty_max_sum<A>();
     for (int64_t d = 0; d < dim; ++d)
       accumulate<T>(p, static_cast<A>(to_compute(x[base + d * inner])));
-    const RowScale<A> r = finish<kKind>(p, safe);
+    const RegisterScale<T> r(finish<kKind>(p, safe));
     for (int64_t d = 0; d < dim; ++d) {
-      y[base + d * inner] = softmax_output<T, kKind>(x[base + d * inner], r);
+      y[base + d * inner] = recomputed_output<T, kKind>(x[base + d * inner], r);
     }
   }
 }
@@ -1134,10 +1118,10 @@ __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t
     }
     combine_columns(pair, partials, tile, CombineMaxSum<T>{});
     if (!at.live) continue;
-    RowScale<A> r[kVec];
+    RegisterScale<T> r[kVec];
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
-      r[i] = finish<kKind>(pair[i], safe);
+      r[i] = RegisterScale<T>(finish<kKind>(pair[i], safe));
     for (int64_t d0 = at.first_dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
       T v[kUnroll][kVec];
       load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, dim, inner, v);
@@ -1148,7 +1132,7 @@ __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t
         T out[kVec];
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
-          out[i] = softmax_output<T, kKind>(v[u][i], r[i]);
+          out[i] = recomputed_output<T, kKind>(v[u][i], r[i]);
         store_chunk<kVec>(y + at.offset + d * inner, out);
       }
     }

@@ -413,9 +413,9 @@ std::vector<T> host_forward(const SoftmaxShape& s, const std::vector<T>& x, bool
     for (int64_t d = 0; d < s.dim; ++d) {
       accumulate<T>(p, static_cast<A>(cuact::to_compute(x[flat<T>(s, row, d)])));
     }
-    const RowScale<A> r = finish<kKind>(p, safe);
+    const RegisterScale<T> r(finish<kKind>(p, safe));
     for (int64_t d = 0; d < s.dim; ++d) {
-      y[flat<T>(s, row, d)] = softmax_output<T, kKind>(x[flat<T>(s, row, d)], r);
+      y[flat<T>(s, row, d)] = recomputed_output<T, kKind>(x[flat<T>(s, row, d)], r);
     }
   }
   return y;

@@ -36,10 +36,10 @@ std::vector<T> emulate_forward(const std::vector<T>& x, int lanes, bool safe) {
       part[l] = CombineMaxSum<T>{}(part[l], part[l + stride]);
     }
   }
-  const RowScale<A> r = finish<kKind>(part[0], safe);
+  const RegisterScale<T> r(finish<kKind>(part[0], safe));
   std::vector<T> y(x.size());
   for (size_t j = 0; j < x.size(); ++j)
-    y[j] = softmax_output<T, kKind>(x[j], r);
+    y[j] = recomputed_output<T, kKind>(x[j], r);
   return y;
 }
 
