@@ -266,6 +266,7 @@ struct WarpSplit {
   static_assert(kPerLane % kVec == 0 && kPerLane <= 32, "whole vectors, at most 32 per lane");
   static constexpr int kRowsPerWarp = 32 / kLanes;
   static constexpr int kChunks = kPerLane / kVec;
+  static constexpr int kBlockThreads = 256;  //!< the launch's block size
   // Rows advance by whole warps, so every lane reaches every shuffle: a warp takes rows
   // first_row() + [0, kRowsPerWarp), then steps by row_stride().
   __device__ static int group() { return (threadIdx.x % 32) / kLanes; }
@@ -282,6 +283,7 @@ struct WarpSplit {
 template <int Threads, int PerLane, int Vec, bool Edges = false>
 struct BlockSplit {
   static constexpr int kThreads = Threads;
+  static constexpr int kBlockThreads = Threads;
   static constexpr int kLanes = Threads;
   static constexpr int kPerLane = PerLane;
   static constexpr int kVec = Vec;
@@ -339,23 +341,6 @@ __device__ __forceinline__ void load_round(const T* row, int64_t first, int64_t 
   }
 }
 
-//! Sum over the kLanes lanes of a row group (xor butterfly: every lane gets the total).
-template <int kLanes, class V>
-__device__ __forceinline__ V group_sum(V v) {
-#pragma unroll
-  for (int m = kLanes / 2; m >= 1; m /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, m);
-  return v;
-}
-
-template <int kLanes, class V>
-__device__ __forceinline__ V group_max(V v) {
-#pragma unroll
-  for (int m = kLanes / 2; m >= 1; m /= 2)
-    v = nan_max(v, __shfl_xor_sync(0xffffffffu, v, m));
-  return v;
-}
-
 //! Sum of a row's LaneSum parts across a block: the float part in the accumulation type and the
 //! count of elements at the max.
 template <class A>
@@ -411,8 +396,9 @@ struct RegisterRow : RegisterRowMap {
 };
 
 //! How the lanes of a register-tier row combine their values, every lane getting the result: a
-//! warp's kLanes lanes by xor shuffles (no storage), a block by cub::BlockReduce with the
-//! aggregate broadcast through shared memory (Storage: the caller's __shared__).
+//! warp's kLanes lanes by cub::WarpReduce and a shuffle from the group's first lane, a block by
+//! cub::BlockReduce with the aggregate broadcast through shared memory (Storage: the caller's
+//! __shared__).
 template <class Split, class T>
 struct RowReducer;
 
@@ -420,12 +406,32 @@ template <int kLanes, int kPerLane, int kVec, bool kEdges, class T>
 struct RowReducer<WarpSplit<kLanes, kPerLane, kVec, kEdges>, T> {
   using A = softmax_acc_t<T>;
   using V = softmax_val_t<T>;
-  struct Storage {};
-  __device__ explicit RowReducer(Storage&) {}
-  __device__ V max(V v) { return group_max<kLanes>(v); }
-  __device__ A sum(A v) { return group_sum<kLanes>(v); }
+  using Split = WarpSplit<kLanes, kPerLane, kVec, kEdges>;
+  // cub::WarpReduce over each row group (a logical warp of kLanes lanes; shuffles, so its temp
+  // storage is empty), the result then broadcast from the group's first lane.
+  using MaxReduce = cub::WarpReduce<V, kLanes>;
+  using SumReduce = cub::WarpReduce<BelowCount<A>, kLanes>;
+  using TotalReduce = cub::WarpReduce<A, kLanes>;
+  struct Storage {
+    union {
+      typename MaxReduce::TempStorage max;
+      typename SumReduce::TempStorage sum;
+      typename TotalReduce::TempStorage total;
+    } temp[Split::kBlockThreads / kLanes];  // one per row group
+  };
+  Storage& s;
+  __device__ explicit RowReducer(Storage& storage) : s(storage) {}
+  __device__ V max(V v) {
+    v = MaxReduce(s.temp[threadIdx.x / kLanes].max).Reduce(v, NanMax{});
+    return cub::ShuffleIndex<kLanes>(v, 0, 0xffffffffu);
+  }
+  __device__ A sum(A v) {
+    v = TotalReduce(s.temp[threadIdx.x / kLanes].total).Sum(v);
+    return cub::ShuffleIndex<kLanes>(v, 0, 0xffffffffu);
+  }
   __device__ BelowCount<A> sum(BelowCount<A> v) {
-    return {group_sum<kLanes>(v.below), group_sum<kLanes>(v.at_max)};
+    v = SumReduce(s.temp[threadIdx.x / kLanes].sum).Reduce(v, SumBelowCount<A>{});
+    return cub::ShuffleIndex<kLanes>(v, 0, 0xffffffffu);
   }
   __device__ void end_row() {}
 };
@@ -1150,6 +1156,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_forward_kernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, bool safe,
                            int parts) {
   if constexpr (kTier == SoftmaxTier::kWarpRow || kTier == SoftmaxTier::kBlockRegs) {
+    static_assert(kThreads == Split::kBlockThreads, "the split's reduction storage is per block");
     forward_register_rows<Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     forward_block_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
@@ -1535,6 +1542,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t outer, int64_t dim,
                             int64_t inner, int parts) {
   if constexpr (kTier == SoftmaxTier::kWarpRow || kTier == SoftmaxTier::kBlockRegs) {
+    static_assert(kThreads == Split::kBlockThreads, "the split's reduction storage is per block");
     backward_register_rows<Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kBlockRow) {
     backward_block_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);

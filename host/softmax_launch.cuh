@@ -142,15 +142,18 @@ inline constexpr bool kHasEdgeSplit = kVec > 1 && kLanes >= kSoftmaxMisalignedRe
 template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_warp_split(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                       bool safe, cudaStream_t stream) {
+  using Split = WarpSplit<kLanes, kPerLane, kVec>;
+  using EdgeSplit = WarpSplit<kLanes, kPerLane, kVec, true>;
+  constexpr int kThreads = Split::kBlockThreads;
   const auto grid = static_cast<unsigned>(p.grid);
   if (!p.row_edges) {
-    softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
-        <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
+    softmax_forward_kernel<SoftmaxTier::kWarpRow, kThreads, Split, T, kKind>
+        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
     return cudaSuccess;
   }
   if constexpr (kHasEdgeSplit<kLanes, kVec>) {
-    softmax_forward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec, true>, T,
-                           kKind><<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
+    softmax_forward_kernel<SoftmaxTier::kWarpRow, kThreads, EdgeSplit, T, kKind>
+        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
     return cudaSuccess;
   }
   return kNoSplitForPlan;
@@ -159,15 +162,18 @@ cudaError_t launch_forward_warp_split(const SoftmaxPlan& p, const T* x, T* y, co
 template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_warp_split(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                        const SoftmaxShape& s, cudaStream_t stream) {
+  using Split = WarpSplit<kLanes, kPerLane, kVec>;
+  using EdgeSplit = WarpSplit<kLanes, kPerLane, kVec, true>;
+  constexpr int kThreads = Split::kBlockThreads;
   const auto grid = static_cast<unsigned>(p.grid);
   if (!p.row_edges) {
-    softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec>, T, kKind>
-        <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
+    softmax_backward_kernel<SoftmaxTier::kWarpRow, kThreads, Split, T, kKind>
+        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
     return cudaSuccess;
   }
   if constexpr (kHasEdgeSplit<kLanes, kVec>) {
-    softmax_backward_kernel<SoftmaxTier::kWarpRow, 256, WarpSplit<kLanes, kPerLane, kVec, true>, T,
-                            kKind><<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
+    softmax_backward_kernel<SoftmaxTier::kWarpRow, kThreads, EdgeSplit, T, kKind>
+        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
     return cudaSuccess;
   }
   return kNoSplitForPlan;
