@@ -79,12 +79,27 @@ CUACT_HD MaxSum<A> empty_max_sum() {
   return {-static_cast<A>(HUGE_VAL), A(-1)};
 }
 
+//! e^(old - new), the factor that rescales a running sum when its maximum rises from `old` to
+//! `new`. A row rising element by element rescales at every one and these roundings add up (a
+//! 20000-element rising row broke the float32 1e-6 contract with a float factor): float32 takes
+//! it in double, where the difference of two floats is exact and the sum is double anyway.
+//! 16-bit rows keep the float factor: their float sum rounds at each rescale regardless.
+template <class T, class A>
+CUACT_HD A rescale_factor(A old_max, A new_max) {
+  if constexpr (std::is_same_v<T, float>) {
+    return ::exp(old_max - new_max);  // A is double; -inf - new gives 0
+  } else {
+    using V = softmax_val_t<T>;
+    return softmax_exp_shifted<T>(V(old_max), V(new_max));
+  }
+}
+
 //! Adds one element: a new maximum rescales the sum; -inf adds nothing; NaN poisons the row.
 template <class T, class A>
 CUACT_HD void accumulate(MaxSum<A>& p, A x) {
   using V = softmax_val_t<T>;
   if (x > p.max) {  // old sum, rescaled; the new max's own term is 1
-    p.excess = (p.excess + A(1)) * softmax_exp_shifted<T>(V(p.max), V(x));
+    p.excess = (p.excess + A(1)) * rescale_factor<T>(p.max, x);
     p.max = x;
   } else if (x != x) {
     p.max = x;
@@ -103,12 +118,9 @@ struct CombineMaxSum {
     if (a.max == -static_cast<A>(HUGE_VAL)) return b;  // a is empty (or all -inf)
     if (b.max == -static_cast<A>(HUGE_VAL)) return a;
     // The side with the larger max keeps its implicit 1; the other's full sum is rescaled.
-    using V = softmax_val_t<T>;
     return a.max >= b.max
-               ? MaxSum<A>{a.max, a.excess + (b.excess + A(1)) *
-                                                 softmax_exp_shifted<T>(V(b.max), V(a.max))}
-               : MaxSum<A>{b.max, b.excess + (a.excess + A(1)) *
-                                                 softmax_exp_shifted<T>(V(a.max), V(b.max))};
+               ? MaxSum<A>{a.max, a.excess + (b.excess + A(1)) * rescale_factor<T>(b.max, a.max)}
+               : MaxSum<A>{b.max, b.excess + (a.excess + A(1)) * rescale_factor<T>(a.max, b.max)};
   }
 };
 
@@ -1145,8 +1157,8 @@ __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t
   }
 }
 
-//! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), ChunkSplit
-//! (kSmemRow, kBlockRow), NoSplit (kColumn).
+//! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), ChunkSplit (the
+//! shared-memory, cluster, grid and two-read rows, and the column tiles), NoSplit (kColumn).
 // At least two 256-thread blocks (512 threads) per SM: caps registers at 128 per thread.
 template <int kThreads>
 inline constexpr int kSoftmaxMinBlocks = kThreads <= 256 ? 2 : 1;

@@ -217,8 +217,9 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(int64_t{1} << 30, 32, 1, 132).grid, 132 * 8 * 64);
 }
 
-// Middle axis: a column tile staged in shared memory when it fits the opt-in limit, else a
-// thread per column reading twice; 16-byte loads when inner keeps every dim row aligned.
+// Middle axis: a column tile staged in shared memory when it fits the opt-in limit, else the same
+// tile read twice (its partials on chip), else (tiny tiles, no shared memory) a thread per column;
+// 16-byte loads when inner keeps every dim row aligned.
 TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   using cuact::detail::column_tile_for;
   using cuact::detail::column_tile_smem;

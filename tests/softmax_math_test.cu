@@ -182,6 +182,12 @@ std::vector<std::pair<std::string, std::vector<long double>>> test_rows() {
   // Probabilities down to e^-66 (above the 1e-30 floor): x - max must not be rounded before exp.
   rows.push_back({"wide spread", {2.5L, -60.3L, -45.7L, -30.1L, -63.55L, 1.75L, -0.3L}});
   rows.push_back({"ties at the max", {4.0L, 4.0L, -1.0L, 4.0L, 3.0L}});
+  // A rising row: every element a new maximum, so the online tiers rescale their running sum at
+  // each one (those rescales must not add up their roundings).
+  std::vector<long double> rising(20000);
+  for (size_t k = 0; k < rising.size(); ++k)
+    rising[k] = std::ldexp(static_cast<long double>(k), -12);
+  rows.push_back({"rising", rising});
   std::vector<long double> wide(5000, -20.0L);
   wide[1234] = 10.0L;  // one dominant entry: the rest are ~e^-30 relative
   rows.push_back({"one dominant", wide});
