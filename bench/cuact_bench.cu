@@ -39,7 +39,6 @@
 #include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
 #include "cub_reference.cuh"
-#include "cuda/softmax_plan.hpp"
 
 #ifndef CUACT_GIT_COMMIT
 #define CUACT_GIT_COMMIT "unknown"
@@ -584,7 +583,8 @@ struct Row {
   Case c;
   Timing t;
   double gbs = 0, roof_gbs = 0, pct_roof = 0;
-  double target_us = 0;  // few-row softmax only (0: none); see latency_target_us
+  double target_us = 0;               // few-row softmax only (0: none); see latency_target_us
+  cuact::SoftmaxKernelInfo kernel{};  // softmax only: what the library launched
 };
 
 //! The saved output a backward case reads must be a real forward output of the same op and
@@ -607,6 +607,13 @@ static Row run_case(Bench& b, Buffers& buf, const Case& c, const Roof& roof) {
   Row r;
   r.c = c;
   r.t = time_launches(b, [&] { launch_case(b, buf, c, params); });
+  if (c.group == Group::kSoftmax) {
+    const bool backward = c.dir != Dir::kForward;
+    cuact_check(cuact::softmax_kernel_info(c.dtype, backward, backward ? buf.y : buf.x,
+                                           backward ? buf.dy : buf.out, buf.out, c.shape, b.stream,
+                                           &r.kernel),
+                "cuact::softmax_kernel_info", c.name);
+  }
   r.gbs = gb_per_s(c.bytes_moved(), r.t.median_us);
   r.roof_gbs = roof.gbs();
   r.pct_roof = 100.0 * r.gbs / r.roof_gbs;
@@ -855,32 +862,18 @@ static void json_roofs(FILE* f, const std::map<size_t, Roof>& roofs) {
   std::fprintf(f, "\n  ],\n");
 }
 
-//! The plan a softmax case runs under, as plan_softmax makes it from the device's attributes
-//! (the library also checks cluster and cooperative occupancy once per device; on a whole GPU
-//! that agrees). The bench's tensors are cudaMalloc'd, so 16-byte aligned and congruent.
-static cuact::detail::SoftmaxPlan softmax_case_plan(const Case& c, const DeviceInfo& d) {
-  const int elem = static_cast<int>(dtype_size(c.dtype));
-  const int wide = 16 / elem;
-  const int64_t stride = c.shape.inner > 1 ? c.shape.inner : c.shape.dim;
-  const int vec = (stride * elem) % 16 == 0 ? wide : 1;
-  return cuact::detail::plan_softmax(
-      c.shape.outer, c.shape.dim, c.shape.inner, d.prop.multiProcessorCount,
-      static_cast<int64_t>(d.prop.sharedMemPerBlockOptin), elem, c.dir != Dir::kForward, vec,
-      d.prop.clusterLaunch ? 8 : 0, d.prop.cooperativeLaunch != 0, wide);
-}
-
 //! Softmax rows add their layout, (outer, dim, inner) and plan; latency cases their target.
-static void json_softmax_fields(FILE* f, const Row& r, const DeviceInfo& d) {
+static void json_softmax_fields(FILE* f, const Row& r) {
   if (r.c.group != Group::kSoftmax) return;
   std::fprintf(f, ", \"layout\": \"%s\", \"shape\": [%lld, %lld, %lld]", layout_name(r.c.layout),
                static_cast<long long>(r.c.shape.outer), static_cast<long long>(r.c.shape.dim),
                static_cast<long long>(r.c.shape.inner));
-  const cuact::detail::SoftmaxPlan p = softmax_case_plan(r.c, d);
+  const cuact::SoftmaxKernelInfo& k = r.kernel;  // as the library planned the measured call
   std::fprintf(f,
                ", \"plan\": {\"tier\": \"%s\", \"block\": %d, \"vec\": %d, \"cluster\": %d, "
                "\"parts\": %d, \"grid\": %lld, \"smem_bytes\": %lld}",
-               cuact::detail::softmax_tier_name(p.tier), p.block, p.vec, p.cluster, p.parts,
-               static_cast<long long>(p.grid), static_cast<long long>(p.smem_bytes));
+               k.tier, k.block_threads, k.vector_elements, k.cluster_blocks, k.blocks_per_row,
+               static_cast<long long>(k.grid_blocks), static_cast<long long>(k.dynamic_smem_bytes));
   if (r.target_us > 0) std::fprintf(f, ", \"target_us\": %.3f", r.target_us);
 }
 
@@ -897,7 +890,7 @@ static void json_rows(FILE* f, const std::vector<Row>& rows, const DeviceInfo& d
                  cuact::dtype_name(r.c.dtype), dir_name(r.c.dir), static_cast<long long>(r.c.n),
                  r.c.bytes_moved(), r.t.median_us, r.t.p10_us, r.t.p90_us, r.gbs, r.roof_gbs,
                  r.pct_roof);
-    json_softmax_fields(f, r, d);
+    json_softmax_fields(f, r);
     std::fprintf(f, "}");
   }
   std::fprintf(f, "\n  ]\n");

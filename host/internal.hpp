@@ -9,6 +9,7 @@
 
 #include "cuact/softmax.hpp"
 #include "cuact/types.hpp"
+#include "cuda/softmax_plan.hpp"
 
 namespace cuact::detail {
 
@@ -93,7 +94,10 @@ CUACT_DECLARE_LAUNCHERS(float64)
                                          const LaunchContext& ctx) noexcept;               \
   Status launch_softmax_backward_##suffix(SoftmaxKind kind, const void* y, const void* dy, \
                                           void* dx, const SoftmaxShape& s,                 \
-                                          const LaunchContext& ctx) noexcept;
+                                          const LaunchContext& ctx) noexcept;              \
+  SoftmaxPlan softmax_plan_##suffix(const SoftmaxShape& s, bool backward, const void* a,   \
+                                    const void* b, const void* c,                          \
+                                    const LaunchContext& ctx) noexcept;
 CUACT_DECLARE_SOFTMAX_LAUNCHERS(float32)
 CUACT_DECLARE_SOFTMAX_LAUNCHERS(float16)
 CUACT_DECLARE_SOFTMAX_LAUNCHERS(bfloat16)

@@ -141,4 +141,38 @@ Status softmax_backward(SoftmaxKind kind, DType dtype, const void* y, const void
   return Status::kErrorUnknownDType;
 }
 
+Status softmax_kernel_info(DType dtype, bool backward, const void* a, const void* b, const void* c,
+                           const SoftmaxShape& shape, cudaStream_t stream,
+                           SoftmaxKernelInfo* info) noexcept {
+  constexpr const char* fn = "cuact::softmax_kernel_info";
+  detail::clear_error_detail();
+  if (info == nullptr) return detail::fail(Status::kErrorNullPointer, "%s: info is null", fn);
+  *info = SoftmaxKernelInfo{};
+  int64_t n = 0;
+  CUACT_TRY(validate_softmax(fn, SoftmaxKind::kSoftmax, dtype, shape, &n));
+  if (n == 0) return Status::kSuccess;
+  if (backward) {
+    CUACT_TRY(detail::validate_backward_tensors(fn, "dy", b, "y", a, "dx", c, n, dtype));
+  } else {
+    CUACT_TRY(detail::validate_forward_tensors(fn, a, b, n, dtype));
+  }
+  detail::LaunchContext ctx;
+  CUACT_TRY(detail::make_launch_context(stream, &ctx));
+  detail::SoftmaxPlan p;
+  switch (dtype) {
+    case DType::kFloat32: p = detail::softmax_plan_float32(shape, backward, a, b, c, ctx); break;
+    case DType::kFloat16: p = detail::softmax_plan_float16(shape, backward, a, b, c, ctx); break;
+    case DType::kBFloat16: p = detail::softmax_plan_bfloat16(shape, backward, a, b, c, ctx); break;
+    case DType::kFloat64: p = detail::softmax_plan_float64(shape, backward, a, b, c, ctx); break;
+  }
+  info->tier = detail::softmax_tier_name(p.tier);
+  info->block_threads = p.block;
+  info->vector_elements = p.vec;
+  info->cluster_blocks = p.cluster;
+  info->blocks_per_row = p.parts;
+  info->grid_blocks = p.grid;
+  info->dynamic_smem_bytes = p.smem_bytes;
+  return Status::kSuccess;
+}
+
 }  // namespace cuact

@@ -619,6 +619,20 @@ cudaError_t plan_and_launch(const LaunchContext& ctx, Plan plan, Launch launch) 
   return err;
 }
 
+//! The plan of a call with tensors a, b (forward: x, y) or a, b, c (backward: y, dy, dx) under
+//! the split-row limits `split`: load widths from the pointers and the shape.
+template <class T>
+SoftmaxPlan plan_softmax_call(const SoftmaxShape& s, bool backward, const void* a, const void* b,
+                              const void* c, const SplitRowLimits& split,
+                              const LaunchContext& ctx) {
+  const int vec =
+      backward ? softmax_vector_width<T>(s, {a, b, c}) : softmax_vector_width<T>(s, {a, b});
+  const int congruent =
+      backward ? softmax_congruent_width<T>({a, b, c}) : softmax_congruent_width<T>({a, b});
+  return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
+                      sizeof(T), backward, vec, split.max_cluster, split.cooperative, congruent);
+}
+
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
@@ -627,10 +641,7 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
   const cudaError_t err = plan_and_launch<T>(
       ctx,
       [&](const SplitRowLimits& split) {
-        return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
-                            ctx.shared_memory_optin, sizeof(T), false,
-                            softmax_vector_width<T>(s, {x, y}), split.max_cluster,
-                            split.cooperative, softmax_congruent_width<T>({x, y}));
+        return plan_softmax_call<T>(s, false, x, y, nullptr, split, ctx);
       },
       [&](const SoftmaxPlan& p) {
         return kind == SoftmaxKind::kSoftmax
@@ -650,10 +661,7 @@ Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void
   const cudaError_t err = plan_and_launch<T>(
       ctx,
       [&](const SplitRowLimits& split) {
-        return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count,
-                            ctx.shared_memory_optin, sizeof(T), true,
-                            softmax_vector_width<T>(s, {y, dy, dx}), split.max_cluster,
-                            split.cooperative, softmax_congruent_width<T>({y, dy, dx}));
+        return plan_softmax_call<T>(s, true, y, dy, dx, split, ctx);
       },
       [&](const SoftmaxPlan& p) {
         return kind == SoftmaxKind::kSoftmax
@@ -677,5 +685,10 @@ Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void
                                           void* dx, const SoftmaxShape& s,                 \
                                           const LaunchContext& ctx) noexcept {             \
     return launch_softmax_backward_typed<T>(kind, y, dy, dx, s, ctx);                      \
+  }                                                                                        \
+  SoftmaxPlan softmax_plan_##suffix(const SoftmaxShape& s, bool backward, const void* a,   \
+                                    const void* b, const void* c,                          \
+                                    const LaunchContext& ctx) noexcept {                   \
+    return plan_softmax_call<T>(s, backward, a, b, c, split_row_limits<T>(ctx), ctx);      \
   }                                                                                        \
   }

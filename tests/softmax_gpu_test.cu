@@ -492,4 +492,63 @@ TEST_F(SoftmaxGpuRuntime, GraphCaptureReplayMatchesEager) {
   }
 }
 
+// softmax_kernel_info reports the tier each kind of shape takes (on any GPU for the tiers that
+// need no clusters or cooperative launch, with their plan from the device's attributes), and for
+// a few long rows a split over several blocks; nothing is launched.
+TEST_F(SoftmaxGpuRuntime, KernelInfoReportsThePlan) {
+  int device = 0, sms = 0, optin = 0;
+  CUDA_OK(cudaGetDevice(&device));
+  CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  CUDA_OK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  void *a = nullptr, *b = nullptr, *c = nullptr;
+  constexpr size_t kBytes = size_t{8} << 20;
+  CUDA_OK(cudaMalloc(&a, kBytes));
+  CUDA_OK(cudaMalloc(&b, kBytes));
+  CUDA_OK(cudaMalloc(&c, kBytes));
+  struct Expect {
+    DType dtype;
+    bool backward;
+    SoftmaxShape shape;
+    const char* tier;
+    int vec;
+  };
+  for (const Expect& e : {Expect{DType::kFloat32, false, {1000, 33, 1}, "warp_row", 4},
+                          Expect{DType::kFloat16, false, {1000, 100, 1}, "warp_row", 8},
+                          Expect{DType::kFloat16, true, {1000, 7, 1}, "warp_row", 1},
+                          Expect{DType::kFloat32, false, {500, 1500, 1}, "block_regs", 4},
+                          Expect{DType::kFloat32, true, {2, 6000, 64}, "column_tile_reread", 4},
+                          Expect{DType::kBFloat16, false, {16, 100, 64}, "column_tile", 8},
+                          Expect{DType::kFloat32, false, {65536, 4, 4}, "column", 1}}) {
+    SCOPED_TRACE(::testing::Message() << e.tier << " (" << e.shape.outer << ", " << e.shape.dim
+                                      << ", " << e.shape.inner << ")");
+    cuact::SoftmaxKernelInfo info;
+    ASSERT_EQ(cuact::softmax_kernel_info(e.dtype, e.backward, a, b, c, e.shape, nullptr, &info),
+              Status::kSuccess)
+        << cuact::last_error_detail();
+    EXPECT_STREQ(info.tier, e.tier);
+    EXPECT_EQ(info.vector_elements, e.vec);
+    const int elem = e.dtype == DType::kFloat32 ? 4 : 2;
+    const auto p =
+        cuact::detail::plan_softmax(e.shape.outer, e.shape.dim, e.shape.inner, sms, optin, elem,
+                                    e.backward, 16 / elem, 0, false, 16 / elem);
+    EXPECT_STREQ(cuact::detail::softmax_tier_name(p.tier), e.tier);
+    EXPECT_EQ(info.grid_blocks, p.grid);
+    EXPECT_EQ(info.block_threads, p.block);
+    EXPECT_EQ(info.dynamic_smem_bytes, p.smem_bytes);
+  }
+  // One long row: spread over several blocks (a cluster or the grid tier) where the GPU launches
+  // them, else one block reading twice.
+  cuact::SoftmaxKernelInfo info;
+  ASSERT_EQ(cuact::softmax_kernel_info(DType::kFloat32, false, a, b, nullptr,
+                                       SoftmaxShape{1, 1048576, 1}, nullptr, &info),
+            Status::kSuccess);
+  const std::string tier = info.tier;
+  EXPECT_TRUE(tier == "grid_row" || tier == "cluster_row" || tier == "block_row") << tier;
+  if (tier == "grid_row") EXPECT_EQ(info.grid_blocks, info.blocks_per_row);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(c);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
 }  // namespace

@@ -136,6 +136,42 @@ TEST(SoftmaxValidation, EmptyTensorsAreANoOp) {
   }
 }
 
+// softmax_kernel_info validates as the call it describes and launches nothing.
+TEST(SoftmaxValidation, KernelInfoArguments) {
+  const SoftmaxShape s{4, 8, 1};
+  cuact::SoftmaxKernelInfo info;
+  expect_rejected(Status::kErrorNullPointer, "info is null", [&] {
+    return cuact::softmax_kernel_info(DType::kFloat32, false, g_a, g_b, nullptr, s, nullptr,
+                                      nullptr);
+  });
+  expect_rejected(Status::kErrorNullPointer, "x is null", [&] {
+    return cuact::softmax_kernel_info(DType::kFloat32, false, nullptr, g_b, nullptr, s, nullptr,
+                                      &info);
+  });
+  expect_rejected(Status::kErrorNullPointer, "dx is null", [&] {
+    return cuact::softmax_kernel_info(DType::kFloat16, true, g_a, g_b, nullptr, s, nullptr, &info);
+  });
+  expect_rejected(Status::kErrorUnknownDType, "dtype = 9", [&] {
+    return cuact::softmax_kernel_info(static_cast<DType>(9), false, g_a, g_b, nullptr, s, nullptr,
+                                      &info);
+  });
+  expect_rejected(Status::kErrorInvalidShape, "negative extent", [&] {
+    return cuact::softmax_kernel_info(DType::kFloat32, false, g_a, g_b, nullptr,
+                                      SoftmaxShape{-1, 8, 1}, nullptr, &info);
+  });
+  // Empty: no kernel, whatever the pointers.
+  info.tier = "stale";
+  EXPECT_EQ(cuact::softmax_kernel_info(DType::kFloat32, true, nullptr, nullptr, nullptr,
+                                       SoftmaxShape{3, 0, 1}, nullptr, &info),
+            Status::kSuccess);
+  EXPECT_STREQ(info.tier, "none");
+  EXPECT_EQ(info.grid_blocks, 0);
+  if (cuact_test::gpu_unavailable_reason().empty()) return;
+  EXPECT_EQ(
+      cuact::softmax_kernel_info(DType::kFloat32, false, g_a, g_b, nullptr, s, nullptr, &info),
+      Status::kErrorNoDevice);
+}
+
 TEST(SoftmaxValidation, ValidCallWithoutADeviceReportsNoDevice) {
   if (cuact_test::gpu_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
   float* f = reinterpret_cast<float*>(g_a);

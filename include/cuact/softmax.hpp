@@ -72,4 +72,27 @@ CUACT_API Status softmax_backward(SoftmaxKind kind, DType dtype, const void* y, 
                                   void* dx, const SoftmaxShape& shape,
                                   cudaStream_t stream) noexcept;
 
+//! The kernel a softmax call launches, as softmax_kernel_info reports it.
+struct SoftmaxKernelInfo {
+  //! "warp_row", "block_regs", "smem_row", "cluster_row", "grid_row", "block_row",
+  //! "column_tile", "column_tile_reread" or "column" (README, kernel choice); "none" for n == 0.
+  const char* tier = "none";
+  int block_threads = 0;
+  int vector_elements = 0;  //!< elements per load: 16 bytes' worth, or 1 (scalar)
+  int cluster_blocks = 0;   //!< blocks per thread-block cluster (1: no cluster)
+  int blocks_per_row = 0;   //!< blocks sharing one row in the grid tier (1 elsewhere)
+  int64_t grid_blocks = 0;
+  int64_t dynamic_smem_bytes = 0;
+};
+
+//! What softmax_forward(kind, dtype, a, b, shape, ...) (backward == false; c unused) or
+//! softmax_backward(kind, dtype, a = y, b = dy, c = dx, shape, ...) would launch on the current
+//! device for these pointers (their alignment picks the load width) and this stream: the same
+//! validation and the same plan, nothing launched, no stream work. For profiling and benchmarks.
+//! The call itself may still fall back to a smaller plan if the device refuses a cluster or
+//! cooperative launch (an SM partition the device attributes do not show).
+CUACT_API Status softmax_kernel_info(DType dtype, bool backward, const void* a, const void* b,
+                                     const void* c, const SoftmaxShape& shape, cudaStream_t stream,
+                                     SoftmaxKernelInfo* info) noexcept;
+
 }  // namespace cuact
