@@ -773,7 +773,7 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
   }
 }
 
-//! kClusterRow: a row split over a thread-block cluster (the launch's cluster size, 2 to 8
+//! kClusterRow: a row split over a thread-block cluster (the launch's cluster size, 2 to 16
 //! blocks): block rank r stages its slice of the row (row_slice) in its shared memory on the one
 //! read (as forward_smem_rows), and the row's max and sum combine every block's partial
 //! through distributed shared memory, each block reading them in rank order, so all blocks hold

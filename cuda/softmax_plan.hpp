@@ -20,11 +20,11 @@
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
 //!    memory: a 1024-thread block stages the row on chip in its storage type (16-byte loads when
 //!    rows are aligned, four in flight per thread), so it is read once.
-//!  - kClusterRow: the same rows split over a thread-block cluster of 2 to 8 blocks (Hopper
-//!    on), each staging its slice of the row in its shared memory, the row's max and sum
-//!    combined through distributed shared memory: rows too long for one block's shared memory
-//!    (up to 8 blocks' worth) still read once, and rows fewer than the multiprocessors spread
-//!    over several SMs each.
+//!  - kClusterRow: the same rows split over a thread-block cluster of 2 to 16 blocks (Hopper
+//!    on; 16 where the device schedules it), each staging its slice of the row in its shared
+//!    memory, the row's max and sum combined through distributed shared memory: rows too long
+//!    for one block's shared memory (up to 16 blocks' worth) still read once, and rows fewer than
+//!    the multiprocessors spread over several SMs each (up to 8 blocks).
 //!  - kGridRow: rows split over `parts` blocks each (any number up to the SMs), every block
 //!    resident at once (cooperative launch), the partials exchanged through the output across
 //!    grid barriers: rows too long for a cluster (1M float32 columns) still read once, and few
@@ -106,6 +106,9 @@ inline constexpr int64_t kSoftmaxWideBlockDim = 32768;
 //! Few rows split over a cluster only while each block keeps at least this many chunks (half a
 //! 1024-thread block's worth): smaller slices leave most of each block idle.
 inline constexpr int64_t kSoftmaxMinClusterSliceChunks = 512;
+//! Few rows spread over clusters of at most this many blocks (the portable size): 16-block
+//! clusters only hold rows that 8 blocks' shared memory cannot.
+inline constexpr int kSoftmaxFewRowsMaxCluster = 8;
 //! Few rows on chip leave a cluster for the grid tier once that spreads each row over at least
 //! this many times the cluster's blocks (a guess until the bench has tuned it: the grid tier
 //! pays two grid barriers against the cluster's hardware barrier).
@@ -381,8 +384,8 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
       cluster *= 2;
     const bool on_chip = fits(staged_bytes((chunks + cluster - 1) / cluster));
     // Few rows: more blocks per row while that still leaves SMs idle and whole slices per block.
-    while (on_chip && cluster < max_cluster && outer * cluster < sms &&
-           chunks / (2 * cluster) >= kSoftmaxMinClusterSliceChunks)
+    while (on_chip && cluster < max_cluster && cluster < kSoftmaxFewRowsMaxCluster &&
+           outer * cluster < sms && chunks / (2 * cluster) >= kSoftmaxMinClusterSliceChunks)
       cluster *= 2;
     const int64_t per = (chunks + cluster - 1) / cluster;
     // The grid tier: at least enough parts for each slice to fit a block, and for few rows as

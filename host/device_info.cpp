@@ -11,9 +11,6 @@ std::atomic<int> g_sm_count[kMaxDevices];
 std::atomic<int> g_smem_optin[kMaxDevices];
 std::atomic<int> g_max_cluster[kMaxDevices];
 std::atomic<bool> g_cooperative[kMaxDevices];
-//! The portable cluster size limit: larger clusters need a non-portable opt-in and may not fit a
-//! GPC at all.
-constexpr int kPortableClusterBlocks = 8;
 
 Status no_device(cudaError_t err) {
   (void)cudaGetLastError();  // leave the error state as we found it: the status carries it
@@ -42,7 +39,7 @@ Status current_device_limits(DeviceLimits* limits) noexcept {
     err = cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device);
   }
   if (err != cudaSuccess || sms <= 0) return no_device(err);
-  const int max_cluster = clusters ? kPortableClusterBlocks : 0;
+  const int max_cluster = clusters ? kMaxClusterBlocks : 0;
   g_smem_optin[device].store(smem, std::memory_order_relaxed);
   g_max_cluster[device].store(max_cluster, std::memory_order_relaxed);
   g_cooperative[device].store(cooperative != 0, std::memory_order_relaxed);

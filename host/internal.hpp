@@ -13,6 +13,12 @@
 
 namespace cuact::detail {
 
+//! Thread-block clusters: up to 8 blocks are portable; Hopper schedules 16 with a per-kernel
+//! non-portable opt-in, where a GPC has 16 free SMs (the occupancy API says; softmax asks it once
+//! per device before planning a cluster that large).
+inline constexpr int kPortableClusterBlocks = 8;
+inline constexpr int kMaxClusterBlocks = 16;
+
 //! Records the detail message returned by last_error_detail() (printf-style) and returns
 //! `status`, so validation reads `return fail(Status::k..., "...", ...)`.
 Status fail(Status status, const char* format, ...) noexcept

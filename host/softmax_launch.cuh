@@ -37,6 +37,20 @@ cudaError_t allow_opt_in_smem(const LaunchContext& ctx) {
   return err;
 }
 
+//! Lets kKernel launch clusters above the portable 8 blocks, once per device and kernel (as
+//! allow_opt_in_smem; not a stream operation).
+template <auto kKernel>
+cudaError_t allow_large_clusters(const LaunchContext& ctx) {
+  static std::atomic<bool> done[64];
+  if (ctx.device < 0 || ctx.device >= 64 || done[ctx.device].load(std::memory_order_relaxed)) {
+    return cudaSuccess;
+  }
+  const cudaError_t err =
+      cudaFuncSetAttribute(kKernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+  if (err == cudaSuccess) done[ctx.device].store(true, std::memory_order_relaxed);
+  return err;
+}
+
 //! Launches kKernel over p.grid blocks of kThreads threads with p.smem_bytes of dynamic shared
 //! memory opted into, and the launch attribute if any (a cluster size, or cooperative).
 //! cudaLaunchKernelEx returns a configuration the device cannot schedule (a cluster too large for
@@ -45,7 +59,10 @@ cudaError_t allow_opt_in_smem(const LaunchContext& ctx) {
 template <auto kKernel, int kThreads, class... Args>
 cudaError_t launch_on_chip(const SoftmaxPlan& p, const LaunchContext& ctx,
                            const cudaLaunchAttribute* attribute, Args... args) {
-  const cudaError_t err = allow_opt_in_smem<kKernel>(ctx);
+  cudaError_t err = allow_opt_in_smem<kKernel>(ctx);
+  if (err == cudaSuccess && p.cluster > kPortableClusterBlocks) {
+    err = allow_large_clusters<kKernel>(ctx);
+  }
   if (err != cudaSuccess) return err;
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(static_cast<unsigned>(p.grid));
@@ -505,8 +522,9 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
 //! and dtype by host queries (no stream work, safe under graph capture):
 //!  - clusters: only if the image the device runs was compiled for sm_90 on (ptxVersion: an sm_80
 //!    image run on a newer GPU has the cluster kernels compiled out), and then the largest power
-//!    of two up to the device's limit that cudaOccupancyMaxActiveClusters can place with
-//!    1024-thread blocks at the most shared memory we opt into (fewer under an SM partition);
+//!    of two up to 16 (above 8 with the non-portable opt-in) that
+//!    cudaOccupancyMaxActiveClusters can place with 1024-thread blocks at the most shared memory
+//!    we opt into (fewer under an SM partition or on a GPC with fewer free SMs);
 //!  - cooperative grids: if the device launches them and such a block fits an SM.
 //! A failed query counts as "no" (its error is consumed, so the call's status stays its own).
 struct SplitRowLimits {
@@ -552,6 +570,7 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
         ok(cudaFuncGetAttributes(&attributes, cluster_kernel)) && attributes.ptxVersion >= 90 &&
         ok(allow_opt_in_smem<cluster_kernel>(ctx))) {
       for (int c = ctx.max_cluster_blocks; c > 1 && l.max_cluster == 0; c /= 2) {
+        if (c > kPortableClusterBlocks && !ok(allow_large_clusters<cluster_kernel>(ctx))) continue;
         cudaLaunchConfig_t config = {};
         config.gridDim = dim3(static_cast<unsigned>(c));
         config.blockDim = dim3(1024);

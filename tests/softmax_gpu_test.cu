@@ -303,6 +303,7 @@ std::vector<SoftmaxShape> last_axis_shapes() {
   shapes.push_back({140, 16391, 1});  // odd rows on chip: scalar head and tail, 16-byte body
   shapes.push_back({5, 16391, 1});    // the same over a cluster
   shapes.push_back({8, 1048576, 1});
+  shapes.push_back({17, 600000, 1});  // float32: a 16-block cluster where the GPU places one
   for (int64_t cols : {65536, 65537, 262145, 1048576, 1048579}) {
     for (int64_t rows : {1, 3})
       shapes.push_back({rows, cols, 1});

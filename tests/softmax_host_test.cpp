@@ -334,8 +334,9 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   }
 }
 
-// Rows split over a thread-block cluster (up to 8 blocks): when one block's shared memory cannot
-// hold the row, and when rows are fewer than the SMs; without clusters, one block per row.
+// Rows split over a thread-block cluster (up to 16 blocks): when one block's shared memory cannot
+// hold the row, and when rows are fewer than the SMs (up to 8 blocks); without clusters, one
+// block per row.
 TEST(SoftmaxPlanTest, ClusterRows) {
   constexpr int64_t kHopperOptin = 227 * 1024;
   // One 32K float32 row: eight blocks of 1024 chunks instead of one block.
@@ -363,7 +364,19 @@ TEST(SoftmaxPlanTest, ClusterRows) {
   EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
   EXPECT_EQ(p.cluster, 8);
   EXPECT_EQ(p.smem_bytes, 2 * 4096 * 4 * 4 + 16);
-  // Past eight blocks' shared memory, or without clusters: the two-read block tier.
+  // 16-block clusters hold rows eight blocks cannot: 600000 float32 columns, 150 KB per block.
+  p = plan_softmax(200, 600000, 1, 132, kHopperOptin, 4, false, 4, 16, true);
+  EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+  EXPECT_EQ(p.cluster, 16);
+  EXPECT_EQ(p.smem_bytes, 9375 * 4 * 4 + 16);
+  EXPECT_EQ(p.grid, 16 * 200);
+  EXPECT_EQ(plan_softmax(200, 600000, 1, 132, kHopperOptin, 4, false, 4, 8, true).tier,
+            SoftmaxTier::kGridRow);
+  // ... but few rows spread over at most 8 (one 32K float32 row, as with 8).
+  p = plan_softmax(1, 32768, 1, 132, kHopperOptin, 4, false, 4, 16, true);
+  EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+  EXPECT_EQ(p.cluster, 8);
+  // Past the clusters' shared memory, or without clusters: the two-read block tier.
   p = plan_softmax(100, 1048576, 1, 132, kHopperOptin, 4, false, 4, 8);
   EXPECT_EQ(p.tier, SoftmaxTier::kBlockRow);
   EXPECT_EQ(p.cluster, 1);
@@ -383,13 +396,16 @@ TEST(SoftmaxPlanTest, ClusterRows) {
     for (bool backward : {false, true}) {
       for (int64_t rows : {1, 3, 50, 131, 132, 1 << 20}) {
         for (int64_t dim = 4096; dim < 4000000; dim = dim * 5 / 4 + 3) {
-          const auto q = plan_softmax(rows, dim, 1, 132, kHopperOptin, elem, backward, 1, 8);
-          EXPECT_EQ(q.grid % q.cluster, 0);
-          EXPECT_LE(q.cluster, 8);
-          if (q.tier != SoftmaxTier::kClusterRow && q.tier != SoftmaxTier::kSmemRow) continue;
-          const int64_t per = (dim + q.cluster - 1) / q.cluster;
-          EXPECT_EQ(q.smem_bytes, per * elem * (backward ? 2 : 1) + 16);
-          EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
+          for (int max_cluster : {8, 16}) {
+            const auto q =
+                plan_softmax(rows, dim, 1, 132, kHopperOptin, elem, backward, 1, max_cluster);
+            EXPECT_EQ(q.grid % q.cluster, 0);
+            EXPECT_LE(q.cluster, max_cluster);
+            if (q.tier != SoftmaxTier::kClusterRow && q.tier != SoftmaxTier::kSmemRow) continue;
+            const int64_t per = (dim + q.cluster - 1) / q.cluster;
+            EXPECT_EQ(q.smem_bytes, per * elem * (backward ? 2 : 1) + 16);
+            EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
+          }
         }
       }
     }
