@@ -1449,9 +1449,11 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
   }
 }
 
-//! kColumnTile backward: y and dy tiles staged on their one read (dy's after y's), the column
-//! sums, then the outputs from the staged tiles.
-template <class Split, class T, SoftmaxKind kKind>
+//! kColumnTile backward (kStaged) and kColumnTileReread backward: the column sums from one read of
+//! y and dy (kUnroll chunks of each in flight), combined per column, then the outputs. kStaged:
+//! the tiles were staged on that read (dy's after y's, partials after both) and the outputs come
+//! from shared memory; else (tiles too tall to stage) from a second read.
+template <bool kStaged, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T* dx, int64_t outer,
                                                       int64_t dim, int64_t inner) {
   using A = softmax_acc_t<T>;
@@ -1460,7 +1462,7 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
                 "column partials outgrow the planned shared memory");
   const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  const int64_t tile_bytes = tile.tile_bytes(dim, sizeof(T));
+  const int64_t tile_bytes = kStaged ? tile.tile_bytes(dim, sizeof(T)) : 0;
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + tile_bytes);
   A* partials = reinterpret_cast<A*>(softmax_smem + 2 * tile_bytes);
@@ -1477,9 +1479,11 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
         if (d >= dim) continue;
-        const int64_t q = (d * tile.groups + g) * kVec;
-        store_chunk<kVec>(staged_y + q, yv[u]);
-        store_chunk<kVec>(staged_dy + q, gv[u]);
+        if constexpr (kStaged) {
+          const int64_t q = (d * tile.groups + g) * kVec;
+          store_chunk<kVec>(staged_y + q, yv[u]);
+          store_chunk<kVec>(staged_dy + q, gv[u]);
+        }
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
           total[i] += backward_term<T, kKind>(yv[u][i], gv[u][i]);
@@ -1487,56 +1491,18 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
     }
     combine_columns(total, partials, tile, SumOf{});
     if (!at.live) continue;
-    for (int64_t d = at.first_dim; d < dim; d += rows) {
-      const int64_t q = (d * tile.groups + g) * kVec;
-      T yv[kVec], gv[kVec], out[kVec];
-      load_chunk<kVec>(staged_y + q, yv);
-      load_chunk<kVec>(staged_dy + q, gv);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        out[i] = backward_output<T, kKind>(yv[i], gv[i], total[i]);
-      store_chunk<kVec>(dx + at.offset + d * inner, out);
-    }
-  }
-}
-
-//! kColumnTileReread backward: the column sums from a first read of y and dy, combined per
-//! column, then the outputs from a second read (kUnroll chunks of each in flight).
-template <class Split, class T, SoftmaxKind kKind>
-__device__ __forceinline__ void backward_column_rereads(const T* y, const T* dy, T* dx,
-                                                        int64_t outer, int64_t dim, int64_t inner) {
-  using A = softmax_acc_t<T>;
-  constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
-  static_assert(sizeof(A) <= softmax_column_partial_bytes(sizeof(T), true),
-                "column partials outgrow the planned shared memory");
-  const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
-  extern __shared__ __align__(16) unsigned char softmax_smem[];
-  A* partials = reinterpret_cast<A*>(softmax_smem);
-  const int rows = tile.rows();
-  const int64_t tiles = outer * tile.tiles_across(inner);
-  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
-    const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
-    A total[kVec] = {};
-    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
-      T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_column_round<kUnroll, kVec>(y + at.offset, d0, rows, dim, inner, yv);
-      load_column_round<kUnroll, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        if (d0 + int64_t{u} * rows >= dim) continue;
-#pragma unroll
-        for (int i = 0; i < kVec; ++i)
-          total[i] += backward_term<T, kKind>(yv[u][i], gv[u][i]);
+    constexpr int kRound = kStaged ? 1 : kUnroll;  // shared memory: one chunk at a time
+    for (int64_t d0 = at.first_dim; d0 < dim; d0 += int64_t{rows} * kRound) {
+      T yv[kRound][kVec], gv[kRound][kVec];
+      if constexpr (kStaged) {
+        load_chunk<kVec>(staged_y + (d0 * tile.groups + g) * kVec, yv[0]);
+        load_chunk<kVec>(staged_dy + (d0 * tile.groups + g) * kVec, gv[0]);
+      } else {
+        load_column_round<kRound, kVec>(y + at.offset, d0, rows, dim, inner, yv);
+        load_column_round<kRound, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
       }
-    }
-    combine_columns(total, partials, tile, SumOf{});
-    if (!at.live) continue;
-    for (int64_t d0 = at.first_dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
-      T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_column_round<kUnroll, kVec>(y + at.offset, d0, rows, dim, inner, yv);
-      load_column_round<kUnroll, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
+      for (int u = 0; u < kRound; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
         if (d >= dim) continue;
         T out[kVec];
@@ -1560,10 +1526,10 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
     backward_block_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     backward_smem_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
-  } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
-    backward_column_tiles<Split, T, kKind>(y, dy, dx, outer, dim, inner);
-  } else if constexpr (kTier == SoftmaxTier::kColumnTileReread) {
-    backward_column_rereads<Split, T, kKind>(y, dy, dx, outer, dim, inner);
+  } else if constexpr (kTier == SoftmaxTier::kColumnTile ||
+                       kTier == SoftmaxTier::kColumnTileReread) {
+    backward_column_tiles<kTier == SoftmaxTier::kColumnTile, Split, T, kKind>(y, dy, dx, outer, dim,
+                                                                              inner);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
     backward_cluster_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kGridRow) {

@@ -110,8 +110,10 @@ inline constexpr int64_t kSoftmaxMinClusterSliceChunks = 512;
 //! clusters only hold rows that 8 blocks' shared memory cannot.
 inline constexpr int kSoftmaxFewRowsMaxCluster = 8;
 //! Few rows on chip leave a cluster for the grid tier once that spreads each row over at least
-//! this many times the cluster's blocks (a guess until the bench has tuned it: the grid tier
-//! pays two grid barriers against the cluster's hardware barrier).
+//! this many times the cluster's blocks (at most kSoftmaxFewRowsMaxCluster of them: a 16-block
+//! cluster held for its shared memory still gives way to a grid spread over more SMs) (a guess
+//! until the bench has tuned it: the grid tier pays two grid barriers against the cluster's
+//! hardware barrier).
 inline constexpr int kSoftmaxGridOverClusterFactor = 4;
 //! The grid tier's 1024-thread blocks combine a row's partials one per thread.
 inline constexpr int64_t kSoftmaxMaxGridParts = 1024;
@@ -409,7 +411,9 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     const int64_t wanted = spread < most_parts ? spread : most_parts;
     const int64_t parts = min_parts > wanted ? min_parts : wanted;
     if (cooperative && min_parts <= most_parts && parts > 1 &&
-        (!on_chip || parts >= kSoftmaxGridOverClusterFactor * cluster)) {
+        (!on_chip || parts >= kSoftmaxGridOverClusterFactor * (cluster < kSoftmaxFewRowsMaxCluster
+                                                                   ? cluster
+                                                                   : kSoftmaxFewRowsMaxCluster))) {
       p.tier = SoftmaxTier::kGridRow;
       p.vec = grid_vec;
       p.parts = static_cast<int>(parts);

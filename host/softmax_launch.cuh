@@ -60,10 +60,10 @@ template <auto kKernel, int kThreads, class... Args>
 cudaError_t launch_on_chip(const SoftmaxPlan& p, const LaunchContext& ctx,
                            const cudaLaunchAttribute* attribute, Args... args) {
   cudaError_t err = allow_opt_in_smem<kKernel>(ctx);
-  if (err == cudaSuccess && p.cluster > kPortableClusterBlocks) {
-    err = allow_large_clusters<kKernel>(ctx);
-  }
   if (err != cudaSuccess) return err;
+  if (p.cluster > kPortableClusterBlocks && allow_large_clusters<kKernel>(ctx) != cudaSuccess) {
+    return cudaErrorInvalidClusterSize;  // a refusal: re-planned with at most 8 (plan_and_launch)
+  }
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(static_cast<unsigned>(p.grid));
   config.blockDim = dim3(kThreads);
@@ -601,8 +601,9 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
 
 //! Whether a cluster or cooperative launch was refused for want of room (the partition has fewer
 //! SMs than the device reports; the refusal comes back before anything runs). If so the refusal
-//! is consumed, the device's limits for T lose that launch kind for good, and `limits` is what
-//! the caller re-plans with (a refused cluster still allows the grid tier, and so on down).
+//! is consumed, the device's limits for T lose that launch kind for good (a refused 16-block
+//! cluster only drops to the portable 8), and `limits` is what the caller re-plans with (a
+//! refused cluster still allows the grid tier, and so on down).
 template <class T>
 bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchContext& ctx,
                           SplitRowLimits* limits) {
@@ -613,7 +614,7 @@ bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchCon
   }
   (void)cudaGetLastError();
   if (p.tier == SoftmaxTier::kClusterRow) {
-    limits->max_cluster = 0;
+    limits->max_cluster = p.cluster > kPortableClusterBlocks ? kPortableClusterBlocks : 0;
   } else {
     limits->cooperative = false;
   }
@@ -625,13 +626,14 @@ bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchCon
 }
 
 //! Plans with the device's split-row limits and launches; a launch the partition refuses is
-//! re-planned without that launch kind (at most twice: a cluster, then a cooperative grid).
+//! re-planned without that launch kind (at most three times: a 16-block cluster, a cluster, then
+//! a cooperative grid).
 template <class T, class Plan, class Launch>
 cudaError_t plan_and_launch(const LaunchContext& ctx, Plan plan, Launch launch) {
   SplitRowLimits split = split_row_limits<T>(ctx);
   SoftmaxPlan p = plan(split);
   cudaError_t err = launch(p);
-  for (int retry = 0; retry < 2 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
+  for (int retry = 0; retry < 3 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
     p = plan(split);
     err = launch(p);
   }

@@ -372,7 +372,10 @@ TEST(SoftmaxPlanTest, ClusterRows) {
   EXPECT_EQ(p.grid, 16 * 200);
   EXPECT_EQ(plan_softmax(200, 600000, 1, 132, kHopperOptin, 4, false, 4, 8, true).tier,
             SoftmaxTier::kGridRow);
-  // ... but few rows spread over at most 8 (one 32K float32 row, as with 8).
+  // Few such rows: the grid tier spreads them wider than 16-block clusters would.
+  EXPECT_EQ(plan_softmax(3, 600000, 1, 132, kHopperOptin, 4, false, 4, 16, true).tier,
+            SoftmaxTier::kGridRow);
+  // ... and few rows that fit spread over at most 8 (one 32K float32 row, as with 8).
   p = plan_softmax(1, 32768, 1, 132, kHopperOptin, 4, false, 4, 16, true);
   EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
   EXPECT_EQ(p.cluster, 8);
@@ -454,25 +457,28 @@ TEST(SoftmaxPlanTest, GridRows) {
         for (int64_t rows : {1, 2, 3, 7, 50, 131, 132, 1000}) {
           for (int64_t dim = 8192; dim < 40000000; dim = dim * 3 / 2 + vec) {
             const int64_t d = dim / vec * vec;
-            const auto q =
-                plan_softmax(rows, d, 1, 132, kHopperOptin, elem, backward, vec, 8, true);
-            if (q.tier != SoftmaxTier::kGridRow) continue;
-            ++grid_plans;
-            const int64_t chunks = d / q.vec;
-            ASSERT_LE(q.grid, 132);
-            ASSERT_EQ(q.grid % q.parts, 0);
-            ASSERT_LE(q.parts, 1024);  // one partial per thread of the combining block
-            EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
-            int64_t next = 0;
-            for (int part = 0; part < q.parts; ++part) {
-              const auto slice = row_slice(chunks, q.parts, part);
-              ASSERT_EQ(slice.first, next) << "dim " << d << " part " << part;
-              ASSERT_GE(int64_t{slice.count} * q.vec * elem, 16) << "dim " << d << " part " << part;
-              ASSERT_LE(int64_t{slice.count} * q.vec * elem * (backward ? 2 : 1) + 16,
-                        q.smem_bytes);
-              next += slice.count;
+            for (int max_cluster : {8, 16}) {
+              const auto q = plan_softmax(rows, d, 1, 132, kHopperOptin, elem, backward, vec,
+                                          max_cluster, true);
+              if (q.tier != SoftmaxTier::kGridRow) continue;
+              ++grid_plans;
+              const int64_t chunks = d / q.vec;
+              ASSERT_LE(q.grid, 132);
+              ASSERT_EQ(q.grid % q.parts, 0);
+              ASSERT_LE(q.parts, 1024);  // one partial per thread of the combining block
+              EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
+              int64_t next = 0;
+              for (int part = 0; part < q.parts; ++part) {
+                const auto slice = row_slice(chunks, q.parts, part);
+                ASSERT_EQ(slice.first, next) << "dim " << d << " part " << part;
+                ASSERT_GE(int64_t{slice.count} * q.vec * elem, 16)
+                    << "dim " << d << " part " << part;
+                ASSERT_LE(int64_t{slice.count} * q.vec * elem * (backward ? 2 : 1) + 16,
+                          q.smem_bytes);
+                next += slice.count;
+              }
+              ASSERT_EQ(next, chunks);
             }
-            ASSERT_EQ(next, chunks);
           }
         }
       }

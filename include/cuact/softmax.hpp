@@ -83,14 +83,17 @@ struct SoftmaxKernelInfo {
   int blocks_per_row = 0;   //!< blocks sharing one row in the grid tier (1 elsewhere)
   int64_t grid_blocks = 0;
   int64_t dynamic_smem_bytes = 0;
+  int64_t reserved[4] = {};  //!< room for later fields without changing the struct's size
 };
 
 //! What softmax_forward(kind, dtype, a, b, shape, ...) (backward == false; c unused) or
 //! softmax_backward(kind, dtype, a = y, b = dy, c = dx, shape, ...) would launch on the current
 //! device for these pointers (their alignment picks the load width) and this stream: the same
 //! validation and the same plan, nothing launched, no stream work. For profiling and benchmarks.
-//! The call itself may still fall back to a smaller plan if the device refuses a cluster or
-//! cooperative launch (an SM partition the device attributes do not show).
+//! The kind and options do not change the plan. info may not be null (even when n == 0); its
+//! tier names are static strings of the library. The call itself may still fall back to a
+//! smaller plan if the device refuses a cluster or cooperative launch (an SM partition the device
+//! attributes do not show).
 CUACT_API Status softmax_kernel_info(DType dtype, bool backward, const void* a, const void* b,
                                      const void* c, const SoftmaxShape& shape, cudaStream_t stream,
                                      SoftmaxKernelInfo* info) noexcept;
