@@ -422,12 +422,12 @@ struct RowReducer<WarpSplit<kLanes, kPerLane, kVec, kEdges>, T> {
   // cub::WarpReduce over each row group (a logical warp of kLanes lanes; shuffles, so its temp
   // storage is empty), the result then broadcast from the group's first lane.
   using MaxReduce = cub::WarpReduce<V, kLanes>;
-  using SumReduce = cub::WarpReduce<BelowCount<A>, kLanes>;
+  using CountReduce = cub::WarpReduce<int, kLanes>;
   using TotalReduce = cub::WarpReduce<A, kLanes>;
   struct Storage {
     union {
       typename MaxReduce::TempStorage max;
-      typename SumReduce::TempStorage sum;
+      typename CountReduce::TempStorage count;
       typename TotalReduce::TempStorage total;
     } temp[Split::kBlockThreads / kLanes];  // one per row group
   };
@@ -442,8 +442,10 @@ struct RowReducer<WarpSplit<kLanes, kPerLane, kVec, kEdges>, T> {
     return cub::ShuffleIndex<kLanes>(v, 0, 0xffffffffu);
   }
   __device__ BelowCount<A> sum(BelowCount<A> v) {
-    v = SumReduce(s.temp[threadIdx.x / kLanes].sum).Reduce(v, SumBelowCount<A>{});
-    return cub::ShuffleIndex<kLanes>(v, 0, 0xffffffffu);
+    // The two fields apart: a struct would shuffle its padding too.
+    return {sum(v.below),
+            cub::ShuffleIndex<kLanes>(CountReduce(s.temp[threadIdx.x / kLanes].count).Sum(v.at_max),
+                                      0, 0xffffffffu)};
   }
   __device__ void end_row() {}
 };
