@@ -51,7 +51,8 @@ constexpr int64_t kGuard = 64;
 constexpr unsigned char kPoison = 0x5A;
 
 //! A device tensor with poisoned guards of kGuard elements on both sides, starting `shift`
-//! elements past a 16-byte boundary (shift != 0: the kernels' scalar-load paths).
+//! elements past a 16-byte boundary (shift != 0: misaligned rows, a scalar head and tail around
+//! 16-byte loads where every tensor sits alike, else scalar loads).
 template <class T>
 struct Guarded {
   T* base = nullptr;
