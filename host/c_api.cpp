@@ -28,6 +28,8 @@ cuact::ActParams to_cpp(const cuactActParams* p) {
 
 static_assert(sizeof(cuactActParams) == sizeof(cuact::ActParams), "C and C++ params diverged");
 static_assert(std::is_standard_layout_v<cuact::ActParams>);
+static_assert(sizeof(cuactSoftmaxKernelInfo) == sizeof(cuact::SoftmaxKernelInfo),
+              "C and C++ kernel info diverged");
 static_assert(static_cast<int>(cuact::Op::kHardSigmoidRelu6) == CUACT_OP_HARD_SIGMOID_RELU6);
 static_assert(static_cast<int>(cuact::Status::kErrorInvalidAxis) == CUACT_STATUS_INVALID_AXIS);
 static_assert(static_cast<int>(cuact::DType::kFloat64) == CUACT_DTYPE_FLOAT64);
@@ -110,6 +112,22 @@ int cuactSoftmaxBackward(int kind, int dtype, const void* y, const void* dy, voi
   return static_cast<int>(cuact::softmax_backward(
       static_cast<cuact::SoftmaxKind>(kind), static_cast<cuact::DType>(dtype), y, dy, dx,
       cuact::SoftmaxShape{outer, dim, inner}, static_cast<cudaStream_t>(stream)));
+}
+
+int cuactGetSoftmaxKernelInfo(int dtype, int backward, const void* a, const void* b, const void* c,
+                              int64_t outer, int64_t dim, int64_t inner, void* stream,
+                              cuactSoftmaxKernelInfo* info) {
+  cuact::SoftmaxKernelInfo k;
+  const cuact::Status s =
+      cuact::softmax_kernel_info(static_cast<cuact::DType>(dtype), backward != 0, a, b, c,
+                                 cuact::SoftmaxShape{outer, dim, inner},
+                                 static_cast<cudaStream_t>(stream), info != nullptr ? &k : nullptr);
+  if (s == cuact::Status::kSuccess) {
+    *info = cuactSoftmaxKernelInfo{
+        k.tier,           k.block_threads, k.vector_elements,    k.cluster_blocks,
+        k.blocks_per_row, k.grid_blocks,   k.dynamic_smem_bytes, {}};
+  }
+  return static_cast<int>(s);
 }
 
 }  // extern "C"

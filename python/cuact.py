@@ -67,6 +67,15 @@ class ActParams(ctypes.Structure):
         "hard_sigmoid_slope", "hard_sigmoid_offset", "celu_alpha")]
 
 
+class SoftmaxKernelInfo(ctypes.Structure):
+    """cuactSoftmaxKernelInfo: which kernel a softmax call launches."""
+
+    _fields_ = [("tier", ctypes.c_char_p), ("block_threads", ctypes.c_int),
+                ("vector_elements", ctypes.c_int), ("cluster_blocks", ctypes.c_int),
+                ("blocks_per_row", ctypes.c_int), ("grid_blocks", ctypes.c_int64),
+                ("dynamic_smem_bytes", ctypes.c_int64), ("reserved", ctypes.c_int64 * 4)]
+
+
 class CuactError(RuntimeError):
     def __init__(self, status, detail):
         super().__init__(f"cuact status {status}: {detail}")
@@ -97,6 +106,8 @@ def load(path=None):
     lib.cuactSoftmaxBackward.argtypes = [ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, i64, i64, vp]
     lib.cuactMakeSoftmaxShape.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int,
                                           ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]
+    lib.cuactGetSoftmaxKernelInfo.argtypes = [ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, i64,
+                                              i64, vp, ctypes.POINTER(SoftmaxKernelInfo)]
     lib.cuactGetLastErrorDetail.restype = ctypes.c_char_p
     lib.cuactGetOpCount.restype = ctypes.c_int
     _lib = lib
@@ -153,6 +164,19 @@ def softmax_backward(kind, dtype, y, dy, dx, shape, stream=0):
     outer, dim, inner = shape
     _check(load().cuactSoftmaxBackward(int(kind), int(dtype), y, dy, dx, outer, dim, inner,
                                        stream or None))
+
+
+def softmax_kernel_info(dtype, backward, a, b, c, shape, stream=0):
+    """The kernel softmax_forward (a = x, b = y) or softmax_backward (a = y, b = dy, c = dx)
+    would launch, as a dict; launches nothing."""
+    outer, dim, inner = shape
+    info = SoftmaxKernelInfo()
+    _check(load().cuactGetSoftmaxKernelInfo(int(dtype), int(bool(backward)), a, b, c, outer, dim,
+                                            inner, stream or None, ctypes.byref(info)))
+    return {"tier": info.tier.decode(), "block_threads": info.block_threads,
+            "vector_elements": info.vector_elements, "cluster_blocks": info.cluster_blocks,
+            "blocks_per_row": info.blocks_per_row, "grid_blocks": info.grid_blocks,
+            "dynamic_smem_bytes": info.dynamic_smem_bytes}
 
 
 def softmax_tensor(x, axis=-1, log=False, out=None, safe=False):

@@ -66,6 +66,17 @@ class Bindings(unittest.TestCase):
         cuact.softmax_backward(cuact.SoftmaxKind.LOG_SOFTMAX, cuact.DType.FLOAT16, None, None,
                                None, (0, 3, 1))
 
+    def test_softmax_kernel_info(self):
+        self.assertEqual(ctypes.sizeof(cuact.SoftmaxKernelInfo), 8 + 4 * 4 + 2 * 8 + 4 * 8)
+        info = cuact.softmax_kernel_info(cuact.DType.FLOAT32, True, None, None, None, (3, 0, 1))
+        self.assertEqual(info["tier"], "none")
+        with self.assertRaises(cuact.CuactError) as cm:
+            cuact.softmax_kernel_info(cuact.DType.FLOAT16, False, None, 4096, None, (2, 3, 1))
+        self.assertIn("x is null", str(cm.exception))
+        self.assertEqual(cuact.load().cuactGetSoftmaxKernelInfo(0, 0, 4096, 8192, None, 2, 3, 1,
+                                                                 None, None), 1)
+        self.assertIn("info is null", cuact.load().cuactGetLastErrorDetail().decode())
+
     def test_zero_size_is_a_no_op(self):
         cuact.forward(cuact.Op.RELU, cuact.DType.FLOAT64, None, None, 0)
 

@@ -117,6 +117,25 @@ CUACT_API int cuactSoftmaxForward(int kind, int dtype, const void* x, void* y, i
 CUACT_API int cuactSoftmaxBackward(int kind, int dtype, const void* y, const void* dy, void* dx,
                                    int64_t outer, int64_t dim, int64_t inner, void* stream);
 
+/** Which kernel a softmax call launches (cuact::SoftmaxKernelInfo); tier is a static string. */
+typedef struct cuactSoftmaxKernelInfo {
+  const char* tier;
+  int block_threads;
+  int vector_elements;
+  int cluster_blocks;
+  int blocks_per_row;
+  int64_t grid_blocks;
+  int64_t dynamic_smem_bytes;
+  int64_t reserved[4];
+} cuactSoftmaxKernelInfo;
+
+/** What cuactSoftmaxForward (backward = 0: a = x, b = y) or cuactSoftmaxBackward (backward != 0:
+ *  a = y, b = dy, c = dx) would launch for these arguments on the current device; launches
+ *  nothing. */
+CUACT_API int cuactGetSoftmaxKernelInfo(int dtype, int backward, const void* a, const void* b,
+                                        const void* c, int64_t outer, int64_t dim, int64_t inner,
+                                        void* stream, cuactSoftmaxKernelInfo* info);
+
 /** Static description of a status; never NULL. */
 CUACT_API const char* cuactGetStatusString(int status);
 /** Detail of this thread's last failed call, naming the argument; "" after a success. */
