@@ -524,7 +524,8 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
 //!    image run on a newer GPU has the cluster kernels compiled out), and then the largest power
 //!    of two up to 16 (above 8 with the non-portable opt-in) that
 //!    cudaOccupancyMaxActiveClusters can place with 1024-thread blocks at the most shared memory
-//!    we opt into (fewer under an SM partition or on a GPC with fewer free SMs);
+//!    we opt into (fewer under an SM partition); 16 only if such clusters cover at least 3/4 of
+//!    the SMs at once;
 //!  - cooperative grids: if the device launches them and such a block fits an SM.
 //! A failed query counts as "no" (its error is consumed, so the call's status stays its own).
 struct SplitRowLimits {
@@ -579,10 +580,14 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
         config.attrs = &a;
         config.numAttrs = 1;
         int clusters = 0;
-        if (ok(cudaOccupancyMaxActiveClusters(&clusters, cluster_kernel, &config)) &&
-            clusters > 0) {
-          l.max_cluster = c;
-        }
+        // 16-block clusters only where they can cover most of the SMs at once (a GPC with fewer
+        // free SMs idles them; the grid tier would not).
+        const bool placed =
+            ok(cudaOccupancyMaxActiveClusters(&clusters, cluster_kernel, &config)) &&
+            clusters > 0 &&
+            (c <= kPortableClusterBlocks ||
+             int64_t{clusters} * c * 4 >= int64_t{ctx.multiprocessor_count} * 3);
+        if (placed) l.max_cluster = c;
       }
     }
     constexpr auto grid_kernel = &softmax_forward_kernel<SoftmaxTier::kGridRow, 1024, ChunkSplit<1>,
