@@ -84,10 +84,15 @@ CUACT_HD MaxSum<A> empty_max_sum() {
 //! 20000-element rising row broke the float32 1e-6 contract with a float factor): float32 takes
 //! it in double, where the difference of two floats is exact and the sum is double anyway.
 //! 16-bit rows keep the float factor: their float sum rounds at each rescale regardless.
+//! Out of line: a double exp inlined into every unrolled accumulate would nearly double the
+//! online kernels' code, for a call that ordinary rows make about ln(n) times per thread.
+CUACT_HD_COLD inline double rescale_factor_f32(double old_max, double new_max) {
+  return ::exp(old_max - new_max);  // -inf - new gives 0
+}
 template <class T, class A>
 CUACT_HD A rescale_factor(A old_max, A new_max) {
   if constexpr (std::is_same_v<T, float>) {
-    return ::exp(old_max - new_max);  // A is double; -inf - new gives 0
+    return rescale_factor_f32(old_max, new_max);  // A is double
   } else {
     using V = softmax_val_t<T>;
     return softmax_exp_shifted<T>(V(old_max), V(new_max));

@@ -3,10 +3,10 @@
 //! C++ functions) and never let anything but a status cross the boundary.
 #include "cuact/cuact.h"
 
+#include <cstddef>
 #include <type_traits>
 
 #include "cuact/activation.hpp"
-#include "cuact/softmax.hpp"
 #include "cuact/softmax.hpp"
 
 namespace {
@@ -30,6 +30,12 @@ static_assert(sizeof(cuactActParams) == sizeof(cuact::ActParams), "C and C++ par
 static_assert(std::is_standard_layout_v<cuact::ActParams>);
 static_assert(sizeof(cuactSoftmaxKernelInfo) == sizeof(cuact::SoftmaxKernelInfo),
               "C and C++ kernel info diverged");
+static_assert(offsetof(cuactSoftmaxKernelInfo, vector_elements) ==
+                  offsetof(cuact::SoftmaxKernelInfo, vector_elements) &&
+              offsetof(cuactSoftmaxKernelInfo, blocks_per_row) ==
+                  offsetof(cuact::SoftmaxKernelInfo, blocks_per_row) &&
+              offsetof(cuactSoftmaxKernelInfo, dynamic_smem_bytes) ==
+                  offsetof(cuact::SoftmaxKernelInfo, dynamic_smem_bytes));
 static_assert(static_cast<int>(cuact::Op::kHardSigmoidRelu6) == CUACT_OP_HARD_SIGMOID_RELU6);
 static_assert(static_cast<int>(cuact::Status::kErrorInvalidAxis) == CUACT_STATUS_INVALID_AXIS);
 static_assert(static_cast<int>(cuact::DType::kFloat64) == CUACT_DTYPE_FLOAT64);
@@ -122,7 +128,7 @@ int cuactGetSoftmaxKernelInfo(int dtype, int backward, const void* a, const void
       cuact::softmax_kernel_info(static_cast<cuact::DType>(dtype), backward != 0, a, b, c,
                                  cuact::SoftmaxShape{outer, dim, inner},
                                  static_cast<cudaStream_t>(stream), info != nullptr ? &k : nullptr);
-  if (s == cuact::Status::kSuccess) {
+  if (info != nullptr) {
     *info = cuactSoftmaxKernelInfo{
         k.tier,           k.block_threads, k.vector_elements,    k.cluster_blocks,
         k.blocks_per_row, k.grid_blocks,   k.dynamic_smem_bytes, {}};
