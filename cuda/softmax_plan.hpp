@@ -270,7 +270,7 @@ inline constexpr int kSoftmaxMisalignedRegisterMinVectors = 4;
 //! it from compile-time lanes and vec): body chunk c at row element at(c) for each c that has(c),
 //! and edge slot s at element edge(s) when that is >= 0. has(c) and at(c) are compile-time
 //! multiples of lanes away from two per-row 32-bit values: per-chunk 64-bit bounds, hoisted out
-//! of the row loop, cost the kernels 14 registers.
+//! of the row loop, cost a probe kernel 12 registers.
 struct RegisterRowMap {
   RowSegment rs;
   int lanes = 1;
@@ -410,10 +410,10 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
                                    : most_blocks;
     const int64_t wanted = spread < most_parts ? spread : most_parts;
     const int64_t parts = min_parts > wanted ? min_parts : wanted;
+    const int counted_cluster =
+        cluster < kSoftmaxFewRowsMaxCluster ? cluster : kSoftmaxFewRowsMaxCluster;
     if (cooperative && min_parts <= most_parts && parts > 1 &&
-        (!on_chip || parts >= kSoftmaxGridOverClusterFactor * (cluster < kSoftmaxFewRowsMaxCluster
-                                                                   ? cluster
-                                                                   : kSoftmaxFewRowsMaxCluster))) {
+        (!on_chip || parts >= kSoftmaxGridOverClusterFactor * counted_cluster)) {
       p.tier = SoftmaxTier::kGridRow;
       p.vec = grid_vec;
       p.parts = static_cast<int>(parts);

@@ -156,40 +156,42 @@ inline constexpr cudaError_t kNoSplitForPlan = cudaErrorInvalidConfiguration;
 template <int kLanes, int kVec>
 inline constexpr bool kHasEdgeSplit = kVec > 1 && kLanes >= kSoftmaxMisalignedRegisterMinVectors;
 
-template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_warp_split(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
-                                      bool safe, cudaStream_t stream) {
-  using Split = WarpSplit<kLanes, kPerLane, kVec>;
-  using EdgeSplit = WarpSplit<kLanes, kPerLane, kVec, true>;
-  constexpr int kThreads = Split::kBlockThreads;
+//! One register-tier split (kWarpRow: WarpSplit, kBlockRegs: BlockSplit) at its block size: the
+//! kernel for aligned rows, or for p.row_edges the split's edge variant where it has one.
+template <SoftmaxTier kTier, template <int, int, int, bool> class Split, int kLanes, int kPerLane,
+          int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_forward_register_split(const SoftmaxPlan& p, const T* x, T* y,
+                                          const SoftmaxShape& s, bool safe, cudaStream_t stream) {
+  using Aligned = Split<kLanes, kPerLane, kVec, false>;
+  constexpr int kThreads = Aligned::kBlockThreads;
   const auto grid = static_cast<unsigned>(p.grid);
   if (!p.row_edges) {
-    softmax_forward_kernel<SoftmaxTier::kWarpRow, kThreads, Split, T, kKind>
+    softmax_forward_kernel<kTier, kThreads, Aligned, T, kKind>
         <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
     return cudaSuccess;
   }
   if constexpr (kHasEdgeSplit<kLanes, kVec>) {
-    softmax_forward_kernel<SoftmaxTier::kWarpRow, kThreads, EdgeSplit, T, kKind>
+    softmax_forward_kernel<kTier, kThreads, Split<kLanes, kPerLane, kVec, true>, T, kKind>
         <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
     return cudaSuccess;
   }
   return kNoSplitForPlan;
 }
 
-template <int kLanes, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_warp_split(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                                       const SoftmaxShape& s, cudaStream_t stream) {
-  using Split = WarpSplit<kLanes, kPerLane, kVec>;
-  using EdgeSplit = WarpSplit<kLanes, kPerLane, kVec, true>;
-  constexpr int kThreads = Split::kBlockThreads;
+template <SoftmaxTier kTier, template <int, int, int, bool> class Split, int kLanes, int kPerLane,
+          int kVec, class T, SoftmaxKind kKind>
+cudaError_t launch_backward_register_split(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
+                                           const SoftmaxShape& s, cudaStream_t stream) {
+  using Aligned = Split<kLanes, kPerLane, kVec, false>;
+  constexpr int kThreads = Aligned::kBlockThreads;
   const auto grid = static_cast<unsigned>(p.grid);
   if (!p.row_edges) {
-    softmax_backward_kernel<SoftmaxTier::kWarpRow, kThreads, Split, T, kKind>
+    softmax_backward_kernel<kTier, kThreads, Aligned, T, kKind>
         <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
     return cudaSuccess;
   }
   if constexpr (kHasEdgeSplit<kLanes, kVec>) {
-    softmax_backward_kernel<SoftmaxTier::kWarpRow, kThreads, EdgeSplit, T, kKind>
+    softmax_backward_kernel<kTier, kThreads, Split<kLanes, kPerLane, kVec, true>, T, kKind>
         <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
     return cudaSuccess;
   }
@@ -279,8 +281,9 @@ cudaError_t launch_forward_warp_rows(const SoftmaxPlan& p, const T* x, T* y, con
                                      bool safe, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
-#define CUACT_FWD(lanes, per_lane) \
-  return launch_forward_warp_split<lanes, per_lane, kVecNow, T, kKind>(p, x, y, s, safe, stream)
+#define CUACT_FWD(lanes, per_lane)                                                                 \
+  return launch_forward_register_split<SoftmaxTier::kWarpRow, WarpSplit, lanes, per_lane, kVecNow, \
+                                       T, kKind>(p, x, y, s, safe, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_WARP_SPLITS(kWide, kMax, CUACT_FWD);
@@ -297,8 +300,9 @@ cudaError_t launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T*
                                       const SoftmaxShape& s, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
-#define CUACT_BWD(lanes, per_lane) \
-  return launch_backward_warp_split<lanes, per_lane, kVecNow, T, kKind>(p, y, dy, dx, s, stream)
+#define CUACT_BWD(lanes, per_lane)                                                         \
+  return launch_backward_register_split<SoftmaxTier::kWarpRow, WarpSplit, lanes, per_lane, \
+                                        kVecNow, T, kKind>(p, y, dy, dx, s, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_WARP_SPLITS(kWide, kMax, CUACT_BWD);
@@ -342,51 +346,14 @@ cudaError_t launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T*
     }                                                    \
   } while (0)
 
-template <int kThreads, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_forward_block_split(const SoftmaxPlan& p, const T* x, T* y,
-                                       const SoftmaxShape& s, bool safe, cudaStream_t stream) {
-  const auto grid = static_cast<unsigned>(p.grid);
-  if (!p.row_edges) {
-    softmax_forward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>,
-                           T, kKind>
-        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
-    return cudaSuccess;
-  }
-  if constexpr (kHasEdgeSplit<kThreads, kVec>) {
-    softmax_forward_kernel<SoftmaxTier::kBlockRegs, kThreads,
-                           BlockSplit<kThreads, kPerLane, kVec, true>, T, kKind>
-        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
-    return cudaSuccess;
-  }
-  return kNoSplitForPlan;
-}
-
-template <int kThreads, int kPerLane, int kVec, class T, SoftmaxKind kKind>
-cudaError_t launch_backward_block_split(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
-                                        const SoftmaxShape& s, cudaStream_t stream) {
-  const auto grid = static_cast<unsigned>(p.grid);
-  if (!p.row_edges) {
-    softmax_backward_kernel<SoftmaxTier::kBlockRegs, kThreads, BlockSplit<kThreads, kPerLane, kVec>,
-                            T, kKind>
-        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
-    return cudaSuccess;
-  }
-  if constexpr (kHasEdgeSplit<kThreads, kVec>) {
-    softmax_backward_kernel<SoftmaxTier::kBlockRegs, kThreads,
-                            BlockSplit<kThreads, kPerLane, kVec, true>, T, kKind>
-        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
-    return cudaSuccess;
-  }
-  return kNoSplitForPlan;
-}
-
 template <class T, SoftmaxKind kKind>
 cudaError_t launch_forward_block_regs(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                       bool safe, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), false);
-#define CUACT_FWD(threads, per_lane) \
-  return launch_forward_block_split<threads, per_lane, kVecNow, T, kKind>(p, x, y, s, safe, stream)
+#define CUACT_FWD(threads, per_lane)                                                           \
+  return launch_forward_register_split<SoftmaxTier::kBlockRegs, BlockSplit, threads, per_lane, \
+                                       kVecNow, T, kKind>(p, x, y, s, safe, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_FWD);
@@ -403,8 +370,9 @@ cudaError_t launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T
                                        const SoftmaxShape& s, cudaStream_t stream) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
   constexpr int kMax = softmax_max_per_lane(sizeof(T), true);
-#define CUACT_BWD(threads, per_lane) \
-  return launch_backward_block_split<threads, per_lane, kVecNow, T, kKind>(p, y, dy, dx, s, stream)
+#define CUACT_BWD(threads, per_lane)                                                            \
+  return launch_backward_register_split<SoftmaxTier::kBlockRegs, BlockSplit, threads, per_lane, \
+                                        kVecNow, T, kKind>(p, y, dy, dx, s, stream)
   if (p.vec == kWide) {
     constexpr int kVecNow = kWide;
     CUACT_BLOCK_REGS_SPLITS(kWide, kMax, CUACT_BWD);
