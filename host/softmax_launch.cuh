@@ -264,8 +264,8 @@ int softmax_vector_width(const SoftmaxShape& s, std::initializer_list<const void
 }
 
 //! 16 bytes' worth when every tensor starts the same distance past a 16-byte boundary (rows
-//! then misaligned alike, which every last-axis tier but kBlockRow still loads 16 bytes at a
-//! time), else 1.
+//! then misaligned alike, which plan_softmax's congruent_vec lets most last-axis tiers still load
+//! 16 bytes at a time), else 1.
 template <class T>
 int softmax_congruent_width(std::initializer_list<const void*> tensors) {
   constexpr int kWide = static_cast<int>(16 / sizeof(T));
