@@ -581,7 +581,9 @@ __device__ __forceinline__ void forward_register_rows(const T* x, T* y, int64_t 
 
 //! kBlockRow: rows too long for shared memory: a block of kThreads per row reads the row twice,
 //! an online (max, excess) pass and the output pass (the second read partly from L2), each with
-//! kUnroll chunks of kVec per thread in flight (Split: ChunkSplit).
+//! kUnroll chunks of kVec per thread in flight (Split: ChunkSplit). Rows split as the on-chip
+//! tiers split them (row_span): 16-byte loads on the aligned body of rows of any alignment, the
+//! head and tail elements one per thread.
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                    bool safe) {
@@ -592,16 +594,19 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
   using BlockReduce = cub::BlockReduce<MaxSum<A>, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ MaxSum<A> row_total;
-  const int64_t chunks = dim / kVec;  // kVec divides dim (plan_softmax)
+  const int base = elements_past_16_bytes(x);  // x and y sit alike (the launcher checked)
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const T* xr = x + row * dim;
+    const RowSpan at = row_span(row, dim, base, kVec, threadIdx.x);
+    const T* xr = x + at.offset;
+    const T edge = at.edge >= 0 ? x[row * dim + at.edge] : T{};
     MaxSum<A> p = empty_max_sum<A>();
-    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+    if (at.edge >= 0) accumulate<T>(p, static_cast<A>(to_compute(edge)));
+    for (int64_t first = threadIdx.x; first < at.count; first += int64_t{kThreads} * kUnroll) {
       T v[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(xr, first, chunks, v);
+      load_round<kThreads, kUnroll, kVec>(xr, first, at.count, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        if (first + int64_t{u} * kThreads >= chunks) continue;
+        if (first + int64_t{u} * kThreads >= at.count) continue;
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
           accumulate<T>(p, static_cast<A>(to_compute(v[u][i])));
@@ -611,14 +616,14 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
     if (threadIdx.x == 0) row_total = p;  // the aggregate is valid in thread 0
     __syncthreads();
     const RegisterScale<T> r(finish<kKind>(row_total, safe));
-    T* yr = y + row * dim;
-    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+    T* yr = y + at.offset;
+    for (int64_t first = threadIdx.x; first < at.count; first += int64_t{kThreads} * kUnroll) {
       T v[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(xr, first, chunks, v);
+      load_round<kThreads, kUnroll, kVec>(xr, first, at.count, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t c = first + int64_t{u} * kThreads;
-        if (c >= chunks) continue;
+        if (c >= at.count) continue;
         T out[kVec];
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
@@ -626,6 +631,7 @@ __device__ __forceinline__ void forward_block_rows(const T* x, T* y, int64_t row
         store_chunk<kVec>(yr + c * kVec, out);
       }
     }
+    if (at.edge >= 0) y[row * dim + at.edge] = recomputed_output<T, kKind>(edge, r);
     __syncthreads();  // temp and row_total are reused by the next row
   }
 }
@@ -1249,7 +1255,8 @@ __device__ __forceinline__ void backward_register_rows(const T* y, const T* dy, 
 }
 
 //! kBlockRow backward: the sum pass and the output pass each read y and dy, kUnroll chunks of
-//! kVec per thread in flight (one for 8-byte types and 1024-thread blocks: more spilled).
+//! kVec per thread in flight (one for 8-byte types and 1024-thread blocks: more spilled); rows
+//! split by row_span as forward_block_rows.
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* dx, int64_t rows,
                                                     int64_t dim) {
@@ -1259,17 +1266,20 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
   using BlockReduce = cub::BlockReduce<A, kThreads>;
   __shared__ typename BlockReduce::TempStorage temp;
   __shared__ A row_total;
-  const int64_t chunks = dim / kVec;
+  const int base = elements_past_16_bytes(y);  // y, dy and dx sit alike (the launcher checked)
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const int64_t o = row * dim;
-    A t = 0;
-    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+    const RowSpan at = row_span(row, dim, base, kVec, threadIdx.x);
+    const int64_t o = at.offset;
+    const T edge_y = at.edge >= 0 ? y[row * dim + at.edge] : T{};
+    const T edge_dy = at.edge >= 0 ? dy[row * dim + at.edge] : T{};
+    A t = at.edge >= 0 ? backward_term<T, kKind>(edge_y, edge_dy) : A(0);
+    for (int64_t first = threadIdx.x; first < at.count; first += int64_t{kThreads} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(y + o, first, chunks, yv);
-      load_round<kThreads, kUnroll, kVec>(dy + o, first, chunks, gv);
+      load_round<kThreads, kUnroll, kVec>(y + o, first, at.count, yv);
+      load_round<kThreads, kUnroll, kVec>(dy + o, first, at.count, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        if (first + int64_t{u} * kThreads >= chunks) continue;
+        if (first + int64_t{u} * kThreads >= at.count) continue;
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
           t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
@@ -1279,14 +1289,14 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
     if (threadIdx.x == 0) row_total = t;
     __syncthreads();
     const A total = row_total;
-    for (int64_t first = threadIdx.x; first < chunks; first += int64_t{kThreads} * kUnroll) {
+    for (int64_t first = threadIdx.x; first < at.count; first += int64_t{kThreads} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_round<kThreads, kUnroll, kVec>(y + o, first, chunks, yv);
-      load_round<kThreads, kUnroll, kVec>(dy + o, first, chunks, gv);
+      load_round<kThreads, kUnroll, kVec>(y + o, first, at.count, yv);
+      load_round<kThreads, kUnroll, kVec>(dy + o, first, at.count, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t c = first + int64_t{u} * kThreads;
-        if (c >= chunks) continue;
+        if (c >= at.count) continue;
         T out[kVec];
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
@@ -1294,6 +1304,7 @@ __device__ __forceinline__ void backward_block_rows(const T* y, const T* dy, T* 
         store_chunk<kVec>(dx + o + c * kVec, out);
       }
     }
+    if (at.edge >= 0) dx[row * dim + at.edge] = backward_output<T, kKind>(edge_y, edge_dy, total);
     __syncthreads();
   }
 }

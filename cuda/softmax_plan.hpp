@@ -16,7 +16,8 @@
 //!    per_lane values per thread in registers, block reductions (cub::BlockReduce); one read;
 //!    vec and misaligned rows as kWarpRow.
 //!  - kBlockRow: longer rows: one 256-thread block per row (1024 threads from 32768);
-//!    reads the row twice (online (max, sum) pass, output pass), 16-byte loads when aligned.
+//!    reads the row twice (online (max, sum) pass, output pass), 16-byte loads on rows of any
+//!    alignment when the tensors sit alike (row_span: scalar head and tail).
 //!  - kSmemRow: the same shape when the row (both rows for backward) fits the opt-in shared
 //!    memory: a 1024-thread block stages the row on chip in its storage type (16-byte loads when
 //!    rows are aligned, four in flight per thread), so it is read once.
@@ -244,6 +245,22 @@ CUACT_PLAN_HD inline constexpr RowPart row_part(int64_t row, int64_t dim, int ba
   return RowPart{row * dim + rs.head + int64_t{slice.first} * vec, slice.count, edge};
 }
 
+//! kBlockRow's rows, which have no length limit: row_part of one part with a 64-bit chunk count
+//! (a scalar row of 2^31 elements fits an H200).
+struct RowSpan {
+  int64_t offset = 0;
+  int64_t count = 0;
+  int64_t edge = -1;
+};
+CUACT_PLAN_HD inline constexpr RowSpan row_span(int64_t row, int64_t dim, int base, int vec,
+                                                int t) {
+  const RowSegment rs = row_segment(row * dim, dim, base, vec);
+  int64_t edge = -1;
+  if (t < rs.head) edge = t;
+  if (t >= 32 && t < 32 + rs.tail) edge = rs.head + rs.body * vec + t - 32;
+  return RowSpan{row * dim + rs.head, rs.body, edge};
+}
+
 //! The register tiers (kWarpRow, kBlockRegs) split rows by row_segment too, so that 16-byte loads
 //! work on rows of any alignment: lane l of a row's `lanes` holds body chunks c lanes + l, and in
 //! edge slot k the head element l + k lanes (k < per side) or the tail element
@@ -306,8 +323,8 @@ CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int v
 //! cluster the device launches (0 or 1: none); cooperative: whether it launches cooperative
 //! (grid-synchronising) kernels. congruent_vec: elements per 16 bytes when every tensor starts
 //! the same distance past a 16-byte boundary (rows then misaligned alike, RowSegment: kSmemRow,
-//! kGridRow, kClusterRow where the slices fit, and the register tiers for rows of at least
-//! kSoftmaxMisalignedRegisterMinVectors loads still load 16 bytes at a time), else 1.
+//! kBlockRow, kGridRow, kClusterRow where the slices fit, and the register tiers for rows of at
+//! least kSoftmaxMisalignedRegisterMinVectors loads still load 16 bytes at a time), else 1.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1, int max_cluster = 0, bool cooperative = false,
@@ -442,6 +459,8 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
         p.smem_bytes = bytes;
       }
     }
+    // Misaligned rows read twice: 16-byte loads on each row's aligned body (row_span).
+    if (p.tier == SoftmaxTier::kBlockRow && p.vec == 1) p.vec = congruent_vec;
     if (p.tier == SoftmaxTier::kSmemRow && p.vec == 1 && congruent_vec > 1) {
       // Misaligned rows: 16-byte loads on each row's aligned body, staged shifted (RowSegment).
       const int64_t row_bytes = (dim + congruent_vec) * elem_size;

@@ -383,6 +383,36 @@ TYPED_TEST(SoftmaxGpu, MisalignedRowsAndTensors) {
   }
 }
 
+// A row past every SM's shared memory (about 7.6M float32 values on an H200): neither a cluster
+// nor the grid tier holds it, so one block reads it twice (kBlockRow), with 16-byte loads on the
+// aligned body whether or not the row starts on a 16-byte boundary.
+TYPED_TEST(SoftmaxGpu, RowPastEverySmsSharedMemory) {
+  using T = TypeParam;
+  int device = 0, sms = 0, optin = 0;
+  CUDA_OK(cudaGetDevice(&device));
+  CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  CUDA_OK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const SoftmaxShape s{1, int64_t{sms} * optin / static_cast<int64_t>(sizeof(T)) + 3, 1};
+  T* t[3] = {};
+  for (T*& p : t)
+    CUDA_OK(cudaMalloc(&p, (s.dim + 1) * sizeof(T)));
+  for (bool backward : {false, true}) {  // the plan for tensors one element past a boundary
+    cuact::SoftmaxKernelInfo info;
+    ASSERT_EQ(cuact::softmax_kernel_info(dtype_of<T>(), backward, t[0] + 1, t[1] + 1,
+                                         backward ? t[2] + 1 : nullptr, s, nullptr, &info),
+              Status::kSuccess)
+        << cuact::last_error_detail();
+    EXPECT_STREQ(info.tier, "block_row") << (backward ? "backward" : "forward");
+    EXPECT_EQ(info.vector_elements, static_cast<int>(16 / sizeof(T)));
+  }
+  for (T* p : t)
+    cudaFree(p);
+  this->check_forward(s, SoftmaxKind::kSoftmax, false, false, 1);
+  this->check_forward(s, SoftmaxKind::kLogSoftmax, true, false, 0);
+  this->check_backward(s, SoftmaxKind::kSoftmax, 0, 1);
+  this->check_backward(s, SoftmaxKind::kLogSoftmax, 1, 0);
+}
+
 // Reaches every softmax kernel quickly: what scripts/gpu-check.sh runs under compute-sanitizer.
 TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
   // Warp rows, block registers, shared memory, clusters and the grid tier (where the GPU launches

@@ -540,8 +540,14 @@ TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
   EXPECT_EQ(p.tier, SoftmaxTier::kGridRow);
   EXPECT_EQ(p.vec, 4);
   EXPECT_EQ(p.smem_bytes, (262144 + 131) / 132 * 16 + 16);
+  // And the two-read block tier (no cooperative launch, rows past the clusters).
+  p = plan_softmax(3, 1048579, 1, 132, kHopperOptin, 2, true, 1, 8, false, 8);
+  EXPECT_EQ(p.tier, SoftmaxTier::kBlockRow);
+  EXPECT_EQ(p.vec, 8);
+  EXPECT_EQ(p.smem_bytes, 0);
   // Not congruent: scalar loads.
   EXPECT_EQ(plan_softmax(5341, 50257, 1, 132, kHopperOptin, 4, false, 1, 8, true, 1).vec, 1);
+  EXPECT_EQ(plan_softmax(3, 1048579, 1, 132, kHopperOptin, 2, true, 1, 8, false, 1).vec, 1);
   // Aligned rows keep their plan.
   p = plan_softmax(200, 20000, 1, 132, kHopperOptin, 4, false, 4, 8, true, 4);
   EXPECT_EQ(p.vec, 4);
@@ -589,6 +595,31 @@ TEST(SoftmaxPlanTest, MisalignedRowsOnChip) {
       }
     }
   }
+  // kBlockRow's whole-row span is row_part with one part, its chunk count 64-bit.
+  for (int vec : {1, 2, 4, 8}) {
+    for (int base = 0; base < vec; ++base) {
+      for (int64_t dim : {1, 2, 7, 9, 5000, 16391, 100003}) {
+        for (int64_t row = 0; row < 3; ++row) {
+          for (int t = 0; t < 1024; ++t) {
+            const auto part = cuact::detail::row_part(row, dim, base, vec, 1, 0, t);
+            const auto span = cuact::detail::row_span(row, dim, base, vec, t);
+            ASSERT_EQ(span.offset, part.offset);
+            ASSERT_EQ(span.count, part.count);
+            ASSERT_EQ(span.edge, part.edge);
+          }
+        }
+      }
+    }
+  }
+  // A row of 2^33 + 6 elements one past a boundary: 3 head elements, 2^31 chunks of 4 (past an
+  // int), 3 tail elements.
+  const int64_t huge = (int64_t{1} << 33) + 6;
+  EXPECT_EQ(cuact::detail::row_span(0, huge, 1, 4, 0).edge, 0);
+  EXPECT_EQ(cuact::detail::row_span(0, huge, 1, 4, 3).edge, -1);
+  const auto span = cuact::detail::row_span(0, huge, 1, 4, 34);
+  EXPECT_EQ(span.offset, 3);
+  EXPECT_EQ(span.count, int64_t{1} << 31);
+  EXPECT_EQ(span.edge, 3 + (int64_t{1} << 33) + 2);
   // The split of every row covers it once, the body aligned in memory and in shared memory, and
   // a staged row stays within dim + vec - 1 elements.
   for (int vec : {2, 4, 8}) {
