@@ -797,7 +797,7 @@ __device__ __forceinline__ void forward_smem_rows(const T* x, T* y, int64_t rows
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_cluster_rows(const T* x, T* y, int64_t rows, int64_t dim,
                                                      bool safe) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(CUACT_SOFTMAX_EMULATION)
   namespace cg = cooperative_groups;
   using A = softmax_acc_t<T>;
   using V = softmax_val_t<T>;
@@ -1369,7 +1369,7 @@ __device__ __forceinline__ void backward_columns(const T* y, const T* dy, T* dx,
 template <int kThreads, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_cluster_rows(const T* y, const T* dy, T* dx, int64_t rows,
                                                       int64_t dim) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(CUACT_SOFTMAX_EMULATION)
   namespace cg = cooperative_groups;
   using A = softmax_acc_t<T>;
   // Two chunks per stream in flight: four spilled under the 64 registers of a 1024-thread block

@@ -51,6 +51,18 @@ cudaError_t allow_large_clusters(const LaunchContext& ctx) {
   return err;
 }
 
+// The two launch primitives; the CPU emulation of the kernels (tests/softmax_emulation_test.cpp)
+// defines its own before including this file.
+#if !defined(CUACT_SOFTMAX_EMULATION)
+
+//! Launches kKernel over `grid` blocks of `threads` threads on `stream`, without dynamic shared
+//! memory or launch attributes (the register tiers, the two-read rows, a thread per column).
+template <auto kKernel, class... Args>
+cudaError_t launch_kernel(unsigned grid, int threads, cudaStream_t stream, Args... args) {
+  kKernel<<<grid, threads, 0, stream>>>(args...);
+  return cudaSuccess;
+}
+
 //! Launches kKernel over p.grid blocks of kThreads threads with p.smem_bytes of dynamic shared
 //! memory opted into, and the launch attribute if any (a cluster size, or cooperative).
 //! cudaLaunchKernelEx returns a configuration the device cannot schedule (a cluster too large for
@@ -77,6 +89,8 @@ cudaError_t launch_on_chip(const SoftmaxPlan& p, const LaunchContext& ctx,
   }
   return cudaLaunchKernelEx(&config, kKernel, args...);
 }
+
+#endif  // !CUACT_SOFTMAX_EMULATION
 
 //! Clusters of `blocks` blocks along x (the grid is a multiple of it).
 inline cudaLaunchAttribute cluster_attribute(int blocks) {
@@ -166,14 +180,13 @@ cudaError_t launch_forward_register_split(const SoftmaxPlan& p, const T* x, T* y
   constexpr int kThreads = Aligned::kBlockThreads;
   const auto grid = static_cast<unsigned>(p.grid);
   if (!p.row_edges) {
-    softmax_forward_kernel<kTier, kThreads, Aligned, T, kKind>
-        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
-    return cudaSuccess;
+    return launch_kernel<&softmax_forward_kernel<kTier, kThreads, Aligned, T, kKind>>(
+        grid, kThreads, stream, x, y, s.outer, s.dim, s.inner, safe, 1);
   }
   if constexpr (kHasEdgeSplit<kLanes, kVec>) {
-    softmax_forward_kernel<kTier, kThreads, Split<kLanes, kPerLane, kVec, true>, T, kKind>
-        <<<grid, kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
-    return cudaSuccess;
+    return launch_kernel<
+        &softmax_forward_kernel<kTier, kThreads, Split<kLanes, kPerLane, kVec, true>, T, kKind>>(
+        grid, kThreads, stream, x, y, s.outer, s.dim, s.inner, safe, 1);
   }
   return kNoSplitForPlan;
 }
@@ -186,14 +199,13 @@ cudaError_t launch_backward_register_split(const SoftmaxPlan& p, const T* y, con
   constexpr int kThreads = Aligned::kBlockThreads;
   const auto grid = static_cast<unsigned>(p.grid);
   if (!p.row_edges) {
-    softmax_backward_kernel<kTier, kThreads, Aligned, T, kKind>
-        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
-    return cudaSuccess;
+    return launch_kernel<&softmax_backward_kernel<kTier, kThreads, Aligned, T, kKind>>(
+        grid, kThreads, stream, y, dy, dx, s.outer, s.dim, s.inner, 1);
   }
   if constexpr (kHasEdgeSplit<kLanes, kVec>) {
-    softmax_backward_kernel<kTier, kThreads, Split<kLanes, kPerLane, kVec, true>, T, kKind>
-        <<<grid, kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
-    return cudaSuccess;
+    return launch_kernel<
+        &softmax_backward_kernel<kTier, kThreads, Split<kLanes, kPerLane, kVec, true>, T, kKind>>(
+        grid, kThreads, stream, y, dy, dx, s.outer, s.dim, s.inner, 1);
   }
   return kNoSplitForPlan;
 }
@@ -388,19 +400,15 @@ cudaError_t launch_backward_block_regs(const SoftmaxPlan& p, const T* y, const T
 template <SoftmaxTier kTier, int kThreads, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_chunks(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                   bool safe, cudaStream_t stream) {
-  softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>
-      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe,
-                                                               1);
-  return cudaSuccess;
+  return launch_kernel<&softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>>(
+      static_cast<unsigned>(p.grid), kThreads, stream, x, y, s.outer, s.dim, s.inner, safe, 1);
 }
 
 template <SoftmaxTier kTier, int kThreads, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_chunks(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                    const SoftmaxShape& s, cudaStream_t stream) {
-  softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>
-      <<<static_cast<unsigned>(p.grid), kThreads, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner,
-                                                               1);
-  return cudaSuccess;
+  return launch_kernel<&softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>>(
+      static_cast<unsigned>(p.grid), kThreads, stream, y, dy, dx, s.outer, s.dim, s.inner, 1);
 }
 
 template <class T, SoftmaxKind kKind>
@@ -438,9 +446,8 @@ cudaError_t launch_softmax_forward_kind(const SoftmaxPlan& p, const T* x, T* y,
       return launch_forward_on_chip_tier<SoftmaxTier::kColumnTileReread, T, kKind>(p, x, y, s, safe,
                                                                                    ctx);
     case SoftmaxTier::kColumn:
-      softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
-          <<<grid, 256, 0, stream>>>(x, y, s.outer, s.dim, s.inner, safe, 1);
-      return cudaSuccess;
+      return launch_kernel<&softmax_forward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>>(
+          grid, 256, stream, x, y, s.outer, s.dim, s.inner, safe, 1);
   }
   return cudaSuccess;
 }
@@ -479,9 +486,8 @@ cudaError_t launch_softmax_backward_kind(const SoftmaxPlan& p, const T* y, const
       return launch_backward_on_chip_tier<SoftmaxTier::kColumnTileReread, T, kKind>(p, y, dy, dx, s,
                                                                                     ctx);
     case SoftmaxTier::kColumn:
-      softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>
-          <<<grid, 256, 0, stream>>>(y, dy, dx, s.outer, s.dim, s.inner, 1);
-      return cudaSuccess;
+      return launch_kernel<&softmax_backward_kernel<SoftmaxTier::kColumn, 256, NoSplit, T, kKind>>(
+          grid, 256, stream, y, dy, dx, s.outer, s.dim, s.inner, 1);
   }
   return cudaSuccess;
 }

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The softmax kernels and launchers themselves (cuda/softmax_kernels.cuh,
+//! host/softmax_launch.cuh), built by the host compiler and run on the CPU emulation of the CUDA
+//! execution model (tests/emulation/gpu_emulator.hpp): every tier, forward and backward, softmax
+//! and log_softmax, every dtype, aligned and misaligned, in place, against the long-double
+//! reference with the GPU test's harness and bounds, on three made-up devices (Hopper-like with
+//! 16-block clusters and cooperative grids, Ampere-like without clusters, and one without opt-in
+//! shared memory). Output buffers are poisoned, with guard regions checked after each launch; a
+//! barrier that not every thread reaches, or a shuffle that not every lane of a warp reaches, fails
+//! the launch.
+//!
+//! This runs in CI without a GPU. It does not replace the GPU test: the device math, the memory
+//! model, timing and the real launch limits are not emulated.
+#include "tests/emulation/gpu_emulator.hpp"  // first: the built-ins and __shared__
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cuda/softmax_plan.hpp"
+#include "host/internal.hpp"
+
+// Dynamic shared memory: the kernels' `extern __shared__ unsigned char softmax_smem[]`.
+namespace cuact::detail {
+alignas(16) thread_local unsigned char softmax_smem[cuact_emu::kMaxDynamicSmem];
+}  // namespace cuact::detail
+
+namespace cuact_emu {
+unsigned char* dynamic_smem() {
+  return cuact::detail::softmax_smem;
+}
+
+//! What went wrong in the last failed emulated launch.
+std::string last_failure;  // NOLINT: test-global
+inline cudaError_t emulate(const Launch& launch) {
+  last_failure = run(launch);
+  return last_failure.empty() ? cudaSuccess : cudaErrorLaunchFailure;
+}
+}  // namespace cuact_emu
+
+// The launchers' two launch primitives, emulated (host/softmax_launch.cuh leaves them to us under
+// CUACT_SOFTMAX_EMULATION): the same checks a device makes of the plan's shared memory, cluster
+// size and cooperative grid, then the kernel on fibers.
+namespace cuact::detail {
+
+template <auto kKernel, class... Args>
+cudaError_t launch_kernel(unsigned grid, int threads, cudaStream_t, Args... args) {
+  cuact_emu::Launch launch;
+  launch.kernel = [=] { kKernel(args...); };
+  launch.grid = grid;
+  launch.block = static_cast<unsigned>(threads);
+  return cuact_emu::emulate(launch);
+}
+
+template <auto kKernel, int kThreads, class... Args>
+cudaError_t launch_on_chip(const SoftmaxPlan& p, const LaunchContext& ctx,
+                           const cudaLaunchAttribute* attribute, Args... args) {
+  if (p.smem_bytes + kSoftmaxStaticSmemReserve > ctx.shared_memory_optin) {
+    return cudaErrorInvalidValue;
+  }
+  cuact_emu::Launch launch;
+  launch.kernel = [=] { kKernel(args...); };
+  launch.grid = static_cast<unsigned>(p.grid);
+  launch.block = kThreads;
+  launch.dynamic_smem = static_cast<size_t>(p.smem_bytes);
+  if (attribute && attribute->id == cudaLaunchAttributeCooperative) {
+    // One 1024-thread block per SM at this shared memory: the whole grid must be resident.
+    if (p.grid > ctx.multiprocessor_count) return cudaErrorCooperativeLaunchTooLarge;
+    launch.together = launch.grid;
+  } else if (attribute && attribute->id == cudaLaunchAttributeClusterDimension) {
+    launch.together = attribute->val.clusterDim.x;
+    launch.cluster = true;
+    if (static_cast<int>(launch.together) > ctx.max_cluster_blocks) {
+      return cudaErrorInvalidClusterSize;
+    }
+  }
+  return cuact_emu::emulate(launch);
+}
+
+}  // namespace cuact::detail
+
+#include "host/softmax_launch.cuh"
+#include "tests/common/softmax_harness.hpp"
+
+namespace {
+
+using cuact::SoftmaxKind;
+using cuact::SoftmaxShape;
+using cuact::detail::LaunchContext;
+using cuact::detail::SoftmaxPlan;
+using cuact::detail::SoftmaxTier;
+using cuact::detail::SplitRowLimits;
+using cuact_test::make_backward_input;
+using cuact_test::make_input;
+
+//! A made-up device: few SMs, so that the grid tier's blocks (one per SM, run together) stay few.
+struct Device {
+  const char* name;
+  int sms;
+  int smem_optin;
+  int max_cluster;
+  bool cooperative;
+  LaunchContext context() const {
+    LaunchContext c;
+    c.multiprocessor_count = sms;
+    c.shared_memory_optin = smem_optin;
+    c.max_cluster_blocks = max_cluster;
+    c.cooperative_launch = cooperative;
+    return c;
+  }
+  SplitRowLimits limits() const { return SplitRowLimits{max_cluster, cooperative}; }
+};
+constexpr Device kHopper{"hopper-like", 8, 227 * 1024, 16, true};
+constexpr Device kAmpere{"ampere-like", 8, 163 * 1024, 0, true};
+constexpr Device kNoSmem{"no opt-in shared memory", 8, 0, 0, false};
+
+constexpr int64_t kGuard = 48;  // elements each side
+constexpr unsigned char kPoison = 0x5A;
+
+//! Host memory standing in for a device tensor: 16-byte aligned storage, the tensor `shift`
+//! elements past a boundary, poisoned guards of kGuard elements on both sides.
+template <class T>
+struct HostTensor {
+  std::vector<uint4> storage;
+  int64_t n, shift;
+  HostTensor(int64_t n_, int64_t shift_) : n(n_), shift(shift_) {
+    const int64_t bytes = (n + 2 * kGuard + shift) * static_cast<int64_t>(sizeof(T));
+    storage.resize(static_cast<size_t>((bytes + 15) / 16));
+    std::memset(storage.data(), kPoison, storage.size() * 16);
+  }
+  T* data() { return reinterpret_cast<T*>(storage.data()) + kGuard + shift; }
+  void upload(const std::vector<T>& v) { std::memcpy(data(), v.data(), n * sizeof(T)); }
+  std::vector<T> download() {
+    std::vector<T> v(n);
+    std::memcpy(v.data(), data(), n * sizeof(T));
+    return v;
+  }
+  bool guards_intact() {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(storage.data());
+    const size_t front = (kGuard + shift) * sizeof(T);
+    const size_t back = front + n * sizeof(T);
+    for (size_t i = 0; i < storage.size() * 16; ++i) {
+      if ((i < front || i >= back) && bytes[i] != kPoison) return false;
+    }
+    return true;
+  }
+};
+
+//! The tiers (and edge variants) the runs reached, so the suite can insist on all of them.
+std::set<std::string>& reached() {
+  static std::set<std::string> tiers;
+  return tiers;
+}
+
+void note(const SoftmaxPlan& p, bool backward) {
+  std::string key = cuact::detail::softmax_tier_name(p.tier);
+  key += backward ? " backward" : " forward";
+  if (p.row_edges) key += " edges";
+  reached().insert(key);
+}
+
+template <class T>
+void check_forward(const Device& dev, const SoftmaxShape& s, SoftmaxKind kind, bool in_place,
+                   bool safe, int64_t shift) {
+  SCOPED_TRACE(::testing::Message()
+               << dev.name << ": " << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
+               << " (" << s.outer << ", " << s.dim << ", " << s.inner << ")"
+               << (in_place ? " in place" : "") << (safe ? " safe" : "")
+               << (shift ? " misaligned" : ""));
+  const int64_t n = s.outer * s.dim * s.inner;
+  const std::vector<T> x = make_input<T>(s, 7 + n);
+  HostTensor<T> a(n, shift), b(n, shift);
+  a.upload(x);
+  T* out = in_place ? a.data() : b.data();
+  const LaunchContext ctx = dev.context();
+  const SoftmaxPlan p =
+      cuact::detail::plan_softmax_call<T>(s, false, a.data(), out, nullptr, dev.limits(), ctx);
+  note(p, false);
+  SCOPED_TRACE(cuact::detail::softmax_tier_name(p.tier));
+  const cudaError_t err =
+      kind == SoftmaxKind::kSoftmax
+          ? cuact::detail::launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, a.data(), out,
+                                                                                 s, safe, ctx)
+          : cuact::detail::launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(
+                p, a.data(), out, s, safe, ctx);
+  ASSERT_EQ(err, cudaSuccess) << cuact_emu::last_failure;
+  ASSERT_TRUE(a.guards_intact() && b.guards_intact()) << "a guard region was written";
+  cuact_test::verify_forward(s, kind, safe, x, in_place ? a.download() : b.download());
+}
+
+//! in_place: 0 dx separate, 1 dx == dy, 2 dx == y.
+template <class T>
+void check_backward(const Device& dev, const SoftmaxShape& s, SoftmaxKind kind, int in_place,
+                    int64_t shift) {
+  SCOPED_TRACE(::testing::Message()
+               << dev.name << ": " << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
+               << " backward (" << s.outer << ", " << s.dim << ", " << s.inner << ")"
+               << (in_place == 1   ? " dx == dy"
+                   : in_place == 2 ? " dx == y"
+                                   : "")
+               << (shift ? " misaligned" : ""));
+  const int64_t n = s.outer * s.dim * s.inner;
+  const auto [y, dy] = make_backward_input<T>(s, kind);
+  HostTensor<T> yb(n, shift), dyb(n, shift), dxb(n, shift);
+  yb.upload(y);
+  dyb.upload(dy);
+  T* dx = in_place == 1 ? dyb.data() : in_place == 2 ? yb.data() : dxb.data();
+  const LaunchContext ctx = dev.context();
+  const SoftmaxPlan p =
+      cuact::detail::plan_softmax_call<T>(s, true, yb.data(), dyb.data(), dx, dev.limits(), ctx);
+  note(p, true);
+  SCOPED_TRACE(cuact::detail::softmax_tier_name(p.tier));
+  const cudaError_t err =
+      kind == SoftmaxKind::kSoftmax
+          ? cuact::detail::launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(
+                p, yb.data(), dyb.data(), dx, s, ctx)
+          : cuact::detail::launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(
+                p, yb.data(), dyb.data(), dx, s, ctx);
+  ASSERT_EQ(err, cudaSuccess) << cuact_emu::last_failure;
+  ASSERT_TRUE(yb.guards_intact() && dyb.guards_intact() && dxb.guards_intact())
+      << "a guard region was written";
+  const std::vector<T> got = in_place == 1   ? dyb.download()
+                             : in_place == 2 ? yb.download()
+                                             : dxb.download();
+  cuact_test::verify_backward(s, kind, y, dy, got);
+}
+
+template <class T>
+void check_all(const Device& dev, const std::vector<SoftmaxShape>& shapes) {
+  for (const SoftmaxShape& s : shapes) {
+    for (int64_t shift : {0, 1}) {
+      for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+        check_forward<T>(dev, s, k, false, false, shift);
+        check_backward<T>(dev, s, k, 0, shift);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+    check_forward<T>(dev, s, SoftmaxKind::kSoftmax, true, true, 0);  // in place, safe
+    check_backward<T>(dev, s, SoftmaxKind::kLogSoftmax, 1, 1);       // dx == dy, misaligned
+    check_backward<T>(dev, s, SoftmaxKind::kSoftmax, 2, 0);          // dx == y
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+//! Expects every tier named (forward and backward, either variant of the register tiers) among
+//! those the test's runs planned.
+void expect_reached(std::initializer_list<const char*> tiers) {
+  for (const char* tier : tiers) {
+    for (const char* dir : {" forward", " backward"}) {
+      const std::string key = std::string(tier) + dir;
+      EXPECT_TRUE(reached().count(key) || reached().count(key + " edges")) << key << " not reached";
+    }
+  }
+}
+
+template <class T>
+class SoftmaxEmulation : public ::testing::Test {
+ protected:
+  void SetUp() override { reached().clear(); }
+};
+using DTypes = ::testing::Types<float, __half, __nv_bfloat16, double>;
+TYPED_TEST_SUITE(SoftmaxEmulation, DTypes);
+
+// Warp rows of every lane count (16-byte loads around a scalar head and tail where misaligned
+// rows are long enough), block registers, rows staged in one block's shared memory, clusters of
+// 2 to 8 blocks (by dtype and direction), and middle axes in column tiles, tiles read twice, and
+// a thread per column.
+TYPED_TEST(SoftmaxEmulation, HopperLikeDevice) {
+  check_all<TypeParam>(kHopper, {{5, 1, 1},
+                                 {9, 7, 1},
+                                 {9, 33, 1},
+                                 {7, 100, 1},
+                                 {4, 1024, 1},
+                                 {3, 1500, 1},
+                                 {2, 4099, 1},
+                                 {20, 6000, 1},
+                                 {20, 20000, 1},
+                                 {3, 150001, 1},
+                                 {3, 17, 2},
+                                 {5, 100, 7},
+                                 {2, 50, 1024},
+                                 {2, 1500, 64},
+                                 {1, 40000, 3},
+                                 {600, 4, 4}});
+  expect_reached({"warp_row", "block_regs", "smem_row", "cluster_row", "column_tile",
+                  "column_tile_reread", "column"});
+  for (const char* edges : {"warp_row forward edges", "warp_row backward edges",
+                            "block_regs forward edges", "block_regs backward edges"}) {
+    EXPECT_TRUE(reached().count(edges)) << edges << " not reached";
+  }
+}
+
+// Rows 16 blocks' shared memory hold only (float32).
+TEST(SoftmaxEmulationCluster, SixteenBlocks) {
+  reached().clear();
+  check_forward<float>(kHopper, {2, 600000, 1}, SoftmaxKind::kSoftmax, false, false, 1);
+  check_backward<float>(kHopper, {1, 300000, 1}, SoftmaxKind::kLogSoftmax, 0, 1);
+  for (bool backward : {false, true}) {
+    const auto p =
+        cuact::detail::plan_softmax(backward ? 1 : 2, backward ? 300000 : 600000, 1, kHopper.sms,
+                                    kHopper.smem_optin, 4, backward, 1, 16, true, 4);
+    EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
+    EXPECT_EQ(p.cluster, 16);
+  }
+}
+
+// Without clusters: long rows over a cooperative grid (one row over every SM; 13 rows in waves of
+// fewer parts, the last wave with idle blocks), and past it one block reading twice.
+TYPED_TEST(SoftmaxEmulation, AmpereLikeDevice) {
+  check_all<TypeParam>(kAmpere, {{1, 50003, 1}, {1, 100003, 1}, {13, 100003, 1}, {1, 1000003, 1}});
+  expect_reached({"grid_row", "block_row"});
+}
+
+// No opt-in shared memory: register tiers, two reads of long rows, a thread per column.
+TYPED_TEST(SoftmaxEmulation, DeviceWithoutSharedMemory) {
+  check_all<TypeParam>(kNoSmem, {{9, 33, 1}, {3, 20001, 1}, {2, 100, 7}});
+  expect_reached({"warp_row", "block_row", "column"});
+}
+
+}  // namespace
