@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The fiber scheduler behind tests/emulation/gpu_emulator.hpp. Each block runs on an OS thread
 //! of its own (so its thread_local "shared memory" is its own); inside it every CUDA thread is a
-//! ucontext fiber that runs until it waits at a barrier or returns. When every fiber waits, the
+//! fiber that runs until it waits at a barrier or returns. When every fiber waits, the
 //! barriers that are complete are released: a warp's (all 32 lanes there), the block's (every
 //! fiber there), the group's (every fiber there, then an OS-level barrier with the other blocks
 //! running together). Anything else is a deadlock on a GPU too, and is reported.
@@ -33,10 +33,71 @@ constexpr unsigned char kSmemPoison = 0xA5;
 // distance from that thread's anchor (one static TLS block per thread, one layout).
 thread_local unsigned char tls_anchor;
 
+// A fiber's saved execution context. x86-64: a stack pointer, the callee-saved registers pushed
+// below it (a switch is a function call, so the caller-saved ones need no saving); about 20 times
+// cheaper than swapcontext, which also saves the signal mask with a system call per switch.
+// Elsewhere: ucontext.
+#if defined(__x86_64__)
+extern "C" void cuact_emu_switch(void** save_sp, void* load_sp);
+asm(R"(
+  .text
+  .globl cuact_emu_switch
+  .type cuact_emu_switch, @function
+cuact_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size cuact_emu_switch, .-cuact_emu_switch
+)");
+
+struct Context {
+  void* sp = nullptr;
+};
+//! A context that starts `entry` (which must never return) on the stack [lo, lo + bytes).
+void make_context(Context& c, unsigned char* lo, size_t bytes, void (*entry)()) {
+  const auto top = reinterpret_cast<uintptr_t>(lo + bytes) & ~uintptr_t{15};
+  auto* frame = reinterpret_cast<void**>(top - 64);
+  for (int i = 0; i < 6; ++i)
+    frame[i] = nullptr;                       // r15, r14, r13, r12, rbx, rbp
+  frame[6] = reinterpret_cast<void*>(entry);  // returned to: entered with rsp = top - 8, as a call
+  frame[7] = nullptr;
+  c.sp = frame;
+}
+void switch_context(Context& from, Context& to) {
+  cuact_emu_switch(&from.sp, to.sp);
+}
+#else
+struct Context {
+  ucontext_t uc;
+};
+void make_context(Context& c, unsigned char* lo, size_t bytes, void (*entry)()) {
+  getcontext(&c.uc);
+  c.uc.uc_stack.ss_sp = lo;
+  c.uc.uc_stack.ss_size = bytes;
+  c.uc.uc_link = nullptr;
+  makecontext(&c.uc, entry, 0);
+}
+void switch_context(Context& from, Context& to) {
+  swapcontext(&from.uc, &to.uc);
+}
+#endif
+
 enum class Wait { kRunning, kBlock, kWarp, kGroup, kDone };
 
 struct Fiber {
-  ucontext_t context;
+  Context context;
   unsigned char* stack = nullptr;
   Wait wait = Wait::kRunning;
 };
@@ -88,7 +149,7 @@ struct BlockRun {
   unsigned rank = 0;
   std::vector<Fiber> fibers;
   unsigned current = 0;
-  ucontext_t scheduler;
+  Context scheduler;
   unsigned char slots[32][32][16];  // [warp][lane]: the gather slots
   std::string error;
 };
@@ -99,7 +160,7 @@ void park(Wait w) {
   BlockRun& r = *tl_run;
   Fiber& f = r.fibers[r.current];
   f.wait = w;
-  swapcontext(&f.context, &r.scheduler);
+  switch_context(f.context, r.scheduler);
 }
 
 void fiber_entry() {
@@ -108,23 +169,49 @@ void fiber_entry() {
   park(Wait::kDone);  // never resumed
 }
 
-//! Stacks for one OS thread's fibers, kept for its next blocks.
-struct StackPool {
-  std::vector<unsigned char*> stacks;
-  unsigned char* get(size_t i) {
-    while (stacks.size() <= i) {
+//! Fiber stacks, kept for later blocks by every OS thread (mapping and faulting in fresh stacks
+//! for every block of a cluster or grid cost more than the emulation itself). Never unmapped.
+class StackPool {
+ public:
+  //! n stacks, or fewer when memory runs out.
+  std::vector<unsigned char*> take(size_t n) {
+    std::vector<unsigned char*> got;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      while (got.size() < n && !free_.empty()) {
+        got.push_back(free_.back());
+        free_.pop_back();
+      }
+    }
+    while (got.size() < n) {
       void* p = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (p == MAP_FAILED) return nullptr;
+      if (p == MAP_FAILED) break;
       mprotect(p, kGuardBytes, PROT_NONE);  // an overflow faults instead of corrupting
-      stacks.push_back(static_cast<unsigned char*>(p));
+      got.push_back(static_cast<unsigned char*>(p));
     }
-    return stacks[i];
+    return got;
   }
-  ~StackPool() {
-    for (unsigned char* s : stacks)
-      munmap(s, kStackBytes);
+  void give(const std::vector<unsigned char*>& stacks) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.insert(free_.end(), stacks.begin(), stacks.end());
   }
+
+ private:
+  std::mutex mutex_;
+  std::vector<unsigned char*> free_;
+};
+
+StackPool& stack_pool() {
+  static StackPool pool;
+  return pool;
+}
+
+//! A block's stacks, returned to the pool when it ends.
+struct BlockStacks {
+  std::vector<unsigned char*> stacks;
+  explicit BlockStacks(size_t n) : stacks(stack_pool().take(n)) {}
+  ~BlockStacks() { stack_pool().give(stacks); }
 };
 
 std::string describe(const BlockRun& r, const std::string& what) {
@@ -135,8 +222,7 @@ std::string describe(const BlockRun& r, const std::string& what) {
 }
 
 //! Runs block `index` of the launch (rank `rank` of its group) to the end on this OS thread.
-std::string run_block(const Launch& launch, unsigned index, Group* group, unsigned rank,
-                      StackPool& pool) {
+std::string run_block(const Launch& launch, unsigned index, Group* group, unsigned rank) {
   auto run = std::make_unique<BlockRun>();
   BlockRun& r = *run;
   r.launch = &launch;
@@ -148,16 +234,13 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
   gridDim = dim3(launch.grid);
   std::memset(dynamic_smem(), kSmemPoison, launch.dynamic_smem);
   const unsigned n = launch.block;
+  const BlockStacks stacks(n);
+  if (stacks.stacks.size() < n) return "out of memory for fiber stacks";
   r.fibers.resize(n);
   for (unsigned t = 0; t < n; ++t) {
     Fiber& f = r.fibers[t];
-    f.stack = pool.get(t);
-    if (f.stack == nullptr) return "out of memory for fiber stacks";
-    getcontext(&f.context);
-    f.context.uc_stack.ss_sp = f.stack + kGuardBytes;
-    f.context.uc_stack.ss_size = kStackBytes - kGuardBytes;
-    f.context.uc_link = nullptr;
-    makecontext(&f.context, fiber_entry, 0);
+    f.stack = stacks.stacks[t];
+    make_context(f.context, f.stack + kGuardBytes, kStackBytes - kGuardBytes, fiber_entry);
   }
   unsigned sweep = 0;
   for (;;) {
@@ -168,7 +251,7 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
       if (r.fibers[t].wait != Wait::kRunning) continue;
       r.current = t;
       threadIdx = uint3{t, 0, 0};
-      swapcontext(&r.scheduler, &r.fibers[t].context);
+      switch_context(r.scheduler, r.fibers[t].context);
     }
     ++sweep;
     unsigned done = 0, at_block = 0, at_group = 0;
@@ -254,9 +337,8 @@ std::string run(const Launch& launch) {
   std::string error;
   if (launch.together == 1) {
     std::thread worker([&] {
-      StackPool pool;
       for (unsigned b = 0; b < launch.grid && error.empty(); ++b)
-        error = run_block(launch, b, nullptr, 0, pool);
+        error = run_block(launch, b, nullptr, 0);
     });
     worker.join();
     return error;
@@ -277,8 +359,7 @@ std::string run(const Launch& launch) {
           ready_cv.notify_all();
           ready_cv.wait(lock, [&] { return ready == launch.together; });
         }
-        StackPool pool;
-        const std::string e = run_block(launch, first + rank, &group, rank, pool);
+        const std::string e = run_block(launch, first + rank, &group, rank);
         group.finish(!e.empty());
         if (!e.empty()) {
           std::lock_guard<std::mutex> lock(error_mutex);
