@@ -297,6 +297,22 @@ TYPED_TEST(SoftmaxEmulation, HopperLikeDevice) {
   }
 }
 
+// Column counts on both sides of the tier thresholds (the list up to 64K), one and three
+// rows, aligned and misaligned.
+TYPED_TEST(SoftmaxEmulation, ColumnCountsAroundEveryThreshold) {
+  for (int64_t cols :
+       {1, 2, 7, 31, 32, 33, 63, 64, 65, 1023, 1024, 1025, 4097, 16385, 32769, 65537}) {
+    for (int64_t rows : {1, 3}) {
+      for (int64_t shift : {0, 1}) {
+        check_forward<TypeParam>(kHopper, {rows, cols, 1}, SoftmaxKind::kSoftmax, false, false,
+                                 shift);
+        check_backward<TypeParam>(kHopper, {rows, cols, 1}, SoftmaxKind::kLogSoftmax, 0, shift);
+        if (this->HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
 // Rows 16 blocks' shared memory hold only (float32).
 TEST(SoftmaxEmulationCluster, SixteenBlocks) {
   reached().clear();

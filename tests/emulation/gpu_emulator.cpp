@@ -27,7 +27,7 @@ namespace {
 
 constexpr size_t kStackBytes = size_t{128} << 10;
 constexpr size_t kGuardBytes = size_t{4} << 10;
-constexpr unsigned char kSmemPoison = 0xA5;
+constexpr unsigned char kSmemPoison = 0xFF;  // NaN in every dtype: a read of unstaged data shows
 
 // Any thread_local of this executable: the same object in another OS thread sits at the same
 // distance from that thread's anchor (one static TLS block per thread, one layout).
