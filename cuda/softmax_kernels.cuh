@@ -1043,6 +1043,62 @@ __device__ __forceinline__ void load_column_round(const T* column, int64_t d0, i
   }
 }
 
+//! Where a block works in the column tiers when `parts` blocks (a cluster) share each tile: tile
+//! blockIdx.x / parts, then every gridDim.x / parts-th, and its slice [lo, hi) of the dim indices
+//! (row_slice); parts == 1: every dim index of tile blockIdx.x, ...
+struct ColumnTileBlock {
+  int64_t first_tile;
+  int64_t tile_step;
+  int64_t lo;
+  int64_t hi;
+};
+__device__ __forceinline__ ColumnTileBlock column_tile_block(int64_t dim, int parts) {
+  const int rank = static_cast<int>(blockIdx.x % parts);
+  const RowSlice slice = row_slice(dim, parts, rank);
+  return {blockIdx.x / parts, gridDim.x / parts, slice.first, int64_t{slice.first} + slice.count};
+}
+
+//! The column values of a tile whose dim indices a cluster's blocks share (kColumnTileReread with
+//! parts > 1): each block's per-column values (combined inside the block, so thread row 0 holds
+//! them) go to `exchange` (two slots of tile.cols() values, by tile parity, as
+//! forward_cluster_rows' partials: one cluster barrier per exchange), and every thread combines
+//! its columns' values of every block in rank order, so all blocks get bitwise the same totals.
+template <int kVec, class P, class Op>
+__device__ __forceinline__ void combine_cluster_columns(P (&values)[kVec], P* exchange, int& slot,
+                                                        const ColumnTile& tile, Op op) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(CUACT_SOFTMAX_EMULATION)
+  namespace cg = cooperative_groups;
+  const cg::cluster_group cluster = cg::this_cluster();
+  P* mine = exchange + slot * tile.cols();
+  const int g = threadIdx.x % tile.groups;
+  if (static_cast<int>(threadIdx.x) < tile.groups) {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      mine[g * kVec + i] = values[i];
+  }
+  cluster.sync();
+  const unsigned blocks = cluster.num_blocks();
+#pragma unroll
+  for (int i = 0; i < kVec; ++i) {
+    P acc = *cluster.map_shared_rank(mine + g * kVec + i, 0);
+    for (unsigned r = 1; r < blocks; ++r)
+      acc = op(acc, *cluster.map_shared_rank(mine + g * kVec + i, r));
+    values[i] = acc;
+  }
+  slot ^= 1;
+#else
+  __trap();  // compiled for a GPU without clusters: never planned there (split_row_limits)
+#endif
+}
+
+//! The end of a column kernel whose blocks exchanged through distributed shared memory: no block
+//! leaves while another may still read its values.
+__device__ __forceinline__ void leave_column_cluster(int parts) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(CUACT_SOFTMAX_EMULATION)
+  if (parts > 1) cooperative_groups::this_cluster().sync();
+#endif
+}
+
 //! kColumnTile forward: one read of each tile into shared memory (kUnroll 16-byte loads in
 //! flight per thread, each warp reading whole 32-byte sectors of consecutive dim rows), the
 //! column maxima, the sums below them, then the outputs from the staged tile. Each thread reads
@@ -1116,11 +1172,12 @@ __device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t o
 
 //! kColumnTileReread forward: kColumnTile's thread map on tiles too tall to stage (a long dim):
 //! each thread folds its chunks (kUnroll 16-byte loads in flight) into an online (max, excess)
-//! pair per column, the pairs combine per column (combine_columns), then a second read, kUnroll
-//! chunks at a time, writes the outputs.
+//! pair per column, the pairs combine per column (combine_columns; across the cluster's blocks
+//! when `parts` of them share each tile's dim indices: combine_cluster_columns), then a second
+//! read, kUnroll chunks at a time, writes the outputs.
 template <class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t outer, int64_t dim,
-                                                       int64_t inner, bool safe) {
+                                                       int64_t inner, bool safe, int parts) {
   using A = softmax_acc_t<T>;
   constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
   static_assert(sizeof(MaxSum<A>) <= softmax_column_partial_bytes(sizeof(T), false),
@@ -1128,38 +1185,44 @@ __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t
   const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   MaxSum<A>* partials = reinterpret_cast<MaxSum<A>*>(softmax_smem);
+  MaxSum<A>* exchange =
+      reinterpret_cast<MaxSum<A>*>(softmax_smem + column_partials_smem(tile, sizeof(T), false));
   const int rows = tile.rows();
   const int64_t tiles = outer * tile.tiles_across(inner);
-  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
+  const ColumnTileBlock b = column_tile_block(dim, parts);
+  int slot = 0;
+  for (int64_t tile_id = b.first_tile; tile_id < tiles; tile_id += b.tile_step) {
     const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
     MaxSum<A> pair[kVec];
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
       pair[i] = empty_max_sum<A>();
-    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+    for (int64_t d0 = at.live ? b.lo + at.first_dim : b.hi; d0 < b.hi;
+         d0 += int64_t{rows} * kUnroll) {
       T v[kUnroll][kVec];
-      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, dim, inner, v);
+      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, b.hi, inner, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        if (d0 + int64_t{u} * rows >= dim) continue;
+        if (d0 + int64_t{u} * rows >= b.hi) continue;
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
           accumulate<T>(pair[i], static_cast<A>(to_compute(v[u][i])));
       }
     }
     combine_columns(pair, partials, tile, CombineMaxSum<T>{});
+    if (parts > 1) combine_cluster_columns(pair, exchange, slot, tile, CombineMaxSum<T>{});
     if (!at.live) continue;
     RegisterScale<T> r[kVec];
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
       r[i] = RegisterScale<T>(finish<kKind>(pair[i], safe));
-    for (int64_t d0 = at.first_dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+    for (int64_t d0 = b.lo + at.first_dim; d0 < b.hi; d0 += int64_t{rows} * kUnroll) {
       T v[kUnroll][kVec];
-      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, dim, inner, v);
+      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, b.hi, inner, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
-        if (d >= dim) continue;
+        if (d >= b.hi) continue;
         T out[kVec];
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
@@ -1168,6 +1231,7 @@ __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t
       }
     }
   }
+  leave_column_cluster(parts);
 }
 
 //! kThreads: block size; Split: WarpSplit (kWarpRow), BlockSplit (kBlockRegs), ChunkSplit (the
@@ -1190,7 +1254,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
     forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe);
   } else if constexpr (kTier == SoftmaxTier::kColumnTileReread) {
-    forward_column_rereads<Split, T, kKind>(x, y, outer, dim, inner, safe);
+    forward_column_rereads<Split, T, kKind>(x, y, outer, dim, inner, safe, parts);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
     forward_cluster_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kGridRow) {
@@ -1470,10 +1534,12 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
 //! kColumnTile backward (kStaged) and kColumnTileReread backward: the column sums from one read of
 //! y and dy (kUnroll chunks of each in flight), combined per column, then the outputs. kStaged:
 //! the tiles were staged on that read (dy's after y's, partials after both) and the outputs come
-//! from shared memory; else (tiles too tall to stage) from a second read.
+//! from shared memory; else (tiles too tall to stage) from a second read, and when `parts` blocks
+//! (a cluster) share each tile's dim indices, the sums combined across them first
+//! (combine_cluster_columns).
 template <bool kStaged, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T* dx, int64_t outer,
-                                                      int64_t dim, int64_t inner) {
+                                                      int64_t dim, int64_t inner, int parts) {
   using A = softmax_acc_t<T>;
   constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
   static_assert(sizeof(A) <= softmax_column_partial_bytes(sizeof(T), true),
@@ -1484,21 +1550,26 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + tile_bytes);
   A* partials = reinterpret_cast<A*>(softmax_smem + 2 * tile_bytes);
+  A* exchange = reinterpret_cast<A*>(softmax_smem + 2 * tile_bytes +
+                                     column_partials_smem(tile, sizeof(T), true));
   const int g = threadIdx.x % tile.groups, rows = tile.rows();
   const int64_t tiles = outer * tile.tiles_across(inner);
-  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
+  const ColumnTileBlock b = column_tile_block(dim, parts);
+  int slot = 0;
+  for (int64_t tile_id = b.first_tile; tile_id < tiles; tile_id += b.tile_step) {
     const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
     A total[kVec] = {};
-    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+    for (int64_t d0 = at.live ? b.lo + at.first_dim : b.hi; d0 < b.hi;
+         d0 += int64_t{rows} * kUnroll) {
       T yv[kUnroll][kVec], gv[kUnroll][kVec];
-      load_column_round<kUnroll, kVec>(y + at.offset, d0, rows, dim, inner, yv);
-      load_column_round<kUnroll, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
+      load_column_round<kUnroll, kVec>(y + at.offset, d0, rows, b.hi, inner, yv);
+      load_column_round<kUnroll, kVec>(dy + at.offset, d0, rows, b.hi, inner, gv);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
-        if (d >= dim) continue;
+        if (d >= b.hi) continue;
         if constexpr (kStaged) {
-          const int64_t q = (d * tile.groups + g) * kVec;
+          const int64_t q = ((d - b.lo) * tile.groups + g) * kVec;
           store_chunk<kVec>(staged_y + q, yv[u]);
           store_chunk<kVec>(staged_dy + q, gv[u]);
         }
@@ -1508,21 +1579,22 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
       }
     }
     combine_columns(total, partials, tile, SumOf{});
+    if (parts > 1) combine_cluster_columns(total, exchange, slot, tile, SumOf{});
     if (!at.live) continue;
     constexpr int kRound = kStaged ? 1 : kUnroll;  // shared memory: one chunk at a time
-    for (int64_t d0 = at.first_dim; d0 < dim; d0 += int64_t{rows} * kRound) {
+    for (int64_t d0 = b.lo + at.first_dim; d0 < b.hi; d0 += int64_t{rows} * kRound) {
       T yv[kRound][kVec], gv[kRound][kVec];
       if constexpr (kStaged) {
-        load_chunk<kVec>(staged_y + (d0 * tile.groups + g) * kVec, yv[0]);
-        load_chunk<kVec>(staged_dy + (d0 * tile.groups + g) * kVec, gv[0]);
+        load_chunk<kVec>(staged_y + ((d0 - b.lo) * tile.groups + g) * kVec, yv[0]);
+        load_chunk<kVec>(staged_dy + ((d0 - b.lo) * tile.groups + g) * kVec, gv[0]);
       } else {
-        load_column_round<kRound, kVec>(y + at.offset, d0, rows, dim, inner, yv);
-        load_column_round<kRound, kVec>(dy + at.offset, d0, rows, dim, inner, gv);
+        load_column_round<kRound, kVec>(y + at.offset, d0, rows, b.hi, inner, yv);
+        load_column_round<kRound, kVec>(dy + at.offset, d0, rows, b.hi, inner, gv);
       }
 #pragma unroll
       for (int u = 0; u < kRound; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
-        if (d >= dim) continue;
+        if (d >= b.hi) continue;
         T out[kVec];
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
@@ -1531,6 +1603,7 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
       }
     }
   }
+  leave_column_cluster(parts);
 }
 
 template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>
@@ -1547,7 +1620,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
   } else if constexpr (kTier == SoftmaxTier::kColumnTile ||
                        kTier == SoftmaxTier::kColumnTileReread) {
     backward_column_tiles<kTier == SoftmaxTier::kColumnTile, Split, T, kKind>(y, dy, dx, outer, dim,
-                                                                              inner);
+                                                                              inner, parts);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
     backward_cluster_rows<kThreads, Split, T, kKind>(y, dy, dx, outer, dim);
   } else if constexpr (kTier == SoftmaxTier::kGridRow) {

@@ -36,7 +36,9 @@
 //!    aligned); column reductions through shuffles and shared memory.
 //!  - kColumnTileReread: the same tiles when they are too tall for shared memory (a long dim):
 //!    each thread folds its dim indices into online (max, sum) pairs on a first read, the pairs
-//!    combine per column as the tile's partials do, and a second read writes the outputs.
+//!    combine per column as the tile's partials do, and a second read writes the outputs. Few
+//!    such tiles (fewer than the SMs) split their dim indices over a cluster of up to 8 blocks
+//!    (Hopper on), the blocks' column pairs combined through distributed shared memory.
 //!  - kColumn: the middle axis otherwise (tiles with too few busy threads, or no shared memory):
 //!    one thread per (outer, inner) column, threads along inner so every access of a warp is
 //!    contiguous; reads each column twice.
@@ -88,9 +90,9 @@ struct SoftmaxPlan {
   int lanes = 0;     //!< kWarpRow: lanes per row, a power of two in [1, 32] (kBlockRegs: block)
   int vec = 1;       //!< row tiers, column tiles: elements per load (1, or 16 bytes' worth)
   int64_t smem_bytes = 0;  //!< on-chip row tiers, column tiles: dynamic shared memory per block
-  int cluster = 1;         //!< kClusterRow: blocks per cluster (one row per cluster)
-  int parts = 1;           //!< kGridRow: blocks per row
-  int64_t grid = 1;        //!< blocks (a multiple of cluster)
+  int cluster = 1;   //!< kClusterRow: blocks per cluster (one row per cluster); kColumnTileReread
+  int parts = 1;     //!< kGridRow: blocks per row; kColumnTileReread: blocks per tile (its cluster)
+  int64_t grid = 1;  //!< blocks (a multiple of cluster)
   //! kWarpRow, kBlockRegs with vec > 1: rows not all 16-byte aligned (the tensors sit alike past
   //! a boundary): each row a scalar head, 16-byte loads and a scalar tail (register_row_edge).
   bool row_edges = false;
@@ -150,6 +152,10 @@ struct ColumnTile {
     return (dim * cols() * elem_size + 15) / 16 * 16;
   }
 };
+
+//! kColumnTileReread splits a tile's dim indices over a cluster only while each block keeps at
+//! least this many rounds of the tile's thread rows (fewer: the exchange outweighs the work).
+inline constexpr int kSoftmaxMinColumnSliceRounds = 8;
 
 //! A column tile is planned only when at least this many of its threads have work.
 inline constexpr int64_t kColumnTileMinBusyThreads = 128;
@@ -355,7 +361,24 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
       p.tier = staged ? SoftmaxTier::kColumnTile : SoftmaxTier::kColumnTileReread;
       p.block = kColumnTileThreads;
       p.smem_bytes = staged ? smem : partials;
-      p.grid = capped(outer * t.tiles_across(inner));
+      const int64_t tiles = outer * t.tiles_across(inner);
+      p.grid = capped(tiles);
+      // Few tall tiles (2 x 20000 x 3): each tile's dim indices split over a cluster while SMs
+      // stay idle and every block keeps kSoftmaxMinColumnSliceRounds rounds of its thread rows.
+      const int64_t exchange =
+          2 * int64_t{t.cols()} * softmax_column_partial_bytes(elem_size, backward);
+      int cluster = 1;
+      while (!staged && cluster < max_cluster && cluster < kSoftmaxFewRowsMaxCluster &&
+             tiles * cluster < sms && dim <= INT32_MAX &&
+             dim / (2 * cluster) >= int64_t{kSoftmaxMinColumnSliceRounds} * t.rows() &&
+             partials + exchange + kSoftmaxStaticSmemReserve <= smem_optin)
+        cluster *= 2;
+      if (cluster > 1) {
+        p.cluster = cluster;
+        p.parts = cluster;
+        p.smem_bytes = partials + exchange;
+        p.grid = capped(tiles * cluster) / cluster * cluster;
+      }
     } else {
       p.tier = SoftmaxTier::kColumn;
       p.vec = 1;

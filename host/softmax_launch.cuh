@@ -111,7 +111,8 @@ inline cudaLaunchAttribute cooperative_attribute() {
 }
 
 //! The tiers that stage in shared memory: kSmemRow, kClusterRow and kGridRow (1024 threads, the
-//! latter two with their launch attribute) and the column tiles.
+//! latter two with their launch attribute) and the column tiles (re-read tiles split over a
+//! cluster with theirs).
 template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_on_chip(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                    bool safe, const LaunchContext& ctx) {
@@ -122,7 +123,8 @@ cudaError_t launch_forward_on_chip(const SoftmaxPlan& p, const T* x, T* y, const
   constexpr auto kernel = &softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
       kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
-  const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow;
+  const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow ||
+                          (kTier == SoftmaxTier::kColumnTileReread && p.cluster > 1);
   return launch_on_chip<kernel, kThreads>(p, ctx, attributed ? &a : nullptr, x, y, s.outer, s.dim,
                                           s.inner, safe, p.parts);
 }
@@ -137,7 +139,8 @@ cudaError_t launch_backward_on_chip(const SoftmaxPlan& p, const T* y, const T* d
   constexpr auto kernel = &softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
       kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
-  const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow;
+  const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow ||
+                          (kTier == SoftmaxTier::kColumnTileReread && p.cluster > 1);
   return launch_on_chip<kernel, kThreads>(p, ctx, attributed ? &a : nullptr, y, dy, dx, s.outer,
                                           s.dim, s.inner, p.parts);
 }
@@ -586,13 +589,15 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
 template <class T>
 bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchContext& ctx,
                           SplitRowLimits* limits) {
-  if (p.tier != SoftmaxTier::kClusterRow && p.tier != SoftmaxTier::kGridRow) return false;
+  const bool clustered = p.tier == SoftmaxTier::kClusterRow ||
+                         (p.tier == SoftmaxTier::kColumnTileReread && p.cluster > 1);
+  if (!clustered && p.tier != SoftmaxTier::kGridRow) return false;
   if (err != cudaErrorCooperativeLaunchTooLarge && err != cudaErrorInvalidClusterSize &&
       err != cudaErrorLaunchOutOfResources) {
     return false;
   }
   (void)cudaGetLastError();
-  if (p.tier == SoftmaxTier::kClusterRow) {
+  if (clustered) {
     limits->max_cluster = p.cluster > kPortableClusterBlocks ? kPortableClusterBlocks : 0;
   } else {
     limits->cooperative = false;

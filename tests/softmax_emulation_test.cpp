@@ -159,6 +159,7 @@ void note(const SoftmaxPlan& p, bool backward) {
   std::string key = cuact::detail::softmax_tier_name(p.tier);
   key += backward ? " backward" : " forward";
   if (p.row_edges) key += " edges";
+  if (p.tier == SoftmaxTier::kColumnTileReread && p.cluster > 1) key += " cluster";
   reached().insert(key);
 }
 
@@ -254,7 +255,9 @@ void expect_reached(std::initializer_list<const char*> tiers) {
   for (const char* tier : tiers) {
     for (const char* dir : {" forward", " backward"}) {
       const std::string key = std::string(tier) + dir;
-      EXPECT_TRUE(reached().count(key) || reached().count(key + " edges")) << key << " not reached";
+      EXPECT_TRUE(reached().count(key) || reached().count(key + " edges") ||
+                  reached().count(key + " cluster"))
+          << key << " not reached";
     }
   }
 }
@@ -269,8 +272,8 @@ TYPED_TEST_SUITE(SoftmaxEmulation, DTypes);
 
 // Warp rows of every lane count (16-byte loads around a scalar head and tail where misaligned
 // rows are long enough), block registers, rows staged in one block's shared memory, clusters of
-// 2 to 8 blocks (by dtype and direction), and middle axes in column tiles, tiles read twice, and
-// a thread per column.
+// 2 to 8 blocks (by dtype and direction), and middle axes in column tiles, tiles read twice (few
+// of them over clusters), and a thread per column.
 TYPED_TEST(SoftmaxEmulation, HopperLikeDevice) {
   check_all<TypeParam>(kHopper, {{5, 1, 1},
                                  {9, 7, 1},
@@ -287,12 +290,15 @@ TYPED_TEST(SoftmaxEmulation, HopperLikeDevice) {
                                  {2, 50, 1024},
                                  {2, 1500, 64},
                                  {1, 40000, 3},
+                                 {2, 20000, 3},
                                  {2, 6000, 64},
                                  {600, 4, 4}});
   expect_reached({"warp_row", "block_regs", "smem_row", "cluster_row", "column_tile",
                   "column_tile_reread", "column"});
-  for (const char* edges : {"warp_row forward edges", "warp_row backward edges",
-                            "block_regs forward edges", "block_regs backward edges"}) {
+  for (const char* edges :
+       {"warp_row forward edges", "warp_row backward edges", "block_regs forward edges",
+        "block_regs backward edges", "column_tile_reread forward cluster",
+        "column_tile_reread backward cluster"}) {
     EXPECT_TRUE(reached().count(edges)) << edges << " not reached";
   }
 }

@@ -165,11 +165,12 @@ std::vector<SoftmaxShape> last_axis_shapes() {
 
 std::vector<SoftmaxShape> middle_axis_shapes() {
   // Column tiles (scalar and 16-byte, one or many thread rows, several tiles across, a last tile
-  // narrower than the others), tiles too tall to stage, read twice (1 x 40000 x 3, 2 x 6000 x 64),
-  // and a thread per column (tiny tiles).
+  // narrower than the others), tiles too tall to stage, read twice (1 x 40000 x 3, 2 x 6000 x 64,
+  // 2 x 20000 x 3: few tiles, so over clusters where the GPU launches them), and a thread per
+  // column (tiny tiles).
   return {{3, 17, 2},   {2, 33, 3},    {5, 100, 7},   {2, 50, 1024}, {1, 1, 1024},
           {4, 1000, 3}, {2, 5, 1},     {16, 4, 1000}, {3, 16, 2048}, {2, 1500, 64},
-          {2, 7, 1032}, {1, 40000, 3}, {2, 6000, 64}};
+          {2, 7, 1032}, {1, 40000, 3}, {2, 6000, 64}, {2, 20000, 3}};
 }
 
 TYPED_TEST(SoftmaxGpu, ForwardLastAxis) {
@@ -415,9 +416,16 @@ TEST_F(SoftmaxGpuRuntime, KernelInfoReportsThePlan) {
         cuact::detail::plan_softmax(e.shape.outer, e.shape.dim, e.shape.inner, sms, optin, elem,
                                     e.backward, 16 / elem, 0, false, 16 / elem);
     EXPECT_STREQ(cuact::detail::softmax_tier_name(p.tier), e.tier);
-    EXPECT_EQ(info.grid_blocks, p.grid);
     EXPECT_EQ(info.block_threads, p.block);
-    EXPECT_EQ(info.dynamic_smem_bytes, p.smem_bytes);
+    if (info.cluster_blocks > 1) {  // a re-read column tile split over a cluster (Hopper)
+      EXPECT_STREQ(info.tier, "column_tile_reread");
+      EXPECT_EQ(info.blocks_per_row, info.cluster_blocks);
+      EXPECT_EQ(info.grid_blocks, p.grid * info.cluster_blocks);
+      EXPECT_GT(info.dynamic_smem_bytes, p.smem_bytes);
+    } else {
+      EXPECT_EQ(info.grid_blocks, p.grid);
+      EXPECT_EQ(info.dynamic_smem_bytes, p.smem_bytes);
+    }
   }
   // One long row: spread over several blocks (a cluster or the grid tier) where the GPU launches
   // them, else one block reading twice.

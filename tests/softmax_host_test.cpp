@@ -303,6 +303,23 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   EXPECT_EQ(p.grid, 2 * 64);
   EXPECT_EQ(plan_softmax(2, 1700, 1024, 132, kHopperOptin, 4, true, 4).tier,
             SoftmaxTier::kColumnTile);
+  // Few tall tiles where clusters launch: each tile's dim indices over 8 blocks (at most 8),
+  // their (max, excess) pairs exchanged through two slots of 4 columns.
+  p = plan_softmax(2, 20000, 3, 132, kHopperOptin, 4, false, 1, 16, true);
+  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTileReread);
+  EXPECT_EQ(p.cluster, 8);
+  EXPECT_EQ(p.parts, 8);
+  EXPECT_EQ(p.grid, 16);
+  EXPECT_EQ(p.smem_bytes, 8 * 4 * 16 + 2 * 4 * 16);
+  // ... while SMs stay idle (40 tiles: clusters of 4; 128 tiles: 2) and each block keeps 8 rounds
+  // of its 64 thread rows (1 x 3000 x 16 backward: 375 dim indices a block would be too few),
+  // never for tiles that stage, nor without clusters.
+  EXPECT_EQ(plan_softmax(40, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true).cluster, 4);
+  EXPECT_EQ(plan_softmax(2, 2100, 1024, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 2);
+  EXPECT_EQ(plan_softmax(1, 3000, 16, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 4);
+  EXPECT_EQ(plan_softmax(200, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true).cluster, 1);
+  EXPECT_EQ(plan_softmax(2, 1700, 1024, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 1);
+  EXPECT_EQ(plan_softmax(2, 20000, 3, 132, kHopperOptin, 4, false, 1, 0, true).cluster, 1);
   // Without shared memory: a thread per column.
   EXPECT_EQ(plan_softmax(64, 16, 262144, 132, 0, 4).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(2, 20000, 3, 132, 0, 4).tier, SoftmaxTier::kColumn);
@@ -315,19 +332,31 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
     for (bool backward : {false, true}) {
       for (int64_t dim = 1; dim < 200000; dim = dim * 3 / 2 + 1) {
         for (int64_t inner : {2, 5, 64, 1000, 1 << 20}) {
-          const auto q = plan_softmax(3, dim, inner, 132, kHopperOptin, elem, backward, 1);
-          const auto tile = column_tile_for(dim, inner, 1, elem);
-          if (q.tier == SoftmaxTier::kColumnTile) {
-            EXPECT_EQ(q.smem_bytes, column_tile_smem(tile, dim, elem, backward));
-          } else if (q.tier == SoftmaxTier::kColumnTileReread) {
-            EXPECT_GT(column_tile_smem(tile, dim, elem, backward) +
-                          cuact::detail::kSoftmaxStaticSmemReserve,
-                      kHopperOptin);
-            EXPECT_EQ(q.smem_bytes, cuact::detail::column_partials_smem(tile, elem, backward));
-          } else {
-            continue;
+          for (int max_cluster : {0, 8, 16}) {
+            const auto q = plan_softmax(3, dim, inner, 132, kHopperOptin, elem, backward, 1,
+                                        max_cluster, true);
+            const auto tile = column_tile_for(dim, inner, 1, elem);
+            if (q.tier == SoftmaxTier::kColumnTile) {
+              EXPECT_EQ(q.smem_bytes, column_tile_smem(tile, dim, elem, backward));
+              EXPECT_EQ(q.cluster, 1);
+            } else if (q.tier == SoftmaxTier::kColumnTileReread) {
+              EXPECT_GT(column_tile_smem(tile, dim, elem, backward) +
+                            cuact::detail::kSoftmaxStaticSmemReserve,
+                        kHopperOptin);
+              const int64_t exchange =
+                  q.cluster > 1 ? 2 * int64_t{tile.cols()} *
+                                      cuact::detail::softmax_column_partial_bytes(elem, backward)
+                                : 0;
+              EXPECT_EQ(q.smem_bytes,
+                        cuact::detail::column_partials_smem(tile, elem, backward) + exchange);
+              EXPECT_LE(q.cluster, max_cluster > 8 ? 8 : std::max(max_cluster, 1));
+              EXPECT_EQ(q.parts, q.cluster);
+              EXPECT_EQ(q.grid % q.cluster, 0);
+            } else {
+              continue;
+            }
+            EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
           }
-          EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
         }
       }
     }
