@@ -1053,6 +1053,7 @@ struct ColumnTileBlock {
   int64_t hi;
 };
 __device__ __forceinline__ ColumnTileBlock column_tile_block(int64_t dim, int parts) {
+  if (parts == 1) return {blockIdx.x, gridDim.x, 0, dim};  // any dim (row_slice is 32-bit)
   const int rank = static_cast<int>(blockIdx.x % parts);
   const RowSlice slice = row_slice(dim, parts, rank);
   return {blockIdx.x / parts, gridDim.x / parts, slice.first, int64_t{slice.first} + slice.count};

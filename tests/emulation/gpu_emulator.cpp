@@ -360,11 +360,11 @@ std::string run(const Launch& launch) {
           ready_cv.wait(lock, [&] { return ready == launch.together; });
         }
         const std::string e = run_block(launch, first + rank, &group, rank);
-        group.finish(!e.empty());
-        if (!e.empty()) {
+        if (!e.empty()) {  // the cause first, before the group's other blocks report the break
           std::lock_guard<std::mutex> lock(error_mutex);
           if (error.empty()) error = e;
         }
+        group.finish(!e.empty());
       });
     }
     for (std::thread& t : blocks)
