@@ -1555,7 +1555,8 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
                                      column_partials_smem(tile, sizeof(T), true));
   const int g = threadIdx.x % tile.groups, rows = tile.rows();
   const int64_t tiles = outer * tile.tiles_across(inner);
-  const ColumnTileBlock b = column_tile_block(dim, parts);
+  // Staged tiles are never split (plan_softmax): a constant 1 folds the slice away.
+  const ColumnTileBlock b = column_tile_block(dim, kStaged ? 1 : parts);
   int slot = 0;
   for (int64_t tile_id = b.first_tile; tile_id < tiles; tile_id += b.tile_step) {
     const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
@@ -1580,7 +1581,7 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
       }
     }
     combine_columns(total, partials, tile, SumOf{});
-    if (parts > 1) combine_cluster_columns(total, exchange, slot, tile, SumOf{});
+    if (!kStaged && parts > 1) combine_cluster_columns(total, exchange, slot, tile, SumOf{});
     if (!at.live) continue;
     constexpr int kRound = kStaged ? 1 : kUnroll;  // shared memory: one chunk at a time
     for (int64_t d0 = b.lo + at.first_dim; d0 < b.hi; d0 += int64_t{rows} * kRound) {
@@ -1604,7 +1605,7 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
       }
     }
   }
-  leave_column_cluster(parts);
+  leave_column_cluster(kStaged ? 1 : parts);
 }
 
 template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>

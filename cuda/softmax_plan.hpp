@@ -241,14 +241,20 @@ struct RowPart {
   int count = 0;
   int64_t edge = -1;
 };
+//! The edge element thread t takes, as an index into the row (-1: none): head element t of the
+//! first part (threads 0..), tail element t - 32 of the last part (threads 32..).
+CUACT_PLAN_HD inline constexpr int64_t row_edge(const RowSegment& rs, int vec, bool first_part,
+                                                bool last_part, int t) {
+  if (first_part && t < rs.head) return t;
+  if (last_part && t >= 32 && t < 32 + rs.tail) return rs.head + rs.body * vec + t - 32;
+  return -1;
+}
 CUACT_PLAN_HD inline constexpr RowPart row_part(int64_t row, int64_t dim, int base, int vec,
                                                 int parts, int part, int t) {
   const RowSegment rs = row_segment(row * dim, dim, base, vec);
   const RowSlice slice = row_slice(rs.body, parts, part);
-  int64_t edge = -1;
-  if (part == 0 && t < rs.head) edge = t;
-  if (part == parts - 1 && t >= 32 && t < 32 + rs.tail) edge = rs.head + rs.body * vec + t - 32;
-  return RowPart{row * dim + rs.head + int64_t{slice.first} * vec, slice.count, edge};
+  return RowPart{row * dim + rs.head + int64_t{slice.first} * vec, slice.count,
+                 row_edge(rs, vec, part == 0, part == parts - 1, t)};
 }
 
 //! kBlockRow's rows, which have no length limit: row_part of one part with a 64-bit chunk count
@@ -261,10 +267,7 @@ struct RowSpan {
 CUACT_PLAN_HD inline constexpr RowSpan row_span(int64_t row, int64_t dim, int base, int vec,
                                                 int t) {
   const RowSegment rs = row_segment(row * dim, dim, base, vec);
-  int64_t edge = -1;
-  if (t < rs.head) edge = t;
-  if (t >= 32 && t < 32 + rs.tail) edge = rs.head + rs.body * vec + t - 32;
-  return RowSpan{row * dim + rs.head, rs.body, edge};
+  return RowSpan{row * dim + rs.head, rs.body, row_edge(rs, vec, true, true, t)};
 }
 
 //! The register tiers (kWarpRow, kBlockRegs) split rows by row_segment too, so that 16-byte loads

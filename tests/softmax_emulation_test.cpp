@@ -169,10 +169,8 @@ template <class T>
 void check_forward(const Device& dev, const SoftmaxShape& s, SoftmaxKind kind, bool in_place,
                    bool safe, int64_t shift, int64_t out_shift = -1) {
   SCOPED_TRACE(::testing::Message()
-               << dev.name << ": " << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
-               << " (" << s.outer << ", " << s.dim << ", " << s.inner << ")"
-               << (in_place ? " in place" : "") << (safe ? " safe" : "")
-               << (shift ? " misaligned" : "") << (out_shift >= 0 ? " output apart" : ""));
+               << dev.name << ": " << cuact_test::describe_forward(s, kind, in_place, safe, shift)
+               << (out_shift >= 0 ? " output apart" : ""));
   const int64_t n = s.outer * s.dim * s.inner;
   const std::vector<T> x = make_input<T>(s, 7 + n);
   HostTensor<T> a(n, shift), b(n, out_shift >= 0 ? out_shift : shift);
@@ -199,12 +197,7 @@ template <class T>
 void check_backward(const Device& dev, const SoftmaxShape& s, SoftmaxKind kind, int in_place,
                     int64_t shift) {
   SCOPED_TRACE(::testing::Message()
-               << dev.name << ": " << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax")
-               << " backward (" << s.outer << ", " << s.dim << ", " << s.inner << ")"
-               << (in_place == 1   ? " dx == dy"
-                   : in_place == 2 ? " dx == y"
-                                   : "")
-               << (shift ? " misaligned" : ""));
+               << dev.name << ": " << cuact_test::describe_backward(s, kind, in_place, shift));
   const int64_t n = s.outer * s.dim * s.inner;
   const auto [y, dy] = make_backward_input<T>(s, kind);
   HostTensor<T> yb(n, shift), dyb(n, shift), dxb(n, shift);

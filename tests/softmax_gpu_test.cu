@@ -86,10 +86,7 @@ class SoftmaxGpu : public ::testing::Test {
 
   void check_forward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place, bool safe,
                      int64_t shift = 0) {
-    SCOPED_TRACE(::testing::Message()
-                 << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax") << " (" << s.outer
-                 << ", " << s.dim << ", " << s.inner << ")" << (in_place ? " in place" : "")
-                 << (safe ? " safe" : "") << (shift ? " misaligned" : ""));
+    SCOPED_TRACE(cuact_test::describe_forward(s, kind, in_place, safe, shift));
     const int64_t n = s.outer * s.dim * s.inner;
     const std::vector<T> x = make_input<T>(s, 7 + n);
     Guarded<T> dx_(n, shift), dy_(n, shift);
@@ -109,13 +106,7 @@ class SoftmaxGpu : public ::testing::Test {
 
   //! in_place: 0 dx separate, 1 dx == dy, 2 dx == y.
   void check_backward(const SoftmaxShape& s, SoftmaxKind kind, int in_place, int64_t shift = 0) {
-    SCOPED_TRACE(::testing::Message()
-                 << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax") << " backward ("
-                 << s.outer << ", " << s.dim << ", " << s.inner << ")"
-                 << (in_place == 1   ? " dx == dy"
-                     : in_place == 2 ? " dx == y"
-                                     : "")
-                 << (shift ? " misaligned" : ""));
+    SCOPED_TRACE(cuact_test::describe_backward(s, kind, in_place, shift));
     const int64_t n = s.outer * s.dim * s.inner;
     const auto [y, dy] = make_backward_input<T>(s, kind);
     Guarded<T> yb(n, shift), dyb(n, shift), dxb(n, shift);

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <sstream>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -153,6 +155,29 @@ void verify_forward(const SoftmaxShape& s, SoftmaxKind kind, bool safe, const st
   }
   EXPECT_EQ(c.failures, 0) << c.failures << " of " << c.checked << " beyond the bound\n"
                            << c.first.str();
+}
+
+//! What a forward case is, for SCOPED_TRACE: "softmax (outer, dim, inner) in place ...".
+inline std::string describe_forward(const SoftmaxShape& s, SoftmaxKind kind, bool in_place,
+                                    bool safe, int64_t shift) {
+  std::ostringstream o;
+  o << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax") << " (" << s.outer << ", "
+    << s.dim << ", " << s.inner << ")" << (in_place ? " in place" : "") << (safe ? " safe" : "")
+    << (shift ? " misaligned" : "");
+  return o.str();
+}
+
+//! What a backward case is; in_place: 0 dx separate, 1 dx == dy, 2 dx == y.
+inline std::string describe_backward(const SoftmaxShape& s, SoftmaxKind kind, int in_place,
+                                     int64_t shift) {
+  std::ostringstream o;
+  o << (kind == SoftmaxKind::kSoftmax ? "softmax" : "log_softmax") << " backward (" << s.outer
+    << ", " << s.dim << ", " << s.inner << ")"
+    << (in_place == 1   ? " dx == dy"
+        : in_place == 2 ? " dx == y"
+                        : "")
+    << (shift ? " misaligned" : "");
+  return o.str();
 }
 
 //! Backward inputs: y real (rounded) softmax or log_softmax outputs of rows uniform in [-8, 8),
