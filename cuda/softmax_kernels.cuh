@@ -322,12 +322,19 @@ __device__ __forceinline__ int elements_past_16_bytes(const T* p) {
   return static_cast<int>(reinterpret_cast<uintptr_t>(p) % 16 / sizeof(T));
 }
 
+// The CPU emulation (tests/emulation/gpu_emulator.hpp) checks every 16-byte access here; a
+// device faults on a misaligned one by itself.
+#if !defined(CUACT_EMULATION_CHECK_ALIGNED_16)
+#define CUACT_EMULATION_CHECK_ALIGNED_16(p, what) ((void)0)
+#endif
+
 //! kVec consecutive row elements from `p` (16-byte aligned when kVec > 1); plain loads, not
 //! ld.global.nc: the output may alias the input (in place).
 template <int kVec, class T>
 __device__ __forceinline__ void load_chunk(const T* p, T (&v)[kVec]) {
   if constexpr (kVec > 1) {
     static_assert(kVec * sizeof(T) == 16, "16-byte chunks");
+    CUACT_EMULATION_CHECK_ALIGNED_16(p, "load");
     const uint4 bits = *reinterpret_cast<const uint4*>(p);
     __builtin_memcpy(v, &bits, 16);
   } else {
@@ -338,6 +345,7 @@ __device__ __forceinline__ void load_chunk(const T* p, T (&v)[kVec]) {
 template <int kVec, class T>
 __device__ __forceinline__ void store_chunk(T* p, const T (&v)[kVec]) {
   if constexpr (kVec > 1) {
+    CUACT_EMULATION_CHECK_ALIGNED_16(p, "store");
     uint4 bits;
     __builtin_memcpy(&bits, v, 16);
     *reinterpret_cast<uint4*>(p) = bits;
@@ -1059,18 +1067,21 @@ __device__ __forceinline__ ColumnTileBlock column_tile_block(int64_t dim, int pa
   return {blockIdx.x / parts, gridDim.x / parts, slice.first, int64_t{slice.first} + slice.count};
 }
 
-//! The column values of a tile whose dim indices a cluster's blocks share (kColumnTileReread with
+//! The column values of a tile whose dim indices a cluster's blocks share (column tiles with
 //! parts > 1): each block's per-column values (combined inside the block, so thread row 0 holds
-//! them) go to `exchange` (two slots of tile.cols() values, by tile parity, as
-//! forward_cluster_rows' partials: one cluster barrier per exchange), and every thread combines
-//! its columns' values of every block in rank order, so all blocks get bitwise the same totals.
+//! them) go to `exchange` (two slots of tile.cols() column partials of `partial_bytes` each, used
+//! in turn, as forward_cluster_rows' partials: one cluster barrier per exchange; a slot is written
+//! again only after the next exchange's barrier, which every block reaches after reading it), and
+//! every thread combines its columns' values of every block in rank order, so all blocks get
+//! bitwise the same totals.
 template <int kVec, class P, class Op>
-__device__ __forceinline__ void combine_cluster_columns(P (&values)[kVec], P* exchange, int& slot,
+__device__ __forceinline__ void combine_cluster_columns(P (&values)[kVec], unsigned char* exchange,
+                                                        int partial_bytes, int& slot,
                                                         const ColumnTile& tile, Op op) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(CUACT_SOFTMAX_EMULATION)
   namespace cg = cooperative_groups;
   const cg::cluster_group cluster = cg::this_cluster();
-  P* mine = exchange + slot * tile.cols();
+  P* mine = reinterpret_cast<P*>(exchange + slot * tile.cols() * partial_bytes);
   const int g = threadIdx.x % tile.groups;
   if (static_cast<int>(threadIdx.x) < tile.groups) {
 #pragma unroll
@@ -1103,46 +1114,54 @@ __device__ __forceinline__ void leave_column_cluster(int parts) {
 //! kColumnTile forward: one read of each tile into shared memory (kUnroll 16-byte loads in
 //! flight per thread, each warp reading whole 32-byte sectors of consecutive dim rows), the
 //! column maxima, the sums below them, then the outputs from the staged tile. Each thread reads
-//! back only the chunks it staged (chunk (d, g) at staged[(d groups + g) kVec]).
+//! back only the chunks it staged (chunk (d, g) at staged[((d - lo) groups + g) kVec]). When
+//! `parts` blocks (a cluster) share each tile, each stages its slice [lo, hi) of the dim indices
+//! and the column maxima and sums combine across them (combine_cluster_columns).
 template <class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t outer, int64_t dim,
-                                                     int64_t inner, bool safe) {
+                                                     int64_t inner, bool safe, int parts) {
   using A = softmax_acc_t<T>;
   using V = softmax_val_t<T>;
   constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
-  static_assert(sizeof(BelowCount<A>) <= softmax_column_partial_bytes(sizeof(T), false) &&
-                    sizeof(V) <= softmax_column_partial_bytes(sizeof(T), false),
+  constexpr int kPartialBytes = softmax_column_partial_bytes(sizeof(T), false);
+  static_assert(sizeof(BelowCount<A>) <= kPartialBytes && sizeof(V) <= kPartialBytes,
                 "column partials outgrow the planned shared memory");
   const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   T* staged = reinterpret_cast<T*>(softmax_smem);
-  unsigned char* partials = softmax_smem + tile.tile_bytes(dim, sizeof(T));
+  unsigned char* partials =
+      softmax_smem + tile.tile_bytes(column_slice_rows(dim, parts), sizeof(T));
+  unsigned char* exchange = partials + column_partials_smem(tile, sizeof(T), false);
   const int g = threadIdx.x % tile.groups, rows = tile.rows();
   const int64_t tiles = outer * tile.tiles_across(inner);
-  for (int64_t tile_id = blockIdx.x; tile_id < tiles; tile_id += gridDim.x) {
+  const ColumnTileBlock b = column_tile_block(dim, parts);
+  int slot = 0;
+  for (int64_t tile_id = b.first_tile; tile_id < tiles; tile_id += b.tile_step) {
     const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
     V max[kVec];
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
       max[i] = -static_cast<V>(HUGE_VAL);
-    for (int64_t d0 = at.live ? at.first_dim : dim; d0 < dim; d0 += int64_t{rows} * kUnroll) {
+    for (int64_t d0 = at.live ? b.lo + at.first_dim : b.hi; d0 < b.hi;
+         d0 += int64_t{rows} * kUnroll) {
       T v[kUnroll][kVec];
-      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, dim, inner, v);
+      load_column_round<kUnroll, kVec>(x + at.offset, d0, rows, b.hi, inner, v);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
-        if (d >= dim) continue;
-        store_chunk<kVec>(staged + (d * tile.groups + g) * kVec, v[u]);
+        if (d >= b.hi) continue;
+        store_chunk<kVec>(staged + ((d - b.lo) * tile.groups + g) * kVec, v[u]);
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
           max[i] = nan_max(max[i], softmax_value(v[u][i]));
       }
     }
     combine_columns(max, reinterpret_cast<V*>(partials), tile, NanMax{});
+    if (parts > 1) combine_cluster_columns(max, exchange, kPartialBytes, slot, tile, NanMax{});
     LaneSum<T> sum[kVec];
-    for (int64_t d = at.live ? at.first_dim : dim; d < dim; d += rows) {
+    for (int64_t d = at.live ? b.lo + at.first_dim : b.hi; d < b.hi; d += rows) {
       T v[kVec];
-      load_chunk<kVec>(staged + (d * tile.groups + g) * kVec, v);
+      load_chunk<kVec>(staged + ((d - b.lo) * tile.groups + g) * kVec, v);
 #pragma unroll
       for (int i = 0; i < kVec; ++i)
         add_to_lane_sum<T>(sum[i], softmax_value(v[i]), max[i]);
@@ -1152,15 +1171,18 @@ __device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t o
     for (int i = 0; i < kVec; ++i)
       total[i] = {sum[i].total(), sum[i].at_max};
     combine_columns(total, reinterpret_cast<BelowCount<A>*>(partials), tile, SumBelowCount<A>{});
+    if (parts > 1) {
+      combine_cluster_columns(total, exchange, kPartialBytes, slot, tile, SumBelowCount<A>{});
+    }
     if (!at.live) continue;
     RegisterScale<T> r[kVec];
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
       r[i] = RegisterScale<T>(
           finish<kKind>(max_sum_from(A(max[i]), total[i].below, total[i].at_max), safe));
-    for (int64_t d = at.first_dim; d < dim; d += rows) {
+    for (int64_t d = b.lo + at.first_dim; d < b.hi; d += rows) {
       T v[kVec], out[kVec];
-      load_chunk<kVec>(staged + (d * tile.groups + g) * kVec, v);
+      load_chunk<kVec>(staged + ((d - b.lo) * tile.groups + g) * kVec, v);
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
         const V xv = softmax_value(v[i]);
@@ -1169,6 +1191,7 @@ __device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t o
       store_chunk<kVec>(y + at.offset + d * inner, out);
     }
   }
+  leave_column_cluster(parts);
 }
 
 //! kColumnTileReread forward: kColumnTile's thread map on tiles too tall to stage (a long dim):
@@ -1186,8 +1209,8 @@ __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t
   const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
   extern __shared__ __align__(16) unsigned char softmax_smem[];
   MaxSum<A>* partials = reinterpret_cast<MaxSum<A>*>(softmax_smem);
-  MaxSum<A>* exchange =
-      reinterpret_cast<MaxSum<A>*>(softmax_smem + column_partials_smem(tile, sizeof(T), false));
+  unsigned char* exchange = softmax_smem + column_partials_smem(tile, sizeof(T), false);
+  constexpr int kPartialBytes = softmax_column_partial_bytes(sizeof(T), false);
   const int rows = tile.rows();
   const int64_t tiles = outer * tile.tiles_across(inner);
   const ColumnTileBlock b = column_tile_block(dim, parts);
@@ -1211,7 +1234,9 @@ __device__ __forceinline__ void forward_column_rereads(const T* x, T* y, int64_t
       }
     }
     combine_columns(pair, partials, tile, CombineMaxSum<T>{});
-    if (parts > 1) combine_cluster_columns(pair, exchange, slot, tile, CombineMaxSum<T>{});
+    if (parts > 1) {
+      combine_cluster_columns(pair, exchange, kPartialBytes, slot, tile, CombineMaxSum<T>{});
+    }
     if (!at.live) continue;
     RegisterScale<T> r[kVec];
 #pragma unroll
@@ -1253,7 +1278,7 @@ __global__ void __launch_bounds__(kThreads, kSoftmaxMinBlocks<kThreads>)
   } else if constexpr (kTier == SoftmaxTier::kSmemRow) {
     forward_smem_rows<kThreads, Split, T, kKind>(x, y, outer, dim, safe);
   } else if constexpr (kTier == SoftmaxTier::kColumnTile) {
-    forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe);
+    forward_column_tiles<Split, T, kKind>(x, y, outer, dim, inner, safe, parts);
   } else if constexpr (kTier == SoftmaxTier::kColumnTileReread) {
     forward_column_rereads<Split, T, kKind>(x, y, outer, dim, inner, safe, parts);
   } else if constexpr (kTier == SoftmaxTier::kClusterRow) {
@@ -1535,28 +1560,28 @@ __device__ __forceinline__ void backward_grid_rows(const T* y, const T* dy, T* d
 //! kColumnTile backward (kStaged) and kColumnTileReread backward: the column sums from one read of
 //! y and dy (kUnroll chunks of each in flight), combined per column, then the outputs. kStaged:
 //! the tiles were staged on that read (dy's after y's, partials after both) and the outputs come
-//! from shared memory; else (tiles too tall to stage) from a second read, and when `parts` blocks
-//! (a cluster) share each tile's dim indices, the sums combined across them first
-//! (combine_cluster_columns).
+//! from shared memory; else (tiles too tall to stage) from a second read. When `parts` blocks (a
+//! cluster) share each tile, each takes its slice [lo, hi) of the dim indices (staged: the slice
+//! is what it stages) and the sums combine across them first (combine_cluster_columns).
 template <bool kStaged, class Split, class T, SoftmaxKind kKind>
 __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T* dx, int64_t outer,
                                                       int64_t dim, int64_t inner, int parts) {
   using A = softmax_acc_t<T>;
   constexpr int kVec = Split::kVec, kUnroll = Split::kUnroll;
-  static_assert(sizeof(A) <= softmax_column_partial_bytes(sizeof(T), true),
-                "column partials outgrow the planned shared memory");
+  constexpr int kPartialBytes = softmax_column_partial_bytes(sizeof(T), true);
+  static_assert(sizeof(A) <= kPartialBytes, "column partials outgrow the planned shared memory");
   const ColumnTile tile = column_tile_for(dim, inner, kVec, sizeof(T));
   extern __shared__ __align__(16) unsigned char softmax_smem[];
-  const int64_t tile_bytes = kStaged ? tile.tile_bytes(dim, sizeof(T)) : 0;
+  const int64_t tile_bytes =
+      kStaged ? tile.tile_bytes(column_slice_rows(dim, parts), sizeof(T)) : 0;
   T* staged_y = reinterpret_cast<T*>(softmax_smem);
   T* staged_dy = reinterpret_cast<T*>(softmax_smem + tile_bytes);
   A* partials = reinterpret_cast<A*>(softmax_smem + 2 * tile_bytes);
-  A* exchange = reinterpret_cast<A*>(softmax_smem + 2 * tile_bytes +
-                                     column_partials_smem(tile, sizeof(T), true));
+  unsigned char* exchange =
+      softmax_smem + 2 * tile_bytes + column_partials_smem(tile, sizeof(T), true);
   const int g = threadIdx.x % tile.groups, rows = tile.rows();
   const int64_t tiles = outer * tile.tiles_across(inner);
-  // Staged tiles are never split (plan_softmax): a constant 1 folds the slice away.
-  const ColumnTileBlock b = column_tile_block(dim, kStaged ? 1 : parts);
+  const ColumnTileBlock b = column_tile_block(dim, parts);
   int slot = 0;
   for (int64_t tile_id = b.first_tile; tile_id < tiles; tile_id += b.tile_step) {
     const ColumnTileThread at = column_tile_thread(tile, tile_id, dim, inner, threadIdx.x);
@@ -1581,7 +1606,7 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
       }
     }
     combine_columns(total, partials, tile, SumOf{});
-    if (!kStaged && parts > 1) combine_cluster_columns(total, exchange, slot, tile, SumOf{});
+    if (parts > 1) combine_cluster_columns(total, exchange, kPartialBytes, slot, tile, SumOf{});
     if (!at.live) continue;
     constexpr int kRound = kStaged ? 1 : kUnroll;  // shared memory: one chunk at a time
     for (int64_t d0 = b.lo + at.first_dim; d0 < b.hi; d0 += int64_t{rows} * kRound) {
@@ -1605,7 +1630,7 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
       }
     }
   }
-  leave_column_cluster(kStaged ? 1 : parts);
+  leave_column_cluster(parts);
 }
 
 template <SoftmaxTier kTier, int kThreads, class Split, class T, SoftmaxKind kKind>

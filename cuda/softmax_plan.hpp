@@ -33,12 +33,16 @@
 //!  - kColumnTile: middle axis (inner > 1) when a tile fits the opt-in shared memory: a
 //!    256-thread block per tile of one outer index, every dim index and a few consecutive inner
 //!    columns (ColumnTile), staged on chip on its one read (16-byte loads along inner when
-//!    aligned); column reductions through shuffles and shared memory.
-//!  - kColumnTileReread: the same tiles when they are too tall for shared memory (a long dim):
-//!    each thread folds its dim indices into online (max, sum) pairs on a first read, the pairs
-//!    combine per column as the tile's partials do, and a second read writes the outputs. Few
-//!    such tiles (fewer than the SMs) split their dim indices over a cluster of up to 8 blocks
-//!    (Hopper on), the blocks' column pairs combined through distributed shared memory.
+//!    aligned); column reductions through shuffles and shared memory. Where clusters launch
+//!    (Hopper on), a tile too tall for one block's shared memory is staged over a cluster of 2 to
+//!    16 blocks, each holding a slice of its dim indices (still read once), and few tiles (fewer
+//!    than the SMs) split their dim indices over a cluster of up to 8 blocks; the blocks' column
+//!    values combine through distributed shared memory.
+//!  - kColumnTileReread: the same tiles when they are too tall for shared memory, a cluster's
+//!    included (a long dim): each thread folds its dim indices into online (max, sum) pairs on a
+//!    first read, the pairs combine per column as the tile's partials do, and a second read
+//!    writes the outputs. Few such tiles split their dim indices over a cluster of up to 8
+//!    blocks, as staged ones do.
 //!  - kColumn: the middle axis otherwise (tiles with too few busy threads, or no shared memory):
 //!    one thread per (outer, inner) column, threads along inner so every access of a warp is
 //!    contiguous; reads each column twice.
@@ -90,8 +94,8 @@ struct SoftmaxPlan {
   int lanes = 0;     //!< kWarpRow: lanes per row, a power of two in [1, 32] (kBlockRegs: block)
   int vec = 1;       //!< row tiers, column tiles: elements per load (1, or 16 bytes' worth)
   int64_t smem_bytes = 0;  //!< on-chip row tiers, column tiles: dynamic shared memory per block
-  int cluster = 1;   //!< kClusterRow: blocks per cluster (one row per cluster); kColumnTileReread
-  int parts = 1;     //!< kGridRow: blocks per row; kColumnTileReread: blocks per tile (its cluster)
+  int cluster = 1;         //!< kClusterRow: blocks per cluster (one row per cluster); column tiles
+  int parts = 1;     //!< kGridRow: blocks per row; column tiles: blocks per tile (its cluster)
   int64_t grid = 1;  //!< blocks (a multiple of cluster)
   //! kWarpRow, kBlockRegs with vec > 1: rows not all 16-byte aligned (the tensors sit alike past
   //! a boundary): each row a scalar head, 16-byte loads and a scalar tail (register_row_edge).
@@ -153,7 +157,7 @@ struct ColumnTile {
   }
 };
 
-//! kColumnTileReread splits a tile's dim indices over a cluster only while each block keeps at
+//! Few column tiles split their dim indices over a cluster only while each block keeps at
 //! least this many rounds of the tile's thread rows (fewer: the exchange outweighs the work).
 inline constexpr int kSoftmaxMinColumnSliceRounds = 8;
 
@@ -192,12 +196,27 @@ CUACT_PLAN_HD inline constexpr int64_t column_partials_smem(const ColumnTile& t,
              : 0;
 }
 
-//! Dynamic shared memory of a column tile: the staged tile (two for backward), then the column
-//! partials.
+//! Shared memory of the two exchange slots through which the blocks of a cluster that share a
+//! tile's dim indices pass their per-column values (one slot: tile.cols() partials).
+CUACT_PLAN_HD inline constexpr int64_t column_exchange_smem(const ColumnTile& t, int elem_size,
+                                                            bool backward) {
+  return 2 * int64_t{t.cols()} * softmax_column_partial_bytes(elem_size, backward);
+}
+
+//! The most dim indices one of `parts` blocks sharing a tile takes (row_slice of dim).
+CUACT_PLAN_HD inline constexpr int64_t column_slice_rows(int64_t dim, int parts) {
+  return (dim + parts - 1) / parts;
+}
+
+//! Dynamic shared memory of a column tile whose dim indices `parts` blocks (a cluster) share: each
+//! block's staged slice of the tile (two tensors for backward), then the column partials, then
+//! (parts > 1) the exchange slots.
 CUACT_PLAN_HD inline constexpr int64_t column_tile_smem(const ColumnTile& t, int64_t dim,
-                                                        int elem_size, bool backward) {
-  return t.tile_bytes(dim, elem_size) * (backward ? 2 : 1) +
-         column_partials_smem(t, elem_size, backward);
+                                                        int elem_size, bool backward,
+                                                        int parts = 1) {
+  return t.tile_bytes(column_slice_rows(dim, parts), elem_size) * (backward ? 2 : 1) +
+         column_partials_smem(t, elem_size, backward) +
+         (parts > 1 ? column_exchange_smem(t, elem_size, backward) : 0);
 }
 
 //! The split-row tiers: the chunks [first, first + count) of part `part` of a row of `chunks`
@@ -351,37 +370,47 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
   if (inner > 1) {
     p.vec = vec > 1 && inner % vec == 0 ? vec : 1;
     const ColumnTile t = column_tile_for(dim, inner, p.vec, elem_size);
-    const int64_t smem = column_tile_smem(t, dim, elem_size, backward);
     // Threads of a tile with work: tiny tiles ((65536, 4, 4): 4 of 256) go a thread per column.
     const int64_t chunks_across = inner / p.vec;
     const int64_t busy =
         (dim < t.rows() ? dim : t.rows()) * (chunks_across < t.groups ? chunks_across : t.groups);
-    // Too tall for shared memory (a long dim): the same tile, read twice.
-    const bool staged = smem + kSoftmaxStaticSmemReserve <= smem_optin;
+    auto fits = [&](int64_t bytes) { return bytes + kSoftmaxStaticSmemReserve <= smem_optin; };
+    // Clusters split a tile's dim indices (row_slice: 32-bit).
+    const int most_parts = max_cluster > 1 && dim <= INT32_MAX ? max_cluster : 1;
+    // Staged, read once: in one block, or a tile too tall for one block's shared memory over the
+    // smallest cluster that holds it (as kClusterRow holds long rows), while each block's slice
+    // still fills its thread rows (a short axis of wide chunks on a device with little shared
+    // memory would leave blocks without dim indices: one block reading twice does better).
+    int staged_parts = 1;
+    while (staged_parts < most_parts &&
+           !fits(column_tile_smem(t, dim, elem_size, backward, staged_parts)))
+      staged_parts *= 2;
+    const bool staged = fits(column_tile_smem(t, dim, elem_size, backward, staged_parts)) &&
+                        (staged_parts == 1 || column_slice_rows(dim, staged_parts) >= t.rows());
+    // Else too tall for any cluster's shared memory: the same tile, read twice.
     const int64_t partials = column_partials_smem(t, elem_size, backward);
-    if (busy >= kColumnTileMinBusyThreads && smem_optin > 0 &&
-        (staged || partials + kSoftmaxStaticSmemReserve <= smem_optin)) {
+    const int64_t exchange = column_exchange_smem(t, elem_size, backward);
+    if (busy >= kColumnTileMinBusyThreads && smem_optin > 0 && (staged || fits(partials))) {
       p.tier = staged ? SoftmaxTier::kColumnTile : SoftmaxTier::kColumnTileReread;
       p.block = kColumnTileThreads;
-      p.smem_bytes = staged ? smem : partials;
       const int64_t tiles = outer * t.tiles_across(inner);
-      p.grid = capped(tiles);
-      // Few tall tiles (2 x 20000 x 3): each tile's dim indices split over a cluster while SMs
-      // stay idle and every block keeps kSoftmaxMinColumnSliceRounds rounds of its thread rows.
-      const int64_t exchange =
-          2 * int64_t{t.cols()} * softmax_column_partial_bytes(elem_size, backward);
-      int cluster = 1;
-      while (!staged && cluster < max_cluster && cluster < kSoftmaxFewRowsMaxCluster &&
-             tiles * cluster < sms && dim <= INT32_MAX &&
+      // Few tiles ((1, 3000, 8), (2, 20000, 3)): each tile's dim indices split over a cluster (a
+      // larger one) while SMs stay idle and every block keeps kSoftmaxMinColumnSliceRounds rounds
+      // of its thread rows, at most kSoftmaxFewRowsMaxCluster blocks as for few rows.
+      int cluster = staged ? staged_parts : 1;
+      auto smem_of = [&](int parts) {
+        return staged      ? column_tile_smem(t, dim, elem_size, backward, parts)
+               : parts > 1 ? partials + exchange
+                           : partials;
+      };
+      while (cluster < most_parts && cluster < kSoftmaxFewRowsMaxCluster && tiles * cluster < sms &&
              dim / (2 * cluster) >= int64_t{kSoftmaxMinColumnSliceRounds} * t.rows() &&
-             partials + exchange + kSoftmaxStaticSmemReserve <= smem_optin)
+             fits(smem_of(2 * cluster)))
         cluster *= 2;
-      if (cluster > 1) {
-        p.cluster = cluster;
-        p.parts = cluster;
-        p.smem_bytes = partials + exchange;
-        p.grid = capped(tiles * cluster) / cluster * cluster;
-      }
+      p.cluster = cluster;
+      p.parts = cluster;
+      p.smem_bytes = smem_of(cluster);
+      p.grid = capped(tiles * cluster) / cluster * cluster;
     } else {
       p.tier = SoftmaxTier::kColumn;
       p.vec = 1;

@@ -110,21 +110,24 @@ inline cudaLaunchAttribute cooperative_attribute() {
   return a;
 }
 
+//! Whether a tier is one of the column tiles (256-thread blocks, their dim indices split over a
+//! cluster when p.cluster > 1).
+inline constexpr bool is_column_tile(SoftmaxTier t) {
+  return t == SoftmaxTier::kColumnTile || t == SoftmaxTier::kColumnTileReread;
+}
+
 //! The tiers that stage in shared memory: kSmemRow, kClusterRow and kGridRow (1024 threads, the
-//! latter two with their launch attribute) and the column tiles (re-read tiles split over a
-//! cluster with theirs).
+//! latter two with their launch attribute) and the column tiles (split over a cluster with
+//! theirs).
 template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_forward_on_chip(const SoftmaxPlan& p, const T* x, T* y, const SoftmaxShape& s,
                                    bool safe, const LaunchContext& ctx) {
-  constexpr int kThreads =
-      kTier == SoftmaxTier::kColumnTile || kTier == SoftmaxTier::kColumnTileReread
-          ? kColumnTileThreads
-          : 1024;
+  constexpr int kThreads = is_column_tile(kTier) ? kColumnTileThreads : 1024;
   constexpr auto kernel = &softmax_forward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
       kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
   const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow ||
-                          (kTier == SoftmaxTier::kColumnTileReread && p.cluster > 1);
+                          (is_column_tile(kTier) && p.cluster > 1);
   return launch_on_chip<kernel, kThreads>(p, ctx, attributed ? &a : nullptr, x, y, s.outer, s.dim,
                                           s.inner, safe, p.parts);
 }
@@ -132,15 +135,12 @@ cudaError_t launch_forward_on_chip(const SoftmaxPlan& p, const T* x, T* y, const
 template <SoftmaxTier kTier, int kVec, class T, SoftmaxKind kKind>
 cudaError_t launch_backward_on_chip(const SoftmaxPlan& p, const T* y, const T* dy, T* dx,
                                     const SoftmaxShape& s, const LaunchContext& ctx) {
-  constexpr int kThreads =
-      kTier == SoftmaxTier::kColumnTile || kTier == SoftmaxTier::kColumnTileReread
-          ? kColumnTileThreads
-          : 1024;
+  constexpr int kThreads = is_column_tile(kTier) ? kColumnTileThreads : 1024;
   constexpr auto kernel = &softmax_backward_kernel<kTier, kThreads, ChunkSplit<kVec>, T, kKind>;
   const cudaLaunchAttribute a =
       kTier == SoftmaxTier::kGridRow ? cooperative_attribute() : cluster_attribute(p.cluster);
   const bool attributed = kTier == SoftmaxTier::kGridRow || kTier == SoftmaxTier::kClusterRow ||
-                          (kTier == SoftmaxTier::kColumnTileReread && p.cluster > 1);
+                          (is_column_tile(kTier) && p.cluster > 1);
   return launch_on_chip<kernel, kThreads>(p, ctx, attributed ? &a : nullptr, y, dy, dx, s.outer,
                                           s.dim, s.inner, p.parts);
 }
@@ -589,8 +589,8 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
 template <class T>
 bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchContext& ctx,
                           SplitRowLimits* limits) {
-  const bool clustered = p.tier == SoftmaxTier::kClusterRow ||
-                         (p.tier == SoftmaxTier::kColumnTileReread && p.cluster > 1);
+  const bool clustered =
+      p.tier == SoftmaxTier::kClusterRow || (is_column_tile(p.tier) && p.cluster > 1);
   if (!clustered && p.tier != SoftmaxTier::kGridRow) return false;
   if (err != cudaErrorCooperativeLaunchTooLarge && err != cudaErrorInvalidClusterSize &&
       err != cudaErrorLaunchOutOfResources) {

@@ -29,8 +29,9 @@
 #   GPU_CHECK_BENCH_ARGS        (none)                extra cuact-bench arguments, e.g. --quick
 #   GPU_CHECK_JOBS              2                     parallel build jobs for --build
 #   GPU_CHECK_CTEST_JOBS        8                     tests run in parallel (their CPU reference work dominates)
-#   GPU_CHECK_CTEST_EXCLUDE     SoftmaxEmulation      ctest -E: CPU-only suites CI runs anyway
-#                                                     (the kernels on the CPU emulation, ~50 s);
+#   GPU_CHECK_CTEST_EXCLUDE     SoftmaxEmulation|GpuEmulator
+#                                                     ctest -E: CPU-only suites CI runs anyway
+#                                                     (the kernels on the CPU emulation, ~60 s);
 #                                                     empty: run every test
 set -u
 
@@ -255,7 +256,7 @@ check() {
   gpu_info_step
 
   local exclude=()
-  local excluded="${GPU_CHECK_CTEST_EXCLUDE-SoftmaxEmulation}"
+  local excluded="${GPU_CHECK_CTEST_EXCLUDE-SoftmaxEmulation|GpuEmulator}"
   [[ -n $excluded ]] && exclude=(-E "$excluded")
   step ctest "$log_dir/ctest.log" tee \
     timeout -k 10 "${GPU_CHECK_CTEST_TIMEOUT:-180}" ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "${GPU_CHECK_CTEST_JOBS:-8}" "${exclude[@]}"

@@ -116,6 +116,9 @@ struct Device {
 constexpr Device kHopper{"hopper-like", 8, 227 * 1024, 16, true};
 constexpr Device kAmpere{"ampere-like", 8, 163 * 1024, 0, true};
 constexpr Device kNoSmem{"no opt-in shared memory", 8, 0, 0, false};
+//! Small clusters with little shared memory: column tiles too tall for a cluster (read twice) at
+//! sizes the emulation runs quickly.
+constexpr Device kSmallSmem{"4-block clusters, 16 KB shared memory", 8, 16 * 1024, 4, true};
 
 constexpr int64_t kGuard = 48;  // elements each side
 constexpr unsigned char kPoison = 0x5A;
@@ -159,7 +162,10 @@ void note(const SoftmaxPlan& p, bool backward) {
   std::string key = cuact::detail::softmax_tier_name(p.tier);
   key += backward ? " backward" : " forward";
   if (p.row_edges) key += " edges";
-  if (p.tier == SoftmaxTier::kColumnTileReread && p.cluster > 1) key += " cluster";
+  if (p.cluster > 1 &&
+      (p.tier == SoftmaxTier::kColumnTile || p.tier == SoftmaxTier::kColumnTileReread)) {
+    key += " cluster";
+  }
   reached().insert(key);
 }
 
@@ -265,8 +271,8 @@ TYPED_TEST_SUITE(SoftmaxEmulation, DTypes);
 
 // Warp rows of every lane count (16-byte loads around a scalar head and tail where misaligned
 // rows are long enough), block registers, rows staged in one block's shared memory, clusters of
-// 2 to 8 blocks (by dtype and direction), and middle axes in column tiles, tiles read twice (few
-// of them over clusters), and a thread per column.
+// 2 to 8 blocks (by dtype and direction), and middle axes in column tiles (tall or few ones
+// staged over clusters of 2 to 16 blocks), tiles read twice, and a thread per column.
 TYPED_TEST(SoftmaxEmulation, HopperLikeDevice) {
   check_all<TypeParam>(kHopper, {{5, 1, 1},
                                  {9, 7, 1},
@@ -286,13 +292,24 @@ TYPED_TEST(SoftmaxEmulation, HopperLikeDevice) {
                                  {2, 20000, 3},
                                  {2, 6000, 64},
                                  {600, 4, 4}});
-  expect_reached({"warp_row", "block_regs", "smem_row", "cluster_row", "column_tile",
-                  "column_tile_reread", "column"});
+  expect_reached({"warp_row", "block_regs", "smem_row", "cluster_row", "column_tile", "column"});
   for (const char* edges :
        {"warp_row forward edges", "warp_row backward edges", "block_regs forward edges",
-        "block_regs backward edges", "column_tile_reread forward cluster",
-        "column_tile_reread backward cluster"}) {
+        "block_regs backward edges", "column_tile forward", "column_tile backward",
+        "column_tile forward cluster", "column_tile backward cluster"}) {
     EXPECT_TRUE(reached().count(edges)) << edges << " not reached";
+  }
+}
+
+// Middle axes on a device whose clusters hold less: tiles too tall for any cluster read twice, in
+// one block each (8 tiles for 8 SMs) or, few of them, split over a cluster (scalar and 16-byte
+// loads).
+TYPED_TEST(SoftmaxEmulation, ClustersWithLittleSharedMemory) {
+  check_all<TypeParam>(kSmallSmem, {{8, 8000, 3}, {2, 8000, 3}, {2, 4000, 16}});
+  for (const char* key :
+       {"column_tile_reread forward", "column_tile_reread backward",
+        "column_tile_reread forward cluster", "column_tile_reread backward cluster"}) {
+    EXPECT_TRUE(reached().count(key)) << key << " not reached";
   }
 }
 

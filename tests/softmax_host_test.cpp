@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -253,9 +254,10 @@ TEST(SoftmaxPlanTest, TiersOnBothSidesOfEachThreshold) {
   EXPECT_EQ(plan_softmax(int64_t{1} << 30, 32, 1, 132).grid, 132 * 8 * 64);
 }
 
-// Middle axis: a column tile staged in shared memory when it fits the opt-in limit, else the same
-// tile read twice (its partials on chip), else (tiny tiles, no shared memory) a thread per column;
-// 16-byte loads when inner keeps every dim row aligned.
+// Middle axis: a column tile staged in shared memory when it fits the opt-in limit (one block's,
+// or where clusters launch a cluster's, and few tiles over clusters), else the same tile read
+// twice (its partials on chip), else (tiny tiles, no shared memory) a thread per column; 16-byte
+// loads when inner keeps every dim row aligned.
 TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   using cuact::detail::column_tile_for;
   using cuact::detail::column_tile_smem;
@@ -303,23 +305,49 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   EXPECT_EQ(p.grid, 2 * 64);
   EXPECT_EQ(plan_softmax(2, 1700, 1024, 132, kHopperOptin, 4, true, 4).tier,
             SoftmaxTier::kColumnTile);
-  // Few tall tiles where clusters launch: each tile's dim indices over 8 blocks (at most 8),
-  // their (max, excess) pairs exchanged through two slots of 4 columns.
-  p = plan_softmax(2, 20000, 3, 132, kHopperOptin, 4, false, 1, 16, true);
-  EXPECT_EQ(p.tier, SoftmaxTier::kColumnTileReread);
-  EXPECT_EQ(p.cluster, 8);
-  EXPECT_EQ(p.parts, 8);
-  EXPECT_EQ(p.grid, 16);
-  EXPECT_EQ(p.smem_bytes, 8 * 4 * 16 + 2 * 4 * 16);
+  // A column-tile plan split over `cluster` blocks (parts: the same), its grid and shared memory.
+  auto expect_split = [](const cuact::detail::SoftmaxPlan& q, SoftmaxTier tier, int cluster,
+                         int64_t grid, int64_t smem) {
+    EXPECT_EQ(q.tier, tier);
+    EXPECT_EQ(q.cluster, cluster);
+    EXPECT_EQ(q.parts, cluster);
+    EXPECT_EQ(q.grid, grid);
+    EXPECT_EQ(q.smem_bytes, smem);
+  };
+  constexpr SoftmaxTier kStaged = SoftmaxTier::kColumnTile;
+  // Where clusters launch, tiles too tall for one block stage over the smallest cluster that
+  // holds them: 200 x 20000 x 3 (320 KB a tile) over two blocks of 160 KB, 256 x 10000 x 64
+  // (640 KB) over four; the slice (the most dim indices a block takes), then the partials, then
+  // two exchange slots of 4 (16) columns.
+  expect_split(plan_softmax(200, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true), kStaged, 2,
+               400, 10000 * 4 * 4 + 8 * 4 * 16 + 2 * 4 * 16);
+  expect_split(plan_softmax(256, 10000, 64, 132, kHopperOptin, 4, false, 4, 16, true), kStaged, 4,
+               256 * 4 * 4, 2500 * 16 * 4 + 8 * 16 * 16 + 2 * 16 * 16);
+  // Up to 16 blocks where the device places them (16-bit: 300000 dim rows of 8 bytes).
+  expect_split(plan_softmax(1, 300000, 3, 132, kHopperOptin, 2, false, 1, 16, true), kStaged, 16,
+               16, 18750 * 4 * 2 + 8 * 4 * 8 + 2 * 4 * 8);
+  // Few tiles that one block would stage spread over a cluster too (1 x 3000 x 8: 2 chunk
+  // columns x 128 thread rows, 2 blocks).
+  EXPECT_EQ(column_tile_for(3000, 8, 4, 4).groups, 2);
+  expect_split(plan_softmax(1, 3000, 8, 132, kHopperOptin, 4, false, 4, 8, true), kStaged, 2, 2,
+               1500 * 8 * 4 + 8 * 8 * 16 + 2 * 8 * 16);
+  // Few tall tiles: over 8 blocks (at most 8 for few tiles), staged (2 x 20000 x 3: 2500 dim
+  // rows a block) or, too tall for 16 blocks' shared memory (1 x 300000 x 3 float32), read twice,
+  // the (max, excess) pairs exchanged through two slots of 4 columns.
+  expect_split(plan_softmax(2, 20000, 3, 132, kHopperOptin, 4, false, 1, 16, true), kStaged, 8, 16,
+               2500 * 4 * 4 + 8 * 4 * 16 + 2 * 4 * 16);
+  expect_split(plan_softmax(1, 300000, 3, 132, kHopperOptin, 4, false, 1, 16, true),
+               SoftmaxTier::kColumnTileReread, 8, 8, 8 * 4 * 16 + 2 * 4 * 16);
   // ... while SMs stay idle (40 tiles: clusters of 4; 128 tiles: 2) and each block keeps 8 rounds
-  // of its 64 thread rows (1 x 3000 x 16 backward: 375 dim indices a block would be too few),
-  // never for tiles that stage, nor without clusters.
+  // of its 64 thread rows (1 x 3000 x 16 backward: 375 dim indices a block would be too few);
+  // never past what holds them with enough tiles, nor without clusters.
   EXPECT_EQ(plan_softmax(40, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true).cluster, 4);
   EXPECT_EQ(plan_softmax(2, 2100, 1024, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 2);
   EXPECT_EQ(plan_softmax(1, 3000, 16, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 4);
-  EXPECT_EQ(plan_softmax(200, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true).cluster, 1);
-  EXPECT_EQ(plan_softmax(2, 1700, 1024, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 1);
+  EXPECT_EQ(plan_softmax(200, 1000, 3, 132, kHopperOptin, 4, false, 1, 8, true).cluster, 1);
+  EXPECT_EQ(plan_softmax(32, 1000, 1024, 132, kHopperOptin, 4, false, 4, 8, true).cluster, 1);
   EXPECT_EQ(plan_softmax(2, 20000, 3, 132, kHopperOptin, 4, false, 1, 0, true).cluster, 1);
+  EXPECT_EQ(plan_softmax(1, 3000, 8, 132, kHopperOptin, 4, false, 4, 0, true).cluster, 1);
   // Without shared memory: a thread per column.
   EXPECT_EQ(plan_softmax(64, 16, 262144, 132, 0, 4).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(2, 20000, 3, 132, 0, 4).tier, SoftmaxTier::kColumn);
@@ -327,35 +355,52 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   EXPECT_EQ(plan_softmax(65536, 4, 4, 132, kHopperOptin, 4, false, 4).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(3, 17, 2, 132, kHopperOptin, 4).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(2, 9, 64, 132, kHopperOptin, 4, false, 4).tier, SoftmaxTier::kColumnTile);
-  // Whatever the shape, a planned tile fits what the launcher allows.
-  for (int elem : {2, 4, 8}) {
-    for (bool backward : {false, true}) {
-      for (int64_t dim = 1; dim < 200000; dim = dim * 3 / 2 + 1) {
-        for (int64_t inner : {2, 5, 64, 1000, 1 << 20}) {
-          for (int max_cluster : {0, 8, 16}) {
-            const auto q = plan_softmax(3, dim, inner, 132, kHopperOptin, elem, backward, 1,
-                                        max_cluster, true);
-            const auto tile = column_tile_for(dim, inner, 1, elem);
-            if (q.tier == SoftmaxTier::kColumnTile) {
-              EXPECT_EQ(q.smem_bytes, column_tile_smem(tile, dim, elem, backward));
-              EXPECT_EQ(q.cluster, 1);
-            } else if (q.tier == SoftmaxTier::kColumnTileReread) {
-              EXPECT_GT(column_tile_smem(tile, dim, elem, backward) +
-                            cuact::detail::kSoftmaxStaticSmemReserve,
-                        kHopperOptin);
-              const int64_t exchange =
-                  q.cluster > 1 ? 2 * int64_t{tile.cols()} *
-                                      cuact::detail::softmax_column_partial_bytes(elem, backward)
-                                : 0;
-              EXPECT_EQ(q.smem_bytes,
-                        cuact::detail::column_partials_smem(tile, elem, backward) + exchange);
-              EXPECT_LE(q.cluster, max_cluster > 8 ? 8 : std::max(max_cluster, 1));
-              EXPECT_EQ(q.parts, q.cluster);
-              EXPECT_EQ(q.grid % q.cluster, 0);
-            } else {
-              continue;
+  // Whatever the shape and device, a planned tile fits what the launcher allows, and a tile split
+  // over a cluster gives every block a slice that fills its thread rows.
+  using cuact::detail::column_slice_rows;
+  for (int64_t optin : {int64_t{16} * 1024, kHopperOptin}) {
+    for (int elem : {2, 4, 8}) {
+      for (bool backward : {false, true}) {
+        for (int64_t dim = 1; dim < 200000; dim = dim * 3 / 2 + 1) {
+          for (int64_t inner : {2, 5, 64, 96, 1000, 1 << 20}) {
+            for (int max_cluster : {0, 4, 8, 16}) {
+              for (int vec : {1, 16 / elem}) {
+                const auto q =
+                    plan_softmax(3, dim, inner, 132, optin, elem, backward, vec, max_cluster, true);
+                const auto tile = column_tile_for(dim, inner, q.vec, elem);
+                SCOPED_TRACE(::testing::Message() << "dim " << dim << " inner " << inner << " elem "
+                                                  << elem << " backward " << backward << " vec "
+                                                  << vec << " max cluster " << max_cluster);
+                if (q.tier == SoftmaxTier::kColumnTile) {
+                  EXPECT_EQ(q.smem_bytes, column_tile_smem(tile, dim, elem, backward, q.cluster));
+                  EXPECT_LE(q.cluster, std::max(max_cluster, 1));
+                  if (q.cluster > 1) EXPECT_GE(column_slice_rows(dim, q.cluster), tile.rows());
+                } else if (q.tier == SoftmaxTier::kColumnTileReread) {
+                  // Too tall to stage over the largest cluster the device launches, or so short
+                  // that the cluster which holds it would leave blocks' thread rows empty.
+                  const int most = std::max(max_cluster, 1);
+                  int holding = 1;
+                  while (holding < most && column_tile_smem(tile, dim, elem, backward, holding) +
+                                                   cuact::detail::kSoftmaxStaticSmemReserve >
+                                               optin)
+                    holding *= 2;
+                  EXPECT_TRUE(column_tile_smem(tile, dim, elem, backward, holding) +
+                                      cuact::detail::kSoftmaxStaticSmemReserve >
+                                  optin ||
+                              (holding > 1 && column_slice_rows(dim, holding) < tile.rows()));
+                  const int64_t exchange =
+                      q.cluster > 1 ? cuact::detail::column_exchange_smem(tile, elem, backward) : 0;
+                  EXPECT_EQ(q.smem_bytes,
+                            cuact::detail::column_partials_smem(tile, elem, backward) + exchange);
+                  EXPECT_LE(q.cluster, max_cluster > 8 ? 8 : most);
+                } else {
+                  continue;
+                }
+                EXPECT_EQ(q.parts, q.cluster);
+                EXPECT_EQ(q.grid % q.cluster, 0);
+                EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, optin);
+              }
             }
-            EXPECT_LE(q.smem_bytes + cuact::detail::kSoftmaxStaticSmemReserve, kHopperOptin);
           }
         }
       }

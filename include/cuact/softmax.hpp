@@ -80,8 +80,8 @@ struct SoftmaxKernelInfo {
   int block_threads = 0;
   int vector_elements = 0;  //!< elements per load: 16 bytes' worth, or 1 (scalar)
   int cluster_blocks = 0;   //!< blocks per thread-block cluster (1: no cluster)
-  //! blocks sharing one row (grid tier) or one column tile's dim indices (column_tile_reread
-  //! over a cluster); 1 elsewhere
+  //! blocks sharing one row (grid tier) or one column tile's dim indices (column_tile or
+  //! column_tile_reread over a cluster); 1 elsewhere
   int blocks_per_row = 0;
   int64_t grid_blocks = 0;
   int64_t dynamic_smem_bytes = 0;

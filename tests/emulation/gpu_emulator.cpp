@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 thread_local uint3 threadIdx;
@@ -104,11 +105,16 @@ struct Fiber {
 
 //! Blocks running together: an OS-level barrier with a generation count, and each member's TLS
 //! anchor for map_to_rank. `broken` ends every member's wait when one member fails or returns
-//! while the others wait.
+//! while the others wait. Each member's count of group barriers passed when it ended, and the
+//! last count at which it read each other member's shared memory (-1: never; each member writes
+//! only its own row), tell after the run whether a block read a member that may have exited.
 struct Group {
-  explicit Group(unsigned n) : size(n), anchors(n, nullptr) {}
+  explicit Group(unsigned n)
+      : size(n), anchors(n, nullptr), final_epoch(n, 0), last_read(n, std::vector<long>(n, -1)) {}
   unsigned size;
   std::vector<unsigned char*> anchors;
+  std::vector<long> final_epoch;
+  std::vector<std::vector<long>> last_read;
   std::mutex mutex;
   std::condition_variable cv;
   unsigned arrived = 0;
@@ -141,6 +147,10 @@ struct Group {
     if (failed || arrived > 0) broken = true;
     cv.notify_all();
   }
+  void wait_until_all_finished() {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait(lock, [&] { return finished == size; });
+  }
 };
 
 struct BlockRun {
@@ -151,7 +161,8 @@ struct BlockRun {
   unsigned current = 0;
   Context scheduler;
   unsigned char slots[32][32][16];  // [warp][lane]: the gather slots
-  std::string error;
+  long epoch = 0;                   // group barriers passed
+  std::string fault;                // the first fault() of the block's threads
 };
 
 thread_local BlockRun* tl_run = nullptr;
@@ -161,6 +172,14 @@ void park(Wait w) {
   Fiber& f = r.fibers[r.current];
   f.wait = w;
   switch_context(f.context, r.scheduler);
+}
+
+//! A small reproducible generator for the fibers' order (splitmix64).
+uint64_t next_random(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
 }
 
 void fiber_entry() {
@@ -221,6 +240,15 @@ std::string describe(const BlockRun& r, const std::string& what) {
   return head + what;
 }
 
+//! Whether bytes [from, kMaxDynamicSmem) of the dynamic shared memory still hold the poison.
+bool smem_past_launch_intact(size_t from) {
+  const unsigned char* smem = dynamic_smem();
+  for (size_t i = from; i < kMaxDynamicSmem; ++i) {
+    if (smem[i] != kSmemPoison) return false;
+  }
+  return true;
+}
+
 //! Runs block `index` of the launch (rank `rank` of its group) to the end on this OS thread.
 std::string run_block(const Launch& launch, unsigned index, Group* group, unsigned rank) {
   auto run = std::make_unique<BlockRun>();
@@ -232,7 +260,8 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
   blockIdx = uint3{index, 0, 0};
   blockDim = dim3(launch.block);
   gridDim = dim3(launch.grid);
-  std::memset(dynamic_smem(), kSmemPoison, launch.dynamic_smem);
+  // All of it: a write past the launch's share shows in the check at the end.
+  std::memset(dynamic_smem(), kSmemPoison, kMaxDynamicSmem);
   const unsigned n = launch.block;
   const BlockStacks stacks(n);
   if (stacks.stacks.size() < n) return "out of memory for fiber stacks";
@@ -242,12 +271,23 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
     f.stack = stacks.stacks[t];
     make_context(f.context, f.stack + kGuardBytes, kStackBytes - kGuardBytes, fiber_entry);
   }
+  // A fault a thread reported comes before what it made the others fail at.
+  auto failure = [&r](const std::string& what) { return r.fault.empty() ? what : r.fault; };
+  std::vector<unsigned> order(n);
+  uint64_t random_state = index * 0x2545F4914F6CDD1Dull + 1;
   unsigned sweep = 0;
   for (;;) {
-    // Every running fiber runs to its next wait; the order alternates so that code relying on
-    // which thread reaches a barrier first does not pass by luck.
+    // Every running fiber runs to its next wait, in an order that changes every sweep (forward,
+    // reverse, then shuffled), so that code relying on which thread reaches a barrier first, or
+    // on a write before a barrier being seen without it, does not pass by luck.
+    for (unsigned k = 0; k < n; ++k)
+      order[k] = sweep == 1 ? n - 1 - k : k;
+    if (sweep >= 2) {
+      for (unsigned k = n - 1; k > 0; --k)
+        std::swap(order[k], order[next_random(random_state) % (k + 1)]);
+    }
     for (unsigned k = 0; k < n; ++k) {
-      const unsigned t = sweep % 2 == 0 ? k : n - 1 - k;
+      const unsigned t = order[k];
       if (r.fibers[t].wait != Wait::kRunning) continue;
       r.current = t;
       threadIdx = uint3{t, 0, 0};
@@ -267,9 +307,10 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
         released = true;
       } else {
         r.current = w * 32;
-        return describe(r, "a warp-synchronous operation (shuffle, warp reduction) that only " +
-                               std::to_string(at_warp) + " of warp " + std::to_string(w) +
-                               "'s 32 lanes reached");
+        return failure(
+            describe(r, "a warp-synchronous operation (shuffle, warp reduction) that only " +
+                            std::to_string(at_warp) + " of warp " + std::to_string(w) +
+                            "'s 32 lanes reached"));
       }
     }
     if (released) continue;
@@ -280,22 +321,29 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
     }
     if (done == n) break;
     if (at_block > 0 && (at_block < n || at_group > 0)) {
-      return describe(r, "__syncthreads reached by " + std::to_string(at_block) + " of " +
-                             std::to_string(n) + " threads (" + std::to_string(done) +
-                             " returned, " + std::to_string(at_group) + " at a grid/cluster sync)");
+      return failure(describe(r, "__syncthreads reached by " + std::to_string(at_block) + " of " +
+                                     std::to_string(n) + " threads (" + std::to_string(done) +
+                                     " returned, " + std::to_string(at_group) +
+                                     " at a grid/cluster sync)"));
     }
     if (at_group > 0 && at_group < n) {
-      return describe(r, "a grid/cluster sync reached by " + std::to_string(at_group) + " of " +
-                             std::to_string(n) + " threads");
+      return failure(describe(r, "a grid/cluster sync reached by " + std::to_string(at_group) +
+                                     " of " + std::to_string(n) + " threads"));
     }
     if (at_group == n && (group == nullptr || !group->arrive_and_wait())) {
-      return describe(r, group ? "another block of the group failed or returned before this "
-                                 "grid/cluster sync"
-                               : "a grid/cluster sync in a launch without a cooperative grid or "
-                                 "cluster");
+      return failure(describe(
+          r, group ? "another block of the group failed or returned before this grid/cluster sync"
+                   : "a grid/cluster sync in a launch without a cooperative grid or cluster"));
     }
+    if (at_group == n) ++r.epoch;
     for (Fiber& f : r.fibers)
       f.wait = Wait::kRunning;
+  }
+  if (!r.fault.empty()) return r.fault;
+  if (group) group->final_epoch[rank] = r.epoch;
+  if (!smem_past_launch_intact(launch.dynamic_smem)) {
+    return describe(r, "shared memory written past the launch's " +
+                           std::to_string(launch.dynamic_smem) + " dynamic bytes");
   }
   return {};
 }
@@ -308,7 +356,12 @@ void sync_block() {
 void sync_warp() {
   park(Wait::kWarp);
 }
-void sync_group() {
+void sync_group(bool cluster) {
+  const Launch& launch = *tl_run->launch;
+  if (launch.together > 1 && launch.cluster != cluster) {
+    fault(cluster ? "cluster.sync() in a cooperative launch without clusters"
+                  : "grid.sync() in a cluster launch, not a cooperative one");
+  }
   park(Wait::kGroup);
 }
 unsigned group_rank() {
@@ -321,9 +374,26 @@ unsigned char* warp_slot(unsigned lane) {
   return tl_run->slots[threadIdx.x / 32][lane % 32];
 }
 void* map_to_rank(void* p, unsigned rank) {
-  Group* g = tl_run->group;
-  if (g == nullptr || rank >= g->size) __builtin_trap();
+  BlockRun& r = *tl_run;
+  Group* g = r.group;
+  if (g == nullptr || !r.launch->cluster) fault("map_shared_rank in a launch without clusters");
+  if (rank >= g->size)
+    fault("map_shared_rank to rank " + std::to_string(rank) + " of a cluster of " +
+          std::to_string(g->size));
+  if (rank != r.rank) {
+    if (r.epoch == 0) {
+      fault("map_shared_rank to rank " + std::to_string(rank) +
+            " before the first cluster barrier (that block may not have started)");
+    }
+    g->last_read[r.rank][rank] = r.epoch;
+  }
   return g->anchors[rank] + (static_cast<unsigned char*>(p) - &tls_anchor);
+}
+void fault(const std::string& what) {
+  BlockRun& r = *tl_run;
+  if (r.fault.empty()) r.fault = describe(r, what);
+  park(Wait::kDone);  // never resumed: this thread has ended
+  __builtin_unreachable();
 }
 
 std::string run(const Launch& launch) {
@@ -365,10 +435,29 @@ std::string run(const Launch& launch) {
           if (error.empty()) error = e;
         }
         group.finish(!e.empty());
+        // This OS thread holds the block's shared memory (its TLS): it stays until every block
+        // of the group has ended, so that a late read of it is reported, not a crash.
+        group.wait_until_all_finished();
       });
     }
     for (std::thread& t : blocks)
       t.join();
+    // A block that read another's shared memory at or after that one's last cluster barrier read
+    // a block that may have exited (on a GPU, an error or stale data).
+    for (unsigned reader = 0; reader < launch.together && error.empty(); ++reader) {
+      for (unsigned owner = 0; owner < launch.together; ++owner) {
+        const long read = group.last_read[reader][owner];
+        if (read >= 0 && read >= group.final_epoch[owner]) {
+          error = "block " + std::to_string(first + reader) +
+                  " read the shared memory of cluster "
+                  "rank " +
+                  std::to_string(owner) + " after that block's last cluster barrier (" +
+                  std::to_string(group.final_epoch[owner]) +
+                  "): it may have exited (a missing final cluster.sync())";
+          break;
+        }
+      }
+    }
   }
   return error;
 }

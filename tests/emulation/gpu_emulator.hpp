@@ -10,9 +10,15 @@
 //!
 //! What this checks: indexing, edges, barriers (a barrier some threads of a block or warp never
 //! reach is reported, as is a shuffle or warp reduction that a warp's lanes do not all reach),
-//! shared-memory layout and the cross-block exchanges, every value against the reference. What it
-//! cannot: timing, memory-model races the round-robin order happens not to expose, device math
-//! (the host paths of the math run), occupancy and launch limits.
+//! shared-memory layout and the cross-block exchanges, every value against the reference; and it
+//! reports a 16-byte access that is not 16-byte aligned, a write past the launch's dynamic shared
+//! memory (the rest of the array is poisoned and checked after each block), a read of another
+//! block's shared memory after that block's last cluster barrier (it may have exited: a missing
+//! final cluster.sync()), and a grid barrier in a cluster launch or a cluster operation in a
+//! cooperative one. Between barriers the fibers run in a different order each sweep (forward,
+//! reverse, then shuffled, reproducibly). What it cannot: timing, memory-model races those orders
+//! happen not to expose, device math (the host paths of the math run), occupancy and launch
+//! limits, static __shared__ variables read before they are written.
 //!
 //! Included only by host-compiler translation units (never nvcc): it defines threadIdx and the
 //! other built-ins.
@@ -65,13 +71,26 @@ std::string run(const Launch& launch);
 
 //! The barriers behind the shims.
 void sync_block();
-void sync_warp();   //!< every lane of the calling warp
-void sync_group();  //!< every block running together (grid.sync, cluster.sync)
+void sync_warp();  //!< every lane of the calling warp
+//! Every block running together: grid.sync (cluster false: a cooperative launch) or cluster.sync.
+void sync_group(bool cluster);
 //! This block's rank among the blocks running together, and their count.
 unsigned group_rank();
 unsigned group_size();
-//! The same thread_local (shared memory) object in the block of rank `rank` of the group.
+//! The same thread_local (shared memory) object in the block of rank `rank` of the cluster.
 void* map_to_rank(void* p, unsigned rank);
+
+//! Ends the calling thread with an error the launch reports (the first one of a block wins);
+//! its block's other threads then fail at their next barrier, which is not reported instead.
+[[noreturn]] void fault(const std::string& what);
+
+//! A 16-byte access (a vector load or store): faults unless `p` is 16-byte aligned, as the
+//! device would (a misaligned address error).
+inline void check_aligned_16(const void* p, const char* what) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) {
+    fault(std::string("misaligned 16-byte ") + what);
+  }
+}
 
 //! Bytes of dynamic shared memory a launch may have: the size of the thread_local array the
 //! kernels' `extern __shared__` declarations name. The translation unit that includes the kernels
@@ -96,6 +115,9 @@ void gather(const T& value, unsigned first, int count, T* out) {
 }
 
 }  // namespace cuact_emu
+
+// The kernels' hook for 16-byte accesses (cuda/softmax_kernels.cuh, load_chunk / store_chunk).
+#define CUACT_EMULATION_CHECK_ALIGNED_16(p, what) cuact_emu::check_aligned_16(p, what)
 
 inline void __syncthreads() {
   cuact_emu::sync_block();

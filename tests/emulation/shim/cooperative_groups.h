@@ -9,14 +9,14 @@
 namespace cooperative_groups {
 
 struct grid_group {
-  void sync() const { cuact_emu::sync_group(); }
+  void sync() const { cuact_emu::sync_group(false); }
 };
 inline grid_group this_grid() {
   return {};
 }
 
 struct cluster_group {
-  void sync() const { cuact_emu::sync_group(); }
+  void sync() const { cuact_emu::sync_group(true); }
   unsigned num_blocks() const { return cuact_emu::group_size(); }
   unsigned block_rank() const { return cuact_emu::group_rank(); }
   template <class T>
