@@ -34,10 +34,11 @@
 //!    256-thread block per tile of one outer index, every dim index and a few consecutive inner
 //!    columns (ColumnTile), staged on chip on its one read (16-byte loads along inner when
 //!    aligned); column reductions through shuffles and shared memory. Where clusters launch
-//!    (Hopper on), a tile too tall for one block's shared memory is staged over a cluster of 2 to
-//!    16 blocks, each holding a slice of its dim indices (still read once), and few tiles (fewer
-//!    than the SMs) split their dim indices over a cluster of up to 8 blocks; the blocks' column
-//!    values combine through distributed shared memory.
+//!    (Hopper on), a tile that one block would hold only alone on its SM, or not at all, is staged
+//!    over a cluster of 2 to 16 blocks (kColumnTileBlocksPerSm), each holding a slice of its dim
+//!    indices (still read once), and few tiles (fewer than the SMs) split their dim indices over a
+//!    cluster of up to 8 blocks; the blocks' column values combine through distributed shared
+//!    memory.
 //!  - kColumnTileReread: the same tiles when they are too tall for shared memory, a cluster's
 //!    included (a long dim): each thread folds its dim indices into online (max, sum) pairs on a
 //!    first read, the pairs combine per column as the tile's partials do, and a second read
@@ -160,6 +161,14 @@ struct ColumnTile {
 //! Few column tiles split their dim indices over a cluster only while each block keeps at
 //! least this many rounds of the tile's thread rows (fewer: the exchange outweighs the work).
 inline constexpr int kSoftmaxMinColumnSliceRounds = 8;
+
+//! Staged column tiles aim at this many resident blocks per SM: one 256-thread block keeps 16 KB
+//! of loads in flight (4 chunks of 16 bytes a thread), about half of what an H100/H200 SM needs
+//! to stream at full bandwidth (Little's law: ~36 bytes/ns per SM times ~0.8 us), so where a tile
+//! would take more than half the shared memory, a cluster of up to 8 blocks shares it instead
+//! (a prediction until the bench has measured it: bench middle-axis cases 64 x 4096 x 1024,
+//! 256 x 1000 x 1024 backward).
+inline constexpr int kColumnTileBlocksPerSm = 2;
 
 //! A column tile is planned only when at least this many of its threads have work.
 inline constexpr int64_t kColumnTileMinBusyThreads = 128;
@@ -377,16 +386,30 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     auto fits = [&](int64_t bytes) { return bytes + kSoftmaxStaticSmemReserve <= smem_optin; };
     // Clusters split a tile's dim indices (row_slice: 32-bit).
     const int most_parts = max_cluster > 1 && dim <= INT32_MAX ? max_cluster : 1;
-    // Staged, read once: in one block, or a tile too tall for one block's shared memory over the
-    // smallest cluster that holds it (as kClusterRow holds long rows), while each block's slice
-    // still fills its thread rows (a short axis of wide chunks on a device with little shared
-    // memory would leave blocks without dim indices: one block reading twice does better).
+    // Staged, read once: in one block, or over a cluster whose blocks each stage a slice of the
+    // dim indices (as kClusterRow holds long rows): the smallest of up to 8 blocks that leaves
+    // room for kColumnTileBlocksPerSm blocks per SM, else the smallest of up to max_cluster that
+    // holds the tile at all; and only while each block's slice still fills its thread rows (a
+    // short axis of wide chunks on a device with little shared memory would leave blocks without
+    // dim indices: one block reading twice does better).
+    auto tile_smem = [&](int parts) {
+      return column_tile_smem(t, dim, elem_size, backward, parts);
+    };
+    auto resident = [&](int parts) {
+      return (tile_smem(parts) + kSoftmaxStaticSmemReserve) * kColumnTileBlocksPerSm <= smem_optin;
+    };
+    auto slices_fill = [&](int parts) { return parts == 1 || dim / parts >= t.rows(); };
+    const int portable =
+        most_parts < kSoftmaxFewRowsMaxCluster ? most_parts : kSoftmaxFewRowsMaxCluster;
     int staged_parts = 1;
-    while (staged_parts < most_parts &&
-           !fits(column_tile_smem(t, dim, elem_size, backward, staged_parts)))
+    while (staged_parts < portable && !resident(staged_parts) && slices_fill(2 * staged_parts))
       staged_parts *= 2;
-    const bool staged = fits(column_tile_smem(t, dim, elem_size, backward, staged_parts)) &&
-                        (staged_parts == 1 || column_slice_rows(dim, staged_parts) >= t.rows());
+    if (!resident(staged_parts)) {
+      staged_parts = 1;
+      while (staged_parts < most_parts && !fits(tile_smem(staged_parts)))
+        staged_parts *= 2;
+    }
+    const bool staged = fits(tile_smem(staged_parts)) && slices_fill(staged_parts);
     // Else too tall for any cluster's shared memory: the same tile, read twice.
     const int64_t partials = column_partials_smem(t, elem_size, backward);
     const int64_t exchange = column_exchange_smem(t, elem_size, backward);
@@ -399,9 +422,7 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
       // of its thread rows, at most kSoftmaxFewRowsMaxCluster blocks as for few rows.
       int cluster = staged ? staged_parts : 1;
       auto smem_of = [&](int parts) {
-        return staged      ? column_tile_smem(t, dim, elem_size, backward, parts)
-               : parts > 1 ? partials + exchange
-                           : partials;
+        return staged ? tile_smem(parts) : parts > 1 ? partials + exchange : partials;
       };
       while (cluster < most_parts && cluster < kSoftmaxFewRowsMaxCluster && tiles * cluster < sms &&
              dim / (2 * cluster) >= int64_t{kSoftmaxMinColumnSliceRounds} * t.rows() &&

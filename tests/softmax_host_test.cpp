@@ -315,15 +315,19 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
     EXPECT_EQ(q.smem_bytes, smem);
   };
   constexpr SoftmaxTier kStaged = SoftmaxTier::kColumnTile;
-  // Where clusters launch, tiles too tall for one block stage over the smallest cluster that
-  // holds them: 200 x 20000 x 3 (320 KB a tile) over two blocks of 160 KB, 256 x 10000 x 64
-  // (640 KB) over four; the slice (the most dim indices a block takes), then the partials, then
-  // two exchange slots of 4 (16) columns.
-  expect_split(plan_softmax(200, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true), kStaged, 2,
-               400, 10000 * 4 * 4 + 8 * 4 * 16 + 2 * 4 * 16);
-  expect_split(plan_softmax(256, 10000, 64, 132, kHopperOptin, 4, false, 4, 16, true), kStaged, 4,
-               256 * 4 * 4, 2500 * 16 * 4 + 8 * 16 * 16 + 2 * 16 * 16);
-  // Up to 16 blocks where the device places them (16-bit: 300000 dim rows of 8 bytes).
+  // Where clusters launch, a tile that would take more than half of one block's shared memory
+  // stages over the smallest cluster (up to 8) whose blocks leave room for two per SM:
+  // 200 x 20000 x 3 (320 KB a tile) over four blocks of 80 KB, 256 x 10000 x 64 (640 KB) over
+  // eight, 32 x 1000 x 1024 backward (128 KB) over two; the slice (the most dim indices a block
+  // takes), then the partials, then two exchange slots of 4 (16) columns.
+  expect_split(plan_softmax(200, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true), kStaged, 4,
+               800, 5000 * 4 * 4 + 8 * 4 * 16 + 2 * 4 * 16);
+  expect_split(plan_softmax(256, 10000, 64, 132, kHopperOptin, 4, false, 4, 16, true), kStaged, 8,
+               256 * 4 * 8, 1250 * 16 * 4 + 8 * 16 * 16 + 2 * 16 * 16);
+  expect_split(plan_softmax(32, 1000, 1024, 132, kHopperOptin, 4, true, 4, 16, true), kStaged, 2,
+               32 * 64 * 2, 2 * 500 * 16 * 4 + 8 * 16 * 8 + 2 * 16 * 8);
+  // Past eight blocks' room for two each, the smallest cluster that holds it (16-bit 1 x 300000 x
+  // 3: 300000 dim rows of 8 bytes over 16 blocks where the device places them).
   expect_split(plan_softmax(1, 300000, 3, 132, kHopperOptin, 2, false, 1, 16, true), kStaged, 16,
                16, 18750 * 4 * 2 + 8 * 4 * 8 + 2 * 4 * 8);
   // Few tiles that one block would stage spread over a cluster too (1 x 3000 x 8: 2 chunk
@@ -338,14 +342,16 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
                2500 * 4 * 4 + 8 * 4 * 16 + 2 * 4 * 16);
   expect_split(plan_softmax(1, 300000, 3, 132, kHopperOptin, 4, false, 1, 16, true),
                SoftmaxTier::kColumnTileReread, 8, 8, 8 * 4 * 16 + 2 * 4 * 16);
-  // ... while SMs stay idle (40 tiles: clusters of 4; 128 tiles: 2) and each block keeps 8 rounds
-  // of its 64 thread rows (1 x 3000 x 16 backward: 375 dim indices a block would be too few);
-  // never past what holds them with enough tiles, nor without clusters.
+  // Spread further only while SMs stay idle (2 x 20000 x 3 above: 4 blocks give two per SM, 8
+  // spread it; 40 tiles of 4 blocks, or 128 of 4, are enough) and each block keeps 8 rounds of
+  // its 64 thread rows (1 x 3000 x 16 backward: 375 dim indices a block of 8 would be too few);
+  // never past that with enough tiles, nor without clusters.
   EXPECT_EQ(plan_softmax(40, 20000, 3, 132, kHopperOptin, 4, false, 1, 8, true).cluster, 4);
-  EXPECT_EQ(plan_softmax(2, 2100, 1024, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 2);
+  EXPECT_EQ(plan_softmax(2, 2100, 1024, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 4);
   EXPECT_EQ(plan_softmax(1, 3000, 16, 132, kHopperOptin, 4, true, 4, 8, true).cluster, 4);
   EXPECT_EQ(plan_softmax(200, 1000, 3, 132, kHopperOptin, 4, false, 1, 8, true).cluster, 1);
   EXPECT_EQ(plan_softmax(32, 1000, 1024, 132, kHopperOptin, 4, false, 4, 8, true).cluster, 1);
+  EXPECT_EQ(plan_softmax(32, 3000, 1024, 132, kHopperOptin, 4, false, 4, 8, true).cluster, 2);
   EXPECT_EQ(plan_softmax(2, 20000, 3, 132, kHopperOptin, 4, false, 1, 0, true).cluster, 1);
   EXPECT_EQ(plan_softmax(1, 3000, 8, 132, kHopperOptin, 4, false, 4, 0, true).cluster, 1);
   // Without shared memory: a thread per column.
@@ -356,8 +362,13 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
   EXPECT_EQ(plan_softmax(3, 17, 2, 132, kHopperOptin, 4).tier, SoftmaxTier::kColumn);
   EXPECT_EQ(plan_softmax(2, 9, 64, 132, kHopperOptin, 4, false, 4).tier, SoftmaxTier::kColumnTile);
   // Whatever the shape and device, a planned tile fits what the launcher allows, and a tile split
-  // over a cluster gives every block a slice that fills its thread rows.
-  using cuact::detail::column_slice_rows;
+  // over a cluster gives every block a slice that fills its thread rows (row_slice: floor or
+  // ceil of dim / cluster indices; a short axis of wide tiles, 1 x 5 x 129 backward with 16 KB,
+  // would otherwise leave blocks without any).
+  for (int64_t dim : {5, 9, 25}) {
+    const auto q = plan_softmax(1, dim, 129, 8, 16 * 1024, 4, true, 1, 8, true);
+    EXPECT_TRUE(q.cluster == 1 || dim / q.cluster >= column_tile_for(dim, 129, 1, 4).rows());
+  }
   for (int64_t optin : {int64_t{16} * 1024, kHopperOptin}) {
     for (int elem : {2, 4, 8}) {
       for (bool backward : {false, true}) {
@@ -374,7 +385,7 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
                 if (q.tier == SoftmaxTier::kColumnTile) {
                   EXPECT_EQ(q.smem_bytes, column_tile_smem(tile, dim, elem, backward, q.cluster));
                   EXPECT_LE(q.cluster, std::max(max_cluster, 1));
-                  if (q.cluster > 1) EXPECT_GE(column_slice_rows(dim, q.cluster), tile.rows());
+                  if (q.cluster > 1) EXPECT_GE(dim / q.cluster, tile.rows());
                 } else if (q.tier == SoftmaxTier::kColumnTileReread) {
                   // Too tall to stage over the largest cluster the device launches, or so short
                   // that the cluster which holds it would leave blocks' thread rows empty.
@@ -387,7 +398,7 @@ TEST(SoftmaxPlanTest, MiddleAxisTiles) {
                   EXPECT_TRUE(column_tile_smem(tile, dim, elem, backward, holding) +
                                       cuact::detail::kSoftmaxStaticSmemReserve >
                                   optin ||
-                              (holding > 1 && column_slice_rows(dim, holding) < tile.rows()));
+                              (holding > 1 && dim / holding < tile.rows()));
                   const int64_t exchange =
                       q.cluster > 1 ? cuact::detail::column_exchange_smem(tile, elem, backward) : 0;
                   EXPECT_EQ(q.smem_bytes,
