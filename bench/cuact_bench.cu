@@ -430,9 +430,10 @@ static void add_softmax_last(const Options& o, DType d, std::vector<Case>* out) 
 
 //! Middle axis (outer, dim, inner): a short axis over huge planes, a vocabulary-sized axis over
 //! 1024 positions with many and with few planes, and a tiny axis (the issue's four); then an axis
-//! too long for one block's column tile over many planes (staged over 2-block clusters on
-//! Hopper) and over few (8 x 10000 x 64: few tiles, over 8-block clusters). --quick divides outer
-//! by 16 (at least 1), keeping dim and inner, which decide the kernel, at about 2^24 elements.
+//! too long for one block's column tile over many planes (64 x 4096 x 1024: staged over 4-block
+//! clusters forward, 8 backward, on Hopper) and over few (8 x 10000 x 64: few tiles, 8 blocks).
+//! --quick divides outer by 16 (at least 1), keeping dim and inner, which decide the kernel, at
+//! about 2^24 elements.
 static void add_softmax_middle(const Options& o, DType d, std::vector<Case>* out) {
   static const SoftmaxShape kShapes[] = {{64, 16, 262144}, {256, 1000, 1024}, {32, 1000, 1024},
                                          {16, 4, 4194304}, {64, 4096, 1024},  {8, 10000, 64}};
