@@ -249,32 +249,12 @@ bool smem_past_launch_intact(size_t from) {
   return true;
 }
 
-//! Runs block `index` of the launch (rank `rank` of its group) to the end on this OS thread.
-std::string run_block(const Launch& launch, unsigned index, Group* group, unsigned rank) {
-  auto run = std::make_unique<BlockRun>();
-  BlockRun& r = *run;
-  r.launch = &launch;
-  r.group = group;
-  r.rank = rank;
-  tl_run = &r;
-  blockIdx = uint3{index, 0, 0};
-  blockDim = dim3(launch.block);
-  gridDim = dim3(launch.grid);
-  // All of it: a write past the launch's share shows in the check at the end.
-  std::memset(dynamic_smem(), kSmemPoison, kMaxDynamicSmem);
-  const unsigned n = launch.block;
-  const BlockStacks stacks(n);
-  if (stacks.stacks.size() < n) return "out of memory for fiber stacks";
-  r.fibers.resize(n);
-  for (unsigned t = 0; t < n; ++t) {
-    Fiber& f = r.fibers[t];
-    f.stack = stacks.stacks[t];
-    make_context(f.context, f.stack + kGuardBytes, kStackBytes - kGuardBytes, fiber_entry);
-  }
-  // A fault a thread reported comes before what it made the others fail at.
-  auto failure = [&r](const std::string& what) { return r.fault.empty() ? what : r.fault; };
+//! Runs the block's fibers until every one has returned (an empty string) or a barrier cannot
+//! complete (what went wrong).
+std::string schedule(BlockRun& r) {
+  const unsigned n = static_cast<unsigned>(r.fibers.size());
   std::vector<unsigned> order(n);
-  uint64_t random_state = index * 0x2545F4914F6CDD1Dull + 1;
+  uint64_t random_state = blockIdx.x * 0x2545F4914F6CDD1Dull + 1;
   unsigned sweep = 0;
   for (;;) {
     // Every running fiber runs to its next wait, in an order that changes every sweep (forward,
@@ -307,10 +287,9 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
         released = true;
       } else {
         r.current = w * 32;
-        return failure(
-            describe(r, "a warp-synchronous operation (shuffle, warp reduction) that only " +
-                            std::to_string(at_warp) + " of warp " + std::to_string(w) +
-                            "'s 32 lanes reached"));
+        return describe(r, "a warp-synchronous operation (shuffle, warp reduction) that only " +
+                               std::to_string(at_warp) + " of warp " + std::to_string(w) +
+                               "'s 32 lanes reached");
       }
     }
     if (released) continue;
@@ -321,25 +300,52 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
     }
     if (done == n) break;
     if (at_block > 0 && (at_block < n || at_group > 0)) {
-      return failure(describe(r, "__syncthreads reached by " + std::to_string(at_block) + " of " +
-                                     std::to_string(n) + " threads (" + std::to_string(done) +
-                                     " returned, " + std::to_string(at_group) +
-                                     " at a grid/cluster sync)"));
+      return describe(r, "__syncthreads reached by " + std::to_string(at_block) + " of " +
+                             std::to_string(n) + " threads (" + std::to_string(done) +
+                             " returned, " + std::to_string(at_group) + " at a grid/cluster sync)");
     }
     if (at_group > 0 && at_group < n) {
-      return failure(describe(r, "a grid/cluster sync reached by " + std::to_string(at_group) +
-                                     " of " + std::to_string(n) + " threads"));
+      return describe(r, "a grid/cluster sync reached by " + std::to_string(at_group) + " of " +
+                             std::to_string(n) + " threads");
     }
-    if (at_group == n && (group == nullptr || !group->arrive_and_wait())) {
-      return failure(describe(
-          r, group ? "another block of the group failed or returned before this grid/cluster sync"
-                   : "a grid/cluster sync in a launch without a cooperative grid or cluster"));
+    if (at_group == n && (r.group == nullptr || !r.group->arrive_and_wait())) {
+      return describe(
+          r, r.group ? "another block of the group failed or returned before this grid/cluster sync"
+                     : "a grid/cluster sync in a launch without a cooperative grid or cluster");
     }
     if (at_group == n) ++r.epoch;
     for (Fiber& f : r.fibers)
       f.wait = Wait::kRunning;
   }
+  return {};
+}
+
+//! Runs block `index` of the launch (rank `rank` of its group) to the end on this OS thread.
+std::string run_block(const Launch& launch, unsigned index, Group* group, unsigned rank) {
+  auto run = std::make_unique<BlockRun>();
+  BlockRun& r = *run;
+  r.launch = &launch;
+  r.group = group;
+  r.rank = rank;
+  tl_run = &r;
+  blockIdx = uint3{index, 0, 0};
+  blockDim = dim3(launch.block);
+  gridDim = dim3(launch.grid);
+  // All of it: a write past the launch's share shows in the check at the end.
+  std::memset(dynamic_smem(), kSmemPoison, kMaxDynamicSmem);
+  const unsigned n = launch.block;
+  const BlockStacks stacks(n);
+  if (stacks.stacks.size() < n) return "out of memory for fiber stacks";
+  r.fibers.resize(n);
+  for (unsigned t = 0; t < n; ++t) {
+    Fiber& f = r.fibers[t];
+    f.stack = stacks.stacks[t];
+    make_context(f.context, f.stack + kGuardBytes, kStackBytes - kGuardBytes, fiber_entry);
+  }
+  // A fault a thread reported comes before what it made the others fail at.
+  const std::string error = schedule(r);
   if (!r.fault.empty()) return r.fault;
+  if (!error.empty()) return error;
   if (group) group->final_epoch[rank] = r.epoch;
   if (!smem_past_launch_intact(launch.dynamic_smem)) {
     return describe(r, "shared memory written past the launch's " +
@@ -449,9 +455,8 @@ std::string run(const Launch& launch) {
         const long read = group.last_read[reader][owner];
         if (read >= 0 && read >= group.final_epoch[owner]) {
           error = "block " + std::to_string(first + reader) +
-                  " read the shared memory of cluster "
-                  "rank " +
-                  std::to_string(owner) + " after that block's last cluster barrier (" +
+                  " read the shared memory of cluster rank " + std::to_string(owner) +
+                  " after that block's last cluster barrier (" +
                   std::to_string(group.final_epoch[owner]) +
                   "): it may have exited (a missing final cluster.sync())";
           break;
