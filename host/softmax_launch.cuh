@@ -329,36 +329,45 @@ cudaError_t launch_backward_warp_rows(const SoftmaxPlan& p, const T* y, const T*
   return kNoSplitForPlan;
 }
 
+//! Whether kBlockRegs has a 256-thread split of kPerLane values per thread at load width kVec:
+//! from one load's worth up to the per-lane budget, and no fewer than a quarter of the budget.
+//! The tier takes rows longer than the warp tier's 32 x budget, so a power of two of at least
+//! 64 x budget over 256 threads: plan_softmax never asks for fewer (softmax_dispatch_test checks
+//! both ways: every plan has its kernel, and every kernel has a plan).
+template <int kVec, int kPerLane, int kMaxPerLane>
+inline constexpr bool kHasBlockRegsSplit = (kVec <= kPerLane) && (kPerLane <= kMaxPerLane) &&
+                                           (4 * kPerLane >= kMaxPerLane);
+
 // kBlockRegs splits (plan_softmax): 256 threads with vec, 2 vec, ... up to the per-lane budget
 // values each, or 512 threads with the whole budget. CALL(threads, per_lane) for each.
-#define CUACT_BLOCK_REGS_SPLITS(kVec, kMaxPerLane, CALL) \
-  do {                                                   \
-    if (p.block == 512) {                                \
-      if (p.per_lane == (kMaxPerLane)) {                 \
-        CALL(512, kMaxPerLane);                          \
-      }                                                  \
-    } else {                                             \
-      if constexpr ((kVec) <= 2 && 2 <= (kMaxPerLane))   \
-        if (p.per_lane == 2) {                           \
-          CALL(256, 2);                                  \
-        }                                                \
-      if constexpr ((kVec) <= 4 && 4 <= (kMaxPerLane))   \
-        if (p.per_lane == 4) {                           \
-          CALL(256, 4);                                  \
-        }                                                \
-      if constexpr ((kVec) <= 8 && 8 <= (kMaxPerLane))   \
-        if (p.per_lane == 8) {                           \
-          CALL(256, 8);                                  \
-        }                                                \
-      if constexpr ((kVec) <= 16 && 16 <= (kMaxPerLane)) \
-        if (p.per_lane == 16) {                          \
-          CALL(256, 16);                                 \
-        }                                                \
-      if constexpr ((kVec) <= 32 && 32 <= (kMaxPerLane)) \
-        if (p.per_lane == 32) {                          \
-          CALL(256, 32);                                 \
-        }                                                \
-    }                                                    \
+#define CUACT_BLOCK_REGS_SPLITS(kVec, kMaxPerLane, CALL)                            \
+  do {                                                                              \
+    if (p.block == 512) {                                                           \
+      if (p.per_lane == (kMaxPerLane)) {                                            \
+        CALL(512, kMaxPerLane);                                                     \
+      }                                                                             \
+    } else {                                                                        \
+      if constexpr (::cuact::detail::kHasBlockRegsSplit<(kVec), 2, (kMaxPerLane)>)  \
+        if (p.per_lane == 2) {                                                      \
+          CALL(256, 2);                                                             \
+        }                                                                           \
+      if constexpr (::cuact::detail::kHasBlockRegsSplit<(kVec), 4, (kMaxPerLane)>)  \
+        if (p.per_lane == 4) {                                                      \
+          CALL(256, 4);                                                             \
+        }                                                                           \
+      if constexpr (::cuact::detail::kHasBlockRegsSplit<(kVec), 8, (kMaxPerLane)>)  \
+        if (p.per_lane == 8) {                                                      \
+          CALL(256, 8);                                                             \
+        }                                                                           \
+      if constexpr (::cuact::detail::kHasBlockRegsSplit<(kVec), 16, (kMaxPerLane)>) \
+        if (p.per_lane == 16) {                                                     \
+          CALL(256, 16);                                                            \
+        }                                                                           \
+      if constexpr (::cuact::detail::kHasBlockRegsSplit<(kVec), 32, (kMaxPerLane)>) \
+        if (p.per_lane == 32) {                                                     \
+          CALL(256, 32);                                                            \
+        }                                                                           \
+    }                                                                               \
   } while (0)
 
 template <class T, SoftmaxKind kKind>
@@ -583,9 +592,11 @@ SplitRowLimits split_row_limits(const LaunchContext& ctx) {
 
 //! Whether a cluster or cooperative launch was refused for want of room (the partition has fewer
 //! SMs than the device reports; the refusal comes back before anything runs). If so the refusal
-//! is consumed, the device's limits for T lose that launch kind for good (a refused 16-block
-//! cluster only drops to the portable 8), and `limits` is what the caller re-plans with (a
-//! refused cluster still allows the grid tier, and so on down).
+//! is consumed, the device's limits for T lose that launch for good (a refused cluster: clusters
+//! of half its size at most, none below 2 blocks; a refused cooperative grid: the grid tier), and
+//! `limits` is what the caller re-plans with (a refused cluster still allows the grid tier, and so
+//! on down). A partition that cannot place clusters of 256-thread column-tile blocks cannot place
+//! the 1024-thread cluster rows' either, so both tiers share the limit.
 template <class T>
 bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchContext& ctx,
                           SplitRowLimits* limits) {
@@ -598,7 +609,7 @@ bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchCon
   }
   (void)cudaGetLastError();
   if (clustered) {
-    limits->max_cluster = p.cluster > kPortableClusterBlocks ? kPortableClusterBlocks : 0;
+    limits->max_cluster = p.cluster > 2 ? p.cluster / 2 : 0;
   } else {
     limits->cooperative = false;
   }
@@ -610,14 +621,16 @@ bool split_launch_refused(const SoftmaxPlan& p, cudaError_t err, const LaunchCon
 }
 
 //! Plans with the device's split-row limits and launches; a launch the partition refuses is
-//! re-planned without that launch kind (at most three times: a 16-block cluster, a cluster, then
-//! a cooperative grid).
+//! re-planned within smaller limits (at most kSplitLaunchRetries times: clusters of 16, 8, 4 and
+//! 2 blocks, then a cooperative grid; each refusal lowers one limit, so this ends anyway).
+inline constexpr int kSplitLaunchRetries = 5;
 template <class T, class Plan, class Launch>
 cudaError_t plan_and_launch(const LaunchContext& ctx, Plan plan, Launch launch) {
   SplitRowLimits split = split_row_limits<T>(ctx);
   SoftmaxPlan p = plan(split);
   cudaError_t err = launch(p);
-  for (int retry = 0; retry < 3 && split_launch_refused<T>(p, err, ctx, &split); ++retry) {
+  for (int retry = 0; retry < kSplitLaunchRetries && split_launch_refused<T>(p, err, ctx, &split);
+       ++retry) {
     p = plan(split);
     err = launch(p);
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the README accuracy table from what tests/functors_host_test.cu measures.
+# Regenerates the README accuracy table from what tests/functors_host_test.cpp measures.
 #   scripts/update-accuracy-table.sh [BUILD_DIR]     (default: build)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -75,6 +77,74 @@ TEST(SoftmaxDispatch, EveryRegisterTierPlanHasAKernel) {
   check_every_register_plan<4, true>();
   check_every_register_plan<8, false>();
   check_every_register_plan<8, true>();
+}
+
+//! The (lanes or threads, values per lane) splits a launcher macro has kernels for: what it picks
+//! for every power-of-two pair offered (block_tier: kBlockRegs' 256 or 512 threads, else lanes).
+template <int kVec, int kMax>
+std::set<Split> instantiated_splits(bool block_tier) {
+  std::set<Split> splits;
+  for (int width : {1, 2, 4, 8, 16, 32, 256, 512}) {
+    if ((width >= 256) != block_tier) continue;
+    for (int per_lane = 1; per_lane <= 64; per_lane *= 2) {
+      SoftmaxPlan p;
+      p.lanes = width;
+      p.block = width;
+      p.per_lane = per_lane;
+      const Split got = block_tier ? block_split_for<kVec, kMax>(p) : warp_split_for<kVec, kMax>(p);
+      if (got != kNone) splits.insert(got);
+    }
+  }
+  return splits;
+}
+
+//! The other way round: every register-tier kernel the launchers instantiate is one some row
+//! length plans (a kernel no plan reaches only costs build time: each is a few hundred ms of
+//! device compile per architecture). Misaligned rows of congruent tensors reach the edge kernels,
+//! which every wide split of at least kSoftmaxMisalignedRegisterMinVectors lanes has.
+template <int kElem, bool kBackward>
+void check_every_register_kernel_planned() {
+  SCOPED_TRACE(::testing::Message() << "elem " << kElem << (kBackward ? " backward" : " forward"));
+  constexpr int kWide = 16 / kElem;
+  constexpr int kMax = softmax_max_per_lane(kElem, kBackward);
+  std::set<Split> warp[2], block[2], edges[2];  // [wide]
+  for (int64_t dim = 1; dim <= 512 * kMax + 64; ++dim) {
+    for (int vec : {1, kWide}) {
+      for (int congruent : {1, kWide}) {
+        if (vec > 1 && (dim % vec != 0 || congruent == 1)) continue;
+        const SoftmaxPlan p =
+            plan_softmax(7, dim, 1, 132, 0, kElem, kBackward, vec, 0, false, congruent);
+        const int wide = p.vec == kWide && kWide > 1 ? 1 : 0;
+        if (p.tier == SoftmaxTier::kWarpRow) {
+          (p.row_edges ? edges : warp)[wide].insert({p.lanes, p.per_lane});
+        } else if (p.tier == SoftmaxTier::kBlockRegs) {
+          (p.row_edges ? edges : block)[wide].insert({p.block, p.per_lane});
+        }
+      }
+    }
+  }
+  EXPECT_EQ(warp[0], (instantiated_splits<1, kMax>(false)));
+  EXPECT_EQ(block[0], (instantiated_splits<1, kMax>(true)));
+  if constexpr (kWide > 1) {
+    EXPECT_EQ(warp[1], (instantiated_splits<kWide, kMax>(false)));
+    EXPECT_EQ(block[1], (instantiated_splits<kWide, kMax>(true)));
+    std::set<Split> with_edges;
+    for (const Split& s : warp[1]) {
+      if (s.first >= cuact::detail::kSoftmaxMisalignedRegisterMinVectors) with_edges.insert(s);
+    }
+    with_edges.insert(block[1].begin(), block[1].end());
+    EXPECT_EQ(edges[1], with_edges);
+  }
+  EXPECT_TRUE(edges[0].empty());
+}
+
+TEST(SoftmaxDispatch, EveryRegisterTierKernelHasAPlan) {
+  check_every_register_kernel_planned<2, false>();
+  check_every_register_kernel_planned<2, true>();
+  check_every_register_kernel_planned<4, false>();
+  check_every_register_kernel_planned<4, true>();
+  check_every_register_kernel_planned<8, false>();
+  check_every_register_kernel_planned<8, true>();
 }
 
 using cuact::detail::column_tile_for;
@@ -208,6 +278,73 @@ TEST(SoftmaxDispatch, LoadWidthsFromPointersAndShape) {
   EXPECT_EQ(softmax_congruent_width<__half>({a2, b4}), 1);
   EXPECT_EQ(softmax_congruent_width<float>({a, b, b4}), 1);
   EXPECT_EQ(softmax_congruent_width<double>({a, b}), 2);
+}
+
+//! plan_and_launch on a partition that places clusters of at most `placed` blocks (0: none) and
+//! cooperative grids only if `grids`, for a device whose limits say 16-block clusters and grids:
+//! the clusters (the tier of a plan with max_cluster > 1) tried, the grids, then the fallback.
+struct Partition {
+  int placed;
+  bool grids;
+};
+std::vector<std::pair<SoftmaxTier, int>> launches_on(const Partition& partition,
+                                                     cuact::detail::SplitRowLimits* final_limits) {
+  using cuact::detail::SplitRowLimits;
+  cuact::detail::LaunchContext ctx;
+  ctx.device = 63;  // a device index of its own: the limits are cached per device and dtype
+  ctx.max_cluster_blocks = 16;
+  ctx.cooperative_launch = true;
+  std::atomic<int>* cache = cuact::detail::split_row_cache<float>();
+  cache[ctx.device].store(cuact::detail::pack_split_row_limits(SplitRowLimits{16, true}));
+  std::vector<std::pair<SoftmaxTier, int>> tried;
+  const cudaError_t err = cuact::detail::plan_and_launch<float>(
+      ctx,
+      [](const SplitRowLimits& limits) {
+        SoftmaxPlan p;
+        p.tier = limits.max_cluster > 1 ? SoftmaxTier::kClusterRow
+                 : limits.cooperative   ? SoftmaxTier::kGridRow
+                                        : SoftmaxTier::kBlockRow;
+        p.cluster = limits.max_cluster > 1 ? limits.max_cluster : 1;
+        return p;
+      },
+      [&](const SoftmaxPlan& p) {
+        tried.emplace_back(p.tier, p.cluster);
+        if (p.tier == SoftmaxTier::kClusterRow && p.cluster > partition.placed) {
+          return cudaErrorInvalidClusterSize;
+        }
+        if (p.tier == SoftmaxTier::kGridRow && !partition.grids) {
+          return cudaErrorCooperativeLaunchTooLarge;
+        }
+        return cudaSuccess;
+      });
+  EXPECT_EQ(err, cudaSuccess);
+  const int packed = cache[ctx.device].load();
+  *final_limits = SplitRowLimits{(packed - 1) / 2, ((packed - 1) & 1) != 0};
+  cache[ctx.device].store(0);
+  return tried;
+}
+
+// A launch the partition refuses (fewer SMs than the device reports) is re-planned with clusters
+// half the refused size, down to none, then without the grid tier; the device keeps the lowered
+// limits for later calls.
+TEST(SoftmaxDispatch, RefusedSplitLaunchesReplanSmaller) {
+  using Tried = std::vector<std::pair<SoftmaxTier, int>>;
+  constexpr auto kCluster = SoftmaxTier::kClusterRow;
+  cuact::detail::SplitRowLimits limits;
+  EXPECT_EQ(launches_on({16, true}, &limits), (Tried{{kCluster, 16}}));
+  EXPECT_EQ(limits.max_cluster, 16);
+  EXPECT_EQ(launches_on({2, true}, &limits),
+            (Tried{{kCluster, 16}, {kCluster, 8}, {kCluster, 4}, {kCluster, 2}}));
+  EXPECT_EQ(limits.max_cluster, 2);
+  EXPECT_TRUE(limits.cooperative);
+  EXPECT_EQ(launches_on({0, false}, &limits), (Tried{{kCluster, 16},
+                                                     {kCluster, 8},
+                                                     {kCluster, 4},
+                                                     {kCluster, 2},
+                                                     {SoftmaxTier::kGridRow, 1},
+                                                     {SoftmaxTier::kBlockRow, 1}}));
+  EXPECT_EQ(limits.max_cluster, 0);
+  EXPECT_FALSE(limits.cooperative);
 }
 
 }  // namespace

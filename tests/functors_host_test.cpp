@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! @file tests/functors_host_test.cu
+//! @file tests/functors_host_test.cpp
 //! Host-side accuracy tests of the functors in cuact/functors.cuh against the independent
 //! long-double reference (tests/reference/activation_reference.hpp), exercised exactly the way
 //! the library's kernels use them:
@@ -615,7 +615,7 @@ class TableWriter : public ::testing::Environment {
       return;
     }
     std::fprintf(f,
-                 "<!-- written by cuact_functor_tests (tests/functors_host_test.cu) from its own "
+                 "<!-- written by cuact_functor_tests (tests/functors_host_test.cpp) from its own "
                  "measurements; do not edit by hand -->\n\n");
     std::fprintf(f,
                  "Max error of the host-run functors against a long-double reference, default "
