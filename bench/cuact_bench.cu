@@ -39,6 +39,7 @@
 #include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
 #include "cub_reference.cuh"
+#include "softmax_tuning.hpp"
 
 #ifndef CUACT_GIT_COMMIT
 #define CUACT_GIT_COMMIT "unknown"
@@ -355,6 +356,7 @@ struct Options {
   std::string json_path;
   int iters = 0;  // 0: the default for the mode
   bool quick = false, list = false, help = false, softmax_only = false;
+  bool softmax_tuning = false;
 };
 
 static std::string pow2_name(int64_t n) {
@@ -936,6 +938,11 @@ static void print_help() {
       "                     softmax|log_softmax / last|middle|fewrows / dtype / fwd|bwd / size,\n"
       "                     size = cols, rowsxcols or outerxdimxinner)\n"
       "  --softmax-only     only the softmax and log_softmax cases (combines with --filter)\n"
+      "  --softmax-tuning   instead of the cases: float32 softmax shapes near the planner's\n"
+      "                     thresholds, each plan a grid of other thresholds gives timed on the\n"
+      "                     bench's own copy of the kernels and checked against the library's\n"
+      "                     output, and per threshold value the total time over the shapes\n"
+      "                     (--quick: fewer shapes; --json writes the plans)\n"
       "  --dtype NAME       float32|float16|bfloat16|float64 (or fp32, fp16, bf16, fp64);\n"
       "                     repeatable or comma-separated\n"
       "  --quick            smoke test: n = 2^24, sweep 2^10..2^22 every 4, softmax cols\n"
@@ -982,6 +989,8 @@ static Options parse_args(int argc, char** argv) {
       o.quick = true;
     } else if (arg == "--softmax-only") {
       o.softmax_only = true;
+    } else if (arg == "--softmax-tuning") {
+      o.softmax_tuning = true;
     } else if (arg == "--filter") {
       for (const std::string& f : split_commas(next()))
         o.filters.push_back(f);
@@ -1045,10 +1054,317 @@ static void destroy_bench(Bench& b) {
   CUDA_CHECK(cudaStreamDestroy(b.stream));
 }
 
+// ---------------------------------------------------------------------------------------------
+// --softmax-tuning: what the planner's thresholds (cuact::detail::SoftmaxTuning, predictions until
+// measured) would give on this device
+// ---------------------------------------------------------------------------------------------
+
+using cuact::detail::SoftmaxPlan;
+using cuact::detail::SoftmaxTuning;
+
+//! Shapes on both sides of the thresholds: middle axes whose tiles stage in one block or over a
+//! cluster, few or many tiles; few long rows on a cluster or across the grid.
+struct TuningShape {
+  SoftmaxShape shape;
+  bool quick;  // also in --quick
+};
+static const TuningShape kTuningShapes[] = {
+    {{64, 4096, 1024}, true}, {{256, 1000, 1024}, false}, {{32, 1000, 1024}, true},
+    {{8, 10000, 64}, true},   {{2, 20000, 3}, false},     {{1, 3000, 8}, true},
+    {{16, 2048, 256}, false}, {{1, 1 << 20, 1}, true},    {{4, 1 << 18, 1}, false},
+    {{16, 65536, 1}, true},   {{64, 65536, 1}, false},    {{132, 32768, 1}, false},
+    {{1, 1 << 22, 1}, false}, {{8, 1 << 20, 1}, true},    {{3, 20000, 1}, false},
+};
+
+//! The values tried for each threshold (each list holds the library's default), in
+//! SoftmaxTuning's member order (knob_value, set_knob).
+struct Knob {
+  const char* name;
+  std::vector<int64_t> values;
+};
+static std::vector<Knob> tuning_knobs() {
+  return {{"column_tile_blocks_per_sm", {1, 2, 3, 4}},
+          {"min_column_slice_rounds", {2, 4, 8, 16, 32}},
+          {"few_rows_max_cluster", {1, 2, 4, 8, 16}},
+          {"min_cluster_slice_chunks", {128, 256, 512, 1024, 2048}},
+          {"grid_over_cluster_factor", {1, 2, 4, 8, 1 << 20}}};
+}
+static int64_t knob_value(const SoftmaxTuning& t, size_t knob) {
+  switch (knob) {
+    case 0: return t.column_tile_blocks_per_sm;
+    case 1: return t.min_column_slice_rounds;
+    case 2: return t.few_rows_max_cluster;
+    case 3: return t.min_cluster_slice_chunks;
+    default: return t.grid_over_cluster_factor;
+  }
+}
+static void set_knob(SoftmaxTuning& t, size_t knob, int64_t v) {
+  switch (knob) {
+    case 0: t.column_tile_blocks_per_sm = int(v); break;
+    case 1: t.min_column_slice_rounds = int(v); break;
+    case 2: t.few_rows_max_cluster = int(v); break;
+    case 3: t.min_cluster_slice_chunks = v; break;
+    default: t.grid_over_cluster_factor = int(v); break;
+  }
+}
+
+static std::string plan_key(const SoftmaxPlan& p) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s block %d vec %d cluster %d parts %d grid %lld smem %lld",
+                cuact::detail::softmax_tier_name(p.tier), p.block, p.vec, p.cluster, p.parts,
+                static_cast<long long>(p.grid), static_cast<long long>(p.smem_bytes));
+  return buf;
+}
+
+//! max |a - b| and max |a| over n floats into out[0], out[1] (as float bits: both are >= 0, so
+//! their bit patterns order as the values do); a NaN on one side only counts as infinite.
+__global__ void max_abs_diff(const float* a, const float* b, int64_t n, unsigned* out) {
+  float diff = 0.0f, ref = 0.0f;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const float x = a[i], y = b[i];
+    const float d = isnan(x) != isnan(y) ? INFINITY : isnan(x) ? 0.0f : fabsf(x - y);
+    diff = fmaxf(diff, d);
+    ref = fmaxf(ref, isnan(x) ? 0.0f : fabsf(x));
+  }
+  atomicMax(out, __float_as_uint(diff));
+  atomicMax(out + 1, __float_as_uint(ref));
+}
+
+struct TunedRow {
+  SoftmaxShape shape;
+  bool backward = false;
+  SoftmaxPlan plan;
+  SoftmaxTuning first;  // the first tuning (grid order) that gives the plan
+  int tunings = 0;      // how many of the grid's give it
+  bool is_default = false;
+  std::string status = "ok";  // else why it was not timed, or "mismatch"
+  Timing t;
+  double gbs = 0, pct_roof = 0, max_diff = 0, max_ref = 0;
+};
+
+static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b, FILE* json,
+                               const std::string& started) {
+  const std::vector<Knob> knobs = tuning_knobs();
+  std::vector<SoftmaxTuning> grid(1);  // every combination of the knobs' values
+  for (size_t k = 0; k < knobs.size(); ++k) {
+    std::vector<SoftmaxTuning> next;
+    for (const SoftmaxTuning& t : grid) {
+      for (int64_t v : knobs[k].values) {
+        SoftmaxTuning u = t;
+        set_knob(u, k, v);
+        next.push_back(u);
+      }
+    }
+    grid.swap(next);
+  }
+  std::vector<SoftmaxShape> shapes;
+  size_t most = 0;
+  for (const TuningShape& s : kTuningShapes) {
+    if (o.quick && !s.quick) continue;
+    shapes.push_back(s.shape);
+    most = std::max(most, size_t(s.shape.outer * s.shape.dim * s.shape.inner) * sizeof(float));
+  }
+  Buffers buf;
+  alloc_buffers(buf, most);
+  unsigned* diff = nullptr;
+  CUDA_CHECK(cudaMalloc(&diff, 2 * sizeof(unsigned)));
+  std::map<size_t, Roof> roofs;
+  std::printf("softmax tuning (float32 softmax): %zu threshold combinations, %zu shapes\n",
+              grid.size(), shapes.size());
+  std::printf("%-20s %-4s %-72s %4s %9s %8s %6s %9s\n", "shape", "dir", "plan", "dflt", "time_us",
+              "GB/s", "%roof", "max_diff");
+  std::vector<TunedRow> rows;
+  // time[(shape, dir, plan key)] for the per-threshold totals below.
+  std::map<std::string, double> time_of;
+  for (const SoftmaxShape& s : shapes) {
+    buf.has_fill = false;  // the last shape's backward launches wrote x
+    prepare_inputs(b, buf, DType::kFloat32);
+    const int64_t n = s.outer * s.dim * s.inner;
+    const size_t bytes = size_t(n) * sizeof(float);
+    if (!roofs.count(bytes)) roofs[bytes] = measure_roof(b, buf.x, buf.out, bytes);
+    const Roof& roof = roofs.at(bytes);
+    char shape_name[64];
+    std::snprintf(shape_name, sizeof shape_name, "%lldx%lldx%lld", static_cast<long long>(s.outer),
+                  static_cast<long long>(s.dim), static_cast<long long>(s.inner));
+    for (bool backward : {false, true}) {
+      // The library's own output is the reference: forward into y (also backward's saved y),
+      // backward into out; the tuned launches write out (forward) or x (backward, after y).
+      cuact_check(cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, buf.x, buf.y, s,
+                                         {}, b.stream),
+                  "cuact::softmax_forward", shape_name);
+      if (backward) {
+        cuact_check(cuact::softmax_backward(SoftmaxKind::kSoftmax, DType::kFloat32, buf.y, buf.dy,
+                                            buf.out, s, b.stream),
+                    "cuact::softmax_backward", shape_name);
+      }
+      const float* a = static_cast<const float*>(backward ? buf.y : buf.x);
+      const float* in2 = static_cast<const float*>(buf.dy);
+      float* dst = static_cast<float*>(backward ? buf.x : buf.out);
+      const float* ref = static_cast<const float*>(backward ? buf.out : buf.y);
+      std::map<std::string, size_t> index;  // plan key -> row
+      const size_t first_row = rows.size();
+      for (const SoftmaxTuning& t : grid) {
+        const SoftmaxPlan p = bench::tuned_softmax_plan(s, backward, a, backward ? in2 : dst,
+                                                        backward ? dst : nullptr, t);
+        const std::string key = plan_key(p);
+        auto it = index.find(key);
+        if (it == index.end()) {
+          it = index.emplace(key, rows.size()).first;
+          TunedRow r;
+          r.shape = s;
+          r.backward = backward;
+          r.plan = p;
+          r.first = t;
+          rows.push_back(r);
+        }
+        ++rows[it->second].tunings;
+      }
+      const std::string default_key = plan_key(bench::tuned_softmax_plan(
+          s, backward, a, backward ? in2 : dst, backward ? dst : nullptr, SoftmaxTuning{}));
+      for (size_t i = first_row; i < rows.size(); ++i) {
+        TunedRow& r = rows[i];
+        r.is_default = plan_key(r.plan) == default_key;
+        const cudaError_t first =
+            bench::launch_tuned_softmax(r.plan, backward, a, in2, dst, s, b.stream);
+        if (first != cudaSuccess) {
+          (void)cudaGetLastError();
+          r.status = first == cudaErrorNotSupported
+                         ? "tier not built here"
+                         : std::string("launch: ") + cudaGetErrorName(first);
+        } else {
+          CUDA_CHECK(cudaMemsetAsync(diff, 0, 2 * sizeof(unsigned), b.stream));
+          max_abs_diff<<<b.sm_count * 4, 256, 0, b.stream>>>(ref, dst, n, diff);
+          CUDA_CHECK(cudaGetLastError());
+          unsigned bits[2];
+          CUDA_CHECK(cudaMemcpyAsync(bits, diff, sizeof bits, cudaMemcpyDeviceToHost, b.stream));
+          CUDA_CHECK(cudaStreamSynchronize(b.stream));
+          float d = 0, m = 0;
+          std::memcpy(&d, &bits[0], sizeof d);
+          std::memcpy(&m, &bits[1], sizeof m);
+          r.max_diff = d;
+          r.max_ref = m;
+          // Other tiers sum in another order: a few float32 ulps of the largest value apart.
+          if (!(d <= 1e-5 * m)) r.status = "mismatch";
+          r.t = time_launches(b, [&] {
+            CUDA_CHECK(bench::launch_tuned_softmax(r.plan, backward, a, in2, dst, s, b.stream));
+          });
+          const double moved = double(bytes) * (backward ? 3.0 : 2.0);
+          r.gbs = gb_per_s(moved, r.t.median_us);
+          r.pct_roof = 100.0 * r.gbs / roof.gbs();
+          time_of[std::string(shape_name) + (backward ? "/bwd/" : "/fwd/") + plan_key(r.plan)] =
+              r.t.median_us;
+        }
+        std::printf("%-20s %-4s %-72s %4s %9.2f %8.1f %6.1f %9.2e %s\n", shape_name,
+                    backward ? "bwd" : "fwd", plan_key(r.plan).c_str(), r.is_default ? "*" : "",
+                    r.t.median_us, r.gbs, r.pct_roof, r.max_diff,
+                    r.status == "ok" ? "" : r.status.c_str());
+      }
+    }
+  }
+  // Per threshold value, the others at the library's: the total time over every shape and
+  // direction of the plans it gives (a plan that was not timed leaves its value's total out).
+  std::printf("\nper threshold value (the others at the library's): total time over the shapes\n");
+  std::printf("%-28s %10s %12s %10s\n", "threshold", "value", "total_us", "vs_default");
+  double default_total = 0;
+  bool default_complete = true;
+  auto total_for = [&](const SoftmaxTuning& t, bool* complete) {
+    double total = 0;
+    for (const SoftmaxShape& s : shapes) {
+      char shape_name[64];
+      std::snprintf(shape_name, sizeof shape_name, "%lldx%lldx%lld",
+                    static_cast<long long>(s.outer), static_cast<long long>(s.dim),
+                    static_cast<long long>(s.inner));
+      for (bool backward : {false, true}) {
+        const float* a = static_cast<const float*>(backward ? buf.y : buf.x);
+        float* dst = static_cast<float*>(backward ? buf.x : buf.out);
+        const SoftmaxPlan p = bench::tuned_softmax_plan(s, backward, a, backward ? buf.dy : dst,
+                                                        backward ? dst : nullptr, t);
+        const auto it =
+            time_of.find(std::string(shape_name) + (backward ? "/bwd/" : "/fwd/") + plan_key(p));
+        if (it == time_of.end()) {
+          *complete = false;
+        } else {
+          total += it->second;
+        }
+      }
+    }
+    return total;
+  };
+  default_total = total_for(SoftmaxTuning{}, &default_complete);
+  for (size_t k = 0; k < knobs.size(); ++k) {
+    for (int64_t v : knobs[k].values) {
+      SoftmaxTuning t;
+      set_knob(t, k, v);
+      bool complete = true;
+      const double total = total_for(t, &complete);
+      std::printf("%-28s %10lld %12.1f %10.3f%s%s\n", knobs[k].name, static_cast<long long>(v),
+                  total, total / default_total,
+                  knob_value(SoftmaxTuning{}, k) == v ? "  (library)" : "",
+                  complete && default_complete ? "" : "  (some plans not timed)");
+    }
+  }
+  if (json) {
+    std::fprintf(json,
+                 "{\n  \"tool\": \"cuact-bench\", \"mode\": \"softmax-tuning\", "
+                 "\"schema\": 1,\n");
+    std::fprintf(json, "  \"git_commit\": %s, \"date_utc\": %s,\n", json_str(git_commit()).c_str(),
+                 json_str(started).c_str());
+    json_device(json, dev);
+    std::fprintf(json, "  \"plans\": [");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const TunedRow& r = rows[i];
+      const SoftmaxPlan& p = r.plan;
+      std::fprintf(
+          json,
+          "%s\n    {\"shape\": [%lld, %lld, %lld], \"dir\": \"%s\", \"tier\": \"%s\", "
+          "\"block\": %d, \"vec\": %d, \"cluster\": %d, \"parts\": %d, \"grid\": %lld, "
+          "\"smem_bytes\": %lld, \"default\": %s, \"tunings\": %d, \"first_tuning\": [%d, %d, %d, "
+          "%lld, %d], \"status\": %s, \"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, "
+          "\"gbs\": %.2f, \"pct_roof\": %.2f, \"max_diff\": %.3e, \"max_ref\": %.3e}",
+          i ? "," : "", static_cast<long long>(r.shape.outer), static_cast<long long>(r.shape.dim),
+          static_cast<long long>(r.shape.inner), r.backward ? "bwd" : "fwd",
+          cuact::detail::softmax_tier_name(p.tier), p.block, p.vec, p.cluster, p.parts,
+          static_cast<long long>(p.grid), static_cast<long long>(p.smem_bytes),
+          r.is_default ? "true" : "false", r.tunings, r.first.column_tile_blocks_per_sm,
+          r.first.min_column_slice_rounds, r.first.few_rows_max_cluster,
+          static_cast<long long>(r.first.min_cluster_slice_chunks),
+          r.first.grid_over_cluster_factor, json_str(r.status).c_str(), r.t.median_us, r.t.p10_us,
+          r.t.p90_us, r.gbs, r.pct_roof, r.max_diff, r.max_ref);
+    }
+    std::fprintf(json, "\n  ],\n  \"tuning_order\": [");
+    for (size_t i = 0; i < knobs.size(); ++i)
+      std::fprintf(json, "%s\"%s\"", i ? ", " : "", knobs[i].name);
+    std::fprintf(json, "]\n}\n");
+  }
+  CUDA_CHECK(cudaFree(diff));
+  free_buffers(buf);
+}
+
 int main(int argc, char** argv) {
   const Options o = parse_args(argc, argv);
   if (o.help) {
     print_help();
+    return 0;
+  }
+  if (o.softmax_tuning) {
+    const DeviceInfo dev = open_device();
+    FILE* json = nullptr;
+    if (!o.json_path.empty() && !(json = std::fopen(o.json_path.c_str(), "w"))) {
+      std::fprintf(stderr, "cuact-bench: cannot write %s: %s\n", o.json_path.c_str(),
+                   std::strerror(errno));
+      return kExitFailure;
+    }
+    const std::string started = utc_now();
+    Bench b;
+    init_bench(b, o, dev);
+    print_header(dev, o, b, false);
+    run_softmax_tuning(o, dev, b, json, started);
+    if (json && std::fclose(json) != 0) {
+      std::fprintf(stderr, "cuact-bench: error writing %s\n", o.json_path.c_str());
+      return kExitFailure;
+    }
+    destroy_bench(b);
     return 0;
   }
   const std::vector<Case> cases = make_cases(o);

@@ -352,6 +352,18 @@ CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int v
   return ((dim + vec - 1) * elem_size + 15) / 16 * 16;
 }
 
+//! The planner's thresholds that only measurement can set, as one value: the library plans with
+//! the defaults (the constants above); cuact-bench --softmax-tuning plans with others to measure
+//! what they would give. Any values within the ranges below plan valid (perhaps slower) launches:
+//! the plan tests sweep them.
+struct SoftmaxTuning {
+  int column_tile_blocks_per_sm = kColumnTileBlocksPerSm;            //!< >= 1
+  int min_column_slice_rounds = kSoftmaxMinColumnSliceRounds;        //!< >= 1
+  int few_rows_max_cluster = kSoftmaxFewRowsMaxCluster;              //!< 1, 2, 4, 8 or 16
+  int64_t min_cluster_slice_chunks = kSoftmaxMinClusterSliceChunks;  //!< >= 16
+  int grid_over_cluster_factor = kSoftmaxGridOverClusterFactor;      //!< >= 1
+};
+
 //! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
 //! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
 //! stages two rows (y and dy). vec: elements per 16-byte load when every row of every tensor
@@ -362,10 +374,11 @@ CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int v
 //! the same distance past a 16-byte boundary (rows then misaligned alike, RowSegment: kSmemRow,
 //! kBlockRow, kGridRow, kClusterRow where the slices fit, and the register tiers for rows of at
 //! least kSoftmaxMisalignedRegisterMinVectors loads still load 16 bytes at a time), else 1.
+//! tuning: the thresholds (SoftmaxTuning), the library's unless measuring others.
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1, int max_cluster = 0, bool cooperative = false,
-                                int congruent_vec = 1) {
+                                int congruent_vec = 1, const SoftmaxTuning& tuning = {}) {
   const int64_t sms = multiprocessors > 0 ? multiprocessors : 1;
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
@@ -396,11 +409,12 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
       return column_tile_smem(t, dim, elem_size, backward, parts);
     };
     auto resident = [&](int parts) {
-      return (tile_smem(parts) + kSoftmaxStaticSmemReserve) * kColumnTileBlocksPerSm <= smem_optin;
+      return (tile_smem(parts) + kSoftmaxStaticSmemReserve) * tuning.column_tile_blocks_per_sm <=
+             smem_optin;
     };
     auto slices_fill = [&](int parts) { return parts == 1 || dim / parts >= t.rows(); };
     const int portable =
-        most_parts < kSoftmaxFewRowsMaxCluster ? most_parts : kSoftmaxFewRowsMaxCluster;
+        most_parts < tuning.few_rows_max_cluster ? most_parts : tuning.few_rows_max_cluster;
     int staged_parts = 1;
     while (staged_parts < portable && !resident(staged_parts) && slices_fill(2 * staged_parts))
       staged_parts *= 2;
@@ -424,8 +438,9 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
       auto smem_of = [&](int parts) {
         return staged ? tile_smem(parts) : parts > 1 ? partials + exchange : partials;
       };
-      while (cluster < most_parts && cluster < kSoftmaxFewRowsMaxCluster && tiles * cluster < sms &&
-             dim / (2 * cluster) >= int64_t{kSoftmaxMinColumnSliceRounds} * t.rows() &&
+      while (cluster < most_parts && cluster < tuning.few_rows_max_cluster &&
+             tiles * cluster < sms &&
+             dim / (2 * cluster) >= int64_t{tuning.min_column_slice_rounds} * t.rows() &&
              fits(smem_of(2 * cluster)))
         cluster *= 2;
       p.cluster = cluster;
@@ -479,8 +494,8 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
       cluster *= 2;
     const bool on_chip = fits(staged_bytes((chunks + cluster - 1) / cluster));
     // Few rows: more blocks per row while that still leaves SMs idle and whole slices per block.
-    while (on_chip && cluster < max_cluster && cluster < kSoftmaxFewRowsMaxCluster &&
-           outer * cluster < sms && chunks / (2 * cluster) >= kSoftmaxMinClusterSliceChunks)
+    while (on_chip && cluster < max_cluster && cluster < tuning.few_rows_max_cluster &&
+           outer * cluster < sms && chunks / (2 * cluster) >= tuning.min_cluster_slice_chunks)
       cluster *= 2;
     const int64_t per = (chunks + cluster - 1) / cluster;
     // The grid tier: at least enough parts for each slice to fit a block, and for few rows as
@@ -498,15 +513,15 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     const int64_t spread = outer < sms ? sms / outer : 1;
     // At most one part per SM, and per thread of the block that combines a row's partials.
     const int64_t most_blocks = sms < kSoftmaxMaxGridParts ? sms : kSoftmaxMaxGridParts;
-    const int64_t most_parts = grid_chunks / kSoftmaxMinClusterSliceChunks < most_blocks
-                                   ? grid_chunks / kSoftmaxMinClusterSliceChunks
+    const int64_t most_parts = grid_chunks / tuning.min_cluster_slice_chunks < most_blocks
+                                   ? grid_chunks / tuning.min_cluster_slice_chunks
                                    : most_blocks;
     const int64_t wanted = spread < most_parts ? spread : most_parts;
     const int64_t parts = min_parts > wanted ? min_parts : wanted;
     const int counted_cluster =
-        cluster < kSoftmaxFewRowsMaxCluster ? cluster : kSoftmaxFewRowsMaxCluster;
+        cluster < tuning.few_rows_max_cluster ? cluster : tuning.few_rows_max_cluster;
     if (cooperative && min_parts <= most_parts && parts > 1 &&
-        (!on_chip || parts >= kSoftmaxGridOverClusterFactor * counted_cluster)) {
+        (!on_chip || parts >= tuning.grid_over_cluster_factor * counted_cluster)) {
       p.tier = SoftmaxTier::kGridRow;
       p.vec = grid_vec;
       p.parts = static_cast<int>(parts);

@@ -638,17 +638,19 @@ cudaError_t plan_and_launch(const LaunchContext& ctx, Plan plan, Launch launch) 
 }
 
 //! The plan of a call with tensors a, b (forward: x, y) or a, b, c (backward: y, dy, dx) under
-//! the split-row limits `split`: load widths from the pointers and the shape.
+//! the split-row limits `split`: load widths from the pointers and the shape (tuning: the
+//! planner's thresholds, the library's unless a benchmark measures others).
 template <class T>
 SoftmaxPlan plan_softmax_call(const SoftmaxShape& s, bool backward, const void* a, const void* b,
-                              const void* c, const SplitRowLimits& split,
-                              const LaunchContext& ctx) {
+                              const void* c, const SplitRowLimits& split, const LaunchContext& ctx,
+                              const SoftmaxTuning& tuning = {}) {
   const int vec =
       backward ? softmax_vector_width<T>(s, {a, b, c}) : softmax_vector_width<T>(s, {a, b});
   const int congruent =
       backward ? softmax_congruent_width<T>({a, b, c}) : softmax_congruent_width<T>({a, b});
   return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
-                      sizeof(T), backward, vec, split.max_cluster, split.cooperative, congruent);
+                      sizeof(T), backward, vec, split.max_cluster, split.cooperative, congruent,
+                      tuning);
 }
 
 template <class T>

@@ -16,10 +16,14 @@
 #   memcheck, racecheck, initcheck, synccheck
 #               compute-sanitizer on BUILD_DIR/tests/cuact_gpu_tests,
 #               --gtest_filter=$GPU_CHECK_SANITIZER_FILTER                   sanitizer-<tool>.log
+#               (the four tools' logs one after another)                    sanitizers.log
 #   bench       BUILD_DIR/bench/cuact-bench --json LOG_DIR/bench.json        bench.txt, bench.json
-# A failing step does not stop the next; the script exits 1 if any step failed. That is 8 files
-# in LOG_DIR, the most the device tool brings back from $OUT.
-# --save also copies the bench output to bench/results/<date>-<gpu>-<commit>.{txt,json}.
+#   tuning      cuact-bench --softmax-tuning --json LOG_DIR/tuning.json      tuning.txt, tuning.json
+#               (the plans other softmax planner thresholds give, timed: the data to set them)
+# A failing step does not stop the next; the script exits 1 if any step failed. That is 7 files
+# in LOG_DIR (the device tool brings back at most 8 from $OUT).
+# --save also copies the bench and tuning output to bench/results/<date>-<gpu>-<commit>.{txt,json}
+# and <date>-<gpu>-<commit>-tuning.{txt,json}.
 #
 # Environment (defaults):
 #   GPU_CHECK_SANITIZER_FILTER  *Sanitizer*:*Smoke*   gtest filter for the sanitizer runs
@@ -27,6 +31,7 @@
 #   GPU_CHECK_SANITIZER_TIMEOUT 60                    seconds, each tool
 #   GPU_CHECK_BENCH_TIMEOUT     150                   seconds
 #   GPU_CHECK_BENCH_ARGS        (none)                extra cuact-bench arguments, e.g. --quick
+#   GPU_CHECK_TUNING_TIMEOUT    120                   seconds
 #   GPU_CHECK_JOBS              2                     parallel build jobs for --build
 #   GPU_CHECK_CTEST_JOBS        8                     tests run in parallel (their CPU reference work dominates)
 #   GPU_CHECK_CTEST_EXCLUDE     SoftmaxEmulation|GpuEmulator
@@ -239,7 +244,11 @@ save_results() {
   base="$repo_root/bench/results/$(date -u +%Y-%m-%d)-$(gpu_slug)-$(bench_commit)"
   mkdir -p "$repo_root/bench/results" &&
     cp "$log_dir/bench.txt" "$base.txt" && cp "$log_dir/bench.json" "$base.json" &&
-    echo "saved $base.txt and $base.json"
+    echo "saved $base.txt and $base.json" || return 1
+  if grep -q '^PASS *tuning ' "$log_dir/summary.txt"; then
+    cp "$log_dir/tuning.txt" "$base-tuning.txt" && cp "$log_dir/tuning.json" "$base-tuning.json" &&
+      echo "saved $base-tuning.txt and $base-tuning.json"
+  fi
 }
 
 check() {
@@ -274,6 +283,11 @@ check() {
         --error-exitcode=1 "$test_bin" --gtest_filter="$filter"
     fi
   done
+  # One file for the four (the device tool brings back 8 files at most).
+  for tool in memcheck racecheck initcheck synccheck; do
+    echo "==== $tool"
+    cat "$log_dir/sanitizer-$tool.log"
+  done >"$log_dir/sanitizers.log" && rm -f "$log_dir"/sanitizer-*.log
 
   local bench_bin="$build_dir/bench/cuact-bench" bench_args=()
   read -r -a bench_args <<<"${GPU_CHECK_BENCH_ARGS:-}"
@@ -283,6 +297,13 @@ check() {
       "${bench_args[@]}"
   else
     skip_step bench "$log_dir/bench.txt" "no bench binary $bench_bin"
+  fi
+  if [[ -x $bench_bin ]]; then
+    step tuning "$log_dir/tuning.txt" tail \
+      timeout -k 10 "${GPU_CHECK_TUNING_TIMEOUT:-120}" "$bench_bin" --softmax-tuning \
+      --json "$log_dir/tuning.json"
+  else
+    skip_step tuning "$log_dir/tuning.txt" "no bench binary $bench_bin"
   fi
 
   if ((save)); then

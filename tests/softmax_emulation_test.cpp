@@ -152,6 +152,12 @@ struct HostTensor {
   }
 };
 
+//! The planner thresholds the checks plan with: the library's, except in TunedThresholds.
+cuact::detail::SoftmaxTuning& tuning() {
+  static cuact::detail::SoftmaxTuning t;
+  return t;
+}
+
 //! The tiers (and edge variants) the runs reached, so the suite can insist on all of them.
 std::set<std::string>& reached() {
   static std::set<std::string> tiers;
@@ -183,8 +189,8 @@ void check_forward(const Device& dev, const SoftmaxShape& s, SoftmaxKind kind, b
   a.upload(x);
   T* out = in_place ? a.data() : b.data();
   const LaunchContext ctx = dev.context();
-  const SoftmaxPlan p =
-      cuact::detail::plan_softmax_call<T>(s, false, a.data(), out, nullptr, dev.limits(), ctx);
+  const SoftmaxPlan p = cuact::detail::plan_softmax_call<T>(s, false, a.data(), out, nullptr,
+                                                            dev.limits(), ctx, tuning());
   note(p, false);
   SCOPED_TRACE(cuact::detail::softmax_tier_name(p.tier));
   const cudaError_t err =
@@ -211,8 +217,8 @@ void check_backward(const Device& dev, const SoftmaxShape& s, SoftmaxKind kind, 
   dyb.upload(dy);
   T* dx = in_place == 1 ? dyb.data() : in_place == 2 ? yb.data() : dxb.data();
   const LaunchContext ctx = dev.context();
-  const SoftmaxPlan p =
-      cuact::detail::plan_softmax_call<T>(s, true, yb.data(), dyb.data(), dx, dev.limits(), ctx);
+  const SoftmaxPlan p = cuact::detail::plan_softmax_call<T>(s, true, yb.data(), dyb.data(), dx,
+                                                            dev.limits(), ctx, tuning());
   note(p, true);
   SCOPED_TRACE(cuact::detail::softmax_tier_name(p.tier));
   const cudaError_t err =
@@ -341,6 +347,23 @@ TEST(SoftmaxEmulationCluster, SixteenBlocks) {
     EXPECT_EQ(p.tier, SoftmaxTier::kClusterRow);
     EXPECT_EQ(p.cluster, 16);
   }
+}
+
+// Planner thresholds other than the library's (what cuact-bench --softmax-tuning times): the
+// plans they give still run right. Splitting as eagerly as allowed takes few long rows over the
+// grid and few column tiles over clusters; splitting as little as allowed keeps each row and tile
+// in one block, or in the fewest cluster blocks that hold it.
+TYPED_TEST(SoftmaxEmulation, TunedThresholds) {
+  using cuact::detail::SoftmaxTuning;
+  for (const SoftmaxTuning& t :
+       {SoftmaxTuning{1, 1, 16, 16, 1}, SoftmaxTuning{4, 64, 1, 1 << 20, 64}}) {
+    tuning() = t;
+    check_all<TypeParam>(kHopper, {{1, 20000, 1}, {2, 200000, 1}, {1, 3000, 8}, {2, 9000, 3}});
+    if (this->HasFatalFailure()) break;
+  }
+  tuning() = SoftmaxTuning{};
+  expect_reached({"grid_row", "cluster_row", "column_tile"});
+  EXPECT_TRUE(reached().count("column_tile forward cluster")) << "no split column tile";
 }
 
 // Without clusters: long rows over a cooperative grid (one row over every SM; 13 rows in waves of

@@ -602,6 +602,122 @@ TEST(SoftmaxPlanTest, GridRows) {
   EXPECT_GT(misaligned_plans, 20);
 }
 
+// The thresholds cuact-bench --softmax-tuning plans with (SoftmaxTuning): at the ends of their
+// ranges, every plan still keeps the kernels' contracts (whole clusters within the device's,
+// shared memory that fits and holds each block's slice, grid parts resident with a 16-byte
+// partial each, column tiles whose slices fill the thread rows).
+TEST(SoftmaxPlanTest, TunedThresholdsKeepTheKernelContracts) {
+  using cuact::detail::column_tile_for;
+  using cuact::detail::column_tile_smem;
+  using cuact::detail::row_slice;
+  using cuact::detail::SoftmaxTuning;
+  constexpr int64_t kReserve = cuact::detail::kSoftmaxStaticSmemReserve;
+  const SoftmaxTuning tunings[] = {
+      SoftmaxTuning{},                 // the library's
+      SoftmaxTuning{1, 1, 16, 16, 1},  // split as eagerly as allowed
+      SoftmaxTuning{4, 64, 1, 1 << 20, 64},
+      SoftmaxTuning{3, 2, 2, 100, 3},
+  };
+  int64_t checked[10] = {};
+  for (const SoftmaxTuning& tuning : tunings) {
+    for (int64_t optin : {int64_t{16} * 1024, int64_t{227} * 1024}) {
+      for (int elem : {2, 4, 8}) {
+        for (bool backward : {false, true}) {
+          for (int vec : {1, 16 / elem}) {
+            for (int max_cluster : {0, 8, 16}) {
+              auto expect_contracts = [&](const cuact::detail::SoftmaxPlan& q, int64_t outer,
+                                          int64_t dim, int64_t inner) {
+                SCOPED_TRACE(::testing::Message()
+                             << "(" << outer << ", " << dim << ", " << inner << ") elem " << elem
+                             << (backward ? " backward" : " forward") << " vec " << vec
+                             << " max cluster " << max_cluster << " optin " << optin << " tuning {"
+                             << tuning.column_tile_blocks_per_sm << ", "
+                             << tuning.min_column_slice_rounds << ", "
+                             << tuning.few_rows_max_cluster << ", "
+                             << tuning.min_cluster_slice_chunks << ", "
+                             << tuning.grid_over_cluster_factor << "}");
+                ++checked[static_cast<int>(q.tier)];
+                ASSERT_GE(q.cluster, 1);
+                ASSERT_EQ(q.cluster & (q.cluster - 1), 0);
+                ASSERT_LE(q.cluster, std::max(max_cluster, 1));
+                ASSERT_EQ(q.grid % q.cluster, 0);
+                ASSERT_LE(q.smem_bytes + (q.smem_bytes > 0 ? kReserve : 0), optin);
+                const int stages = backward ? 2 : 1;
+                const int64_t chunks = dim / q.vec;
+                switch (q.tier) {
+                  case SoftmaxTier::kColumnTile: {
+                    const auto tile = column_tile_for(dim, inner, q.vec, elem);
+                    EXPECT_EQ(q.smem_bytes, column_tile_smem(tile, dim, elem, backward, q.cluster));
+                    if (q.cluster > 1) EXPECT_GE(dim / q.cluster, tile.rows());
+                    EXPECT_EQ(q.parts, q.cluster);
+                    break;
+                  }
+                  case SoftmaxTier::kColumnTileReread: {
+                    const auto tile = column_tile_for(dim, inner, q.vec, elem);
+                    const int64_t exchange =
+                        q.cluster > 1 ? cuact::detail::column_exchange_smem(tile, elem, backward)
+                                      : 0;
+                    EXPECT_EQ(q.smem_bytes,
+                              cuact::detail::column_partials_smem(tile, elem, backward) + exchange);
+                    EXPECT_EQ(q.parts, q.cluster);
+                    break;
+                  }
+                  case SoftmaxTier::kClusterRow:
+                  case SoftmaxTier::kSmemRow:
+                    EXPECT_EQ(q.tier == SoftmaxTier::kClusterRow, q.cluster > 1);
+                    EXPECT_EQ(q.smem_bytes,
+                              (chunks + q.cluster - 1) / q.cluster * q.vec * elem * stages + 16);
+                    break;
+                  case SoftmaxTier::kGridRow: {
+                    ASSERT_LE(q.grid, 132);
+                    ASSERT_EQ(q.grid % q.parts, 0);
+                    ASSERT_LE(q.parts, 1024);
+                    for (int part = 0; part < q.parts; ++part) {
+                      const auto slice = row_slice(chunks, q.parts, part);
+                      ASSERT_GE(int64_t{slice.count} * q.vec * elem, 16) << "part " << part;
+                      ASSERT_LE(int64_t{slice.count} * q.vec * elem * stages + 16, q.smem_bytes);
+                    }
+                    break;
+                  }
+                  default: EXPECT_EQ(q.cluster, 1); break;
+                }
+              };
+              // Rows past the register tiers, many and few.
+              for (int64_t rows : {1, 3, 50, 132, 1000}) {
+                for (int64_t dim = 16384; dim < 8000000; dim = dim * 2 + 3 * vec) {
+                  const int64_t d = dim / vec * vec;
+                  expect_contracts(plan_softmax(rows, d, 1, 132, optin, elem, backward, vec,
+                                                max_cluster, true, 1, tuning),
+                                   rows, d, 1);
+                  if (::testing::Test::HasFatalFailure()) return;
+                }
+              }
+              // Middle axes: short to tall tiles, few and many of them.
+              for (int64_t outer : {1, 3, 64}) {
+                for (int64_t dim = 2; dim < 200000; dim = dim * 5 / 2 + 1) {
+                  for (int64_t inner : {2, 64, 1000, 1 << 16}) {
+                    if (vec > 1 && inner % vec != 0) continue;
+                    expect_contracts(plan_softmax(outer, dim, inner, 132, optin, elem, backward,
+                                                  vec, max_cluster, true, 1, tuning),
+                                     outer, dim, inner);
+                    if (::testing::Test::HasFatalFailure()) return;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  // Every tier these shapes can take was planned under some tuning.
+  for (SoftmaxTier t : {SoftmaxTier::kBlockRow, SoftmaxTier::kSmemRow, SoftmaxTier::kClusterRow,
+                        SoftmaxTier::kGridRow, SoftmaxTier::kColumnTile,
+                        SoftmaxTier::kColumnTileReread, SoftmaxTier::kColumn}) {
+    EXPECT_GT(checked[static_cast<int>(t)], 0) << cuact::detail::softmax_tier_name(t);
+  }
+}
+
 // Rows that do not start 16 bytes apart (an odd column count, or tensors a few elements past a
 // boundary) still take 16-byte loads in kSmemRow when every tensor sits alike: a scalar head up
 // to the first boundary, aligned vectors, a scalar tail.
