@@ -1341,6 +1341,30 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
   free_buffers(buf);
 }
 
+//! Opens --json's file now, so that a bad path fails before minutes of measuring (null: no
+//! --json); exits on failure.
+static FILE* open_json(const Options& o) {
+  if (o.json_path.empty()) return nullptr;
+  FILE* f = std::fopen(o.json_path.c_str(), "w");
+  if (f == nullptr) {
+    std::fprintf(stderr, "cuact-bench: cannot write %s: %s\n", o.json_path.c_str(),
+                 std::strerror(errno));
+    std::exit(kExitFailure);
+  }
+  return f;
+}
+
+//! Closes what open_json opened; false (with a message) if the file could not be written.
+static bool close_json(FILE* f, const Options& o) {
+  if (f == nullptr) return true;
+  if (std::fclose(f) != 0) {
+    std::fprintf(stderr, "cuact-bench: error writing %s\n", o.json_path.c_str());
+    return false;
+  }
+  std::printf("\njson: %s\n", o.json_path.c_str());
+  return true;
+}
+
 int main(int argc, char** argv) {
   const Options o = parse_args(argc, argv);
   if (o.help) {
@@ -1349,23 +1373,14 @@ int main(int argc, char** argv) {
   }
   if (o.softmax_tuning) {
     const DeviceInfo dev = open_device();
-    FILE* json = nullptr;
-    if (!o.json_path.empty() && !(json = std::fopen(o.json_path.c_str(), "w"))) {
-      std::fprintf(stderr, "cuact-bench: cannot write %s: %s\n", o.json_path.c_str(),
-                   std::strerror(errno));
-      return kExitFailure;
-    }
+    FILE* json = open_json(o);
     const std::string started = utc_now();
     Bench b;
     init_bench(b, o, dev);
     print_header(dev, o, b, false);
     run_softmax_tuning(o, dev, b, json, started);
-    if (json && std::fclose(json) != 0) {
-      std::fprintf(stderr, "cuact-bench: error writing %s\n", o.json_path.c_str());
-      return kExitFailure;
-    }
     destroy_bench(b);
-    return 0;
+    return close_json(json, o) ? 0 : kExitFailure;
   }
   const std::vector<Case> cases = make_cases(o);
   if (o.list) {
@@ -1376,12 +1391,7 @@ int main(int argc, char** argv) {
   if (cases.empty()) usage_error("no case matches the filters");
 
   const DeviceInfo dev = open_device();
-  FILE* json = nullptr;  // opened now so a bad path fails before minutes of measuring
-  if (!o.json_path.empty() && !(json = std::fopen(o.json_path.c_str(), "w"))) {
-    std::fprintf(stderr, "cuact-bench: cannot write %s: %s\n", o.json_path.c_str(),
-                 std::strerror(errno));
-    return kExitFailure;
-  }
+  FILE* json = open_json(o);
   const std::string started = utc_now();
   Bench b;
   init_bench(b, o, dev);
@@ -1415,15 +1425,8 @@ int main(int argc, char** argv) {
   print_cub_comparison(rows);
   print_latency_summary(rows);
 
-  if (json) {
-    write_json(json, dev, o, b, roofs, rows, started);
-    if (std::fclose(json) != 0) {
-      std::fprintf(stderr, "cuact-bench: error writing %s\n", o.json_path.c_str());
-      return kExitFailure;
-    }
-    std::printf("\njson: %s\n", o.json_path.c_str());
-  }
+  if (json) write_json(json, dev, o, b, roofs, rows, started);
   free_buffers(buf);
   destroy_bench(b);
-  return 0;
+  return close_json(json, o) ? 0 : kExitFailure;
 }
