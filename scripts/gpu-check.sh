@@ -29,15 +29,16 @@
 #   GPU_CHECK_SANITIZER_FILTER  *Sanitizer*:*Smoke*   gtest filter for the sanitizer runs
 #   GPU_CHECK_CTEST_TIMEOUT     180                   seconds
 #   GPU_CHECK_SANITIZER_TIMEOUT 60                    seconds, each tool
-#   GPU_CHECK_BENCH_TIMEOUT     150                   seconds
+#   GPU_CHECK_BENCH_TIMEOUT     140                   seconds
 #   GPU_CHECK_BENCH_ARGS        (none)                extra cuact-bench arguments, e.g. --quick
-#   GPU_CHECK_TUNING_TIMEOUT    120                   seconds
+#   GPU_CHECK_TUNING_TIMEOUT    30                    seconds (it should take about 10)
 #   GPU_CHECK_JOBS              2                     parallel build jobs for --build
 #   GPU_CHECK_CTEST_JOBS        8                     tests run in parallel (their CPU reference work dominates)
 #   GPU_CHECK_CTEST_EXCLUDE     SoftmaxEmulation|GpuEmulator
 #                                                     ctest -E: CPU-only suites CI runs anyway
 #                                                     (the kernels on the CPU emulation, ~60 s);
 #                                                     empty: run every test
+# The timeouts add up to 590 s, so one device call (600 s at most) holds the whole check.
 set -u
 
 readonly carry_limit_bytes=$((64 * 1024 * 1024))  # what the device tool carries, all paths together
@@ -293,14 +294,14 @@ check() {
   read -r -a bench_args <<<"${GPU_CHECK_BENCH_ARGS:-}"
   if [[ -x $bench_bin ]]; then
     step bench "$log_dir/bench.txt" tee \
-      timeout -k 10 "${GPU_CHECK_BENCH_TIMEOUT:-150}" "$bench_bin" --json "$log_dir/bench.json" \
+      timeout -k 10 "${GPU_CHECK_BENCH_TIMEOUT:-140}" "$bench_bin" --json "$log_dir/bench.json" \
       "${bench_args[@]}"
   else
     skip_step bench "$log_dir/bench.txt" "no bench binary $bench_bin"
   fi
   if [[ -x $bench_bin ]]; then
     step tuning "$log_dir/tuning.txt" tail \
-      timeout -k 10 "${GPU_CHECK_TUNING_TIMEOUT:-120}" "$bench_bin" --softmax-tuning \
+      timeout -k 10 "${GPU_CHECK_TUNING_TIMEOUT:-30}" "$bench_bin" --softmax-tuning \
       --json "$log_dir/tuning.json"
   else
     skip_step tuning "$log_dir/tuning.txt" "no bench binary $bench_bin"
