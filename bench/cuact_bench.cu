@@ -938,11 +938,12 @@ static void print_help() {
       "                     softmax|log_softmax / last|middle|fewrows / dtype / fwd|bwd / size,\n"
       "                     size = cols, rowsxcols or outerxdimxinner)\n"
       "  --softmax-only     only the softmax and log_softmax cases (combines with --filter)\n"
-      "  --softmax-tuning   instead of the cases: float32 softmax shapes near the planner's\n"
-      "                     thresholds, each plan a grid of other thresholds gives timed on the\n"
-      "                     bench's own copy of the kernels and checked against the library's\n"
-      "                     output, and per threshold value the total time over the shapes\n"
-      "                     (--quick: fewer shapes; --json writes the plans)\n"
+      "  --softmax-tuning   instead of the cases: float32 and bfloat16 softmax shapes near the\n"
+      "                     planner's thresholds, each plan a grid of other thresholds gives\n"
+      "                     timed on the bench's own copy of the kernels and checked against\n"
+      "                     the library's output, and per threshold value the total time over\n"
+      "                     the shapes (--quick: fewer shapes; --dtype: one of the two; --json\n"
+      "                     writes the plans)\n"
       "  --dtype NAME       float32|float16|bfloat16|float64 (or fp32, fp16, bf16, fp64);\n"
       "                     repeatable or comma-separated\n"
       "  --quick            smoke test: n = 2^24, sweep 2^10..2^22 every 4, softmax cols\n"
@@ -1116,13 +1117,21 @@ static std::string plan_key(const SoftmaxPlan& p) {
   return buf;
 }
 
-//! max |a - b| and max |a| over n floats into out[0], out[1] (as float bits: both are >= 0, so
+__device__ __forceinline__ float to_float(float v) {
+  return v;
+}
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+
+//! max |a - b| and max |a| over n elements into out[0], out[1] (as float bits: both are >= 0, so
 //! their bit patterns order as the values do); a NaN on one side only counts as infinite.
-__global__ void max_abs_diff(const float* a, const float* b, int64_t n, unsigned* out) {
+template <class T>
+__global__ void max_abs_diff(const T* a, const T* b, int64_t n, unsigned* out) {
   float diff = 0.0f, ref = 0.0f;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const float x = a[i], y = b[i];
+    const float x = to_float(a[i]), y = to_float(b[i]);
     const float d = isnan(x) != isnan(y) ? INFINITY : isnan(x) ? 0.0f : fabsf(x - y);
     diff = fmaxf(diff, d);
     ref = fmaxf(ref, isnan(x) ? 0.0f : fabsf(x));
@@ -1131,7 +1140,27 @@ __global__ void max_abs_diff(const float* a, const float* b, int64_t n, unsigned
   atomicMax(out + 1, __float_as_uint(ref));
 }
 
+//! max |ref - got| and max |ref| of two tensors of `dtype` (float32 or bfloat16).
+static void tensor_difference(const Bench& b, DType dtype, const void* ref, const void* got,
+                              int64_t n, unsigned* scratch, float* max_diff, float* max_ref) {
+  CUDA_CHECK(cudaMemsetAsync(scratch, 0, 2 * sizeof(unsigned), b.stream));
+  if (dtype == DType::kBFloat16) {
+    max_abs_diff<<<b.sm_count * 4, 256, 0, b.stream>>>(
+        static_cast<const __nv_bfloat16*>(ref), static_cast<const __nv_bfloat16*>(got), n, scratch);
+  } else {
+    max_abs_diff<<<b.sm_count * 4, 256, 0, b.stream>>>(static_cast<const float*>(ref),
+                                                       static_cast<const float*>(got), n, scratch);
+  }
+  CUDA_CHECK(cudaGetLastError());
+  unsigned bits[2];
+  CUDA_CHECK(cudaMemcpyAsync(bits, scratch, sizeof bits, cudaMemcpyDeviceToHost, b.stream));
+  CUDA_CHECK(cudaStreamSynchronize(b.stream));
+  std::memcpy(max_diff, &bits[0], sizeof(float));
+  std::memcpy(max_ref, &bits[1], sizeof(float));
+}
+
 struct TunedRow {
+  DType dtype = DType::kFloat32;
   SoftmaxShape shape;
   bool backward = false;
   SoftmaxPlan plan;
@@ -1142,6 +1171,32 @@ struct TunedRow {
   Timing t;
   double gbs = 0, pct_roof = 0, max_diff = 0, max_ref = 0;
 };
+
+static std::string shape_name(const SoftmaxShape& s) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%lldx%lldx%lld", static_cast<long long>(s.outer),
+                static_cast<long long>(s.dim), static_cast<long long>(s.inner));
+  return buf;
+}
+
+//! The tensors of one tuning measurement: forward reads x and writes out (the library's own
+//! output, the reference, in y); backward reads y (the library's forward output) and dy and
+//! writes x (the library's backward output, the reference, in out).
+struct TunedTensors {
+  const void* a;
+  const void* b;
+  void* dst;
+  const void* ref;
+};
+static TunedTensors tuned_tensors(const Buffers& buf, bool backward) {
+  if (backward) return {buf.y, buf.dy, buf.x, buf.out};
+  return {buf.x, buf.out, buf.out, buf.y};
+}
+static SoftmaxPlan tuned_plan(DType dtype, const SoftmaxShape& s, bool backward,
+                              const TunedTensors& t, const SoftmaxTuning& tuning) {
+  return bench::tuned_softmax_plan(dtype, s, backward, t.a, backward ? t.b : t.dst,
+                                   backward ? t.dst : nullptr, tuning);
+}
 
 static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b, FILE* json,
                                const std::string& started) {
@@ -1158,6 +1213,11 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
     }
     grid.swap(next);
   }
+  std::vector<DType> dtypes;
+  for (DType d : {DType::kFloat32, DType::kBFloat16}) {
+    if (o.dtypes.empty() || std::count(o.dtypes.begin(), o.dtypes.end(), d)) dtypes.push_back(d);
+  }
+  if (dtypes.empty()) usage_error("--softmax-tuning runs float32 and bfloat16 only");
   std::vector<SoftmaxShape> shapes;
   size_t most = 0;
   for (const TuningShape& s : kTuningShapes) {
@@ -1167,177 +1227,165 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
   }
   Buffers buf;
   alloc_buffers(buf, most);
-  unsigned* diff = nullptr;
-  CUDA_CHECK(cudaMalloc(&diff, 2 * sizeof(unsigned)));
+  unsigned* scratch = nullptr;
+  CUDA_CHECK(cudaMalloc(&scratch, 2 * sizeof(unsigned)));
   std::map<size_t, Roof> roofs;
-  std::printf("softmax tuning (float32 softmax): %zu threshold combinations, %zu shapes\n",
-              grid.size(), shapes.size());
-  std::printf("%-20s %-4s %-72s %4s %9s %8s %6s %9s\n", "shape", "dir", "plan", "dflt", "time_us",
-              "GB/s", "%roof", "max_diff");
+  std::printf("softmax tuning: %zu threshold combinations, %zu shapes\n", grid.size(),
+              shapes.size());
+  std::printf("%-9s %-20s %-4s %-72s %4s %9s %8s %6s %9s\n", "dtype", "shape", "dir", "plan",
+              "dflt", "time_us", "GB/s", "%roof", "max_diff");
   std::vector<TunedRow> rows;
-  // time[(shape, dir, plan key)] for the per-threshold totals below.
+  // Median time by "dtype/shape/dir/plan key", for the per-threshold totals below.
   std::map<std::string, double> time_of;
-  for (const SoftmaxShape& s : shapes) {
-    buf.has_fill = false;  // the last shape's backward launches wrote x
-    prepare_inputs(b, buf, DType::kFloat32);
-    const int64_t n = s.outer * s.dim * s.inner;
-    const size_t bytes = size_t(n) * sizeof(float);
-    if (!roofs.count(bytes)) roofs[bytes] = measure_roof(b, buf.x, buf.out, bytes);
-    const Roof& roof = roofs.at(bytes);
-    char shape_name[64];
-    std::snprintf(shape_name, sizeof shape_name, "%lldx%lldx%lld", static_cast<long long>(s.outer),
-                  static_cast<long long>(s.dim), static_cast<long long>(s.inner));
-    for (bool backward : {false, true}) {
-      // The library's own output is the reference: forward into y (also backward's saved y),
-      // backward into out; the tuned launches write out (forward) or x (backward, after y).
-      cuact_check(cuact::softmax_forward(SoftmaxKind::kSoftmax, DType::kFloat32, buf.x, buf.y, s,
-                                         {}, b.stream),
-                  "cuact::softmax_forward", shape_name);
-      if (backward) {
-        cuact_check(cuact::softmax_backward(SoftmaxKind::kSoftmax, DType::kFloat32, buf.y, buf.dy,
-                                            buf.out, s, b.stream),
-                    "cuact::softmax_backward", shape_name);
-      }
-      const float* a = static_cast<const float*>(backward ? buf.y : buf.x);
-      const float* in2 = static_cast<const float*>(buf.dy);
-      float* dst = static_cast<float*>(backward ? buf.x : buf.out);
-      const float* ref = static_cast<const float*>(backward ? buf.out : buf.y);
-      std::map<std::string, size_t> index;  // plan key -> row
-      const size_t first_row = rows.size();
-      for (const SoftmaxTuning& t : grid) {
-        const SoftmaxPlan p = bench::tuned_softmax_plan(s, backward, a, backward ? in2 : dst,
-                                                        backward ? dst : nullptr, t);
-        const std::string key = plan_key(p);
-        auto it = index.find(key);
-        if (it == index.end()) {
-          it = index.emplace(key, rows.size()).first;
-          TunedRow r;
-          r.shape = s;
-          r.backward = backward;
-          r.plan = p;
-          r.first = t;
-          rows.push_back(r);
+  auto time_key = [](DType d, const SoftmaxShape& s, bool backward, const SoftmaxPlan& p) {
+    return std::string(cuact::dtype_name(d)) + "/" + shape_name(s) +
+           (backward ? "/bwd/" : "/fwd/") + plan_key(p);
+  };
+  for (DType dtype : dtypes) {
+    for (const SoftmaxShape& s : shapes) {
+      prepare_inputs(b, buf, dtype);
+      buf.has_fill = false;  // this shape's backward launches write x
+      const int64_t n = s.outer * s.dim * s.inner;
+      const size_t bytes = size_t(n) * dtype_size(dtype);
+      if (!roofs.count(bytes)) roofs[bytes] = measure_roof(b, buf.x, buf.out, bytes);
+      const Roof& roof = roofs.at(bytes);
+      const std::string name = shape_name(s);
+      for (bool backward : {false, true}) {
+        cuact_check(
+            cuact::softmax_forward(SoftmaxKind::kSoftmax, dtype, buf.x, buf.y, s, {}, b.stream),
+            "cuact::softmax_forward", name);
+        if (backward) {
+          cuact_check(cuact::softmax_backward(SoftmaxKind::kSoftmax, dtype, buf.y, buf.dy, buf.out,
+                                              s, b.stream),
+                      "cuact::softmax_backward", name);
         }
-        ++rows[it->second].tunings;
-      }
-      const std::string default_key = plan_key(bench::tuned_softmax_plan(
-          s, backward, a, backward ? in2 : dst, backward ? dst : nullptr, SoftmaxTuning{}));
-      for (size_t i = first_row; i < rows.size(); ++i) {
-        TunedRow& r = rows[i];
-        r.is_default = plan_key(r.plan) == default_key;
-        const cudaError_t first =
-            bench::launch_tuned_softmax(r.plan, backward, a, in2, dst, s, b.stream);
-        if (first != cudaSuccess) {
-          (void)cudaGetLastError();
-          r.status = first == cudaErrorNotSupported
-                         ? "tier not built here"
-                         : std::string("launch: ") + cudaGetErrorName(first);
-        } else {
-          CUDA_CHECK(cudaMemsetAsync(diff, 0, 2 * sizeof(unsigned), b.stream));
-          max_abs_diff<<<b.sm_count * 4, 256, 0, b.stream>>>(ref, dst, n, diff);
-          CUDA_CHECK(cudaGetLastError());
-          unsigned bits[2];
-          CUDA_CHECK(cudaMemcpyAsync(bits, diff, sizeof bits, cudaMemcpyDeviceToHost, b.stream));
-          CUDA_CHECK(cudaStreamSynchronize(b.stream));
-          float d = 0, m = 0;
-          std::memcpy(&d, &bits[0], sizeof d);
-          std::memcpy(&m, &bits[1], sizeof m);
-          r.max_diff = d;
-          r.max_ref = m;
-          // Other tiers sum in another order: a few float32 ulps of the largest value apart.
-          if (!(d <= 1e-5 * m)) r.status = "mismatch";
-          r.t = time_launches(b, [&] {
-            CUDA_CHECK(bench::launch_tuned_softmax(r.plan, backward, a, in2, dst, s, b.stream));
-          });
-          const double moved = double(bytes) * (backward ? 3.0 : 2.0);
-          r.gbs = gb_per_s(moved, r.t.median_us);
-          r.pct_roof = 100.0 * r.gbs / roof.gbs();
-          time_of[std::string(shape_name) + (backward ? "/bwd/" : "/fwd/") + plan_key(r.plan)] =
-              r.t.median_us;
+        const TunedTensors t = tuned_tensors(buf, backward);
+        std::map<std::string, size_t> index;  // plan key -> row
+        const size_t first_row = rows.size();
+        for (const SoftmaxTuning& tuning : grid) {
+          const SoftmaxPlan p = tuned_plan(dtype, s, backward, t, tuning);
+          auto it = index.find(plan_key(p));
+          if (it == index.end()) {
+            it = index.emplace(plan_key(p), rows.size()).first;
+            TunedRow r;
+            r.dtype = dtype;
+            r.shape = s;
+            r.backward = backward;
+            r.plan = p;
+            r.first = tuning;
+            rows.push_back(r);
+          }
+          ++rows[it->second].tunings;
         }
-        std::printf("%-20s %-4s %-72s %4s %9.2f %8.1f %6.1f %9.2e %s\n", shape_name,
-                    backward ? "bwd" : "fwd", plan_key(r.plan).c_str(), r.is_default ? "*" : "",
-                    r.t.median_us, r.gbs, r.pct_roof, r.max_diff,
-                    r.status == "ok" ? "" : r.status.c_str());
+        const std::string default_key =
+            plan_key(tuned_plan(dtype, s, backward, t, SoftmaxTuning{}));
+        for (size_t i = first_row; i < rows.size(); ++i) {
+          TunedRow& r = rows[i];
+          r.is_default = plan_key(r.plan) == default_key;
+          auto launch = [&] {
+            return bench::launch_tuned_softmax(dtype, r.plan, backward, t.a, t.b, t.dst, s,
+                                               b.stream);
+          };
+          const cudaError_t first = launch();
+          if (first != cudaSuccess) {
+            (void)cudaGetLastError();
+            r.status = first == cudaErrorNotSupported
+                           ? "tier not built here"
+                           : std::string("launch: ") + cudaGetErrorName(first);
+          } else {
+            float d = 0, m = 0;
+            tensor_difference(b, dtype, t.ref, t.dst, n, scratch, &d, &m);
+            r.max_diff = d;
+            r.max_ref = m;
+            // Other tiers sum in another order: float32 results a few ulps of the largest value
+            // apart, 16-bit ones an ulp of it (2^-8) at most.
+            const double tolerance = dtype == DType::kFloat32 ? 1e-5 : 1.0 / 128;
+            if (!(d <= tolerance * m)) r.status = "mismatch";
+            r.t = time_launches(b, [&] { CUDA_CHECK(launch()); });
+            const double moved = double(bytes) * (backward ? 3.0 : 2.0);
+            r.gbs = gb_per_s(moved, r.t.median_us);
+            r.pct_roof = 100.0 * r.gbs / roof.gbs();
+            time_of[time_key(dtype, s, backward, r.plan)] = r.t.median_us;
+          }
+          std::printf("%-9s %-20s %-4s %-72s %4s %9.2f %8.1f %6.1f %9.2e %s\n",
+                      cuact::dtype_name(dtype), name.c_str(), backward ? "bwd" : "fwd",
+                      plan_key(r.plan).c_str(), r.is_default ? "*" : "", r.t.median_us, r.gbs,
+                      r.pct_roof, r.max_diff, r.status == "ok" ? "" : r.status.c_str());
+        }
       }
     }
   }
-  // Per threshold value, the others at the library's: the total time over every shape and
-  // direction of the plans it gives (a plan that was not timed leaves its value's total out).
+  // Per dtype and threshold value, the others at the library's: the total time over every shape
+  // and direction of the plans it gives.
   std::printf("\nper threshold value (the others at the library's): total time over the shapes\n");
-  std::printf("%-28s %10s %12s %10s\n", "threshold", "value", "total_us", "vs_default");
-  double default_total = 0;
-  bool default_complete = true;
-  auto total_for = [&](const SoftmaxTuning& t, bool* complete) {
-    double total = 0;
-    for (const SoftmaxShape& s : shapes) {
-      char shape_name[64];
-      std::snprintf(shape_name, sizeof shape_name, "%lldx%lldx%lld",
-                    static_cast<long long>(s.outer), static_cast<long long>(s.dim),
-                    static_cast<long long>(s.inner));
-      for (bool backward : {false, true}) {
-        const float* a = static_cast<const float*>(backward ? buf.y : buf.x);
-        float* dst = static_cast<float*>(backward ? buf.x : buf.out);
-        const SoftmaxPlan p = bench::tuned_softmax_plan(s, backward, a, backward ? buf.dy : dst,
-                                                        backward ? dst : nullptr, t);
-        const auto it =
-            time_of.find(std::string(shape_name) + (backward ? "/bwd/" : "/fwd/") + plan_key(p));
-        if (it == time_of.end()) {
-          *complete = false;
-        } else {
-          total += it->second;
+  std::printf("%-9s %-28s %10s %12s %10s\n", "dtype", "threshold", "value", "total_us",
+              "vs_default");
+  for (DType dtype : dtypes) {
+    auto total_for = [&](const SoftmaxTuning& tuning, bool* complete) {
+      double total = 0;
+      for (const SoftmaxShape& s : shapes) {
+        for (bool backward : {false, true}) {
+          const SoftmaxPlan p =
+              tuned_plan(dtype, s, backward, tuned_tensors(buf, backward), tuning);
+          const auto it = time_of.find(time_key(dtype, s, backward, p));
+          if (it == time_of.end()) {
+            *complete = false;
+          } else {
+            total += it->second;
+          }
         }
       }
-    }
-    return total;
-  };
-  default_total = total_for(SoftmaxTuning{}, &default_complete);
-  for (size_t k = 0; k < knobs.size(); ++k) {
-    for (int64_t v : knobs[k].values) {
-      SoftmaxTuning t;
-      set_knob(t, k, v);
-      bool complete = true;
-      const double total = total_for(t, &complete);
-      std::printf("%-28s %10lld %12.1f %10.3f%s%s\n", knobs[k].name, static_cast<long long>(v),
-                  total, total / default_total,
-                  knob_value(SoftmaxTuning{}, k) == v ? "  (library)" : "",
-                  complete && default_complete ? "" : "  (some plans not timed)");
+      return total;
+    };
+    bool default_complete = true;
+    const double default_total = total_for(SoftmaxTuning{}, &default_complete);
+    for (size_t k = 0; k < knobs.size(); ++k) {
+      for (int64_t v : knobs[k].values) {
+        SoftmaxTuning t;
+        set_knob(t, k, v);
+        bool complete = true;
+        const double total = total_for(t, &complete);
+        std::printf("%-9s %-28s %10lld %12.1f %10.3f%s%s\n", cuact::dtype_name(dtype),
+                    knobs[k].name, static_cast<long long>(v), total, total / default_total,
+                    knob_value(SoftmaxTuning{}, k) == v ? "  (library)" : "",
+                    complete && default_complete ? "" : "  (some plans not timed)");
+      }
     }
   }
   if (json) {
     std::fprintf(json,
-                 "{\n  \"tool\": \"cuact-bench\", \"mode\": \"softmax-tuning\", "
-                 "\"schema\": 1,\n");
+                 "{\n  \"tool\": \"cuact-bench\", \"mode\": \"softmax-tuning\", \"schema\": 1,\n");
     std::fprintf(json, "  \"git_commit\": %s, \"date_utc\": %s,\n", json_str(git_commit()).c_str(),
                  json_str(started).c_str());
     json_device(json, dev);
-    std::fprintf(json, "  \"plans\": [");
+    std::fprintf(json, "  \"tuning_order\": [");
+    for (size_t i = 0; i < knobs.size(); ++i)
+      std::fprintf(json, "%s\"%s\"", i ? ", " : "", knobs[i].name);
+    std::fprintf(json, "],\n  \"plans\": [");
     for (size_t i = 0; i < rows.size(); ++i) {
       const TunedRow& r = rows[i];
       const SoftmaxPlan& p = r.plan;
-      std::fprintf(
-          json,
-          "%s\n    {\"shape\": [%lld, %lld, %lld], \"dir\": \"%s\", \"tier\": \"%s\", "
-          "\"block\": %d, \"vec\": %d, \"cluster\": %d, \"parts\": %d, \"grid\": %lld, "
-          "\"smem_bytes\": %lld, \"default\": %s, \"tunings\": %d, \"first_tuning\": [%d, %d, %d, "
-          "%lld, %d], \"status\": %s, \"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, "
-          "\"gbs\": %.2f, \"pct_roof\": %.2f, \"max_diff\": %.3e, \"max_ref\": %.3e}",
-          i ? "," : "", static_cast<long long>(r.shape.outer), static_cast<long long>(r.shape.dim),
-          static_cast<long long>(r.shape.inner), r.backward ? "bwd" : "fwd",
-          cuact::detail::softmax_tier_name(p.tier), p.block, p.vec, p.cluster, p.parts,
-          static_cast<long long>(p.grid), static_cast<long long>(p.smem_bytes),
-          r.is_default ? "true" : "false", r.tunings, r.first.column_tile_blocks_per_sm,
-          r.first.min_column_slice_rounds, r.first.few_rows_max_cluster,
-          static_cast<long long>(r.first.min_cluster_slice_chunks),
-          r.first.grid_over_cluster_factor, json_str(r.status).c_str(), r.t.median_us, r.t.p10_us,
-          r.t.p90_us, r.gbs, r.pct_roof, r.max_diff, r.max_ref);
+      std::fprintf(json,
+                   "%s\n    {\"dtype\": \"%s\", \"shape\": [%lld, %lld, %lld], \"dir\": \"%s\", "
+                   "\"tier\": \"%s\", \"block\": %d, \"vec\": %d, \"cluster\": %d, \"parts\": %d, "
+                   "\"grid\": %lld, \"smem_bytes\": %lld, \"default\": %s, \"tunings\": %d, "
+                   "\"first_tuning\": [%d, %d, %d, %lld, %d], \"status\": %s, \"median_us\": %.3f, "
+                   "\"p10_us\": %.3f, \"p90_us\": %.3f, \"gbs\": %.2f, \"pct_roof\": %.2f, "
+                   "\"max_diff\": %.3e, \"max_ref\": %.3e}",
+                   i ? "," : "", cuact::dtype_name(r.dtype), static_cast<long long>(r.shape.outer),
+                   static_cast<long long>(r.shape.dim), static_cast<long long>(r.shape.inner),
+                   r.backward ? "bwd" : "fwd", cuact::detail::softmax_tier_name(p.tier), p.block,
+                   p.vec, p.cluster, p.parts, static_cast<long long>(p.grid),
+                   static_cast<long long>(p.smem_bytes), r.is_default ? "true" : "false", r.tunings,
+                   r.first.column_tile_blocks_per_sm, r.first.min_column_slice_rounds,
+                   r.first.few_rows_max_cluster,
+                   static_cast<long long>(r.first.min_cluster_slice_chunks),
+                   r.first.grid_over_cluster_factor, json_str(r.status).c_str(), r.t.median_us,
+                   r.t.p10_us, r.t.p90_us, r.gbs, r.pct_roof, r.max_diff, r.max_ref);
     }
-    std::fprintf(json, "\n  ],\n  \"tuning_order\": [");
-    for (size_t i = 0; i < knobs.size(); ++i)
-      std::fprintf(json, "%s\"%s\"", i ? ", " : "", knobs[i].name);
-    std::fprintf(json, "]\n}\n");
+    std::fprintf(json, "\n  ]\n}\n");
   }
-  CUDA_CHECK(cudaFree(diff));
+  CUDA_CHECK(cudaFree(scratch));
   free_buffers(buf);
 }
 
