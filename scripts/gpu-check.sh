@@ -89,8 +89,9 @@ report_build_size() {
 build() {
   local dir=$1
   cd "$repo_root" || die "cannot enter $repo_root"
-  echo "+ cmake -S . -B $dir -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90"
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 || return 1
+  echo "+ cmake -S . -B $dir -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DCUACT_LINEINFO=ON"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DCUACT_LINEINFO=ON ||
+    return 1
   echo "+ cmake --build $dir -j${GPU_CHECK_JOBS:-2}"
   cmake --build "$dir" -j"${GPU_CHECK_JOBS:-2}" || return 1
   # ctest finds gtest's tests with a script of this machine's CMake (GoogleTestAddTests.cmake),
