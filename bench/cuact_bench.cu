@@ -1117,13 +1117,6 @@ static std::string plan_key(const SoftmaxPlan& p) {
   return buf;
 }
 
-__device__ __forceinline__ float to_float(float v) {
-  return v;
-}
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-
 //! max |a - b| and max |a| over n elements into out[0], out[1] (as float bits: both are >= 0, so
 //! their bit patterns order as the values do); a NaN on one side only counts as infinite.
 template <class T>
@@ -1131,7 +1124,7 @@ __global__ void max_abs_diff(const T* a, const T* b, int64_t n, unsigned* out) {
   float diff = 0.0f, ref = 0.0f;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const float x = to_float(a[i]), y = to_float(b[i]);
+    const float x = float(cuact::to_compute(a[i])), y = float(cuact::to_compute(b[i]));
     const float d = isnan(x) != isnan(y) ? INFINITY : isnan(x) ? 0.0f : fabsf(x - y);
     diff = fmaxf(diff, d);
     ref = fmaxf(ref, isnan(x) ? 0.0f : fabsf(x));
@@ -1264,9 +1257,8 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
         const size_t first_row = rows.size();
         for (const SoftmaxTuning& tuning : grid) {
           const SoftmaxPlan p = tuned_plan(dtype, s, backward, t, tuning);
-          auto it = index.find(plan_key(p));
-          if (it == index.end()) {
-            it = index.emplace(plan_key(p), rows.size()).first;
+          const auto [it, added] = index.emplace(plan_key(p), rows.size());
+          if (added) {
             TunedRow r;
             r.dtype = dtype;
             r.shape = s;
