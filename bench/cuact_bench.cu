@@ -39,7 +39,7 @@
 #include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
 #include "cub_reference.cuh"
-#include "softmax_tuning.hpp"
+#include "host/softmax_by_plan.hpp"
 
 #ifndef CUACT_GIT_COMMIT
 #define CUACT_GIT_COMMIT "unknown"
@@ -940,10 +940,9 @@ static void print_help() {
       "  --softmax-only     only the softmax and log_softmax cases (combines with --filter)\n"
       "  --softmax-tuning   instead of the cases: float32 and bfloat16 softmax shapes near the\n"
       "                     planner's thresholds, each plan a grid of other thresholds gives\n"
-      "                     timed on the bench's own copy of the kernels and checked against\n"
-      "                     the library's output, and per threshold value the total time over\n"
-      "                     the shapes (--quick: fewer shapes; --dtype: one of the two; --json\n"
-      "                     writes the plans)\n"
+      "                     timed on the library's kernels and checked against its output, and\n"
+      "                     per threshold value the total time over the shapes (--quick: fewer\n"
+      "                     shapes; --dtype: other dtypes; --json writes the plans)\n"
       "  --dtype NAME       float32|float16|bfloat16|float64 (or fp32, fp16, bf16, fp64);\n"
       "                     repeatable or comma-separated\n"
       "  --quick            smoke test: n = 2^24, sweep 2^10..2^22 every 4, softmax cols\n"
@@ -1187,8 +1186,11 @@ static TunedTensors tuned_tensors(const Buffers& buf, bool backward) {
 }
 static SoftmaxPlan tuned_plan(DType dtype, const SoftmaxShape& s, bool backward,
                               const TunedTensors& t, const SoftmaxTuning& tuning) {
-  return bench::tuned_softmax_plan(dtype, s, backward, t.a, backward ? t.b : t.dst,
-                                   backward ? t.dst : nullptr, tuning);
+  SoftmaxPlan p;
+  cuact_check(cuact::detail::softmax_plan_tuned(dtype, backward, t.a, backward ? t.b : t.dst,
+                                                backward ? t.dst : nullptr, s, tuning, nullptr, &p),
+              "cuact::detail::softmax_plan_tuned", shape_name(s));
+  return p;
 }
 
 static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b, FILE* json,
@@ -1206,17 +1208,18 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
     }
     grid.swap(next);
   }
-  std::vector<DType> dtypes;
-  for (DType d : {DType::kFloat32, DType::kBFloat16}) {
-    if (o.dtypes.empty() || std::count(o.dtypes.begin(), o.dtypes.end(), d)) dtypes.push_back(d);
-  }
-  if (dtypes.empty()) usage_error("--softmax-tuning runs float32 and bfloat16 only");
+  // float32 and bfloat16 unless asked: the planner's thresholds depend on the element size.
+  const std::vector<DType> dtypes =
+      o.dtypes.empty() ? std::vector<DType>{DType::kFloat32, DType::kBFloat16} : o.dtypes;
+  size_t widest = 0;
+  for (DType d : dtypes)
+    widest = std::max(widest, size_t(dtype_size(d)));
   std::vector<SoftmaxShape> shapes;
   size_t most = 0;
   for (const TuningShape& s : kTuningShapes) {
     if (o.quick && !s.quick) continue;
     shapes.push_back(s.shape);
-    most = std::max(most, size_t(s.shape.outer * s.shape.dim * s.shape.inner) * sizeof(float));
+    most = std::max(most, size_t(s.shape.outer * s.shape.dim * s.shape.inner) * widest);
   }
   Buffers buf;
   alloc_buffers(buf, most);
@@ -1235,6 +1238,7 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
            (backward ? "/bwd/" : "/fwd/") + plan_key(p);
   };
   for (DType dtype : dtypes) {
+    const SoftmaxTuning library = cuact::detail::softmax_default_tuning(int(dtype_size(dtype)));
     for (const SoftmaxShape& s : shapes) {
       prepare_inputs(b, buf, dtype);
       buf.has_fill = false;  // this shape's backward launches write x
@@ -1269,21 +1273,18 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
           }
           ++rows[it->second].tunings;
         }
-        const std::string default_key =
-            plan_key(tuned_plan(dtype, s, backward, t, SoftmaxTuning{}));
+        const std::string default_key = plan_key(tuned_plan(dtype, s, backward, t, library));
         for (size_t i = first_row; i < rows.size(); ++i) {
           TunedRow& r = rows[i];
           r.is_default = plan_key(r.plan) == default_key;
           auto launch = [&] {
-            return bench::launch_tuned_softmax(dtype, r.plan, backward, t.a, t.b, t.dst, s,
-                                               b.stream);
+            return cuact::detail::softmax_launch_planned(SoftmaxKind::kSoftmax, dtype, backward,
+                                                         r.plan, t.a, t.b, t.dst, s, b.stream);
           };
-          const cudaError_t first = launch();
-          if (first != cudaSuccess) {
-            (void)cudaGetLastError();
-            r.status = first == cudaErrorNotSupported
-                           ? "tier not built here"
-                           : std::string("launch: ") + cudaGetErrorName(first);
+          const cuact::Status first = launch();
+          if (first != cuact::Status::kSuccess) {
+            // A launch the device refused (the library would re-plan it): not timed.
+            r.status = std::string("launch: ") + cuact::last_error_detail();
           } else {
             float d = 0, m = 0;
             tensor_difference(b, dtype, t.ref, t.dst, n, scratch, &d, &m);
@@ -1293,7 +1294,8 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
             // apart, 16-bit ones an ulp of it (2^-8) at most.
             const double tolerance = dtype == DType::kFloat32 ? 1e-5 : 1.0 / 128;
             if (!(d <= tolerance * m)) r.status = "mismatch";
-            r.t = time_launches(b, [&] { CUDA_CHECK(launch()); });
+            r.t = time_launches(
+                b, [&] { cuact_check(launch(), "cuact::detail::softmax_launch_planned", name); });
             const double moved = double(bytes) * (backward ? 3.0 : 2.0);
             r.gbs = gb_per_s(moved, r.t.median_us);
             r.pct_roof = 100.0 * r.gbs / roof.gbs();
@@ -1330,16 +1332,17 @@ static void run_softmax_tuning(const Options& o, const DeviceInfo& dev, Bench& b
       return total;
     };
     bool default_complete = true;
-    const double default_total = total_for(SoftmaxTuning{}, &default_complete);
+    const SoftmaxTuning library = cuact::detail::softmax_default_tuning(int(dtype_size(dtype)));
+    const double default_total = total_for(library, &default_complete);
     for (size_t k = 0; k < knobs.size(); ++k) {
       for (int64_t v : knobs[k].values) {
-        SoftmaxTuning t;
+        SoftmaxTuning t = library;
         set_knob(t, k, v);
         bool complete = true;
         const double total = total_for(t, &complete);
         std::printf("%-9s %-28s %10lld %12.1f %10.3f%s%s\n", cuact::dtype_name(dtype),
                     knobs[k].name, static_cast<long long>(v), total, total / default_total,
-                    knob_value(SoftmaxTuning{}, k) == v ? "  (library)" : "",
+                    knob_value(library, k) == v ? "  (library)" : "",
                     complete && default_complete ? "" : "  (some plans not timed)");
       }
     }

@@ -111,6 +111,8 @@ inline constexpr int softmax_max_per_lane(int elem_size, bool backward) {
   return held < 32 ? held : 32;
 }
 inline constexpr int64_t kSoftmaxWideBlockDim = 32768;
+//! Thread-block clusters of up to this many blocks launch without the non-portable opt-in.
+inline constexpr int kPortableClusterBlocks = 8;
 //! Few rows split over a cluster only while each block keeps at least this many chunks (half a
 //! 1024-thread block's worth): smaller slices leave most of each block idle.
 inline constexpr int64_t kSoftmaxMinClusterSliceChunks = 512;
@@ -353,9 +355,9 @@ CUACT_PLAN_HD inline constexpr int64_t smem_row_second_offset(int64_t dim, int v
 }
 
 //! The planner's thresholds that only measurement can set, as one value: the library plans with
-//! the defaults (the constants above); cuact-bench --softmax-tuning plans with others to measure
-//! what they would give. Any values within the ranges below plan valid (perhaps slower) launches:
-//! the plan tests sweep them.
+//! softmax_default_tuning for the element size; cuact-bench --softmax-tuning plans with others to
+//! measure what they would give. Any values within the ranges below plan valid (perhaps slower)
+//! launches: the plan tests sweep them. Default-constructed: the constants above.
 struct SoftmaxTuning {
   int column_tile_blocks_per_sm = kColumnTileBlocksPerSm;            //!< >= 1
   int min_column_slice_rounds = kSoftmaxMinColumnSliceRounds;        //!< >= 1
@@ -363,6 +365,15 @@ struct SoftmaxTuning {
   int64_t min_cluster_slice_chunks = kSoftmaxMinClusterSliceChunks;  //!< >= 16
   int grid_over_cluster_factor = kSoftmaxGridOverClusterFactor;      //!< >= 1
 };
+
+//! The thresholds the library plans with for elements of elem_size bytes: the thresholds are
+//! tuned per dtype (where float32 and bfloat16 runs of cuact-bench --softmax-tuning disagree,
+//! this is where they differ). Until a GPU has measured them, every element size has the
+//! predictions above.
+inline constexpr SoftmaxTuning softmax_default_tuning(int elem_size) {
+  (void)elem_size;
+  return SoftmaxTuning{};
+}
 
 //! outer, dim, inner >= 1 (the caller handles empty tensors). smem_optin: the device's opt-in
 //! shared memory per block (0: no shared-memory tier); elem_size: bytes per element; backward
@@ -374,11 +385,13 @@ struct SoftmaxTuning {
 //! the same distance past a 16-byte boundary (rows then misaligned alike, RowSegment: kSmemRow,
 //! kBlockRow, kGridRow, kClusterRow where the slices fit, and the register tiers for rows of at
 //! least kSoftmaxMisalignedRegisterMinVectors loads still load 16 bytes at a time), else 1.
-//! tuning: the thresholds (SoftmaxTuning), the library's unless measuring others.
+//! tuned: the thresholds, when measuring others than the library's (null:
+//! softmax_default_tuning(elem_size)).
 inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int multiprocessors,
                                 int64_t smem_optin = 0, int elem_size = 4, bool backward = false,
                                 int vec = 1, int max_cluster = 0, bool cooperative = false,
-                                int congruent_vec = 1, const SoftmaxTuning& tuning = {}) {
+                                int congruent_vec = 1, const SoftmaxTuning* tuned = nullptr) {
+  const SoftmaxTuning tuning = tuned ? *tuned : softmax_default_tuning(elem_size);
   const int64_t sms = multiprocessors > 0 ? multiprocessors : 1;
   const int64_t max_blocks = sms * 8 * 64;  // generous cap; every kernel loops (grid-stride)
   auto capped = [&](int64_t blocks) { return blocks < max_blocks ? blocks : max_blocks; };
@@ -400,11 +413,11 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
     // Clusters split a tile's dim indices (row_slice: 32-bit).
     const int most_parts = max_cluster > 1 && dim <= INT32_MAX ? max_cluster : 1;
     // Staged, read once: in one block, or over a cluster whose blocks each stage a slice of the
-    // dim indices (as kClusterRow holds long rows): the smallest of up to 8 blocks that leaves
-    // room for kColumnTileBlocksPerSm blocks per SM, else the smallest of up to max_cluster that
-    // holds the tile at all; and only while each block's slice still fills its thread rows (a
-    // short axis of wide chunks on a device with little shared memory would leave blocks without
-    // dim indices: one block reading twice does better).
+    // dim indices (as kClusterRow holds long rows): the smallest of up to kPortableClusterBlocks
+    // blocks that leaves room for kColumnTileBlocksPerSm blocks per SM (tuning), else the smallest
+    // of up to max_cluster that holds the tile at all; and only while each block's slice still
+    // fills its thread rows (a short axis of wide chunks on a device with little shared memory
+    // would leave blocks without dim indices: one block reading twice does better).
     auto tile_smem = [&](int parts) {
       return column_tile_smem(t, dim, elem_size, backward, parts);
     };
@@ -413,8 +426,7 @@ inline SoftmaxPlan plan_softmax(int64_t outer, int64_t dim, int64_t inner, int m
              smem_optin;
     };
     auto slices_fill = [&](int parts) { return parts == 1 || dim / parts >= t.rows(); };
-    const int portable =
-        most_parts < tuning.few_rows_max_cluster ? most_parts : tuning.few_rows_max_cluster;
+    const int portable = most_parts < kPortableClusterBlocks ? most_parts : kPortableClusterBlocks;
     int staged_parts = 1;
     while (staged_parts < portable && !resident(staged_parts) && slices_fill(2 * staged_parts))
       staged_parts *= 2;

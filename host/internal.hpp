@@ -13,10 +13,9 @@
 
 namespace cuact::detail {
 
-//! Thread-block clusters: up to 8 blocks are portable; Hopper schedules 16 with a per-kernel
-//! non-portable opt-in, where a GPC has 16 free SMs (the occupancy API says; softmax asks it once
-//! per device before planning a cluster that large).
-inline constexpr int kPortableClusterBlocks = 8;
+//! Thread-block clusters: up to kPortableClusterBlocks (cuda/softmax_plan.hpp) are portable;
+//! Hopper schedules 16 with a per-kernel non-portable opt-in, where a GPC has 16 free SMs (the
+//! occupancy API says; softmax asks it once per device before planning a cluster that large).
 inline constexpr int kMaxClusterBlocks = 16;
 
 //! Records the detail message returned by last_error_detail() (printf-style) and returns
@@ -94,16 +93,19 @@ CUACT_DECLARE_LAUNCHERS(bfloat16)
 CUACT_DECLARE_LAUNCHERS(float64)
 #undef CUACT_DECLARE_LAUNCHERS
 
-#define CUACT_DECLARE_SOFTMAX_LAUNCHERS(suffix)                                            \
-  Status launch_softmax_forward_##suffix(SoftmaxKind kind, const void* x, void* y,         \
-                                         const SoftmaxShape& s, bool safe,                 \
-                                         const LaunchContext& ctx) noexcept;               \
-  Status launch_softmax_backward_##suffix(SoftmaxKind kind, const void* y, const void* dy, \
-                                          void* dx, const SoftmaxShape& s,                 \
-                                          const LaunchContext& ctx) noexcept;              \
-  SoftmaxPlan softmax_plan_##suffix(const SoftmaxShape& s, bool backward, const void* a,   \
-                                    const void* b, const void* c,                          \
-                                    const LaunchContext& ctx) noexcept;
+#define CUACT_DECLARE_SOFTMAX_LAUNCHERS(suffix)                                              \
+  Status launch_softmax_forward_##suffix(SoftmaxKind kind, const void* x, void* y,           \
+                                         const SoftmaxShape& s, bool safe,                   \
+                                         const LaunchContext& ctx) noexcept;                 \
+  Status launch_softmax_backward_##suffix(SoftmaxKind kind, const void* y, const void* dy,   \
+                                          void* dx, const SoftmaxShape& s,                   \
+                                          const LaunchContext& ctx) noexcept;                \
+  SoftmaxPlan softmax_plan_##suffix(const SoftmaxShape& s, bool backward, const void* a,     \
+                                    const void* b, const void* c, const LaunchContext& ctx,  \
+                                    const SoftmaxTuning* tuned) noexcept;                    \
+  Status softmax_launch_plan_##suffix(SoftmaxKind kind, const SoftmaxPlan& p, bool backward, \
+                                      const void* a, const void* b, void* out,               \
+                                      const SoftmaxShape& s, const LaunchContext& ctx) noexcept;
 CUACT_DECLARE_SOFTMAX_LAUNCHERS(float32)
 CUACT_DECLARE_SOFTMAX_LAUNCHERS(float16)
 CUACT_DECLARE_SOFTMAX_LAUNCHERS(bfloat16)

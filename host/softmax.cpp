@@ -7,6 +7,7 @@
 #include "cuact/softmax.hpp"
 #include "host/internal.hpp"
 #include "host/nvtx.hpp"
+#include "host/softmax_by_plan.hpp"
 
 namespace cuact {
 namespace {
@@ -44,6 +45,26 @@ Status validate_softmax(const char* fn, SoftmaxKind kind, DType dtype, const Sof
   }
   *n = s.outer * s.dim * s.inner;
   return Status::kSuccess;
+}
+
+//! The tensors of a forward (a = x, b = y) or backward (a = y, b = dy, c = dx) call.
+Status validate_softmax_tensors(const char* fn, bool backward, const void* a, const void* b,
+                                const void* c, int64_t n, DType dtype) {
+  if (backward) return detail::validate_backward_tensors(fn, "dy", b, "y", a, "dx", c, n, dtype);
+  return detail::validate_forward_tensors(fn, a, b, n, dtype);
+}
+
+detail::SoftmaxPlan plan_for(DType dtype, bool backward, const void* a, const void* b,
+                             const void* c, const SoftmaxShape& shape,
+                             const detail::LaunchContext& ctx, const detail::SoftmaxTuning* tuned) {
+  switch (dtype) {
+    case DType::kFloat32: return detail::softmax_plan_float32(shape, backward, a, b, c, ctx, tuned);
+    case DType::kFloat16: return detail::softmax_plan_float16(shape, backward, a, b, c, ctx, tuned);
+    case DType::kBFloat16:
+      return detail::softmax_plan_bfloat16(shape, backward, a, b, c, ctx, tuned);
+    case DType::kFloat64: return detail::softmax_plan_float64(shape, backward, a, b, c, ctx, tuned);
+  }
+  return {};
 }
 
 }  // namespace
@@ -151,20 +172,10 @@ Status softmax_kernel_info(DType dtype, bool backward, const void* a, const void
   int64_t n = 0;
   CUACT_TRY(validate_softmax(fn, SoftmaxKind::kSoftmax, dtype, shape, &n));
   if (n == 0) return Status::kSuccess;
-  if (backward) {
-    CUACT_TRY(detail::validate_backward_tensors(fn, "dy", b, "y", a, "dx", c, n, dtype));
-  } else {
-    CUACT_TRY(detail::validate_forward_tensors(fn, a, b, n, dtype));
-  }
+  CUACT_TRY(validate_softmax_tensors(fn, backward, a, b, c, n, dtype));
   detail::LaunchContext ctx;
   CUACT_TRY(detail::make_launch_context(stream, &ctx));
-  detail::SoftmaxPlan p;
-  switch (dtype) {
-    case DType::kFloat32: p = detail::softmax_plan_float32(shape, backward, a, b, c, ctx); break;
-    case DType::kFloat16: p = detail::softmax_plan_float16(shape, backward, a, b, c, ctx); break;
-    case DType::kBFloat16: p = detail::softmax_plan_bfloat16(shape, backward, a, b, c, ctx); break;
-    case DType::kFloat64: p = detail::softmax_plan_float64(shape, backward, a, b, c, ctx); break;
-  }
+  const detail::SoftmaxPlan p = plan_for(dtype, backward, a, b, c, shape, ctx, nullptr);
   info->tier = detail::softmax_tier_name(p.tier);
   info->block_threads = p.block;
   info->vector_elements = p.vec;
@@ -175,4 +186,49 @@ Status softmax_kernel_info(DType dtype, bool backward, const void* a, const void
   return Status::kSuccess;
 }
 
+namespace detail {
+
+Status softmax_plan_tuned(DType dtype, bool backward, const void* a, const void* b, const void* c,
+                          const SoftmaxShape& shape, const SoftmaxTuning& tuning,
+                          cudaStream_t stream, SoftmaxPlan* plan) noexcept {
+  constexpr const char* fn = "cuact::detail::softmax_plan_tuned";
+  clear_error_detail();
+  if (plan == nullptr) return fail(Status::kErrorNullPointer, "%s: plan is null", fn);
+  *plan = SoftmaxPlan{};
+  int64_t n = 0;
+  CUACT_TRY(validate_softmax(fn, SoftmaxKind::kSoftmax, dtype, shape, &n));
+  if (n == 0) return Status::kSuccess;
+  CUACT_TRY(validate_softmax_tensors(fn, backward, a, b, c, n, dtype));
+  LaunchContext ctx;
+  CUACT_TRY(make_launch_context(stream, &ctx));
+  *plan = plan_for(dtype, backward, a, b, c, shape, ctx, &tuning);
+  return Status::kSuccess;
+}
+
+Status softmax_launch_planned(SoftmaxKind kind, DType dtype, bool backward, const SoftmaxPlan& plan,
+                              const void* a, const void* b, void* out, const SoftmaxShape& shape,
+                              cudaStream_t stream) noexcept {
+  constexpr const char* fn = "cuact::detail::softmax_launch_planned";
+  clear_error_detail();
+  int64_t n = 0;
+  CUACT_TRY(validate_softmax(fn, kind, dtype, shape, &n));
+  if (n == 0) return Status::kSuccess;
+  CUACT_TRY(validate_softmax_tensors(fn, backward, a, backward ? b : out, out, n, dtype));
+  LaunchContext ctx;
+  CUACT_TRY(make_launch_context(stream, &ctx));
+  nvtx_range range{kind_name(kind)};
+  switch (dtype) {
+    case DType::kFloat32:
+      return softmax_launch_plan_float32(kind, plan, backward, a, b, out, shape, ctx);
+    case DType::kFloat16:
+      return softmax_launch_plan_float16(kind, plan, backward, a, b, out, shape, ctx);
+    case DType::kBFloat16:
+      return softmax_launch_plan_bfloat16(kind, plan, backward, a, b, out, shape, ctx);
+    case DType::kFloat64:
+      return softmax_launch_plan_float64(kind, plan, backward, a, b, out, shape, ctx);
+  }
+  return Status::kErrorUnknownDType;
+}
+
+}  // namespace detail
 }  // namespace cuact

@@ -638,19 +638,19 @@ cudaError_t plan_and_launch(const LaunchContext& ctx, Plan plan, Launch launch) 
 }
 
 //! The plan of a call with tensors a, b (forward: x, y) or a, b, c (backward: y, dy, dx) under
-//! the split-row limits `split`: load widths from the pointers and the shape (tuning: the
-//! planner's thresholds, the library's unless a benchmark measures others).
+//! the split-row limits `split`: load widths from the pointers and the shape (tuned: the
+//! planner's thresholds when a benchmark measures others than the library's, else null).
 template <class T>
 SoftmaxPlan plan_softmax_call(const SoftmaxShape& s, bool backward, const void* a, const void* b,
                               const void* c, const SplitRowLimits& split, const LaunchContext& ctx,
-                              const SoftmaxTuning& tuning = {}) {
+                              const SoftmaxTuning* tuned = nullptr) {
   const int vec =
       backward ? softmax_vector_width<T>(s, {a, b, c}) : softmax_vector_width<T>(s, {a, b});
   const int congruent =
       backward ? softmax_congruent_width<T>({a, b, c}) : softmax_congruent_width<T>({a, b});
   return plan_softmax(s.outer, s.dim, s.inner, ctx.multiprocessor_count, ctx.shared_memory_optin,
                       sizeof(T), backward, vec, split.max_cluster, split.cooperative, congruent,
-                      tuning);
+                      tuned);
 }
 
 template <class T>
@@ -692,23 +692,49 @@ Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void
   return check_softmax_launch("cuact::softmax_backward", err);
 }
 
+//! Launches plan `p` as it is, without re-planning a refused launch (host/softmax_by_plan.hpp).
+template <class T>
+Status launch_softmax_by_plan(SoftmaxKind kind, const SoftmaxPlan& p, bool backward, const void* a,
+                              const void* b, void* out, const SoftmaxShape& s,
+                              const LaunchContext& ctx) {
+  const T* at = static_cast<const T*>(a);
+  T* ot = static_cast<T*>(out);
+  cudaError_t err;
+  if (backward) {
+    const T* bt = static_cast<const T*>(b);
+    err = kind == SoftmaxKind::kSoftmax
+              ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, at, bt, ot, s, ctx)
+              : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, at, bt, ot, s, ctx);
+  } else {
+    err = kind == SoftmaxKind::kSoftmax
+              ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, at, ot, s, false, ctx)
+              : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, at, ot, s, false, ctx);
+  }
+  return check_softmax_launch("cuact::detail::softmax_launch_planned", err);
+}
+
 }  // namespace cuact::detail
 
-#define CUACT_DEFINE_SOFTMAX_LAUNCHERS(suffix, T)                                          \
-  namespace cuact::detail {                                                                \
-  Status launch_softmax_forward_##suffix(SoftmaxKind kind, const void* x, void* y,         \
-                                         const SoftmaxShape& s, bool safe,                 \
-                                         const LaunchContext& ctx) noexcept {              \
-    return launch_softmax_forward_typed<T>(kind, x, y, s, safe, ctx);                      \
-  }                                                                                        \
-  Status launch_softmax_backward_##suffix(SoftmaxKind kind, const void* y, const void* dy, \
-                                          void* dx, const SoftmaxShape& s,                 \
-                                          const LaunchContext& ctx) noexcept {             \
-    return launch_softmax_backward_typed<T>(kind, y, dy, dx, s, ctx);                      \
-  }                                                                                        \
-  SoftmaxPlan softmax_plan_##suffix(const SoftmaxShape& s, bool backward, const void* a,   \
-                                    const void* b, const void* c,                          \
-                                    const LaunchContext& ctx) noexcept {                   \
-    return plan_softmax_call<T>(s, backward, a, b, c, split_row_limits<T>(ctx), ctx);      \
-  }                                                                                        \
+#define CUACT_DEFINE_SOFTMAX_LAUNCHERS(suffix, T)                                                 \
+  namespace cuact::detail {                                                                       \
+  Status launch_softmax_forward_##suffix(SoftmaxKind kind, const void* x, void* y,                \
+                                         const SoftmaxShape& s, bool safe,                        \
+                                         const LaunchContext& ctx) noexcept {                     \
+    return launch_softmax_forward_typed<T>(kind, x, y, s, safe, ctx);                             \
+  }                                                                                               \
+  Status launch_softmax_backward_##suffix(SoftmaxKind kind, const void* y, const void* dy,        \
+                                          void* dx, const SoftmaxShape& s,                        \
+                                          const LaunchContext& ctx) noexcept {                    \
+    return launch_softmax_backward_typed<T>(kind, y, dy, dx, s, ctx);                             \
+  }                                                                                               \
+  SoftmaxPlan softmax_plan_##suffix(const SoftmaxShape& s, bool backward, const void* a,          \
+                                    const void* b, const void* c, const LaunchContext& ctx,       \
+                                    const SoftmaxTuning* tuned) noexcept {                        \
+    return plan_softmax_call<T>(s, backward, a, b, c, split_row_limits<T>(ctx), ctx, tuned);      \
+  }                                                                                               \
+  Status softmax_launch_plan_##suffix(SoftmaxKind kind, const SoftmaxPlan& p, bool backward,      \
+                                      const void* a, const void* b, void* out,                    \
+                                      const SoftmaxShape& s, const LaunchContext& ctx) noexcept { \
+    return launch_softmax_by_plan<T>(kind, p, backward, a, b, out, s, ctx);                       \
+  }                                                                                               \
   }

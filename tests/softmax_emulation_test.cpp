@@ -152,9 +152,9 @@ struct HostTensor {
   }
 };
 
-//! The planner thresholds the checks plan with: the library's, except in TunedThresholds.
-cuact::detail::SoftmaxTuning& tuning() {
-  static cuact::detail::SoftmaxTuning t;
+//! The planner thresholds the checks plan with: the library's (null), except in TunedThresholds.
+const cuact::detail::SoftmaxTuning*& tuning() {
+  static const cuact::detail::SoftmaxTuning* t = nullptr;
   return t;
 }
 
@@ -357,11 +357,11 @@ TYPED_TEST(SoftmaxEmulation, TunedThresholds) {
   using cuact::detail::SoftmaxTuning;
   for (const SoftmaxTuning& t :
        {SoftmaxTuning{1, 1, 16, 16, 1}, SoftmaxTuning{4, 64, 1, 1 << 20, 64}}) {
-    tuning() = t;
+    tuning() = &t;
     check_all<TypeParam>(kHopper, {{1, 20000, 1}, {2, 200000, 1}, {1, 3000, 8}, {2, 9000, 3}});
     if (this->HasFatalFailure()) break;
   }
-  tuning() = SoftmaxTuning{};
+  tuning() = nullptr;
   expect_reached({"grid_row", "cluster_row", "column_tile"});
   EXPECT_TRUE(reached().count("column_tile forward cluster")) << "no split column tile";
 }

@@ -16,9 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
 #include "cuda/softmax_kernels.cuh"
 #include "cuda/softmax_plan.hpp"
+#include "host/softmax_by_plan.hpp"
 #include "tests/common/gpu_env.hpp"
 #include "tests/common/softmax_harness.hpp"
 #include "tests/common/softmax_check.hpp"
@@ -437,6 +439,76 @@ TEST_F(SoftmaxGpuRuntime, KernelInfoReportsThePlan) {
   cudaFree(b);
   cudaFree(c);
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+//! The bench's path (host/softmax_by_plan.hpp) with the library's thresholds: the plan that
+//! softmax_kernel_info reports, and launched by it, the library's output bit for bit.
+template <class T>
+void check_planned_launch(const SoftmaxShape& s, bool backward) {
+  SCOPED_TRACE(::testing::Message()
+               << cuact::dtype_name(dtype_of<T>()) << " (" << s.outer << ", " << s.dim << ", "
+               << s.inner << ")" << (backward ? " backward" : " forward"));
+  const int64_t n = s.outer * s.dim * s.inner;
+  const size_t bytes = size_t(n) * sizeof(T);
+  const std::vector<T> x = make_input<T>(s, 11);
+  const std::vector<T> dy = make_input<T>(s, 12);
+  T *dx = nullptr, *dy_dev = nullptr, *y = nullptr, *library = nullptr, *planned = nullptr;
+  for (T** buffer : {&dx, &dy_dev, &y, &library, &planned})
+    CUDA_OK(cudaMalloc(buffer, bytes));
+  CUDA_OK(cudaMemcpy(dx, x.data(), bytes, cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(dy_dev, dy.data(), bytes, cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemset(planned, 0xFF, bytes));
+  const DType dtype = dtype_of<T>();
+  ASSERT_EQ(cuact::softmax_forward(SoftmaxKind::kSoftmax, dtype, dx, y, s, {}, nullptr),
+            Status::kSuccess);
+  const T* a = backward ? y : dx;
+  const T* b = backward ? dy_dev : nullptr;
+  if (backward) {
+    ASSERT_EQ(cuact::softmax_backward(SoftmaxKind::kSoftmax, dtype, y, dy_dev, library, s, nullptr),
+              Status::kSuccess);
+  } else {
+    ASSERT_EQ(cuact::softmax_forward(SoftmaxKind::kSoftmax, dtype, dx, library, s, {}, nullptr),
+              Status::kSuccess);
+  }
+  cuact::SoftmaxKernelInfo info;
+  ASSERT_EQ(cuact::softmax_kernel_info(dtype, backward, a, backward ? b : planned,
+                                       backward ? planned : nullptr, s, nullptr, &info),
+            Status::kSuccess);
+  cuact::detail::SoftmaxPlan p;
+  ASSERT_EQ(cuact::detail::softmax_plan_tuned(dtype, backward, a, backward ? b : planned,
+                                              backward ? planned : nullptr, s, {}, nullptr, &p),
+            Status::kSuccess)
+      << cuact::last_error_detail();
+  EXPECT_STREQ(cuact::detail::softmax_tier_name(p.tier), info.tier);
+  EXPECT_EQ(p.grid, info.grid_blocks);
+  EXPECT_EQ(p.cluster, info.cluster_blocks);
+  EXPECT_EQ(p.smem_bytes, info.dynamic_smem_bytes);
+  ASSERT_EQ(cuact::detail::softmax_launch_planned(SoftmaxKind::kSoftmax, dtype, backward, p, a, b,
+                                                  planned, s, nullptr),
+            Status::kSuccess)
+      << cuact::last_error_detail();
+  CUDA_OK(cudaDeviceSynchronize());
+  std::vector<unsigned char> want(bytes), got(bytes);
+  CUDA_OK(cudaMemcpy(want.data(), library, bytes, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(got.data(), planned, bytes, cudaMemcpyDeviceToHost));
+  EXPECT_EQ(std::memcmp(want.data(), got.data(), bytes), 0) << info.tier;
+  for (T* buffer : {dx, dy_dev, y, library, planned})
+    cudaFree(buffer);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+// A register row, a block row, a cluster (Hopper) or shared-memory row, a grid row (where
+// cooperative launches work), a staged column tile and a column-per-thread middle axis.
+TEST_F(SoftmaxGpuRuntime, PlannedLaunchMatchesTheLibrary) {
+  for (SoftmaxShape s :
+       {SoftmaxShape{64, 1000, 1}, SoftmaxShape{300, 3000, 1}, SoftmaxShape{2, 20000, 1},
+        SoftmaxShape{1, 1048576, 1}, SoftmaxShape{4, 3000, 64}, SoftmaxShape{65536, 4, 4}}) {
+    for (bool backward : {false, true}) {
+      check_planned_launch<float>(s, backward);
+      check_planned_launch<__nv_bfloat16>(s, backward);
+      if (HasFatalFailure()) return;
+    }
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "cuact/cuact.h"
 #include "cuact/softmax.hpp"
 #include "cuda/softmax_plan.hpp"
+#include "host/softmax_by_plan.hpp"
 #include "tests/common/gpu_env.hpp"
 
 namespace {
@@ -171,6 +172,60 @@ TEST(SoftmaxValidation, KernelInfoArguments) {
   EXPECT_EQ(
       cuact::softmax_kernel_info(DType::kFloat32, false, g_a, g_b, nullptr, s, nullptr, &info),
       Status::kErrorNoDevice);
+}
+
+// The bench's plan-and-launch pair (host/softmax_by_plan.hpp) validates as softmax_forward and
+// softmax_backward do, and launches nothing.
+TEST(SoftmaxValidation, PlannedLaunchArguments) {
+  using cuact::detail::softmax_launch_planned;
+  using cuact::detail::softmax_plan_tuned;
+  using cuact::detail::SoftmaxPlan;
+  const SoftmaxShape s{4, 8, 1};
+  const cuact::detail::SoftmaxTuning tuning;
+  SoftmaxPlan p;
+  expect_rejected(Status::kErrorNullPointer, "plan is null", [&] {
+    return softmax_plan_tuned(DType::kFloat32, false, g_a, g_b, nullptr, s, tuning, nullptr,
+                              nullptr);
+  });
+  expect_rejected(Status::kErrorNullPointer, "dx is null", [&] {
+    return softmax_plan_tuned(DType::kBFloat16, true, g_a, g_b, nullptr, s, tuning, nullptr, &p);
+  });
+  expect_rejected(Status::kErrorUnknownDType, "dtype = 7", [&] {
+    return softmax_plan_tuned(static_cast<DType>(7), false, g_a, g_b, nullptr, s, tuning, nullptr,
+                              &p);
+  });
+  expect_rejected(Status::kErrorInvalidShape, "negative extent", [&] {
+    return softmax_plan_tuned(DType::kFloat32, false, g_a, g_b, nullptr, SoftmaxShape{2, -8, 1},
+                              tuning, nullptr, &p);
+  });
+  expect_rejected(Status::kErrorUnknownOp, "kind = 5", [&] {
+    return softmax_launch_planned(static_cast<SoftmaxKind>(5), DType::kFloat32, false, p, g_a,
+                                  nullptr, g_b, s, nullptr);
+  });
+  expect_rejected(Status::kErrorNullPointer, "y is null", [&] {
+    return softmax_launch_planned(SoftmaxKind::kSoftmax, DType::kFloat32, false, p, g_a, nullptr,
+                                  nullptr, s, nullptr);
+  });
+  expect_rejected(Status::kErrorNullPointer, "dy is null", [&] {
+    return softmax_launch_planned(SoftmaxKind::kLogSoftmax, DType::kFloat64, true, p, g_a, nullptr,
+                                  g_b, s, nullptr);
+  });
+  // Empty: the default plan, and nothing to launch.
+  p.tier = SoftmaxTier::kGridRow;
+  EXPECT_EQ(softmax_plan_tuned(DType::kFloat16, false, nullptr, nullptr, nullptr,
+                               SoftmaxShape{0, 8, 1}, tuning, nullptr, &p),
+            Status::kSuccess);
+  EXPECT_EQ(p.tier, SoftmaxPlan{}.tier);
+  EXPECT_EQ(p.grid, SoftmaxPlan{}.grid);
+  EXPECT_EQ(softmax_launch_planned(SoftmaxKind::kSoftmax, DType::kFloat16, true, p, nullptr,
+                                   nullptr, nullptr, SoftmaxShape{3, 8, 0}, nullptr),
+            Status::kSuccess);
+  if (cuact_test::gpu_unavailable_reason().empty()) return;
+  EXPECT_EQ(softmax_plan_tuned(DType::kFloat32, false, g_a, g_b, nullptr, s, tuning, nullptr, &p),
+            Status::kErrorNoDevice);
+  EXPECT_EQ(softmax_launch_planned(SoftmaxKind::kSoftmax, DType::kFloat32, false, p, g_a, nullptr,
+                                   g_b, s, nullptr),
+            Status::kErrorNoDevice);
 }
 
 TEST(SoftmaxValidation, ValidCallWithoutADeviceReportsNoDevice) {
@@ -687,7 +742,7 @@ TEST(SoftmaxPlanTest, TunedThresholdsKeepTheKernelContracts) {
                 for (int64_t dim = 16384; dim < 8000000; dim = dim * 2 + 3 * vec) {
                   const int64_t d = dim / vec * vec;
                   expect_contracts(plan_softmax(rows, d, 1, 132, optin, elem, backward, vec,
-                                                max_cluster, true, 1, tuning),
+                                                max_cluster, true, 1, &tuning),
                                    rows, d, 1);
                   if (::testing::Test::HasFatalFailure()) return;
                 }
@@ -698,7 +753,7 @@ TEST(SoftmaxPlanTest, TunedThresholdsKeepTheKernelContracts) {
                   for (int64_t inner : {2, 64, 1000, 1 << 16}) {
                     if (vec > 1 && inner % vec != 0) continue;
                     expect_contracts(plan_softmax(outer, dim, inner, 132, optin, elem, backward,
-                                                  vec, max_cluster, true, 1, tuning),
+                                                  vec, max_cluster, true, 1, &tuning),
                                      outer, dim, inner);
                     if (::testing::Test::HasFatalFailure()) return;
                   }

@@ -7,6 +7,7 @@
 //! running together). Anything else is a deadlock on a GPU too, and is reported.
 #include "tests/emulation/gpu_emulator.hpp"
 
+#include <link.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -33,6 +34,45 @@ constexpr unsigned char kSmemPoison = 0xFF;  // NaN in every dtype: a read of un
 // Any thread_local of this executable: the same object in another OS thread sits at the same
 // distance from that thread's anchor (one static TLS block per thread, one layout).
 thread_local unsigned char tls_anchor;
+
+//! This executable's zero-initialised thread-local storage (its PT_TLS segment past the
+//! initialised part), as offsets from tls_anchor: every emulated static __shared__ variable (CUDA
+//! gives them no initialiser, so they all sit there), the dynamic shared memory array, and the
+//! emulator's own built-ins and tl_run, which run_block sets after poisoning.
+struct ZeroTls {
+  ptrdiff_t begin = 0;
+  ptrdiff_t end = 0;
+};
+
+int find_zero_tls(dl_phdr_info* info, size_t, void* out) {
+  // The first object listed is the executable; its TLS block is allocated in every thread.
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_TLS || info->dlpi_tls_data == nullptr) continue;
+    auto* const block = static_cast<unsigned char*>(info->dlpi_tls_data);
+    auto& z = *static_cast<ZeroTls*>(out);
+    z.begin = block + ph.p_filesz - &tls_anchor;
+    z.end = block + ph.p_memsz - &tls_anchor;
+  }
+  return 1;  // the executable only
+}
+
+//! Fills this OS thread's copy of every emulated __shared__ variable, static and dynamic, with
+//! kSmemPoison: a block sees none of the values a previous block on this thread left there (on
+//! a GPU, whatever the SM held), and after a block has ended, a cluster member still reading its
+//! shared memory reads poison.
+void poison_shared_memory() {
+  static const ZeroTls zero = [] {
+    ZeroTls z;
+    dl_iterate_phdr(find_zero_tls, &z);
+    if (!(z.begin <= 0 && 0 < z.end)) {
+      std::fprintf(stderr, "gpu_emulator: the executable's zero-initialised TLS was not found\n");
+      std::abort();
+    }
+    return z;
+  }();
+  std::memset(&tls_anchor + zero.begin, kSmemPoison, static_cast<size_t>(zero.end - zero.begin));
+}
 
 // A fiber's saved execution context. x86-64: a stack pointer, the callee-saved registers pushed
 // below it (a switch is a function call, so the caller-saved ones need no saving); about 20 times
@@ -322,6 +362,9 @@ std::string schedule(BlockRun& r) {
 
 //! Runs block `index` of the launch (rank `rank` of its group) to the end on this OS thread.
 std::string run_block(const Launch& launch, unsigned index, Group* group, unsigned rank) {
+  // All of it, the dynamic shared memory included: a write past the launch's share shows in the
+  // check at the end. Before anything below sets the built-ins and tl_run, which sit there too.
+  poison_shared_memory();
   auto run = std::make_unique<BlockRun>();
   BlockRun& r = *run;
   r.launch = &launch;
@@ -331,8 +374,6 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
   blockIdx = uint3{index, 0, 0};
   blockDim = dim3(launch.block);
   gridDim = dim3(launch.grid);
-  // All of it: a write past the launch's share shows in the check at the end.
-  std::memset(dynamic_smem(), kSmemPoison, kMaxDynamicSmem);
   const unsigned n = launch.block;
   const BlockStacks stacks(n);
   if (stacks.stacks.size() < n) return "out of memory for fiber stacks";
@@ -351,6 +392,10 @@ std::string run_block(const Launch& launch, unsigned index, Group* group, unsign
     return describe(r, "shared memory written past the launch's " +
                            std::to_string(launch.dynamic_smem) + " dynamic bytes");
   }
+  // A cluster member that mapped this block's shared memory before a barrier and reads it after
+  // this block's last one (which the epoch check cannot see) now reads poison: usually, as on a
+  // GPU, a wrong result rather than a report.
+  if (group) poison_shared_memory();
   return {};
 }
 

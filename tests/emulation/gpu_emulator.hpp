@@ -4,9 +4,10 @@
 //! kernels' own code (cuda/softmax_kernels.cuh, compiled here by the host compiler) runs in CI
 //! without a GPU: every thread of a block is a fiber, switched only at barriers; __syncthreads,
 //! warp shuffles and cub's block and warp reductions (tests/emulation/shim) are barriers among
-//! the block's or the warp's fibers; __shared__ variables are thread_local, and each block runs
-//! on its own OS thread, so blocks that must run together (a cooperative grid, a cluster) do, and
-//! grid.sync() / cluster.sync() are barriers among those OS threads.
+//! the block's or the warp's fibers; __shared__ variables are thread_local (filled with a poison,
+//! NaN in every dtype, before each block), and each block runs on its own OS thread, so blocks
+//! that must run together (a cooperative grid, a cluster) do, and grid.sync() / cluster.sync() are
+//! barriers among those OS threads.
 //!
 //! What this checks: indexing, edges, barriers (a barrier some threads of a block or warp never
 //! reach is reported, as is a shuffle or warp reduction that a warp's lanes do not all reach),
@@ -14,11 +15,13 @@
 //! reports a 16-byte access that is not 16-byte aligned, a write past the launch's dynamic shared
 //! memory (the rest of the array is poisoned and checked after each block), a read of another
 //! block's shared memory after that block's last cluster barrier (it may have exited: a missing
-//! final cluster.sync()), and a grid barrier in a cluster launch or a cluster operation in a
-//! cooperative one. Between barriers the fibers run in a different order each sweep (forward,
-//! reverse, then shuffled, reproducibly). What it cannot: timing, memory-model races those orders
-//! happen not to expose, device math (the host paths of the math run), occupancy and launch
-//! limits, static __shared__ variables read before they are written.
+//! final cluster.sync(); reported when the address was mapped after that barrier, and read as
+//! poison once the block has ended when it was mapped before), shared memory read before any
+//! thread of the block wrote it (poison, whatever a previous block left), and a grid barrier in a
+//! cluster launch or a cluster operation in a cooperative one. Between barriers the fibers run in
+//! a different order each sweep (forward, reverse, then shuffled, reproducibly). What it cannot:
+//! timing, memory-model races those orders happen not to expose, device math (the host paths of
+//! the math run), occupancy and launch limits.
 //!
 //! Included only by host-compiler translation units (never nvcc): it defines threadIdx and the
 //! other built-ins.

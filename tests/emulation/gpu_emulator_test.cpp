@@ -7,7 +7,10 @@
 #include <cooperative_groups.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
 #include <string>
+#include <thread>
 
 #include "cuda/softmax_kernels.cuh"
 
@@ -79,7 +82,10 @@ void read_neighbour(bool final_barrier, bool first_barrier = true) {
   if (threadIdx.x == 0) value = cluster.block_rank();
   if (first_barrier) cluster.sync();
   const unsigned next = (cluster.block_rank() + 1) % cluster.num_blocks();
-  if (*cluster.map_shared_rank(&value, next) != next) cuact_emu::fault("wrong neighbour value");
+  const unsigned seen = *cluster.map_shared_rank(&value, next);
+  // Without the final barrier the neighbour may have ended and left poison: the check under test
+  // is the report after the launch.
+  if (final_barrier && seen != next) cuact_emu::fault("wrong neighbour value");
   if (final_barrier) cluster.sync();
 }
 
@@ -89,6 +95,52 @@ TEST(GpuEmulator, ReadAfterTheOwnersLastClusterBarrierFails) {
                     "after that block's last cluster barrier");
   expect_fails_with(run_kernel([] { read_neighbour(true, false); }, 8, 4, true),
                     "before the first cluster barrier");
+}
+
+// A block that mapped its neighbour's shared memory before their last cluster barrier and reads it
+// once the neighbour has ended (here: surely, after a pause) reads the poison the neighbour left,
+// not its value; reading before the barrier is fine.
+void read_neighbour_late(bool late) {
+  namespace cg = cooperative_groups;
+  __shared__ unsigned value;
+  const cg::cluster_group cluster = cg::this_cluster();
+  if (threadIdx.x == 0) value = cluster.block_rank();
+  cluster.sync();
+  const unsigned next = (cluster.block_rank() + 1) % cluster.num_blocks();
+  const unsigned* remote = cluster.map_shared_rank(&value, next);
+  const unsigned early = *remote;
+  cluster.sync();
+  if (!late || cluster.block_rank() != 0 || threadIdx.x != 0) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  if (*remote != early) cuact_emu::fault("neighbour's shared memory poisoned after it ended");
+}
+
+TEST(GpuEmulator, MappedReadAfterTheOwnerEndedReadsPoison) {
+  EXPECT_EQ(run_kernel([] { read_neighbour_late(false); }, 2, 2, true), "");
+  expect_fails_with(run_kernel([] { read_neighbour_late(true); }, 2, 2, true),
+                    "neighbour's shared memory poisoned after it ended");
+}
+
+// Every block starts with its shared memory, static and dynamic, poisoned (NaN as a float): a
+// value left by the previous block on the same OS thread would hide a read before the write.
+TEST(GpuEmulator, SharedMemoryStartsPoisonedInEveryBlock) {
+  float static_seen[3] = {};
+  float dynamic_seen[3] = {};
+  auto kernel = [&] {
+    __shared__ float value;
+    float* const dynamic = reinterpret_cast<float*>(cuact_emu::dynamic_smem());
+    if (threadIdx.x == 0) {
+      static_seen[blockIdx.x] = value;
+      dynamic_seen[blockIdx.x] = dynamic[0];
+      value = 1.0f;
+      dynamic[0] = 2.0f;
+    }
+  };
+  EXPECT_EQ(run_kernel(kernel, 3, 1, false, 16), "");
+  for (int b = 0; b < 3; ++b) {
+    EXPECT_TRUE(std::isnan(static_seen[b])) << "block " << b << ": " << static_seen[b];
+    EXPECT_TRUE(std::isnan(dynamic_seen[b])) << "block " << b << ": " << dynamic_seen[b];
+  }
 }
 
 // grid.sync() needs a cooperative launch and cluster operations a cluster launch.
