@@ -15,7 +15,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -377,6 +381,46 @@ TYPED_TEST(SoftmaxEmulation, AmpereLikeDevice) {
 TYPED_TEST(SoftmaxEmulation, DeviceWithoutSharedMemory) {
   check_all<TypeParam>(kNoSmem, {{9, 33, 1}, {3, 20001, 1}, {2, 100, 7}});
   expect_reached({"warp_row", "block_row", "column"});
+}
+
+// Random shapes (last and middle axes, one row to dozens), devices, alignments, aliasing and
+// options: whatever tier the planner picks, the result matches the reference. A fixed seed per
+// dtype; CUACT_EMULATION_FUZZ=N runs N cases instead, to search further than CI does.
+TYPED_TEST(SoftmaxEmulation, RandomShapes) {
+  using T = TypeParam;
+  const char* asked = std::getenv("CUACT_EMULATION_FUZZ");
+  const int cases = asked ? std::atoi(asked) : 48;
+  std::mt19937_64 rng(0x5EED + sizeof(T));
+  const Device* const devices[] = {&kHopper, &kAmpere, &kSmallSmem, &kNoSmem};
+  auto log_uniform = [&rng](int64_t hi) {  // in [1, hi]
+    std::uniform_real_distribution<double> u(0.0, std::log(static_cast<double>(hi) + 1.0));
+    return std::clamp<int64_t>(static_cast<int64_t>(std::exp(u(rng))), 1, hi);
+  };
+  constexpr int64_t kMostElements = 200000;  // a few hundred ms each on the emulation
+  const int64_t per_16_bytes = 16 / static_cast<int64_t>(sizeof(T));
+  for (int c = 0; c < cases; ++c) {
+    const Device& dev = *devices[rng() % 4];
+    const bool middle = rng() % 3 == 0;
+    const int64_t inner = middle ? 1 + log_uniform(96) : 1;
+    const int64_t dim =
+        log_uniform(std::min<int64_t>(middle ? 12000 : 160000, kMostElements / inner));
+    const int64_t outer = log_uniform(std::clamp<int64_t>(kMostElements / (dim * inner), 1, 40));
+    const SoftmaxShape s{outer, dim, inner};
+    const SoftmaxKind kind = rng() % 2 ? SoftmaxKind::kSoftmax : SoftmaxKind::kLogSoftmax;
+    const int64_t shift = static_cast<int64_t>(rng() % per_16_bytes);
+    const bool backward = rng() % 2;
+    const int aliasing = static_cast<int>(rng() % 3);
+    const bool safe = rng() % 4 == 0;
+    SCOPED_TRACE(::testing::Message() << "random case " << c);
+    if (backward) {
+      check_backward<T>(dev, s, kind, aliasing, shift);  // 0: apart, 1: dx == dy, 2: dx == y
+    } else {
+      // 0: apart, 1: in place, 2: the output another distance past a 16-byte boundary.
+      check_forward<T>(dev, s, kind, aliasing == 1, safe, shift,
+                       aliasing == 2 ? (shift + 1) % per_16_bytes : -1);
+    }
+    if (this->HasFatalFailure()) return;
+  }
 }
 
 }  // namespace
