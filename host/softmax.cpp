@@ -67,6 +67,20 @@ detail::SoftmaxPlan plan_for(DType dtype, bool backward, const void* a, const vo
   return {};
 }
 
+//! The first threshold outside the range within which every plan keeps the kernels' contracts
+//! (SoftmaxTuning), or null.
+const char* tuning_out_of_range(const detail::SoftmaxTuning& t) {
+  const int cluster = t.few_rows_max_cluster;
+  if (t.column_tile_blocks_per_sm < 1) return "column_tile_blocks_per_sm";
+  if (t.min_column_slice_rounds < 1) return "min_column_slice_rounds";
+  if (cluster < 1 || cluster > detail::kMaxClusterBlocks || (cluster & (cluster - 1)) != 0) {
+    return "few_rows_max_cluster";
+  }
+  if (t.min_cluster_slice_chunks < 16) return "min_cluster_slice_chunks";
+  if (t.grid_over_cluster_factor < 1) return "grid_over_cluster_factor";
+  return nullptr;
+}
+
 }  // namespace
 
 Status make_softmax_shape(const int64_t* dims, int ndim, int axis, SoftmaxShape* out) noexcept {
@@ -195,6 +209,10 @@ Status softmax_plan_tuned(DType dtype, bool backward, const void* a, const void*
   clear_error_detail();
   if (plan == nullptr) return fail(Status::kErrorNullPointer, "%s: plan is null", fn);
   *plan = SoftmaxPlan{};
+  if (const char* field = tuning_out_of_range(tuning)) {
+    return fail(Status::kErrorInvalidParameter,
+                "%s: tuning.%s is outside its range (SoftmaxTuning)", fn, field);
+  }
   int64_t n = 0;
   CUACT_TRY(validate_softmax(fn, SoftmaxKind::kSoftmax, dtype, shape, &n));
   if (n == 0) return Status::kSuccess;

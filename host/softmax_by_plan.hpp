@@ -29,7 +29,7 @@ namespace cuact::detail {
 //! The plan cuact::softmax_forward (backward: softmax_backward) would launch for these tensors on
 //! the current device if its thresholds were `tuning` (softmax_default_tuning of the element
 //! size: exactly what the library launches). *plan is left default-constructed for an empty
-//! tensor.
+//! tensor. A threshold outside SoftmaxTuning's ranges is kErrorInvalidParameter, naming it.
 CUACT_API Status softmax_plan_tuned(DType dtype, bool backward, const void* a, const void* b,
                                     const void* c, const SoftmaxShape& shape,
                                     const SoftmaxTuning& tuning, cudaStream_t stream,

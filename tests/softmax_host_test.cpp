@@ -198,6 +198,22 @@ TEST(SoftmaxValidation, PlannedLaunchArguments) {
     return softmax_plan_tuned(DType::kFloat32, false, g_a, g_b, nullptr, SoftmaxShape{2, -8, 1},
                               tuning, nullptr, &p);
   });
+  for (int field = 0; field < 5; ++field) {
+    cuact::detail::SoftmaxTuning bad = tuning;
+    const char* name = field == 0   ? "column_tile_blocks_per_sm"
+                       : field == 1 ? "min_column_slice_rounds"
+                       : field == 2 ? "few_rows_max_cluster"
+                       : field == 3 ? "min_cluster_slice_chunks"
+                                    : "grid_over_cluster_factor";
+    if (field == 0) bad.column_tile_blocks_per_sm = 0;
+    if (field == 1) bad.min_column_slice_rounds = -1;
+    if (field == 2) bad.few_rows_max_cluster = 3;
+    if (field == 3) bad.min_cluster_slice_chunks = 8;
+    if (field == 4) bad.grid_over_cluster_factor = 0;
+    expect_rejected(Status::kErrorInvalidParameter, std::string("tuning.") + name, [&] {
+      return softmax_plan_tuned(DType::kFloat32, false, g_a, g_b, nullptr, s, bad, nullptr, &p);
+    });
+  }
   expect_rejected(Status::kErrorUnknownOp, "kind = 5", [&] {
     return softmax_launch_planned(static_cast<SoftmaxKind>(5), DType::kFloat32, false, p, g_a,
                                   nullptr, g_b, s, nullptr);
