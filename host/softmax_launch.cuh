@@ -653,21 +653,35 @@ SoftmaxPlan plan_softmax_call(const SoftmaxShape& s, bool backward, const void* 
                       tuned);
 }
 
+//! Launches plan `p` of a call of either kind: forward out = softmax(a) (b unused), backward
+//! out = dx from y = a and dy = b.
+template <class T>
+cudaError_t launch_softmax_plan(SoftmaxKind kind, const SoftmaxPlan& p, bool backward,
+                                const void* a, const void* b, void* out, const SoftmaxShape& s,
+                                bool safe, const LaunchContext& ctx) {
+  const T* at = static_cast<const T*>(a);
+  T* ot = static_cast<T*>(out);
+  if (backward) {
+    const T* bt = static_cast<const T*>(b);
+    return kind == SoftmaxKind::kSoftmax
+               ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, at, bt, ot, s, ctx)
+               : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, at, bt, ot, s, ctx);
+  }
+  return kind == SoftmaxKind::kSoftmax
+             ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, at, ot, s, safe, ctx)
+             : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, at, ot, s, safe, ctx);
+}
+
 template <class T>
 Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, const SoftmaxShape& s,
                                     bool safe, const LaunchContext& ctx) {
-  const T* xt = static_cast<const T*>(x);
-  T* yt = static_cast<T*>(y);
   const cudaError_t err = plan_and_launch<T>(
       ctx,
       [&](const SplitRowLimits& split) {
         return plan_softmax_call<T>(s, false, x, y, nullptr, split, ctx);
       },
       [&](const SoftmaxPlan& p) {
-        return kind == SoftmaxKind::kSoftmax
-                   ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, xt, yt, s, safe, ctx)
-                   : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, xt, yt, s, safe,
-                                                                              ctx);
+        return launch_softmax_plan<T>(kind, p, false, x, nullptr, y, s, safe, ctx);
       });
   return check_softmax_launch("cuact::softmax_forward", err);
 }
@@ -675,42 +689,15 @@ Status launch_softmax_forward_typed(SoftmaxKind kind, const void* x, void* y, co
 template <class T>
 Status launch_softmax_backward_typed(SoftmaxKind kind, const void* y, const void* dy, void* dx,
                                      const SoftmaxShape& s, const LaunchContext& ctx) {
-  const T* yt = static_cast<const T*>(y);
-  const T* dyt = static_cast<const T*>(dy);
-  T* dxt = static_cast<T*>(dx);
   const cudaError_t err = plan_and_launch<T>(
       ctx,
       [&](const SplitRowLimits& split) {
         return plan_softmax_call<T>(s, true, y, dy, dx, split, ctx);
       },
       [&](const SoftmaxPlan& p) {
-        return kind == SoftmaxKind::kSoftmax
-                   ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, yt, dyt, dxt, s, ctx)
-                   : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, yt, dyt, dxt, s,
-                                                                               ctx);
+        return launch_softmax_plan<T>(kind, p, true, y, dy, dx, s, false, ctx);
       });
   return check_softmax_launch("cuact::softmax_backward", err);
-}
-
-//! Launches plan `p` as it is, without re-planning a refused launch (host/softmax_by_plan.hpp).
-template <class T>
-Status launch_softmax_by_plan(SoftmaxKind kind, const SoftmaxPlan& p, bool backward, const void* a,
-                              const void* b, void* out, const SoftmaxShape& s,
-                              const LaunchContext& ctx) {
-  const T* at = static_cast<const T*>(a);
-  T* ot = static_cast<T*>(out);
-  cudaError_t err;
-  if (backward) {
-    const T* bt = static_cast<const T*>(b);
-    err = kind == SoftmaxKind::kSoftmax
-              ? launch_softmax_backward_kind<T, SoftmaxKind::kSoftmax>(p, at, bt, ot, s, ctx)
-              : launch_softmax_backward_kind<T, SoftmaxKind::kLogSoftmax>(p, at, bt, ot, s, ctx);
-  } else {
-    err = kind == SoftmaxKind::kSoftmax
-              ? launch_softmax_forward_kind<T, SoftmaxKind::kSoftmax>(p, at, ot, s, false, ctx)
-              : launch_softmax_forward_kind<T, SoftmaxKind::kLogSoftmax>(p, at, ot, s, false, ctx);
-  }
-  return check_softmax_launch("cuact::detail::softmax_launch_planned", err);
 }
 
 }  // namespace cuact::detail
@@ -735,6 +722,8 @@ Status launch_softmax_by_plan(SoftmaxKind kind, const SoftmaxPlan& p, bool backw
   Status softmax_launch_plan_##suffix(SoftmaxKind kind, const SoftmaxPlan& p, bool backward,      \
                                       const void* a, const void* b, void* out,                    \
                                       const SoftmaxShape& s, const LaunchContext& ctx) noexcept { \
-    return launch_softmax_by_plan<T>(kind, p, backward, a, b, out, s, ctx);                       \
+    return check_softmax_launch(                                                                  \
+        "cuact::detail::softmax_launch_planned",                                                  \
+        launch_softmax_plan<T>(kind, p, backward, a, b, out, s, false, ctx));                     \
   }                                                                                               \
   }

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "cuda/softmax_kernels.cuh"
@@ -198,6 +199,19 @@ std::vector<std::pair<std::string, std::vector<long double>>> test_rows() {
   return rows;
 }
 
+//! A test row rounded to T, and those values exactly in long double (the reference's input).
+template <class T>
+std::pair<std::vector<T>, std::vector<long double>> rounded_row(
+    const std::vector<long double>& values) {
+  std::vector<T> x(values.size());
+  std::vector<long double> xl(values.size());
+  for (size_t j = 0; j < values.size(); ++j) {
+    x[j] = round_to<T>(values[j]);
+    xl[j] = to_ld(x[j]);
+  }
+  return {x, xl};
+}
+
 template <class T>
 class SoftmaxMath : public ::testing::Test {};
 using Types = ::testing::Types<float, __half, __nv_bfloat16, double>;
@@ -206,12 +220,7 @@ TYPED_TEST_SUITE(SoftmaxMath, Types);
 TYPED_TEST(SoftmaxMath, ForwardMatchesReferenceForEveryLaneCount) {
   using T = TypeParam;
   for (const auto& [name, values] : test_rows<T>()) {
-    std::vector<T> x(values.size());
-    std::vector<long double> xl(values.size());
-    for (size_t j = 0; j < values.size(); ++j) {
-      x[j] = round_to<T>(values[j]);
-      xl[j] = to_ld(x[j]);
-    }
+    const auto [x, xl] = rounded_row<T>(values);
     for (bool safe : {false, true}) {
       for (auto [lanes, registers] : {std::pair{1, true},
                                       {4, true},
@@ -246,12 +255,7 @@ TYPED_TEST(SoftmaxMath, ForwardMatchesReferenceForEveryLaneCount) {
 TYPED_TEST(SoftmaxMath, SplitRowTiersMatchReference) {
   using T = TypeParam;
   for (const auto& [name, values] : test_rows<T>()) {
-    std::vector<T> x(values.size());
-    std::vector<long double> xl(values.size());
-    for (size_t j = 0; j < values.size(); ++j) {
-      x[j] = round_to<T>(values[j]);
-      xl[j] = to_ld(x[j]);
-    }
+    const auto [x, xl] = rounded_row<T>(values);
     for (bool safe : {false, true}) {
       const auto ref = cuact_ref::softmax_row(xl, false, safe);
       const auto ref_log = cuact_ref::softmax_row(xl, true, safe);
