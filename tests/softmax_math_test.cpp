@@ -20,6 +20,7 @@
 
 #include "cuda/softmax_kernels.cuh"
 #include "tests/common/softmax_check.hpp"
+#include "tests/common/softmax_harness.hpp"
 #include "tests/reference/softmax_reference.hpp"
 
 namespace {
@@ -316,6 +317,42 @@ TYPED_TEST(SoftmaxMath, BackwardMatchesReference) {
         }
         EXPECT_EQ(c.failures, 0) << "lanes " << lanes << "\n" << c.first.str();
       }
+    }
+  }
+}
+
+// The GPU tests' harness (tests/common/softmax_harness.hpp: inputs, row indexing over (outer, dim,
+// inner), verification) checked on outputs made here by the kernels' own per-row math, sequential
+// as in the column tier: a harness bug shows up in CI, not on a GPU.
+template <class T, SoftmaxKind kKind>
+std::vector<T> harness_forward(const cuact::SoftmaxShape& s, const std::vector<T>& x, bool safe) {
+  using A = softmax_acc_t<T>;
+  using cuact_test::flat;
+  std::vector<T> y(x.size());
+  for (int64_t row = 0; row < s.outer * s.inner; ++row) {
+    MaxSum<A> p = empty_max_sum<A>();
+    for (int64_t d = 0; d < s.dim; ++d) {
+      accumulate<T>(p, static_cast<A>(cuact::to_compute(x[flat<T>(s, row, d)])));
+    }
+    const RegisterScale<T> r(finish<kKind>(p, safe));
+    for (int64_t d = 0; d < s.dim; ++d) {
+      y[flat<T>(s, row, d)] = recomputed_output<T, kKind>(x[flat<T>(s, row, d)], r);
+    }
+  }
+  return y;
+}
+
+TYPED_TEST(SoftmaxMath, GpuHarnessAcceptsTheKernelsRowMath) {
+  using T = TypeParam;
+  for (const cuact::SoftmaxShape& s : cuact_test::softmax_middle_axis_shapes()) {
+    for (bool safe : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "(" << s.outer << ", " << s.dim << ", " << s.inner << ")"
+                                        << (safe ? " safe" : ""));
+      const std::vector<T> x = cuact_test::make_input<T>(s, 3);
+      cuact_test::verify_forward(s, SoftmaxKind::kSoftmax, safe, x,
+                                 harness_forward<T, SoftmaxKind::kSoftmax>(s, x, safe));
+      cuact_test::verify_forward(s, SoftmaxKind::kLogSoftmax, safe, x,
+                                 harness_forward<T, SoftmaxKind::kLogSoftmax>(s, x, safe));
     }
   }
 }

@@ -53,6 +53,18 @@ T largest() {
   }
 }
 
+//! The middle-axis shapes the GPU tests run, and the harness checks itself on.
+inline std::vector<SoftmaxShape> softmax_middle_axis_shapes() {
+  // Column tiles (scalar and 16-byte, one or many thread rows, several tiles across, a last tile
+  // narrower than the others); few tiles (1 x 3000 x 8) and tiles too tall for one block
+  // (1 x 40000 x 3, 2 x 6000 x 64, 2 x 20000 x 3) staged over clusters where the GPU launches
+  // them, else read twice; too tall for any cluster (1 x 300000 x 3 float32), read twice over a
+  // cluster; and a thread per column (tiny tiles).
+  return {{3, 17, 2},    {2, 33, 3},    {5, 100, 7},   {2, 50, 1024}, {1, 1, 1024}, {4, 1000, 3},
+          {2, 5, 1},     {16, 4, 1000}, {3, 16, 2048}, {2, 1500, 64}, {2, 7, 1032}, {1, 40000, 3},
+          {2, 6000, 64}, {2, 20000, 3}, {1, 3000, 8},  {1, 300000, 3}};
+}
+
 //! Inputs: uniform in [-8, 8), with special rows in front when there are at least 3 rows of the
 //! reduced axis: row 0 all -inf, row 1 a NaN, row 2 -inf entries and the dtype's largest values.
 template <class T>

@@ -18,7 +18,6 @@
 
 #include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
-#include "cuda/softmax_kernels.cuh"
 #include "cuda/softmax_plan.hpp"
 #include "host/softmax_by_plan.hpp"
 #include "tests/common/gpu_env.hpp"
@@ -156,17 +155,6 @@ std::vector<SoftmaxShape> last_axis_shapes() {
   return shapes;
 }
 
-std::vector<SoftmaxShape> middle_axis_shapes() {
-  // Column tiles (scalar and 16-byte, one or many thread rows, several tiles across, a last tile
-  // narrower than the others); few tiles (1 x 3000 x 8) and tiles too tall for one block
-  // (1 x 40000 x 3, 2 x 6000 x 64, 2 x 20000 x 3) staged over clusters where the GPU launches
-  // them, else read twice; too tall for any cluster (1 x 300000 x 3 float32), read twice over a
-  // cluster; and a thread per column (tiny tiles).
-  return {{3, 17, 2},    {2, 33, 3},    {5, 100, 7},   {2, 50, 1024}, {1, 1, 1024}, {4, 1000, 3},
-          {2, 5, 1},     {16, 4, 1000}, {3, 16, 2048}, {2, 1500, 64}, {2, 7, 1032}, {1, 40000, 3},
-          {2, 6000, 64}, {2, 20000, 3}, {1, 3000, 8},  {1, 300000, 3}};
-}
-
 TYPED_TEST(SoftmaxGpu, ForwardLastAxis) {
   for (const SoftmaxShape& s : last_axis_shapes()) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
@@ -177,7 +165,7 @@ TYPED_TEST(SoftmaxGpu, ForwardLastAxis) {
 }
 
 TYPED_TEST(SoftmaxGpu, ForwardMiddleAxisInPlaceAndSafe) {
-  for (const SoftmaxShape& s : middle_axis_shapes()) {
+  for (const SoftmaxShape& s : cuact_test::softmax_middle_axis_shapes()) {
     for (SoftmaxKind k : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       this->check_forward(s, k, false, false);
       this->check_forward(s, k, true, false);
@@ -189,7 +177,7 @@ TYPED_TEST(SoftmaxGpu, ForwardMiddleAxisInPlaceAndSafe) {
 }
 
 TYPED_TEST(SoftmaxGpu, Backward) {
-  std::vector<SoftmaxShape> shapes = middle_axis_shapes();
+  std::vector<SoftmaxShape> shapes = cuact_test::softmax_middle_axis_shapes();
   for (SoftmaxShape s :
        {SoftmaxShape{3, 1, 1}, SoftmaxShape{132, 33, 1}, SoftmaxShape{3, 1025, 1},
         SoftmaxShape{2, 40000, 1}, SoftmaxShape{2, 300000, 1}, SoftmaxShape{1000, 7, 1}}) {
@@ -276,46 +264,6 @@ TYPED_TEST(SoftmaxGpu, SmokeEveryTier) {
       this->check_backward(s, k, 0);
       this->check_forward(s, k, false, false, 1);  // misaligned: edges around 16-byte loads
       this->check_backward(s, k, 0, 1);
-    }
-  }
-}
-
-// The harness on the CPU (runs everywhere): inputs, row indexing over (outer, dim, inner) and the
-// verification, applied to outputs made on the host by the kernels' own per-row math
-// (sequential accumulation, as the column tier does). A harness bug shows up in CI, not on a GPU.
-template <class T>
-class SoftmaxHarness : public ::testing::Test {};
-TYPED_TEST_SUITE(SoftmaxHarness, DTypes);
-
-template <class T, SoftmaxKind kKind>
-std::vector<T> host_forward(const SoftmaxShape& s, const std::vector<T>& x, bool safe) {
-  using namespace cuact::detail;
-  using A = softmax_acc_t<T>;
-  std::vector<T> y(x.size());
-  for (int64_t row = 0; row < s.outer * s.inner; ++row) {
-    MaxSum<A> p = empty_max_sum<A>();
-    for (int64_t d = 0; d < s.dim; ++d) {
-      accumulate<T>(p, static_cast<A>(cuact::to_compute(x[flat<T>(s, row, d)])));
-    }
-    const RegisterScale<T> r(finish<kKind>(p, safe));
-    for (int64_t d = 0; d < s.dim; ++d) {
-      y[flat<T>(s, row, d)] = recomputed_output<T, kKind>(x[flat<T>(s, row, d)], r);
-    }
-  }
-  return y;
-}
-
-TYPED_TEST(SoftmaxHarness, AcceptsHostEmulatedOutputs) {
-  using T = TypeParam;
-  for (const SoftmaxShape& s : middle_axis_shapes()) {
-    for (bool safe : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << "(" << s.outer << ", " << s.dim << ", " << s.inner << ")"
-                                        << (safe ? " safe" : ""));
-      const std::vector<T> x = make_input<T>(s, 3);
-      verify_forward(s, SoftmaxKind::kSoftmax, safe, x,
-                     host_forward<T, SoftmaxKind::kSoftmax>(s, x, safe));
-      verify_forward(s, SoftmaxKind::kLogSoftmax, safe, x,
-                     host_forward<T, SoftmaxKind::kLogSoftmax>(s, x, safe));
     }
   }
 }
