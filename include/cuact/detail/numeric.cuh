@@ -38,6 +38,19 @@
 
 namespace cuact::detail {
 
+#if defined(CUACT_TEST_MUFU_ERROR_MODEL) && !defined(__CUDA_ARCH__)
+//! Test builds only (tests/functors_host_test.cpp defines CUACT_TEST_MUFU_ERROR_MODEL): the host
+//! forms of the device's approximate instructions below err by these amounts, so that the 16-bit
+//! forms' margin can be checked against those instructions' error bounds instead of the C
+//! library's nearly exact results. All zero (the default): the C library, as in other builds.
+struct MufuErrorModel {
+  double exp2_relative = 0;  //!< ex2.approx: 2^x (1 + e)
+  double log2_absolute = 0;  //!< lg2.approx: log2(x) + e
+  double rcp_relative = 0;   //!< rcp.approx: (1 / x)(1 + e)
+};
+inline MufuErrorModel mufu_error_model;
+#endif
+
 inline constexpr float kLog2eF = 1.4426950408889634f;
 inline constexpr float kLn2F = 0.6931471805599453f;
 inline constexpr float kLog2eLoF = 0x1.4ae0cp-26f;  // log2(e) - kLog2eF
@@ -49,6 +62,9 @@ CUACT_HD float fast_exp2(float x) {
   float r;
   asm("ex2.approx.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
+#elif defined(CUACT_TEST_MUFU_ERROR_MODEL)
+  const double e = x == 0.0f ? 0.0 : mufu_error_model.exp2_relative;  // ex2(+-0) = 1 (PTX)
+  return e == 0 ? ::exp2f(x) : static_cast<float>(::exp2(static_cast<double>(x)) * (1.0 + e));
 #else
   return ::exp2f(x);
 #endif
@@ -60,6 +76,9 @@ CUACT_HD float fast_log2(float x) {
   float r;
   asm("lg2.approx.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
+#elif defined(CUACT_TEST_MUFU_ERROR_MODEL)
+  const double e = mufu_error_model.log2_absolute;
+  return e == 0 ? ::log2f(x) : static_cast<float>(::log2(static_cast<double>(x)) + e);
 #else
   return ::log2f(x);
 #endif
@@ -83,6 +102,9 @@ CUACT_HD float approx_rcp(float x) {
   float r;
   asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
+#elif defined(CUACT_TEST_MUFU_ERROR_MODEL)
+  const double e = mufu_error_model.rcp_relative;
+  return e == 0 ? 1.0f / x : static_cast<float>((1.0 / static_cast<double>(x)) * (1.0 + e));
 #else
   return 1.0f / x;
 #endif
@@ -615,6 +637,10 @@ CUACT_HD float fast_gelu(float x) {
   if (x > 5.6f) return x;  // x Q(x) < 2^-26.5 x (also +inf)
   const float a = fabsf(x);
   if (a > 14.36f) return x == -HUGE_VALF ? 0.0f : -0.0f;  // |x| Q(|x|) < 2^-150
+  // x Phi(x) = x / 2 + x^2 / sqrt(2 pi) (next term below 2^-44 relative). For float16
+  // subnormal x, x / 2 is often a tie that the x^2 term breaks, by as little as 2^-24 relative:
+  // less than the 2^-22 error ex2.approx and rcp.approx may put into the parts below.
+  if (a < 0x1p-14f) return fmaf(x * 0.3989422804014327f, x, 0.5f * x);
   const FastGeluParts p = fast_gelu_parts(a);
   const float xq = x * p.n * p.e;
   return x > 0.0f ? x - xq : xq;
