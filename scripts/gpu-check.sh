@@ -34,7 +34,7 @@
 #   GPU_CHECK_TUNING_TIMEOUT    30                    seconds (it should take about 10)
 #   GPU_CHECK_JOBS              2                     parallel build jobs for --build
 #   GPU_CHECK_CTEST_JOBS        8                     tests run in parallel (their CPU reference work dominates)
-#   GPU_CHECK_CTEST_EXCLUDE     SoftmaxEmulation|GpuEmulator|package_consumers
+#   GPU_CHECK_CTEST_EXCLUDE     SoftmaxEmulation|GpuEmulator|package_consumers|FmaContraction
 #                                                     ctest -E: CPU-only tests CI runs anyway
 #                                                     (the kernels on the CPU emulation, ~60 s;
 #                                                     the install and find_package check, which
@@ -271,7 +271,7 @@ check() {
   gpu_info_step
 
   local exclude=()
-  local excluded="${GPU_CHECK_CTEST_EXCLUDE-SoftmaxEmulation|GpuEmulator|package_consumers}"
+  local excluded="${GPU_CHECK_CTEST_EXCLUDE-SoftmaxEmulation|GpuEmulator|package_consumers|FmaContraction}"
   [[ -n $excluded ]] && exclude=(-E "$excluded")
   step ctest "$log_dir/ctest.log" tee \
     timeout -k 10 "${GPU_CHECK_CTEST_TIMEOUT:-180}" ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "${GPU_CHECK_CTEST_JOBS:-8}" "${exclude[@]}"

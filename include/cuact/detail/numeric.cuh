@@ -36,6 +36,14 @@
 #define CUACT_HD_HOST_OUTLINED __attribute__((noinline))
 #endif
 
+//! Host builds: keeps a value rounded where the host compiler may contract (-mfma with the
+//! default -ffp-contract=fast), as the _rn intrinsics do on the device; nothing elsewhere.
+#if !defined(__CUDA_ARCH__) && defined(__GNUC__) && defined(__x86_64__)
+#define CUACT_HOST_ROUNDED(v) __asm__("" : "+x"(v))
+#else
+#define CUACT_HOST_ROUNDED(v) ((void)0)
+#endif
+
 namespace cuact::detail {
 
 #if defined(CUACT_TEST_MUFU_ERROR_MODEL) && !defined(__CUDA_ARCH__)
@@ -163,7 +171,9 @@ CUACT_HD float fmul_rn(float a, float b) {
 #if defined(__CUDA_ARCH__)
   return __fmul_rn(a, b);
 #else
-  return a * b;
+  float p = a * b;
+  CUACT_HOST_ROUNDED(p);
+  return p;
 #endif
 }
 
@@ -717,26 +727,32 @@ struct DoubleDouble {
 // two_sum(p, c) of a product p = a * b sees fma(a, b, c) in one place and the rounded p in
 // another, and the "exact" low part is wrong by up to an ulp of the high part (seen on an H200:
 // float64 gelu_tanh 588 ulp off at x = -20, where e^(2u) amplifies it 600-fold). The _rn
-// intrinsics are never contracted. The host compiler does not contract across them either.
+// intrinsics are never contracted; on the host, CUACT_HOST_ROUNDED does the same.
 CUACT_HD double add_rn(double a, double b) {
 #if defined(__CUDA_ARCH__)
   return __dadd_rn(a, b);
 #else
-  return a + b;
+  double r = a + b;
+  CUACT_HOST_ROUNDED(r);
+  return r;
 #endif
 }
 CUACT_HD double sub_rn(double a, double b) {
 #if defined(__CUDA_ARCH__)
   return __dsub_rn(a, b);
 #else
-  return a - b;
+  double r = a - b;
+  CUACT_HOST_ROUNDED(r);
+  return r;
 #endif
 }
 CUACT_HD double mul_rn(double a, double b) {
 #if defined(__CUDA_ARCH__)
   return __dmul_rn(a, b);
 #else
-  return a * b;
+  double r = a * b;
+  CUACT_HOST_ROUNDED(r);
+  return r;
 #endif
 }
 
