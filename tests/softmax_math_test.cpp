@@ -322,22 +322,18 @@ TYPED_TEST(SoftmaxMath, BackwardMatchesReference) {
 }
 
 // The GPU tests' harness (tests/common/softmax_harness.hpp: inputs, row indexing over (outer, dim,
-// inner), verification) checked on outputs made here by the kernels' own per-row math, sequential
+// inner), verification) checked on outputs made here by the kernels' own per-row math, one lane
 // as in the column tier: a harness bug shows up in CI, not on a GPU.
 template <class T, SoftmaxKind kKind>
 std::vector<T> harness_forward(const cuact::SoftmaxShape& s, const std::vector<T>& x, bool safe) {
-  using A = softmax_acc_t<T>;
   using cuact_test::flat;
-  std::vector<T> y(x.size());
+  std::vector<T> y(x.size()), row_x(s.dim);
   for (int64_t row = 0; row < s.outer * s.inner; ++row) {
-    MaxSum<A> p = empty_max_sum<A>();
-    for (int64_t d = 0; d < s.dim; ++d) {
-      accumulate<T>(p, static_cast<A>(cuact::to_compute(x[flat<T>(s, row, d)])));
-    }
-    const RegisterScale<T> r(finish<kKind>(p, safe));
-    for (int64_t d = 0; d < s.dim; ++d) {
-      y[flat<T>(s, row, d)] = recomputed_output<T, kKind>(x[flat<T>(s, row, d)], r);
-    }
+    for (int64_t d = 0; d < s.dim; ++d)
+      row_x[d] = x[flat<T>(s, row, d)];
+    const std::vector<T> row_y = emulate_forward<T, kKind>(row_x, 1, safe);
+    for (int64_t d = 0; d < s.dim; ++d)
+      y[flat<T>(s, row, d)] = row_y[d];
   }
   return y;
 }
