@@ -148,8 +148,10 @@ CUACT_HD bool same_bits(T a, T b) {
 
 //! The double path behind forward_interval's fast path, out of line: it runs for a few inputs
 //! in a thousand, and inlined into every unrolled element it tripled the 16-bit kernels' code.
+//! The functor goes by value, in registers: by reference it needs an address, so every thread of
+//! the kernel stored it to a stack frame first (Relu's 56 bytes, against 128 moved per thread).
 template <class Op, class T>
-CUACT_HD_COLD T forward_in_double(const Op& op, T x) {
+CUACT_HD_COLD T forward_in_double(Op op, T x) {
   return to_storage<T>(op.forward(static_cast<double>(to_compute(x))));
 }
 
