@@ -158,12 +158,14 @@ struct Relu {
   static constexpr bool kComputeInDouble = true;
   detail::Param alpha{0.0}, max_value{HUGE_VAL}, threshold{0.0};
   bool has_max = false;
+  bool plain = true;  //!< the default max(x, 0): alpha 0, threshold 0, no max_value
   Relu() = default;
   CUACT_HD explicit Relu(const ActParams& p)
       : alpha(p.relu_alpha),
         max_value(p.relu_max_value),
         threshold(p.relu_threshold),
-        has_max(p.relu_max_value < HUGE_VAL) {}
+        has_max(p.relu_max_value < HUGE_VAL),
+        plain(p.relu_alpha == 0.0 && p.relu_threshold == 0.0 && !has_max) {}
 
   template <class T>
   CUACT_HD T forward(T x) const {
@@ -188,6 +190,10 @@ struct Relu {
   //! decides. alpha (x - t) in float errs by less than 2^-23 |alpha| (|x - t| + |t|).
   CUACT_HD detail::FloatInterval forward_interval(float x) const {
     constexpr detail::FloatInterval kUndecided{1.0f, 0.0f};
+    if (plain) {  // exact: x or 0 (NaN passes)
+      const float p = x > 0.0f || x != x ? x : 0.0f;
+      return {p, p};
+    }
     if (x != x) return {x, x};
     const float t = threshold.f;
     if (x == t && static_cast<double>(t) != threshold.d) return kUndecided;
