@@ -622,50 +622,60 @@ CUACT_HD FloatPair neg_half_square_f32(float a) {
 
 //! N(a) and e^(-a^2/2) for the 16-bit GELU forms below, a in [0, 14.5], in float (about 2^-21
 //! relative): N(a) = t g(t) for t = 4 / (4 + a) (one polynomial, no table; see
-//! scripts/gen_poly_f32_table.py), e^(-a^2/2) from one ex2.approx with a^2 / 2 log2(e) as a pair
-//! (rounded, that argument of up to 150 would cost 2^-17).
+//! scripts/gen_poly_f32_table.py), e^(-a^2/2) from one ex2.approx of -a^2 log2(e) / 2 as a pair
+//! (rounded, that argument of up to 150 would cost 2^-17; a^2 is exact for 16-bit inputs, its
+//! low part is kept for any float a).
 struct FastGeluParts {
   float n, e;
 };
 CUACT_HD FastGeluParts fast_gelu_parts(float a) {
-  const float t = 4.0f * approx_rcp(4.0f + a);
+  constexpr float kC = -0.5f * kLog2eF, kCLo = -0.5f * kLog2eLoF;  // -log2(e) / 2 as a pair
+  // t g(t) with t = 4u, u = 1 / (4 + a): the powers of 4 go into the coefficients (exact
+  // scalings), so the polynomial runs on u and no product by 4 is left.
+  const float u = approx_rcp(4.0f + a);
   constexpr float kG[] = {CUACT_GELU16_N_POLY};
-  float g = kG[0];
+  float g = kG[0] * static_cast<float>(1u << 20);
   for (int i = 1; i < 10; ++i)
-    g = fmaf(g, t, kG[i]);
-  const FloatPair v = neg_half_square_f32(a);
-  const float y = fmul_rn(v.hi, kLog2eF);
-  const float y_lo = fmaf(v.hi, kLog2eF, -y) + fmaf(v.hi, kLog2eLoF, v.lo * kLog2eF);
+    g = fmaf(g, u, kG[i] * static_cast<float>(1u << (2 * (10 - i))));
+  const float sq = fmul_rn(a, a);
+  const float y = fmul_rn(sq, kC);
+  const float y_lo = fmaf(sq, kC, -y) + fmaf(fmaf(a, a, -sq), kC, sq * kCLo);
   const float e = fast_exp2(y);
-  return {t * g, fmaf(e, y_lo * kLn2F, e)};
+  return {u * g, fmaf(e, y_lo * kLn2F, e)};
+}
+
+//! |x| clamped to 14.5, the end of fast_gelu_parts' range; NaN stays NaN (fminf would not).
+CUACT_HD float gelu16_abs(float x) {
+  const float a = fabsf(x);
+  return a > 14.5f ? 14.5f : a;
 }
 
 //! Exact GELU for 16-bit outputs: x Phi(x) with Phi(-a) = N(a) e^(-a^2/2), a = |x|; x > 0 gives
-//! x - x Q(a), as gelu_f32.
+//! x - x Q(a), as gelu_f32. No branches (each early return cost a compare, a branch and a
+//! reconvergence barrier per unrolled element): every x runs the same code and the ends select.
+//! Past x = 5.6, x Q(x) < 2^-26.5 x and x - x Q rounds to x; below -14.36, |x| Q(|x|) < 2^-150
+//! rounds to -0; with |x| clamped to 14.5 both ends come out so, the infinities too (-inf gives
+//! -0, as the float32 and float64 forms do). NaN: x - xq.
 CUACT_HD float fast_gelu(float x) {
-  if (x != x) return x;
-  if (x > 5.6f) return x;  // x Q(x) < 2^-26.5 x (also +inf)
-  const float a = fabsf(x);
-  if (a > 14.36f) return x == -HUGE_VALF ? 0.0f : -0.0f;  // |x| Q(|x|) < 2^-150
+  const float a = gelu16_abs(x);
+  const FastGeluParts p = fast_gelu_parts(a);
+  const float xq = copysignf(a, x) * p.n * p.e;
+  float r = x <= 0.0f ? xq : x - xq;
   // x Phi(x) = x / 2 + x^2 / sqrt(2 pi) (next term below 2^-44 relative). For float16
   // subnormal x, x / 2 is often a tie that the x^2 term breaks, by as little as 2^-24 relative:
-  // less than the 2^-22 error ex2.approx and rcp.approx may put into the parts below.
-  if (a < 0x1p-14f) return fmaf(x * 0.3989422804014327f, x, 0.5f * x);
-  const FastGeluParts p = fast_gelu_parts(a);
-  const float xq = x * p.n * p.e;
-  return x > 0.0f ? x - xq : xq;
+  // less than the 2^-22 error ex2.approx and rcp.approx may put into the parts above.
+  if (a < 0x1p-14f) r = fmaf(x * 0.3989422804014327f, x, 0.5f * x);
+  return r;
 }
 
 //! GELU'(x) for 16-bit outputs: with D = N(a) - a / sqrt(2 pi), GELU'(-a) = D e^(-a^2/2) and
-//! GELU'(a) = 1 - D e^(-a^2/2). Below x = -14.5, GELU' < 2^-148: 0.
+//! GELU'(a) = 1 - D e^(-a^2/2). Branch-free as fast_gelu: past x = 7, |D| e^(-x^2/2) < 2^-26 and
+//! 1 - D e rounds to 1; below -14.5, GELU' < 2^-148 and the clamped D e rounds to (-)0.
 CUACT_HD float fast_gelu_derivative(float x) {
-  if (x != x) return x;
-  if (x > 7.0f) return 1.0f;  // |D| e^(-x^2/2) < 2^-26
-  const float a = fabsf(x);
-  if (a > 14.5f) return 0.0f;
+  const float a = gelu16_abs(x);
   const FastGeluParts p = fast_gelu_parts(a);
   const float de = fmaf(-a, 0.3989422804014327f, p.n) * p.e;
-  return x > 0.0f ? 1.0f - de : de;
+  return x <= 0.0f ? de : 1.0f - de;  // NaN: a is NaN, so is de
 }
 
 //! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)
