@@ -43,6 +43,8 @@ template <class Op>
 using Float32BackwardMember = decltype(std::declval<const Op&>().backward_f32(0.0f, 0.0f));
 template <class Op>
 using ForwardIntervalMember = decltype(std::declval<const Op&>().forward_interval(0.0f));
+template <class Op>
+using ExactFloatForwardMember = decltype(std::declval<const Op&>().exact_float_forward(0.0f));
 }  // namespace detail
 
 template <class T>
@@ -137,13 +139,28 @@ using HasFloat32Backward = detail::Detect<Op, detail::Float32BackwardMember>;
 template <class Op>
 using HasForwardInterval = detail::Detect<Op, detail::ForwardIntervalMember>;
 
+//! Ops with a forward_interval may also define `bool exact_float_forward_applies() const` and
+//! `float exact_float_forward(float x) const`: for parameters where the float form is exact
+//! for 16-bit inputs (relu's default max(x, 0)), the 16-bit path is that form alone. The test is
+//! uniform over a launch, so nvcc hoists it out of the unrolled elements.
+template <class Op>
+using HasExactFloatForward = detail::Detect<Op, detail::ExactFloatForwardMember>;
+
 template <class T>
 CUACT_HD bool same_bits(T a, T b) {
   static_assert(sizeof(T) == 2, "16-bit storage");
   unsigned short ua, ub;
   __builtin_memcpy(&ua, &a, 2);
   __builtin_memcpy(&ub, &b, 2);
+#if defined(__CUDA_ARCH__)
+  // The pair as one word, compared with itself halves swapped: nvcc converts both bounds into
+  // one register, and compared as shorts it sign-extended each half first (four byte permutes
+  // and a compare per element; this is one permute and a compare).
+  const unsigned u = ua | (static_cast<unsigned>(ub) << 16);
+  return u == __byte_perm(u, 0, 0x1032);
+#else
   return ua == ub;
+#endif
 }
 
 //! The double path behind forward_interval's fast path, out of line: it runs for a few inputs
@@ -165,6 +182,10 @@ CUACT_HD T apply_forward(const Op& op, T x) {
     return op.forward_f32(x);
   } else if constexpr (sizeof(T) == 2 && HasForwardInterval<Op>::value) {
     static_assert(std::is_same_v<C, double>, "forward_interval backs a double path");
+    if constexpr (HasExactFloatForward<Op>::value) {
+      if (op.exact_float_forward_applies())
+        return to_storage<T>(op.exact_float_forward(to_compute(x)));
+    }
     const detail::FloatInterval b = op.forward_interval(to_compute(x));
     const T lo = to_storage<T>(b.lo);
     if (same_bits(lo, to_storage<T>(b.hi))) return lo;
