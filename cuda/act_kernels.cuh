@@ -125,25 +125,42 @@ struct DeviceLoads {
   __device__ static uint4 twice(const uint4* p) { return __ldg(p); }
 };
 
-//! The V input elements that line up with the output vector starting at element e, for an input
-//! misaligned by `shift` elements against the output. shift is uniform across the grid, so the
-//! branches never diverge.
+//! A thread's kUnroll vectors of one input stream (vector u lines up with the output vector at
+//! element head + (first + u * kBlockThreads) * V; those below num_vectors). Every load of the
+//! stream is issued before the first permute: realigned one vector at a time, the permutes of a
+//! vector waited for its own loads before the next vector's were issued (32 bytes in flight per
+//! thread instead of 128 on a misaligned input). Backward loads its two streams one after the
+//! other this way: all four chunks of both at once need 64 registers and spill in the 16-bit
+//! kernels' 85.
 #pragma nv_exec_check_disable
 template <class Loads, class T>
-CUACT_HD Pack load_lined_up(const T* in, int64_t e, int shift) {
-  const uint4* chunk = reinterpret_cast<const uint4*>(in + (e - shift));
-  Pack p;
+CUACT_HD void load_tile(Pack (&in)[kUnroll], const T* src, int64_t head, int64_t first,
+                        int64_t num_vectors, int shift) {
+  constexpr int V = kPackSize<T>;
   if (shift == 0) {
-    const uint4 raw = Loads::once(chunk);
-    __builtin_memcpy(&p, &raw, sizeof p);
-    return p;
+    CUACT_UNROLL
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t j = first + u * kBlockThreads;
+      if (j >= num_vectors) continue;
+      const uint4 v = Loads::once(reinterpret_cast<const uint4*>(src + (head + j * V)));
+      __builtin_memcpy(&in[u], &v, sizeof(Pack));
+    }
+    return;
   }
-  const uint4 lo_raw = Loads::twice(chunk);
-  const uint4 hi_raw = Loads::twice(chunk + 1);
-  Pack lo, hi;
-  __builtin_memcpy(&lo, &lo_raw, sizeof lo);
-  __builtin_memcpy(&hi, &hi_raw, sizeof hi);
-  return realign<T>(shift, lo, hi);
+  Pack lo[kUnroll] = {}, hi[kUnroll] = {};
+  CUACT_UNROLL
+  for (int u = 0; u < kUnroll; ++u) {
+    const int64_t j = first + u * kBlockThreads;
+    if (j >= num_vectors) continue;
+    const uint4* chunk = reinterpret_cast<const uint4*>(src + (head + j * V - shift));
+    const uint4 l = Loads::twice(chunk);
+    const uint4 h = Loads::twice(chunk + 1);
+    __builtin_memcpy(&lo[u], &l, sizeof(Pack));
+    __builtin_memcpy(&hi[u], &h, sizeof(Pack));
+  }
+  CUACT_UNROLL
+  for (int u = 0; u < kUnroll; ++u)
+    in[u] = realign<T>(shift, lo[u], hi[u]);
 }
 
 template <class T>
@@ -183,11 +200,7 @@ CUACT_HD void forward_thread(const T* x, T* y, const VectorPlan& plan, const Op&
   for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
     const int64_t first = tile * kTileVectors + thread;
     Pack in[kUnroll];
-    CUACT_UNROLL
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t j = first + u * kBlockThreads;
-      if (j < plan.num_vectors) in[u] = load_lined_up<Loads>(x, plan.head + j * V, plan.shift[0]);
-    }
+    load_tile<Loads>(in, x, plan.head, first, plan.num_vectors, plan.shift[0]);
     CUACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
@@ -215,14 +228,8 @@ CUACT_HD void backward_thread(const T* dy, const T* saved, T* dx, const VectorPl
   for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
     const int64_t first = tile * kTileVectors + thread;
     Pack g[kUnroll], s[kUnroll];
-    CUACT_UNROLL
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t j = first + u * kBlockThreads;
-      if (j < plan.num_vectors) {
-        g[u] = load_lined_up<Loads>(dy, plan.head + j * V, plan.shift[0]);
-        s[u] = load_lined_up<Loads>(saved, plan.head + j * V, plan.shift[1]);
-      }
-    }
+    load_tile<Loads>(g, dy, plan.head, first, plan.num_vectors, plan.shift[0]);
+    load_tile<Loads>(s, saved, plan.head, first, plan.num_vectors, plan.shift[1]);
     CUACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
