@@ -279,7 +279,9 @@ static Roof measure_roof(Bench& b, const void* src, void* dst, size_t bytes) {
 // Cases
 // ---------------------------------------------------------------------------------------------
 
-enum class Group { kAct, kCub, kSweep, kSoftmax };
+// kMisaligned: activation cases whose inputs sit one element past a 16-byte boundary while the
+// output is aligned, so every load is realigned in registers (the kernels' slowest layout).
+enum class Group { kAct, kCub, kSweep, kMisaligned, kSoftmax };
 // Softmax backward always takes the saved output y, so it needs no x/y distinction.
 enum class Dir { kForward, kBackwardX, kBackwardY, kBackward };
 // Which softmax shapes a case stands for: rows over the last axis, a middle axis, or few long
@@ -291,6 +293,7 @@ static const char* group_name(Group g) {
     case Group::kAct: return "act";
     case Group::kCub: return "cub";
     case Group::kSweep: return "sweep";
+    case Group::kMisaligned: return "misaligned";
     case Group::kSoftmax: return "softmax";
   }
   return "?";
@@ -327,6 +330,7 @@ struct Case {
   SoftmaxKind kind = SoftmaxKind::kSoftmax;  // softmax group only, as are layout and shape
   Layout layout = Layout::kNone;
   SoftmaxShape shape{};
+  int64_t input_offset = 0;  // elements; kMisaligned: x, dy and the saved tensor start 1 in
   size_t tensor_bytes() const { return size_t(n) * dtype_size(dtype); }
   double bytes_moved() const { return double(tensor_bytes()) * (dir == Dir::kForward ? 2.0 : 3.0); }
 };
@@ -370,7 +374,9 @@ static Case make_case(Group g, Op op, DType d, Dir dir, int64_t n) {
   std::string name = std::string(group_name(g)) + "/" + cuact::op_name(op) + "/" +
                      cuact::dtype_name(d) + "/" + dir_name(dir);
   if (g == Group::kSweep) name += "/" + pow2_name(n);
-  return {name, g, op, d, dir, n};
+  Case c{name, g, op, d, dir, n};
+  if (g == Group::kMisaligned) c.input_offset = 1;
+  return c;
 }
 
 //! Softmax names: kind/layout/dtype/dir/size, where size is cols (last axis), rowsxcols (few
@@ -497,6 +503,15 @@ static std::vector<Case> make_cases(const Options& o) {
         all.push_back(make_case(Group::kSweep, op, d, Dir::kForward, int64_t(1) << k));
     }
   }
+  // Misaligned inputs, the same sizes as the main cases (the buffers have room for the shifted
+  // views), to compare with act/<op>/<dtype>/<dir> of the same run.
+  for (DType d : {DType::kBFloat16, DType::kFloat32}) {
+    const int64_t n = int64_t(1) << main_log2;
+    for (Op op : sweep_ops) {
+      all.push_back(make_case(Group::kMisaligned, op, d, Dir::kForward, n));
+      all.push_back(make_case(Group::kMisaligned, op, d, Dir::kBackwardX, n));
+    }
+  }
   add_softmax_cases(o, &all);
   std::vector<Case> out;
   for (const Case& c : all) {
@@ -570,17 +585,21 @@ static void launch_case(const Bench& b, const Buffers& buf, const Case& c,
       return;
     case Group::kAct:
     case Group::kSweep:
+    case Group::kMisaligned: {
+      const size_t skip = size_t(c.input_offset) * dtype_size(c.dtype);
+      const auto in = [skip](void* q) { return static_cast<const char*>(q) + skip; };
       if (c.dir == Dir::kForward) {
-        cuact_check(cuact::forward(c.op, c.dtype, buf.x, buf.out, c.n, p, b.stream),
+        cuact_check(cuact::forward(c.op, c.dtype, in(buf.x), buf.out, c.n, p, b.stream),
                     "cuact::forward", c.name);
       } else {
         const bool from_y = c.dir == Dir::kBackwardY;
-        cuact_check(cuact::backward(c.op, c.dtype, buf.dy, from_y ? buf.y : buf.x,
+        cuact_check(cuact::backward(c.op, c.dtype, in(buf.dy), in(from_y ? buf.y : buf.x),
                                     from_y ? cuact::Saved::kOutput : cuact::Saved::kInput, buf.out,
                                     c.n, p, b.stream),
                     "cuact::backward", c.name);
       }
       return;
+    }
   }
 }
 
@@ -924,7 +943,9 @@ static void print_help() {
       "Times every cuact activation (forward; backward from x; backward from y where the op has\n"
       "a y-based derivative) in float32/float16/bfloat16/float64 at 2^28 elements (float64:\n"
       "2^27), cub::DeviceTransform with the same functors (forward), and a size sweep of relu,\n"
-      "gelu, silu (2^10..2^28, 2^29 for 16-bit), then softmax and log_softmax in float32/\n"
+      "gelu, silu (2^10..2^28, 2^29 for 16-bit) and the same three at 2^28 with inputs one\n"
+      "element past a 16-byte boundary (bfloat16/float32, forward and backward from x), then\n"
+      "softmax and log_softmax in float32/\n"
       "bfloat16/float16: forward and backward over the last axis (rows x cols of about 2^28\n"
       "elements, 32..1048576 cols) and over a middle axis (outer x dim x inner), and forward\n"
       "over few long rows (1..132 rows, float32/bfloat16), which are latency cases with a\n"
@@ -934,7 +955,8 @@ static void print_help() {
       "options:\n"
       "  --list             print the selected case names and exit (no GPU needed)\n"
       "  --filter SUBSTR    run cases whose name contains SUBSTR; repeatable or comma-separated\n"
-      "                     (names: act|cub|sweep / op / dtype / fwd|bwd_x|bwd_y [/2^k], and\n"
+      "                     (names: act|cub|sweep|misaligned / op / dtype / fwd|bwd_x|bwd_y\n"
+      "                     [/2^k], and\n"
       "                     softmax|log_softmax / last|middle|fewrows / dtype / fwd|bwd / size,\n"
       "                     size = cols, rowsxcols or outerxdimxinner)\n"
       "  --softmax-only     only the softmax and log_softmax cases (combines with --filter)\n"
@@ -1447,7 +1469,8 @@ int main(int argc, char** argv) {
     roof_sizes.push_back(c.tensor_bytes());
   if (latency_targets) roof_sizes.push_back(kBandwidthRoofBytes);
   Buffers buf;
-  alloc_buffers(buf, *std::max_element(roof_sizes.begin(), roof_sizes.end()));
+  // 16 bytes of room past the largest tensor for the misaligned cases' shifted inputs.
+  alloc_buffers(buf, *std::max_element(roof_sizes.begin(), roof_sizes.end()) + 16);
 
   // Roofs first, for every tensor size in play, so each row compares with a copy of its own size.
   prepare_inputs(b, buf, DType::kFloat32);

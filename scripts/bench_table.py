@@ -58,6 +58,22 @@ def activation_table(run):
     return lines
 
 
+def misaligned_table(run):
+    """The misaligned cases (inputs one element past a 16-byte boundary) beside the aligned ones."""
+    rows = {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
+            if r["group"] in ("act", "misaligned")}
+    keys = []
+    for r in run["rows"]:
+        k = (r["op"], r["dtype"], r["direction"])
+        if r["group"] == "misaligned" and k not in keys:
+            keys.append(k)
+    lines = ["| op | dtype | direction | aligned | misaligned |", "|---|---|---|---|---|"]
+    for op, d, direction in keys:
+        lines.append(f"| {op} | {d} | {direction} | {pct(rows.get(('act', op, d, direction)))} | "
+                     f"{pct(rows.get(('misaligned', op, d, direction)))} |")
+    return lines if len(lines) > 2 else []
+
+
 def softmax_table(run):
     rows = {}
     cols = []
@@ -113,6 +129,9 @@ def main():
            f"Activations, % of the copy roof (n = 2^28; float64 2^27), {caption(run, args.run)}.",
            "",
            *activation_table(run),
+           *(["", f"Inputs one element past a 16-byte boundary (output aligned), % of the copy "
+                  f"roof, {caption(run, args.run)}.", "", *misaligned_table(run)]
+             if misaligned_table(run) else []),
            "",
            f"Softmax over the last axis, 2^28 elements in all, % of the copy roof, "
            f"{caption(sm_run, sm_path)}.",
