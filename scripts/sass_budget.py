@@ -215,6 +215,47 @@ def hot_body(instrs):
     return body, len(targets)
 
 
+BEGIN = "<!-- sass-budget:begin (scripts/sass_budget.py) -->"
+END = "<!-- sass-budget:end -->"
+
+
+def write_readme(path, rows, dtypes, args):
+    """Per op: the longest path per element and its share of the issue budget, per dtype and
+    direction, between the README's sass-budget markers."""
+    dirs = ["fwd", "bwd(x)", "bwd(y)"]
+    by = {(r["op"], r["dtype"], r["direction"]): r for r in rows}
+    ops = []
+    for r in rows:
+        if r["op"] not in ops:
+            ops.append(r["op"])
+    head = ["op"] + [f"{d} {x}" for d in dtypes for x in dirs]
+    lines = [BEGIN,
+             f"Shortest–longest path per element through the inline code, in instructions, with the "
+             f"longest as a % of the issue slots an element leaves at {args.roof_gbs:.0f} GB/s on "
+             f"{args.sms} SMs at {args.clock_mhz:.0f} MHz (Keras's default parameters; the longest "
+             f"path may be one only some inputs or parameters take: relu's is the general "
+             f"parameters'), sm_{args.arch}, from `scripts/sass_budget.py --dtype {','.join(dtypes)} "
+             f"--write README.md`:",
+             "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for op in ops:
+        cells = [op]
+        for d in dtypes:
+            for x in dirs:
+                r = by.get((op, d, x))
+                cells.append(f"{r['path_min']:.0f}–{r['path_max']:.0f} ({r['issue_use']:.0%})"
+                             if r else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(END)
+    readme = pathlib.Path(path)
+    text = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        sys.exit(f"sass_budget: {path} has no sass-budget markers")
+    readme.write_text(pattern.sub(lambda _: "\n".join(lines), text))
+    print(f"updated {path}", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dtype", default="bfloat16,float16,float32,float64")
@@ -226,6 +267,8 @@ def main():
     ap.add_argument("--roof-gbs", type=float, default=4130)
     ap.add_argument("--json", help="write the rows here as well")
     ap.add_argument("--keep", help="keep the probe source and cubin in this folder")
+    ap.add_argument("--write", help="README to update between the sass-budget markers with a "
+                                    "compact table (longest path per element, %% of the issue budget)")
     args = ap.parse_args()
 
     cuobjdump = find_cuobjdump(args.cuobjdump)
@@ -318,6 +361,8 @@ def main():
               f"{r['instructions']:.1f} | {r['fp32']:.1f} | "
               f"{r['mufu']:.2f} | {r['fp64']:.1f} | {r['cvt']:.1f} | {r['int']:.1f} | {r['cold_calls']} | "
               f"{r['issue_use']:.0%} | {r['mufu_use']:.0%} | {flag} |")
+    if args.write:
+        write_readme(args.write, rows, dtypes, args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"arch": args.arch, "sms": args.sms, "clock_mhz": args.clock_mhz,
