@@ -342,8 +342,28 @@ __device__ __forceinline__ void load_chunk(const T* p, T (&v)[kVec]) {
   }
 }
 
+//! kVec consecutive row elements to global memory at `p` (16-byte aligned when kVec > 1) as one
+//! 16-byte store. A plain uint4 store of values computed one element at a time reached the SASS
+//! as four 32-bit stores (nvcc split it before ptxas); st.global.v4 through __stwb cannot be split.
 template <int kVec, class T>
 __device__ __forceinline__ void store_chunk(T* p, const T (&v)[kVec]) {
+  if constexpr (kVec > 1) {
+    CUACT_EMULATION_CHECK_ALIGNED_16(p, "store");
+    uint4 bits;
+    __builtin_memcpy(&bits, v, 16);
+#if defined(__CUDA_ARCH__)
+    __stwb(reinterpret_cast<uint4*>(p), bits);
+#else
+    *reinterpret_cast<uint4*>(p) = bits;
+#endif
+  } else {
+    *p = v[0];
+  }
+}
+
+//! The same into shared memory (the staging buffers of the on-chip tiers).
+template <int kVec, class T>
+__device__ __forceinline__ void stage_chunk(T* p, const T (&v)[kVec]) {
   if constexpr (kVec > 1) {
     CUACT_EMULATION_CHECK_ALIGNED_16(p, "store");
     uint4 bits;
@@ -670,7 +690,7 @@ __device__ __forceinline__ softmax_val_t<T> stage_row(const T* row, T* staged, i
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t c = first + int64_t{u} * kThreads;
       if (c >= chunks) continue;
-      store_chunk<kVec>(staged + c * kVec, v[u]);
+      stage_chunk<kVec>(staged + c * kVec, v[u]);
 #pragma unroll
       for (int i = 0; i < kVec; ++i)
         max = nan_max(max, softmax_value(v[u][i]));
@@ -722,8 +742,8 @@ __device__ __forceinline__ softmax_acc_t<T> stage_pair(const T* y, const T* dy, 
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t c = first + int64_t{u} * kThreads;
       if (c >= count) continue;
-      store_chunk<kVec>(staged_y + c * kVec, yv[u]);
-      store_chunk<kVec>(staged_dy + c * kVec, gv[u]);
+      stage_chunk<kVec>(staged_y + c * kVec, yv[u]);
+      stage_chunk<kVec>(staged_dy + c * kVec, gv[u]);
 #pragma unroll
       for (int i = 0; i < kVec; ++i)
         t += backward_term<T, kKind>(yv[u][i], gv[u][i]);
@@ -1150,7 +1170,7 @@ __device__ __forceinline__ void forward_column_tiles(const T* x, T* y, int64_t o
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t d = d0 + int64_t{u} * rows;
         if (d >= b.hi) continue;
-        store_chunk<kVec>(staged + ((d - b.lo) * tile.groups + g) * kVec, v[u]);
+        stage_chunk<kVec>(staged + ((d - b.lo) * tile.groups + g) * kVec, v[u]);
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
           max[i] = nan_max(max[i], softmax_value(v[u][i]));
@@ -1597,8 +1617,8 @@ __device__ __forceinline__ void backward_column_tiles(const T* y, const T* dy, T
         if (d >= b.hi) continue;
         if constexpr (kStaged) {
           const int64_t q = ((d - b.lo) * tile.groups + g) * kVec;
-          store_chunk<kVec>(staged_y + q, yv[u]);
-          store_chunk<kVec>(staged_dy + q, gv[u]);
+          stage_chunk<kVec>(staged_y + q, yv[u]);
+          stage_chunk<kVec>(staged_dy + q, gv[u]);
         }
 #pragma unroll
         for (int i = 0; i < kVec; ++i)
