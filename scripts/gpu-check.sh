@@ -118,7 +118,16 @@ build() {
   echo "+ pruning object files and CMake's compiler-id scratch from $dir"
   find "$dir" -type f -name '*.o' -delete
   rm -rf "$dir"/CMakeFiles/[0-9]*/CompilerId*
-  report_build_size "$dir"
+  report_build_size "$dir" || return 1
+  # The kernels' memory instructions, read from the SASS here for free (scripts/sass_check.py):
+  # 16-byte global loads and stores in every vector kernel, no local memory in the elementwise
+  # ones. It needs a cuobjdump ($CUOBJDUMP or PATH; the CPU images have none, see the README).
+  if python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import sass_budget; sys.exit(sass_budget.find_cuobjdump(None) is None)' "$repo_root/scripts"; then
+    echo "+ scripts/sass_check.py $dir/libcuact.so"
+    python3 "$repo_root/scripts/sass_check.py" "$dir/libcuact.so" || return 1
+  else
+    echo "note: no cuobjdump, so the SASS check (scripts/sass_check.py) did not run"
+  fi
 }
 
 # ---- check (GPU machine) -------------------------------------------------------------------------
