@@ -123,19 +123,34 @@ CUACT_HD float fast_exp(float x) {
   return fast_exp2(x * kLog2eF);
 }
 
+//! 2^x with subnormal results flushed to +0: MUFU.EX2 alone, without the two scalings around it
+//! that keep subnormal results (three instructions). For callers where such a result would not
+//! change theirs (e^x - 1 is -1 in float below x = -17).
+CUACT_HD float fast_exp2_ftz(float x) {
+#if defined(__CUDA_ARCH__)
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  const float r = fast_exp2(x);
+  return r < 0x1p-126f ? 0.0f : r;  // the host model of the flush (r >= 0)
+#endif
+}
+
 //! e^x - 1 without cancellation near 0: a degree-7 Taylor polynomial for |x| < 0.35 (truncation
-//! below 2^-26 relative), e^x - 1 elsewhere (the subtraction then loses under 2 bits).
+//! below 2^-26 relative), e^x - 1 elsewhere (the subtraction then loses under 2 bits). Both are
+//! computed and one selected: lanes of a warp take both sides anyway, and the branch cost a
+//! compare, a branch and a reconvergence barrier per unrolled element on top.
 CUACT_HD float fast_expm1(float x) {
-  if (fabsf(x) < 0.35f) {
-    float p = 1.0f / 5040.0f;
-    p = fmaf(p, x, 1.0f / 720.0f);
-    p = fmaf(p, x, 1.0f / 120.0f);
-    p = fmaf(p, x, 1.0f / 24.0f);
-    p = fmaf(p, x, 1.0f / 6.0f);
-    p = fmaf(p, x, 0.5f);
-    return fmaf(p * x, x, x);
-  }
-  return fast_exp(x) - 1.0f;
+  float p = 1.0f / 5040.0f;
+  p = fmaf(p, x, 1.0f / 720.0f);
+  p = fmaf(p, x, 1.0f / 120.0f);
+  p = fmaf(p, x, 1.0f / 24.0f);
+  p = fmaf(p, x, 1.0f / 6.0f);
+  p = fmaf(p, x, 0.5f);
+  const float near_zero = fmaf(p * x, x, x);
+  const float far = fast_exp2_ftz(x * kLog2eF) - 1.0f;  // (a subnormal e^x rounds to -1 here)
+  return fabsf(x) < 0.35f ? near_zero : far;
 }
 
 //! log(1 + e) for e in [0, 1]: a short series where log2(1 + e) would lose e's low bits.
