@@ -130,8 +130,8 @@ struct DeviceLoads {
 //! stream is issued before the first permute: realigned one vector at a time, the permutes of a
 //! vector waited for its own loads before the next vector's were issued (32 bytes in flight per
 //! thread instead of 128 on a misaligned input). Backward loads its two streams one after the
-//! other this way: all four chunks of both at once need 64 registers and spill in the 16-bit
-//! kernels' 85.
+//! other this way: the sixteen chunks of both misaligned streams at once need 64 registers and
+//! spilled in the 16-bit backward kernels (85 at most; the build's ptxas check caught it).
 #pragma nv_exec_check_disable
 template <class Loads, class T>
 CUACT_HD void load_tile(Pack (&in)[kUnroll], const T* src, int64_t head, int64_t first,
