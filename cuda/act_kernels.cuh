@@ -26,9 +26,9 @@ inline constexpr int kUnroll = 4;
 // Minimum resident 256-thread blocks per SM, which caps registers per thread so nothing spills
 // (the build checks every instantiation: CUACT_PTXAS_WERROR in CMakeLists.txt). 16-bit forward
 // (float math): 4 blocks, <= 64 registers, 4 vectors x 16 B in flight per thread = 64 KiB per
-// SM. 16-bit backward holds two
-// streams: 3 blocks, <= 85 registers, 96 KiB in flight. float32 / float64 (double math, whose
-// libm calls need more registers): 2 blocks, <= 128 registers, 32-64 KiB in flight.
+// SM. 16-bit backward holds two streams: 3 blocks, <= 85 registers, 96 KiB in flight. float32 /
+// float64 (double math, whose libm calls need more registers): 2 blocks, <= 128 registers,
+// 32-64 KiB in flight.
 template <class T, bool kBackward>
 inline constexpr int kMinBlocksPerSM = sizeof(T) == 2 ? (kBackward ? 3 : 4) : 2;
 inline constexpr int64_t kTileVectors = int64_t{kBlockThreads} * kUnroll;

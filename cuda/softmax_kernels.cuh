@@ -342,26 +342,8 @@ __device__ __forceinline__ void load_chunk(const T* p, T (&v)[kVec]) {
   }
 }
 
-//! kVec consecutive row elements to global memory at `p` (16-byte aligned when kVec > 1) as one
-//! 16-byte store. A plain uint4 store of values computed one element at a time reached the SASS
-//! as four 32-bit stores (nvcc split it before ptxas); st.global.v4 through __stwb cannot be split.
-template <int kVec, class T>
-__device__ __forceinline__ void store_chunk(T* p, const T (&v)[kVec]) {
-  if constexpr (kVec > 1) {
-    CUACT_EMULATION_CHECK_ALIGNED_16(p, "store");
-    uint4 bits;
-    __builtin_memcpy(&bits, v, 16);
-#if defined(__CUDA_ARCH__)
-    __stwb(reinterpret_cast<uint4*>(p), bits);
-#else
-    *reinterpret_cast<uint4*>(p) = bits;
-#endif
-  } else {
-    *p = v[0];
-  }
-}
-
-//! The same into shared memory (the staging buffers of the on-chip tiers).
+//! kVec consecutive row elements into shared memory at `p` (16-byte aligned when kVec > 1): the
+//! staging buffers of the on-chip tiers.
 template <int kVec, class T>
 __device__ __forceinline__ void stage_chunk(T* p, const T (&v)[kVec]) {
   if constexpr (kVec > 1) {
@@ -372,6 +354,22 @@ __device__ __forceinline__ void stage_chunk(T* p, const T (&v)[kVec]) {
   } else {
     *p = v[0];
   }
+}
+
+//! The same to global memory, as one 16-byte store. A plain uint4 store of values computed one
+//! element at a time reached the SASS as four 32-bit stores (nvcc split it before ptxas);
+//! st.global.v4 through __stwb cannot be split.
+template <int kVec, class T>
+__device__ __forceinline__ void store_chunk(T* p, const T (&v)[kVec]) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (kVec > 1) {
+    uint4 bits;
+    __builtin_memcpy(&bits, v, 16);
+    __stwb(reinterpret_cast<uint4*>(p), bits);
+    return;
+  }
+#endif
+  stage_chunk<kVec>(p, v);  // the CPU emulation: a plain store, alignment checked
 }
 
 //! One round of a thread's chunks of a row in the chunked tiers: chunks first + u kThreads,

@@ -11,8 +11,9 @@ For every kernel of one architecture (sm_90 by default) in the library:
     nvcc has been seen splitting a uint4 store of per-element results into four 32-bit stores,
     and a 16-bit element stored alone is eight times the instructions;
   - no act kernel may touch local memory (LDL/STL): everything stays in registers;
-  - softmax kernels may spill a few bytes around their block reductions (1024 threads leave 64
-    registers each); the check reports their local-memory instructions and fails above
+  - softmax kernels may spill a few bytes (1024 threads leave 64 registers each; the spills seen
+    are live ranges stored near the kernel's start and reloaded near its end, outside the row
+    loops); the check reports their local-memory instructions and fails above
     --max-softmax-local of them per kernel.
 Prints one line per failing kernel and a summary; exits 1 on any failure. cuobjdump as for
 scripts/sass_budget.py (--cuobjdump, $CUOBJDUMP, PATH, the toolkit's bin, or Triton's wheel).

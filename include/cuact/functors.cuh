@@ -158,14 +158,12 @@ struct Relu {
   static constexpr bool kComputeInDouble = true;
   detail::Param alpha{0.0}, max_value{HUGE_VAL}, threshold{0.0};
   bool has_max = false;
-  bool plain = true;  //!< the default max(x, 0): alpha 0, threshold 0, no max_value
   Relu() = default;
   CUACT_HD explicit Relu(const ActParams& p)
       : alpha(p.relu_alpha),
         max_value(p.relu_max_value),
         threshold(p.relu_threshold),
-        has_max(p.relu_max_value < HUGE_VAL),
-        plain(p.relu_alpha == 0.0 && p.relu_threshold == 0.0 && !has_max) {}
+        has_max(p.relu_max_value < HUGE_VAL) {}
 
   template <class T>
   CUACT_HD T forward(T x) const {
@@ -184,8 +182,11 @@ struct Relu {
     }
     return p;
   }
-  //! The default max(x, 0) is exact in float: the 16-bit path needs no bounds.
-  CUACT_HD bool exact_float_forward_applies() const { return plain; }
+  //! The default max(x, 0) is exact in float: the 16-bit path needs no bounds. (Tested on the
+  //! parameters themselves, not a flag kept beside them that could go stale.)
+  CUACT_HD bool exact_float_forward_applies() const {
+    return alpha.d == 0.0 && threshold.d == 0.0 && !has_max;
+  }
   CUACT_HD float exact_float_forward(float x) const { return x > 0.0f || x != x ? x : 0.0f; }
   //! Bounds for the 16-bit fast path (see cuact/precision.cuh). Float comparisons with the
   //! float threshold and max decide as the double ones do, except at equality with a parameter
