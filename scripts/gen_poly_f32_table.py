@@ -4,11 +4,20 @@ whose direct evaluation in float would cancel (GELU' and its kin vanish at an in
 needs erfc. Fitted with mpmath (Chebyshev, 60 digits), then rounded to float.
 Run: python3 scripts/gen_poly_f32_table.py
 
-Every table covers [x_first, x_first + rows) in unit rows; row k holds the degree-11 polynomial
-in d = x - (x_first + k + 1/2), d in [-1/2, 1/2], as sixteen floats: c0_hi, c0_lo, c1_hi, c1_lo,
-c2..c11, 0, 0 (c0 and c1 as float pairs: they carry the result; 64 bytes, four 16-byte loads).
+Every table covers [x_first, x_first + rows) in unit rows; row k holds the degree-9 polynomial
+in d = x - (x_first + k + 1/2), d in [-1/2, 1/2], as twelve floats: c0_hi, c0_lo, c1_hi, c1_lo,
+c2..c9 (c0 and c1 as float pairs: they carry the result; three 16-byte loads, 48 bytes of L1
+traffic per element and lookup, no padding). The array
+is stored piece-major: the first 16-byte piece of every row, then every second piece, and so on
+(CUACT_POLY_F32_ROW_COUNT rows). A warp's lanes look up rows of their own, and a load gathers
+piece j of up to 32 rows: piece-major, those rows' pieces sit next to each other and the gather
+touches a few 128-byte lines of L1; row-major, each row's piece is 48 bytes from the next one's
+and the same gather touches about twice as many (every line a separate L1 wavefront).
 A table whose function has a simple zero x0 in its range holds f(x) / (x - x0) in the row of
-x0, and x0 as three floats. Relative fit error below 2^-31 in every row (asserted).
+x0, and x0 as three floats, and two flags: whether every row allows a fast two-sum in the c1
+and in the c0 step (fast_steps below; GELU's two tables do in both). Relative fit error below 2^-27 in every row (asserted; the worst
+row, GELU-tanh's [-2, -1), fits to 2^-27.5: under 0.09 ulp of a float32 result. Degree 11, a
+fourth load per lookup, reached 2^-31).
 
 The functions (a = |x|, Q(a) = 1 - Phi(a), s = sigmoid):
   gelu_n     N(a) = Q(a) exp(a^2 / 2): Phi(-a) = N(a) e^(-a^2/2)           a in [0, 15)
@@ -18,7 +27,7 @@ The functions (a = |x|, Q(a) = 1 - Phi(a), s = sigmoid):
   gelu_tanh_d  GELU-tanh'(x) = s + x s (1 - s) 2u', s = sigmoid(2u)        x in [-3, 7)
 Above each range's end the derivative is within 2^-27 of 1 (asserted); the float32 forms take
 the double path below the start. The float evaluation (numeric.cuh, poly_f32) rounds the Horner
-steps of c2..c11, whose terms sum to at most 1.3 |f| in every row (asserted: the error this adds
+steps of c2..c9, whose terms sum to at most 1.3 |f| in every row (asserted: the error this adds
 stays under 2^-24 relative). That bound is what ends GELU-tanh's table at -3: in [-4, -3) f'
 changes 35-fold across the row and those terms reach 15 |f|. Below -3, GeluTanh::backward_tail_f32
 takes over (a product with no cancellation there).
@@ -29,8 +38,8 @@ import struct
 import mpmath as mp
 
 mp.mp.dps = 60
-DEGREE = 11
-WIDTH = 16  # floats per row
+DEGREE = 9
+WIDTH = 12  # floats per row: 2 + 2 + (DEGREE - 1), three 16-byte pieces
 
 
 def f32(v):
@@ -89,27 +98,48 @@ def fmt(v):
     return f"{mantissa.rstrip('0').rstrip('.')}p{exponent}f"
 
 
+def fast_steps(row):
+    """Whether the row's two exact Horner steps (numeric.cuh, poly_f32) may use a fast two-sum,
+    which needs the larger addend first: |c1| >= |d q| and |c0| >= |d (c1 + d q)| over the row,
+    q the float Horner value of c2..c9 at d (with 1% to spare for q's roundings)."""
+    c0, c1, cs = row[0], row[2], row[4:]
+    w1 = w0 = 0.0
+    for i in range(257):
+        d = -0.5 + i / 256
+        q = 0.0
+        for c in reversed(cs):
+            q = q * d + c
+        w1, w0 = max(w1, abs(d * q)), max(w0, abs(d * (c1 + d * q)))
+    return abs(c1) >= 1.01 * w1, abs(c0) >= 1.01 * w0
+
+
 rows, macros = [], []
 for name, fn, x_first, count, guess in TABLES:
     x0 = mp.findroot(fn, guess) if guess is not None else None
     root_row = int(mp.floor(x0)) - x_first if x0 is not None else -1
+    if x0 is not None:  # x - x0's fast two-sum (numeric.cuh, poly_f32_eval): row within 2 |x0|
+        assert max(abs(mp.floor(x0)), abs(mp.floor(x0) + 1)) <= 2 * abs(x0), name
     if fn is not gelu_n and fn is not gelu_d:  # derivative within 2^-27 of 1 past the end
         end = x_first + count
         assert all(abs(fn(end + i / 8) - 1) < mp.mpf(2)**-27 for i in range(200)), name
     first_row = len(rows)
+    fast_c1 = fast_c0 = True  # see fast_steps()
     for k in range(count):
         center = x_first + k + mp.mpf(1) / 2
         g = (lambda d, c=center: fn(c + d) / (c + d - x0)) if k == root_row else (
             lambda d, c=center: fn(c + d))
         poly, _ = mp.chebyfit(g, [-0.5, 0.5], DEGREE + 1, error=True)
         worst = max(abs(mp.polyval(poly, d) / g(d) - 1) for d in [-0.5 + i / 256 for i in range(257)])
-        assert worst < mp.mpf(2)**-31, (name, k, float(mp.log(worst, 2)))
+        assert worst < mp.mpf(2)**-27, (name, k, float(mp.log(worst, 2)))
         c = list(reversed(poly))  # c[j] multiplies d^j
         amp = max(sum(abs(c[j]) * abs(d)**j for j in range(2, DEGREE + 1)) / abs(mp.polyval(poly, d))
                   for d in [-0.5 + i / 64 for i in range(65)])
         assert amp < 1.3, (name, k, float(amp))
-        row = [*split(c[0]), *split(c[1])] + [f32(v) for v in c[2:]] + [0.0, 0.0]
-        rows.append("  " + ", ".join(fmt(v) for v in row) + f",  /* {name} x in [{x_first + k}, {x_first + k + 1}) */")
+        row = [*split(c[0]), *split(c[1])] + [f32(v) for v in c[2:]]
+        assert len(row) == WIDTH
+        c1_ok, c0_ok = fast_steps(row)
+        fast_c1, fast_c0 = fast_c1 and c1_ok, fast_c0 and c0_ok
+        rows.append((row, f"{name} x in [{x_first + k}, {x_first + k + 1})"))
     if x0 is None:
         root = [0.0, 0.0, 0.0]
     else:
@@ -117,7 +147,8 @@ for name, fn, x_first, count, guess in TABLES:
         root.append(f32(x0 - mp.mpf(root[0])))
         root.append(f32(x0 - mp.mpf(root[0]) - mp.mpf(root[1])))
     macros.append(f"#define CUACT_POLY_F32_{name} {first_row}, {x_first}, {count}, {root_row}, "
-                  f"{{{', '.join(fmt(v) for v in root)}}}\n")
+                  f"{{{', '.join(fmt(v) for v in root)}}}, "
+                  f"{str(fast_c1).lower()}, {str(fast_c0).lower()}\n")
 
 # The 16-bit GELU forward (cheaper: no table) takes N(a) = t g(t) with t = 4 / (4 + a), a in
 # [0, 14.5]: one polynomial of degree 9 in t (fit 2^-26; the float evaluation, t's rounding
@@ -129,14 +160,20 @@ worst16 = max(abs(mp.polyval(gelu16, t) / (gelu_n(4 / t - 4) / t) - 1)
 assert worst16 < mp.mpf(2)**-25, float(mp.log(worst16, 2))
 macros.append("#define CUACT_GELU16_N_POLY " + ", ".join(fmt(f32(c)) for c in gelu16) + "\n")
 
+# Piece-major: piece j (floats 4j..4j+3) of every row, for j = 0..3.
+pieces = [f"  {', '.join(fmt(v) for v in row[4 * j:4 * j + 4])},  /* {label}, piece {j} */"
+          for j in range(WIDTH // 4) for row, label in rows]
+
 out = pathlib.Path(__file__).resolve().parent.parent / "include/cuact/detail/poly_f32_table.hpp"
 out.write_text(
     "// SPDX-License-Identifier: Apache-2.0\n"
     "//! @file cuact/detail/poly_f32_table.hpp\n"
     "//! Generated by scripts/gen_poly_f32_table.py (mpmath): do not edit by hand. See the script\n"
-    "//! for what the rows hold. Each table: first row, x_first, rows, root row (-1: none), root.\n"
+    "//! for what the rows hold and why they are stored piece-major. Each table: first row, x_first,\n"
+    "//! rows, root row (-1: none), root.\n"
     "#pragma once\n\n"
     "// clang-format off\n" + "".join(macros) +
-    "#define CUACT_POLY_F32_ROWS \\\n" + " \\\n".join(rows) + "\n"
+    f"#define CUACT_POLY_F32_ROW_COUNT {len(rows)}\n"
+    "#define CUACT_POLY_F32_PIECES \\\n" + " \\\n".join(pieces) + "\n"
     "// clang-format on\n")
 print(f"wrote {out} ({len(rows)} rows)")

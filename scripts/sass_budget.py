@@ -22,7 +22,8 @@ run at 50% occupancy, where the schedulers do not fill every slot).
 
 cuobjdump: --cuobjdump, $CUOBJDUMP, PATH, or the CUDA toolkit's bin. The CPU build images carry
 none; Triton's wheel does (`pip download triton --no-deps`, then unzip
-`triton/backends/nvidia/bin/cuobjdump` from it).
+`triton/backends/nvidia/bin/cuobjdump` and `nvdisasm` from it into one folder: cuobjdump runs the
+nvdisasm beside it, which this script puts first on its PATH).
 """
 import argparse
 import json
@@ -95,6 +96,13 @@ def find_cuobjdump(given):
         if os.access(c, os.X_OK):
             return str(c)
     return None
+
+
+def cuobjdump_env(cuobjdump):
+    """cuobjdump -sass runs nvdisasm from PATH; put the folder cuobjdump came from first."""
+    env = dict(os.environ)
+    env["PATH"] = str(pathlib.Path(cuobjdump).resolve().parent) + os.pathsep + env.get("PATH", "")
+    return env
 
 
 def probe_source(ops, dtypes):
@@ -296,6 +304,7 @@ def main():
     print("+", " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)
     sass = subprocess.run([cuobjdump, "-sass", str(cubin)], check=True, capture_output=True,
+                          env=cuobjdump_env(cuobjdump),
                           text=True).stdout
     funcs = parse_sass(sass)
     names = list(funcs)
@@ -344,7 +353,8 @@ def main():
     rows.sort(key=lambda r: (dtypes.index(r["dtype"]), order[r["op"]], r["direction"]))
 
     print(f"budget per element at {args.roof_gbs:.0f} GB/s, {args.sms} SMs, {args.clock_mhz:.0f} MHz: "
-          "issue slots / MUFU ops (forward; backward has 2/3 of them)")
+          "issue slots / MUFU ops (forward; backward moves 3/2 the bytes per element, so it has 3/2 "
+          "the slots)")
     for dt in dtypes:
         fw = next((r for r in rows if r["dtype"] == dt and r["direction"] == "fwd"), None)
         if fw:

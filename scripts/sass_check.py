@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from sass_budget import find_cuobjdump  # noqa: E402
+from sass_budget import cuobjdump_env, find_cuobjdump  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 COLUMN_TIER = 2  # cuact::detail::SoftmaxTier::kColumn
@@ -46,6 +46,7 @@ def softmax_vec(name):
 def kernels(cuobjdump, lib, arch):
     """{demangled name: Counter of memory opcodes} for the sm_<arch> cubins of lib."""
     out = subprocess.run([cuobjdump, "-sass", "-arch", f"sm_{arch}", str(lib)], check=True,
+                         env=cuobjdump_env(cuobjdump),
                          capture_output=True, text=True).stdout
     parts = re.split(r"\n\s*Function : ", out)[1:]
     names = [p.split("\n", 1)[0].strip() for p in parts]

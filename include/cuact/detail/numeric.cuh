@@ -448,18 +448,26 @@ CUACT_HD FloatPair two_sum_f32(float a, float b) {
   return {s, (a - (s - bb)) + (b - bb)};
 }
 
+//! a + b = hi + lo exactly for |a| >= |b| (or a == 0).
+CUACT_HD FloatPair fast_two_sum_f32(float a, float b) {
+  const float s = a + b;
+  return {s, (a - s) + b};
+}
+
 //! (m + m_lo) e^(v + v_lo) for v <= 0 and |m| < 256, down to where e^v is subnormal: the
 //! product as a pair at 2^64 times its size, then scaled back once (exact for a normal result; a
 //! subnormal one is rounded once more at most). Below v = -110 it is under half the least
-//! subnormal: m * 0.
-CUACT_HD float mul_exp_small_f32(float m, float v, float v_lo, float m_lo = 0.0f) {
-  if (v < -110.0f) return m * 0.0f;
+//! subnormal: m * 0. mul_exp_in_range_f32 is the same for v in [-110, 0] (no test).
+CUACT_HD float mul_exp_in_range_f32(float m, float v, float v_lo, float m_lo = 0.0f) {
   float k;
   FloatPair p = exp_split_f32(v, k);
   p.lo = fmaf(p.hi, v_lo, p.lo);
   const float w = fmul_rn(m, p.hi);
   const float w_lo = fmaf(m, p.hi, -w) + fmaf(m, p.lo, m_lo * p.hi);
   return ((w + w_lo) * pow2_f32(static_cast<int>(k) + 64)) * 0x1p-64f;
+}
+CUACT_HD float mul_exp_small_f32(float m, float v, float v_lo, float m_lo = 0.0f) {
+  return v < -110.0f ? m * 0.0f : mul_exp_in_range_f32(m, v, v_lo, m_lo);
 }
 
 //! silu(x) = x sigmoid(x) in float for float32 results (about 1 ulp): x / (1 + e), or
@@ -545,15 +553,18 @@ CUACT_HD float mish_f32(float x) {
 // ---- piecewise polynomials of the float32 forms (scripts/gen_poly_f32_table.py) -----------
 
 #if defined(__CUDACC__)
-alignas(16) static __device__ const float kPolyF32Device[] = {CUACT_POLY_F32_ROWS};
+alignas(16) static __device__ const float kPolyF32Device[] = {CUACT_POLY_F32_PIECES};
 #endif
-alignas(16) static const float kPolyF32Host[] = {CUACT_POLY_F32_ROWS};
+alignas(16) static const float kPolyF32Host[] = {CUACT_POLY_F32_PIECES};
 
 //! One table: unit rows over [x_first, x_first + rows), starting at row first_row; the row
 //! root_row (-1: none) holds f(x) / (x - root), root = root[0] + root[1] + root[2].
+//! fast_c1 / fast_c0: every row's c1 (c0) step may take a fast two-sum (|c1| >= |d q|,
+//! |c0| >= |d (c1 + d q)| over the row, checked by the generator).
 struct PolyF32Table {
   int first_row, x_first, rows, root_row;
   float root[3];
+  bool fast_c1, fast_c0;
 };
 // (Functions, not variables: device code cannot read a host constexpr object.)
 CUACT_HD constexpr PolyF32Table gelu_n_table() {
@@ -572,56 +583,65 @@ CUACT_HD constexpr PolyF32Table gelu_tanh_d_table() {
   return {CUACT_POLY_F32_GELU_TANH_D};
 }
 
-//! A row: c0 and c1 as pairs, c2..c11, two floats of padding.
+//! A row: c0 and c1 as pairs, then c2..c9 (degree 9: twelve floats, three 16-byte pieces).
 struct PolyF32Row {
-  float c[16];
+  float c[12];
 };
 
-//! Row `row` of the tables: four 16-byte loads through the read-only path on the device.
+//! Row `row` of the tables: three 16-byte loads through the read-only path on the device, one
+//! per piece. The array is piece-major (the generator says why: a warp's gather of piece i then
+//! touches a few L1 lines, not one per row).
 CUACT_HD PolyF32Row poly_f32_row(int row) {
+  constexpr int kRows = CUACT_POLY_F32_ROW_COUNT;
   PolyF32Row r;
 #if defined(__CUDA_ARCH__)
-  const float4* p = reinterpret_cast<const float4*>(kPolyF32Device) + 4 * row;
-  for (int i = 0; i < 4; ++i) {
-    const float4 v = __ldg(p + i);
+  const float4* p = reinterpret_cast<const float4*>(kPolyF32Device) + row;
+  for (int i = 0; i < 3; ++i) {
+    const float4 v = __ldg(p + i * kRows);
     r.c[4 * i] = v.x;
     r.c[4 * i + 1] = v.y;
     r.c[4 * i + 2] = v.z;
     r.c[4 * i + 3] = v.w;
   }
 #else
-  __builtin_memcpy(r.c, kPolyF32Host + 16 * row, sizeof r.c);
+  for (int i = 0; i < 3; ++i)
+    __builtin_memcpy(r.c + 4 * i, kPolyF32Host + 4 * (i * kRows + row), 4 * sizeof(float));
 #endif
   return r;
 }
 
-//! The row's polynomial at d in [-1/2, 1/2] as a pair: c2..c11 by Horner in float, then the two
+//! The row's polynomial at d in [-1/2, 1/2] as a pair: c2..c9 by Horner in float, then the two
 //! last steps (c1 and c0 are pairs) with every product and sum kept exact. What remains is the
-//! fit's 2^-31 and the rounding of the c2 step, d^2 times smaller (next to a zero of f, |d f'|
+//! fit's 2^-27 and the rounding of the c2 step, d^2 times smaller (next to a zero of f, |d f'|
 //! is up to 2 |f|: a rounded c1 step cost a whole ulp there).
-CUACT_HD FloatPair poly_f32(const PolyF32Row& r, float d) {
-  float q = r.c[13];
-  for (int j = 12; j >= 4; --j)
+//! fast_c1 / fast_c0 (the table's flags, constants after inlining): the step's two-sum is a fast
+//! one (3 operations, not 6), valid since the coefficient is the larger addend in every row.
+CUACT_HD FloatPair poly_f32(const PolyF32Row& r, float d, bool fast_c1, bool fast_c0) {
+  float q = r.c[11];
+  for (int j = 10; j >= 4; --j)
     q = fmaf(q, d, r.c[j]);
   const float dq = fmul_rn(d, q);
-  const FloatPair s1 = two_sum_f32(r.c[2], dq);
+  const FloatPair s1 = fast_c1 ? fast_two_sum_f32(r.c[2], dq) : two_sum_f32(r.c[2], dq);
   const float s1_lo = s1.lo + (fmaf(d, q, -dq) + r.c[3]);
   const float p = fmul_rn(d, s1.hi);
   const float p_lo = fmaf(d, s1.hi, -p) + d * s1_lo;
-  const FloatPair s = two_sum_f32(r.c[0], p);
+  const FloatPair s = fast_c0 ? fast_two_sum_f32(r.c[0], p) : two_sum_f32(r.c[0], p);
   return {s.hi, s.lo + (r.c[1] + p_lo)};
 }
 
 //! Table t at x in [x_first, x_first + rows) as a pair. In the root row the polynomial of
 //! f / (x - root) is multiplied back by x - root, taken exactly against the three-float root
 //! (the float nearest to a root is 2^-26 or more from it; a float pair root would leave 2^-49).
+//! Both differences are fast two-sums: x - r0 is exact where |x| > |r0| (the generator asserts
+//! the row ends within 2 |r0|: Sterbenz) and r0 the larger addend elsewhere; s - r1 has
+//! |s| >= ulp(r0) / 2 >= |r1| unless s = 0.
 CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, float x) {
   const float fl = floorf(x);
   const int k = static_cast<int>(fl) - t.x_first;
-  FloatPair g = poly_f32(poly_f32_row(t.first_row + k), x - (fl + 0.5f));
-  if (k == t.root_row) {
-    const FloatPair s = two_sum_f32(x, -t.root[0]);
-    const FloatPair u = two_sum_f32(s.hi, -t.root[1]);
+  FloatPair g = poly_f32(poly_f32_row(t.first_row + k), x - (fl + 0.5f), t.fast_c1, t.fast_c0);
+  if (t.root_row >= 0 && k == t.root_row) {  // (a table without a root: no test at all)
+    const FloatPair s = fast_two_sum_f32(-t.root[0], x);
+    const FloatPair u = fast_two_sum_f32(s.hi, -t.root[1]);
     const float u_lo = (u.lo + s.lo) - t.root[2];
     const float h = fmul_rn(g.hi, u.hi);
     g = {h, fmaf(g.hi, u.hi, -h) + fmaf(g.hi, u_lo, g.lo * u.hi)};
@@ -693,19 +713,27 @@ CUACT_HD float fast_gelu_derivative(float x) {
   return x <= 0.0f ? de : 1.0f - de;  // NaN: a is NaN, so is de
 }
 
+//! |x| for the float32 GELU forms' table lookups: at most `end` (the table's rows end at 15),
+//! and NaN gives `end` too, so the row index is always in the table.
+CUACT_HD float gelu_f32_abs(float x, float end) {
+  const float a = fabsf(x);
+  return a <= end ? a : end;
+}
+
 //! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)
 //! (a = |x|, N from gelu_n_table(), all products as pairs, scaled so the deep tail rounds once);
 //! x > 0 gives x - x Q(a) with the same x Q(a) = x N(a) e^(-a^2/2) (Q <= 1/2: no cancellation).
+//! No branches (as fast_gelu): every x runs the table path with |x| clamped to 14.5, and the
+//! ends select: past x = 5.6, x Q(x) < 2^-26.5 x and the result is x (+inf too); below -14.36,
+//! |x| Q(|x|) < 2^-150 and it is -0 (-inf too). NaN: x N is NaN, so is the result.
 CUACT_HD float gelu_f32(float x) {
-  if (x != x) return x;
-  if (x > 5.6f) return x;  // x Q(x) < 2^-26.5 x: rounds to x (also +inf)
-  const float a = fabsf(x);
-  if (a > 14.36f) return -0.0f;  // |x| Q(|x|) < 2^-150 (also -inf)
+  const float a = gelu_f32_abs(x, 14.5f);
   const FloatPair n = poly_f32_eval(gelu_n_table(), a);
   const float m = fmul_rn(x, n.hi);
-  const FloatPair v = neg_half_square_f32(a);
-  const float xq = mul_exp_small_f32(m, v.hi, v.lo, fmaf(x, n.hi, -m) + x * n.lo);
-  return x > 0.0f ? x - xq : xq;
+  const FloatPair v = neg_half_square_f32(a);  // -a^2 / 2 >= -105.2: e^v needs no range test
+  const float xq = mul_exp_in_range_f32(m, v.hi, v.lo, fmaf(x, n.hi, -m) + x * n.lo);
+  const float r = x > 0.0f ? x - xq : xq;
+  return x > 5.6f ? x : (x < -14.36f ? -0.0f : r);
 }
 
 //! dy GELU'(x) in float for float32 results, |x| <= 13 and pair_factor_ok(dy) (the caller
@@ -713,7 +741,7 @@ CUACT_HD float gelu_f32(float x) {
 //! here. D has a simple zero at a0 = 0.7518 (GELU' vanishes at x = -a0), which the table's root
 //! row handles, so the result keeps its relative accuracy next to the zero.
 CUACT_HD float gelu_backward_f32(float dy, float x) {
-  const float a = fabsf(x);
+  const float a = gelu_f32_abs(x, 13.0f);  // the caller selects its own result past 7 and NaN
   const FloatPair g = poly_f32_eval(gelu_d_table(), a);
   const FloatPair v = neg_half_square_f32(a);
   float kk;
@@ -722,9 +750,9 @@ CUACT_HD float gelu_backward_f32(float dy, float x) {
   const float e = p.hi * two_k, e_lo = fmaf(p.hi, v.lo, p.lo) * two_k;
   const float te = fmul_rn(g.hi, e);
   const float te_lo = fmaf(g.hi, e, -te) + fmaf(g.hi, e_lo, g.lo * e);
-  if (x <= 0.0f) return mul_pair_f32(dy, {te, te_lo});
-  const FloatPair u = two_sum_f32(1.0f, -te);
-  return mul_pair_f32(dy, {u.hi, u.lo - te_lo});
+  const float u = 1.0f - te;  // |te| = |GELU'(-a)| <= 1/2: a fast two-sum
+  const float u_lo = ((1.0f - u) - te) - te_lo;
+  return x <= 0.0f ? mul_pair_f32(dy, {te, te_lo}) : mul_pair_f32(dy, {u, u_lo});
 }
 
 //! Bounds [lo, hi] known to hold an exact result (see cuact/precision.cuh, forward_interval).
