@@ -515,20 +515,22 @@ CUACT_HD FloatPair log1p_pair_f32(float v, float v_lo) {
 }
 
 //! softplus(x) = max(x, 0) + log1p(e^-|x|) in float for float32 results (about 1 ulp): e^-|x|
-//! and the log as pairs, the sum with x rounded once.
+//! and the log as pairs, the sum with max(x, 0) rounded once (for x <= 0 that sum is the log
+//! rounded). One path for both signs and selects at the ends, not early returns (each cost a
+//! branch and a reconvergence per unrolled element): past 16, log1p(e^-x) < 2^-23 < ulp(x) / 2
+//! and the result is x (+inf too); |x| is clamped to 22 (NaN too) so the exponent stays an int.
 CUACT_HD float softplus_f32(float x) {
-  if (x != x) return x;
-  if (x > 16.0f) return x;  // log1p(e^-x) < 2^-23 < ulp(x) / 2 (also +inf)
   // log1p(e^x) = e^x (1 - e^x / 2 ...), e^x < 2^-31 (and e^x's low part would be subnormal
-  // near -87): exp_f32's 0.78 ulp plus at most 2^-32 relative.
+  // near -87): exp_f32's 0.78 ulp plus at most 2^-32 relative. (Rare: a branch.)
   if (x < -22.0f) return exp_f32(x);
+  const float ax = fabsf(x);
   float k;
-  const FloatPair p = exp_split_f32(-fabsf(x), k);
+  const FloatPair p = exp_split_f32(-(ax <= 22.0f ? ax : 22.0f), k);
   const float two_k = pow2_f32(static_cast<int>(k));  // e^-|x| normal: exact scaling
   const FloatPair l = log1p_pair_f32(p.hi * two_k, p.lo * two_k);
-  if (x <= 0.0f) return rounded(l);
-  const FloatPair s = two_sum_f32(x, l.hi);
-  return s.hi + (s.lo + l.lo);
+  const FloatPair s = two_sum_f32(x > 0.0f ? x : 0.0f, l.hi);
+  const float r = s.hi + (s.lo + l.lo);
+  return x > 16.0f || x != x ? x : r;
 }
 
 //! mish(x) = x n / (n + 2), n = e (e + 2), e = e^x, in float for float32 results (about 1 ulp):
