@@ -39,6 +39,7 @@
 #include "cuact/activation.hpp"
 #include "cuact/softmax.hpp"
 #include "cub_reference.cuh"
+#include "host/elementwise_by_loads.hpp"
 #include "host/softmax_by_plan.hpp"
 
 #ifndef CUACT_GIT_COMMIT
@@ -49,6 +50,7 @@ using cuact::DType;
 using cuact::Op;
 using cuact::SoftmaxKind;
 using cuact::SoftmaxShape;
+using cuact::detail::ElementwiseLoads;
 
 // ---------------------------------------------------------------------------------------------
 // Error checking: every failure names the call and exits; a benchmark that keeps going after an
@@ -281,7 +283,9 @@ static Roof measure_roof(Bench& b, const void* src, void* dst, size_t bytes) {
 
 // kMisaligned: activation cases whose inputs sit one element past a 16-byte boundary while the
 // output is aligned, so every load is realigned in registers (the kernels' slowest layout).
-enum class Group { kAct, kCub, kSweep, kMisaligned, kSoftmax };
+// kVector: the same kernels as kAct with the 16-byte vector loads forced (on sm_90 kAct stages
+// its inputs by bulk copy; host/elementwise_by_loads.hpp), to compare the two ways in.
+enum class Group { kAct, kVector, kCub, kSweep, kMisaligned, kSoftmax };
 // Softmax backward always takes the saved output y, so it needs no x/y distinction.
 enum class Dir { kForward, kBackwardX, kBackwardY, kBackward };
 // Which softmax shapes a case stands for: rows over the last axis, a middle axis, or few long
@@ -291,6 +295,7 @@ enum class Layout { kNone, kLast, kMiddle, kFewRows };
 static const char* group_name(Group g) {
   switch (g) {
     case Group::kAct: return "act";
+    case Group::kVector: return "vec";
     case Group::kCub: return "cub";
     case Group::kSweep: return "sweep";
     case Group::kMisaligned: return "misaligned";
@@ -485,11 +490,13 @@ static std::vector<Case> make_cases(const Options& o) {
     const int64_t n = int64_t(1) << (d == DType::kFloat64 ? main_log2 - 1 : main_log2);
     for (int i = 0; i < cuact::kNumOps; ++i) {
       const Op op = static_cast<Op>(i);
-      all.push_back(make_case(Group::kAct, op, d, Dir::kForward, n));
-      all.push_back(make_case(Group::kCub, op, d, Dir::kForward, n));
-      all.push_back(make_case(Group::kAct, op, d, Dir::kBackwardX, n));
-      if (cuact::has_output_derivative(op, params))
-        all.push_back(make_case(Group::kAct, op, d, Dir::kBackwardY, n));
+      for (Group g : {Group::kAct, Group::kVector}) {
+        all.push_back(make_case(g, op, d, Dir::kForward, n));
+        if (g == Group::kAct) all.push_back(make_case(Group::kCub, op, d, Dir::kForward, n));
+        all.push_back(make_case(g, op, d, Dir::kBackwardX, n));
+        if (cuact::has_output_derivative(op, params))
+          all.push_back(make_case(g, op, d, Dir::kBackwardY, n));
+      }
     }
   }
   const Op sweep_ops[] = {Op::kRelu, Op::kGelu, Op::kSilu};
@@ -584,19 +591,25 @@ static void launch_case(const Bench& b, const Buffers& buf, const Case& c,
       CUDA_CHECK(bench::cub_forward(c.op, c.dtype, buf.x, buf.out, c.n, p, b.stream));
       return;
     case Group::kAct:
+    case Group::kVector:
     case Group::kSweep:
     case Group::kMisaligned: {
       const size_t skip = size_t(c.input_offset) * dtype_size(c.dtype);
       const auto in = [skip](void* q) { return static_cast<const char*>(q) + skip; };
+      // kAct and the others: exactly cuact::forward / backward (kDevice).
+      const ElementwiseLoads loads =
+          c.group == Group::kVector ? ElementwiseLoads::kVector : ElementwiseLoads::kDevice;
       if (c.dir == Dir::kForward) {
-        cuact_check(cuact::forward(c.op, c.dtype, in(buf.x), buf.out, c.n, p, b.stream),
+        cuact_check(cuact::detail::forward_with_loads(loads, c.op, c.dtype, in(buf.x), buf.out, c.n,
+                                                      p, b.stream),
                     "cuact::forward", c.name);
       } else {
         const bool from_y = c.dir == Dir::kBackwardY;
-        cuact_check(cuact::backward(c.op, c.dtype, in(buf.dy), in(from_y ? buf.y : buf.x),
-                                    from_y ? cuact::Saved::kOutput : cuact::Saved::kInput, buf.out,
-                                    c.n, p, b.stream),
-                    "cuact::backward", c.name);
+        cuact_check(
+            cuact::detail::backward_with_loads(
+                loads, c.op, c.dtype, in(buf.dy), in(from_y ? buf.y : buf.x),
+                from_y ? cuact::Saved::kOutput : cuact::Saved::kInput, buf.out, c.n, p, b.stream),
+            "cuact::backward", c.name);
       }
       return;
     }
@@ -788,24 +801,38 @@ static void print_latency_summary(const std::vector<Row>& rows) {
   }
 }
 
-//! Forward rows of cuact and CUB side by side, one line per (dtype, op) where both ran.
+//! cuact's rows beside the same kernels with vector loads (vec) and, forward, CUB: one line per
+//! (op, dtype, direction) of the act group.
 static void print_cub_comparison(const std::vector<Row>& rows) {
-  std::map<std::string, const Row*> cub;
+  std::map<std::string, const Row*> other;
+  const auto key = [](const char* group, const Case& c) {
+    return std::string(group) + "/" + cuact::op_name(c.op) + "/" + cuact::dtype_name(c.dtype) +
+           "/" + dir_name(c.dir);
+  };
   for (const Row& r : rows) {
-    if (r.c.group == Group::kCub)
-      cub[std::string(cuact::op_name(r.c.op)) + "/" + cuact::dtype_name(r.c.dtype)] = &r;
+    if (r.c.group == Group::kCub || r.c.group == Group::kVector)
+      other[key(group_name(r.c.group), r.c)] = &r;
   }
-  if (cub.empty()) return;
-  std::printf("\nforward, %% of copy roof: cuact vs cub::DeviceTransform with the same functor\n");
-  std::printf("%-20s %-9s %8s %8s %8s\n", "op", "dtype", "cuact", "cub", "ratio");
+  if (other.empty()) return;
+  std::printf(
+      "\n%% of copy roof: cuact (act), its kernels with 16-byte vector loads (vec), and "
+      "cub::DeviceTransform with the same functor (forward)\n");
+  std::printf("%-20s %-9s %-6s %8s %8s %8s %8s\n", "op", "dtype", "dir", "act", "vec", "cub",
+              "act/cub");
   for (const Row& r : rows) {
-    if (r.c.group != Group::kAct || r.c.dir != Dir::kForward) continue;
-    const auto it =
-        cub.find(std::string(cuact::op_name(r.c.op)) + "/" + cuact::dtype_name(r.c.dtype));
-    if (it == cub.end()) continue;
-    std::printf("%-20s %-9s %8.1f %8.1f %8.2f\n", cuact::op_name(r.c.op),
-                cuact::dtype_name(r.c.dtype), r.pct_roof, it->second->pct_roof,
-                r.pct_roof / it->second->pct_roof);
+    if (r.c.group != Group::kAct) continue;
+    const auto vec = other.find(key("vec", r.c));
+    const auto cub = other.find(key("cub", r.c));
+    if (vec == other.end() && cub == other.end()) continue;
+    char vec_pct[16] = "-", cub_pct[16] = "-", ratio[16] = "-";
+    if (vec != other.end()) std::snprintf(vec_pct, sizeof vec_pct, "%.1f", vec->second->pct_roof);
+    if (cub != other.end()) {
+      std::snprintf(cub_pct, sizeof cub_pct, "%.1f", cub->second->pct_roof);
+      std::snprintf(ratio, sizeof ratio, "%.2f", r.pct_roof / cub->second->pct_roof);
+    }
+    std::printf("%-20s %-9s %-6s %8.1f %8s %8s %8s\n", cuact::op_name(r.c.op),
+                cuact::dtype_name(r.c.dtype), dir_name(r.c.dir), r.pct_roof, vec_pct, cub_pct,
+                ratio);
   }
 }
 
@@ -942,7 +969,9 @@ static void print_help() {
       "usage: cuact-bench [options]\n"
       "Times every cuact activation (forward; backward from x; backward from y where the op has\n"
       "a y-based derivative) in float32/float16/bfloat16/float64 at 2^28 elements (float64:\n"
-      "2^27), cub::DeviceTransform with the same functors (forward), and a size sweep of relu,\n"
+      "2^27), the same kernels with 16-byte vector loads in place of the sm_90 bulk-copy\n"
+      "staging (vec), cub::DeviceTransform with the same functors (forward), a size sweep of "
+      "relu,\n"
       "gelu, silu (2^10..2^28, 2^29 for 16-bit) and the same three at 2^28 with inputs one\n"
       "element past a 16-byte boundary (bfloat16/float32, forward and backward from x), then\n"
       "softmax and log_softmax in float32/\n"
@@ -955,7 +984,7 @@ static void print_help() {
       "options:\n"
       "  --list             print the selected case names and exit (no GPU needed)\n"
       "  --filter SUBSTR    run cases whose name contains SUBSTR; repeatable or comma-separated\n"
-      "                     (names: act|cub|sweep|misaligned / op / dtype / fwd|bwd_x|bwd_y\n"
+      "                     (names: act|vec|cub|sweep|misaligned / op / dtype / fwd|bwd_x|bwd_y\n"
       "                     [/2^k], and\n"
       "                     softmax|log_softmax / last|middle|fewrows / dtype / fwd|bwd / size,\n"
       "                     size = cols, rowsxcols or outerxdimxinner)\n"

@@ -3,10 +3,18 @@
 //! The elementwise kernel family: act_forward_kernel<Op, T> and act_backward_kernel<Op, T, Saved>.
 //!
 //! Each thread owns kUnroll 16-byte output vectors of a 1024-vector tile, strided by the block
-//! size so every warp-wide access is contiguous. All loads of a tile are issued before any math
-//! (4 vectors x 16 B per stream in flight per thread: well above the ~32-48 KiB/SM Hopper needs
-//! at full occupancy). Scalar head and tail elements (VectorPlan) go to the first threads of the
-//! grid in the same launch.
+//! size so every warp-wide access is contiguous. Two ways in, one kernel:
+//! - staged (sm_90 and later, when the launch passes kStagedSmemBytes of dynamic shared memory):
+//!   one thread starts a bulk copy (cp.async.bulk, the copy engine cub::DeviceTransform's ublkcp
+//!   policy uses) of each input's tile into shared memory, the block waits on an mbarrier, and
+//!   every thread reads its vectors from there, computes and stores 16 bytes at a time. The copy
+//!   engine keeps the whole tile in flight without registers or load instructions, and the loop
+//!   over a thread's vectors is not unrolled, so a transcendental op's body is one pack long.
+//! - vector (sm_80, or no staging memory): every thread issues all 16-byte loads of its vectors
+//!   (4 x 16 B per stream in flight per thread: well above the ~32-48 KiB/SM Hopper needs at full
+//!   occupancy) before any math.
+//! Scalar head and tail elements (VectorPlan) go to the first threads of the grid in the same
+//! launch either way.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -14,6 +22,10 @@
 
 #include <cstdint>
 #include <type_traits>
+
+#if defined(__CUDACC__)
+#include <cuda/ptx>
+#endif
 
 #include "cuact/functors.cuh"
 #include "cuact/precision.cuh"
@@ -113,8 +125,10 @@ CUACT_HD Pack realign(int k, const Pack& lo, const Pack& hi) {
 // compiled by the host compiler, which does not know the pragma.
 #if defined(__CUDA_ARCH__)
 #define CUACT_UNROLL _Pragma("unroll")
+#define CUACT_NO_UNROLL _Pragma("unroll 1")
 #else
 #define CUACT_UNROLL
+#define CUACT_NO_UNROLL
 #endif
 
 //! Where a thread's 16-byte loads come from. Aligned streams are read once: evict-first (.cs).
@@ -185,6 +199,26 @@ CUACT_HD int64_t edge_element(const VectorPlan& plan, int64_t t) {
 
 // ---- one thread's work (shared by the kernels and the CPU emulation test) ------------------
 
+//! Thread `tid` of the grid computes scalar edge element edge_element(plan, tid), if it has one.
+#pragma nv_exec_check_disable
+template <class Op, class T>
+CUACT_HD void forward_edge(const T* x, T* y, const VectorPlan& plan, const Op& op, int64_t tid) {
+  if (tid < edge_count(plan)) {
+    const int64_t i = edge_element(plan, tid);
+    y[i] = apply_forward(op, x[i]);
+  }
+}
+
+#pragma nv_exec_check_disable
+template <Saved kSaved, class Op, class T>
+CUACT_HD void backward_edge(const T* dy, const T* saved, T* dx, const VectorPlan& plan,
+                            const Op& op, int64_t tid) {
+  if (tid < edge_count(plan)) {
+    const int64_t i = edge_element(plan, tid);
+    dx[i] = apply_backward<kSaved>(op, dy[i], saved[i]);
+  }
+}
+
 //! Thread `thread` of block `block` in a grid of `grid` blocks: its scalar edge element, if any,
 //! then kUnroll output vectors per tile, all loads issued before any math.
 #pragma nv_exec_check_disable
@@ -192,11 +226,7 @@ template <class Loads, class Op, class T>
 CUACT_HD void forward_thread(const T* x, T* y, const VectorPlan& plan, const Op& op, int64_t block,
                              int thread, int64_t grid) {
   constexpr int V = kPackSize<T>;
-  const int64_t tid = block * kBlockThreads + thread;
-  if (tid < edge_count(plan)) {
-    const int64_t i = edge_element(plan, tid);
-    y[i] = apply_forward(op, x[i]);
-  }
+  forward_edge(x, y, plan, op, block * kBlockThreads + thread);
   for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
     const int64_t first = tile * kTileVectors + thread;
     Pack in[kUnroll];
@@ -220,11 +250,7 @@ template <class Loads, Saved kSaved, class Op, class T>
 CUACT_HD void backward_thread(const T* dy, const T* saved, T* dx, const VectorPlan& plan,
                               const Op& op, int64_t block, int thread, int64_t grid) {
   constexpr int V = kPackSize<T>;
-  const int64_t tid = block * kBlockThreads + thread;
-  if (tid < edge_count(plan)) {
-    const int64_t i = edge_element(plan, tid);
-    dx[i] = apply_backward<kSaved>(op, dy[i], saved[i]);
-  }
+  backward_edge<kSaved>(dy, saved, dx, plan, op, block * kBlockThreads + thread);
   for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
     const int64_t first = tile * kTileVectors + thread;
     Pack g[kUnroll], s[kUnroll];
@@ -244,17 +270,193 @@ CUACT_HD void backward_thread(const T* dy, const T* saved, T* dx, const VectorPl
   }
 }
 
+// ---- staged tiles --------------------------------------------------------------------------
+// A stream's stage holds the 16-byte chunks its tile's vectors read: chunk c is the input's
+// elements [head + (tile * kTileVectors + c) * V - shift, + V), aligned because shift is the
+// input's misalignment against the output's vectors. A realigned stream reads one chunk past its
+// last vector, in range by the plan's construction (make_vector_plan sizes the body for it).
+
+//! Chunks one stream's stage holds at most, and its bytes (a multiple of 16, as bulk copies
+//! need); the dynamic shared memory a staged launch passes for one or two input streams.
+inline constexpr int kStageChunks = static_cast<int>(kTileVectors) + 1;
+inline constexpr int kStageBytes = kStageChunks * 16;
+template <bool kBackward>
+inline constexpr int kStagedSmemBytes = (kBackward ? 2 : 1) * kStageBytes;
+
+//! Vectors of tile `tile` (at most kTileVectors; fewer in the last tile).
+CUACT_HD int tile_vectors(const VectorPlan& plan, int64_t tile) {
+  const int64_t left = plan.num_vectors - tile * kTileVectors;
+  return static_cast<int>(left < kTileVectors ? left : kTileVectors);
+}
+
+//! Where stream `s` of a tile comes from: its first element and the chunks to copy.
+struct StageSource {
+  int64_t first_element;
+  int chunks;
+};
+template <class T>
+CUACT_HD StageSource stage_source(const VectorPlan& plan, int64_t tile, int s) {
+  const int64_t first_vector = tile * kTileVectors;
+  return {plan.head + first_vector * kPackSize<T> - plan.shift[s],
+          tile_vectors(plan, tile) + (plan.shift[s] != 0 ? 1 : 0)};
+}
+
+//! Vector v of a stage, realigned in registers where the stream is shifted.
+template <class T>
+CUACT_HD Pack stage_pack(const Pack* stage, int v, int shift) {
+  return shift == 0 ? stage[v] : realign<T>(shift, stage[v], stage[v + 1]);
+}
+
+//! Thread `thread`'s vectors of a staged tile (thread, thread + 256, ...): read from the stage,
+//! computed, stored. The loop is not unrolled: the body is one pack, whatever the op costs (the
+//! unrolled vector path inlines four, which for a transcendental op outgrows the instruction
+//! cache), and the stage is indexable where registers are not.
+#pragma nv_exec_check_disable
+template <class Op, class T>
+CUACT_HD void forward_staged_tile(const Pack* stage, T* y, const VectorPlan& plan, const Op& op,
+                                  int64_t tile, int thread) {
+  constexpr int V = kPackSize<T>;
+  const int vectors = tile_vectors(plan, tile);
+  T* out_tile = y + plan.head + tile * kTileVectors * V;
+  CUACT_NO_UNROLL
+  for (int v = thread; v < vectors; v += kBlockThreads) {
+    const Pack in = stage_pack<T>(stage, v, plan.shift[0]);
+    Pack out;
+    CUACT_UNROLL
+    for (int k = 0; k < V; ++k)
+      pack_set(out, k, apply_forward(op, pack_get<T>(in, k)));
+    store_pack(out_tile, int64_t{v} * V, out);
+  }
+}
+
+#pragma nv_exec_check_disable
+template <Saved kSaved, class Op, class T>
+CUACT_HD void backward_staged_tile(const Pack* dy_stage, const Pack* saved_stage, T* dx,
+                                   const VectorPlan& plan, const Op& op, int64_t tile, int thread) {
+  constexpr int V = kPackSize<T>;
+  const int vectors = tile_vectors(plan, tile);
+  T* out_tile = dx + plan.head + tile * kTileVectors * V;
+  CUACT_NO_UNROLL
+  for (int v = thread; v < vectors; v += kBlockThreads) {
+    const Pack g = stage_pack<T>(dy_stage, v, plan.shift[0]);
+    const Pack s = stage_pack<T>(saved_stage, v, plan.shift[1]);
+    Pack out;
+    CUACT_UNROLL
+    for (int k = 0; k < V; ++k)
+      pack_set(out, k, apply_backward<kSaved>(op, pack_get<T>(g, k), pack_get<T>(s, k)));
+    store_pack(out_tile, int64_t{v} * V, out);
+  }
+}
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define CUACT_HAS_STAGED_TILES 1
+
+//! Bytes of dynamic shared memory this launch was given (uniform: the kernels branch on it).
+__device__ __forceinline__ unsigned dynamic_smem_bytes() {
+  unsigned bytes;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(bytes));
+  return bytes;
+}
+
+//! The block's stage barrier, initialised by thread 0 (all threads call this, then sync).
+__device__ __forceinline__ uint64_t* stage_barrier_init() {
+  namespace ptx = ::cuda::ptx;
+  __shared__ uint64_t stage_full;
+  if (threadIdx.x == 0) {
+    ptx::mbarrier_init(&stage_full, 1);
+    ptx::fence_proxy_async(ptx::space_shared);  // the initialised barrier, seen by the copies
+  }
+  __syncthreads();
+  return &stage_full;
+}
+
+//! Thread 0: arms the barrier with the tile's bytes and starts one bulk copy per stream.
+template <int kStreams, class T>
+__device__ __forceinline__ void stage_copy(Pack* stage, const T* const (&src)[kStreams],
+                                           const VectorPlan& plan, int64_t tile, uint64_t* full) {
+  namespace ptx = ::cuda::ptx;
+  StageSource from[kStreams];
+  uint32_t bytes = 0;
+  for (int s = 0; s < kStreams; ++s) {
+    from[s] = stage_source<T>(plan, tile, s);
+    bytes += static_cast<uint32_t>(from[s].chunks) * 16u;
+  }
+  // The previous tile's reads of the stage (generic proxy) come before the copies (async proxy)
+  // write it again.
+  ptx::fence_proxy_async(ptx::space_shared);
+  ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
+  for (int s = 0; s < kStreams; ++s) {
+    ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, stage + s * kStageChunks,
+                       src[s] + from[s].first_element, static_cast<uint32_t>(from[s].chunks) * 16u,
+                       full);
+  }
+}
+
+//! Every thread: waits until the tile's copies have landed (the barrier's phase `phase` done).
+__device__ __forceinline__ void stage_wait(uint64_t* full, uint32_t phase) {
+  while (!::cuda::ptx::mbarrier_try_wait_parity(full, phase)) {
+  }
+}
+
+//! After a tile: the whole block is done reading the stages before the next tile (if any) is
+//! copied over them.
+__device__ __forceinline__ void stage_release(const VectorPlan& plan, int64_t tile) {
+  if ((tile + gridDim.x) * kTileVectors < plan.num_vectors) __syncthreads();
+}
+
+//! The stages: kStagedSmemBytes of dynamic shared memory, 16-byte aligned (bulk copies need it).
+__device__ __forceinline__ Pack* stage_memory() {
+  extern __shared__ __align__(16) unsigned char act_stage_smem[];
+  return reinterpret_cast<Pack*>(act_stage_smem);
+}
+#endif
+
 // ---- the kernels --------------------------------------------------------------------------
 
 template <class Op, class T>
 __global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, false>)
     act_forward_kernel(const T* x, T* y, VectorPlan plan, Op op) {
+#if defined(CUACT_HAS_STAGED_TILES)
+  if (dynamic_smem_bytes() >= kStagedSmemBytes<false>) {
+    forward_edge(x, y, plan, op, int64_t{blockIdx.x} * kBlockThreads + threadIdx.x);
+    Pack* stage = stage_memory();
+    const T* const src[1] = {x};
+    uint64_t* full = stage_barrier_init();
+    uint32_t phase = 0;
+    for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors;
+         tile += gridDim.x, phase ^= 1u) {
+      if (threadIdx.x == 0) stage_copy<1>(stage, src, plan, tile, full);
+      stage_wait(full, phase);
+      forward_staged_tile(stage, y, plan, op, tile, threadIdx.x);
+      stage_release(plan, tile);
+    }
+    return;
+  }
+#endif
   forward_thread<DeviceLoads>(x, y, plan, op, blockIdx.x, threadIdx.x, gridDim.x);
 }
 
 template <class Op, class T, Saved kSaved>
 __global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, true>)
     act_backward_kernel(const T* dy, const T* saved, T* dx, VectorPlan plan, Op op) {
+#if defined(CUACT_HAS_STAGED_TILES)
+  if (dynamic_smem_bytes() >= kStagedSmemBytes<true>) {
+    backward_edge<kSaved>(dy, saved, dx, plan, op,
+                          int64_t{blockIdx.x} * kBlockThreads + threadIdx.x);
+    Pack* stage = stage_memory();
+    const T* const src[2] = {dy, saved};
+    uint64_t* full = stage_barrier_init();
+    uint32_t phase = 0;
+    for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors;
+         tile += gridDim.x, phase ^= 1u) {
+      if (threadIdx.x == 0) stage_copy<2>(stage, src, plan, tile, full);
+      stage_wait(full, phase);
+      backward_staged_tile<kSaved>(stage, stage + kStageChunks, dx, plan, op, tile, threadIdx.x);
+      stage_release(plan, tile);
+    }
+    return;
+  }
+#endif
   backward_thread<DeviceLoads, kSaved>(dy, saved, dx, plan, op, blockIdx.x, threadIdx.x, gridDim.x);
 }
 

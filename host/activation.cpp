@@ -2,6 +2,7 @@
 //! Public entry points: validate -> (n == 0: done) -> device info -> NVTX range -> per-dtype
 //! launcher. Everything before the launcher is CUDA-free except the cached SM-count query.
 #include "cuact/activation.hpp"
+#include "host/elementwise_by_loads.hpp"
 #include "host/internal.hpp"
 #include "host/nvtx.hpp"
 #include "cuact/op_table.hpp"
@@ -48,9 +49,18 @@ const char* dtype_name(DType dtype) noexcept {
   return "unknown";
 }
 
-Status forward(Op op, DType dtype, const void* x, void* y, int64_t n, const ActParams& params,
-               cudaStream_t stream) noexcept {
-  constexpr const char* fn = "cuact::forward";
+namespace {
+
+using detail::ElementwiseLoads;
+
+//! Staging for this launch: the device's choice unless `loads` overrides it.
+void apply_loads(ElementwiseLoads loads, detail::LaunchContext* ctx) {
+  if (loads == ElementwiseLoads::kVector) ctx->staged_elementwise = false;
+  if (loads == ElementwiseLoads::kStaged) ctx->staged_elementwise = true;
+}
+
+Status forward_impl(const char* fn, ElementwiseLoads loads, Op op, DType dtype, const void* x,
+                    void* y, int64_t n, const ActParams& params, cudaStream_t stream) {
   detail::clear_error_detail();
   CUACT_TRY(detail::validate_op_dtype_params(fn, op, dtype, params));
   CUACT_TRY(check_size(fn, n));
@@ -59,6 +69,7 @@ Status forward(Op op, DType dtype, const void* x, void* y, int64_t n, const ActP
 
   detail::LaunchContext ctx;
   CUACT_TRY(detail::make_launch_context(stream, &ctx));
+  apply_loads(loads, &ctx);
   detail::nvtx_range range{kForwardLabels[static_cast<int>(op)]};
   switch (dtype) {
     case DType::kFloat32: return detail::launch_forward_float32(op, params, x, y, n, ctx);
@@ -69,9 +80,9 @@ Status forward(Op op, DType dtype, const void* x, void* y, int64_t n, const ActP
   return Status::kErrorUnknownDType;  // unreachable: validated above
 }
 
-Status backward(Op op, DType dtype, const void* dy, const void* saved, Saved which, void* dx,
-                int64_t n, const ActParams& params, cudaStream_t stream) noexcept {
-  constexpr const char* fn = "cuact::backward";
+Status backward_impl(const char* fn, ElementwiseLoads loads, Op op, DType dtype, const void* dy,
+                     const void* saved, Saved which, void* dx, int64_t n, const ActParams& params,
+                     cudaStream_t stream) {
   detail::clear_error_detail();
   CUACT_TRY(detail::validate_op_dtype_params(fn, op, dtype, params));
   if (which != Saved::kInput && which != Saved::kOutput) {
@@ -90,6 +101,7 @@ Status backward(Op op, DType dtype, const void* dy, const void* saved, Saved whi
 
   detail::LaunchContext ctx;
   CUACT_TRY(detail::make_launch_context(stream, &ctx));
+  apply_loads(loads, &ctx);
   detail::nvtx_range range{kBackwardLabels[static_cast<int>(op)]};
   switch (dtype) {
     case DType::kFloat32:
@@ -103,5 +115,50 @@ Status backward(Op op, DType dtype, const void* dy, const void* saved, Saved whi
   }
   return Status::kErrorUnknownDType;
 }
+
+}  // namespace
+
+Status forward(Op op, DType dtype, const void* x, void* y, int64_t n, const ActParams& params,
+               cudaStream_t stream) noexcept {
+  return forward_impl("cuact::forward", ElementwiseLoads::kDevice, op, dtype, x, y, n, params,
+                      stream);
+}
+
+Status backward(Op op, DType dtype, const void* dy, const void* saved, Saved which, void* dx,
+                int64_t n, const ActParams& params, cudaStream_t stream) noexcept {
+  return backward_impl("cuact::backward", ElementwiseLoads::kDevice, op, dtype, dy, saved, which,
+                       dx, n, params, stream);
+}
+
+namespace detail {
+
+Status forward_with_loads(ElementwiseLoads loads, Op op, DType dtype, const void* x, void* y,
+                          int64_t n, const ActParams& params, cudaStream_t stream) noexcept {
+  if (loads != ElementwiseLoads::kDevice && loads != ElementwiseLoads::kVector &&
+      loads != ElementwiseLoads::kStaged) {
+    clear_error_detail();
+    return fail(Status::kErrorInvalidParameter,
+                "cuact::detail::forward_with_loads: loads = %d is not an ElementwiseLoads",
+                static_cast<int>(loads));
+  }
+  return forward_impl("cuact::detail::forward_with_loads", loads, op, dtype, x, y, n, params,
+                      stream);
+}
+
+Status backward_with_loads(ElementwiseLoads loads, Op op, DType dtype, const void* dy,
+                           const void* saved, Saved which, void* dx, int64_t n,
+                           const ActParams& params, cudaStream_t stream) noexcept {
+  if (loads != ElementwiseLoads::kDevice && loads != ElementwiseLoads::kVector &&
+      loads != ElementwiseLoads::kStaged) {
+    clear_error_detail();
+    return fail(Status::kErrorInvalidParameter,
+                "cuact::detail::backward_with_loads: loads = %d is not an ElementwiseLoads",
+                static_cast<int>(loads));
+  }
+  return backward_impl("cuact::detail::backward_with_loads", loads, op, dtype, dy, saved, which, dx,
+                       n, params, stream);
+}
+
+}  // namespace detail
 
 }  // namespace cuact

@@ -36,6 +36,7 @@ struct DeviceLimits {
   int shared_memory_optin = 0;  //!< bytes of dynamic + static shared memory a block may opt into
   int max_cluster_blocks = 0;   //!< thread-block cluster size we launch up to (0: no clusters)
   bool cooperative_launch = false;  //!< grid-synchronising (cooperative) launches supported
+  int compute_major = 0;            //!< compute capability, major
 };
 Status current_device_limits(DeviceLimits* limits) noexcept;
 
@@ -56,6 +57,9 @@ struct LaunchContext {
   int shared_memory_optin = 0;
   int max_cluster_blocks = 0;
   bool cooperative_launch = false;
+  //! Elementwise kernels get their inputs by bulk copy into shared memory (sm_90 and later; see
+  //! cuda/act_kernels.cuh): the launchers pass the staging memory. False: 16-byte vector loads.
+  bool staged_elementwise = false;
   int device = 0;
   cudaStream_t stream = nullptr;
 };

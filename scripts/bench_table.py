@@ -58,6 +58,31 @@ def activation_table(run):
     return lines
 
 
+def staging_table(run):
+    """Every act row beside the same kernels with 16-byte vector loads forced (the vec group; on
+    sm_90 the library stages its inputs by bulk copy), as act / vec."""
+    rows = {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
+            if r["group"] in ("act", "vec")}
+    if not any(g == "vec" for g, *_ in rows):
+        return []
+    ops = []
+    for r in run["rows"]:
+        if r["group"] == "act" and r["op"] not in ops:
+            ops.append(r["op"])
+    head = ["op"]
+    for d in DTYPES:
+        head += [f"{d} fwd", "bwd(x)", "bwd(y)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for op in ops:
+        cells = [op]
+        for d in DTYPES:
+            for direction in ("fwd", "bwd_x", "bwd_y"):
+                a, v = rows.get(("act", op, d, direction)), rows.get(("vec", op, d, direction))
+                cells.append(f"{pct(a)} / {pct(v)}" if a or v else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def misaligned_table(run):
     """The misaligned cases (inputs one element past a 16-byte boundary) beside the aligned ones."""
     rows = {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
@@ -129,6 +154,9 @@ def main():
            f"Activations, % of the copy roof (n = 2^28; float64 2^27), {caption(run, args.run)}.",
            "",
            *activation_table(run),
+           *(["", f"The same, act / vec: the library (staged by bulk copy on sm_90) and its "
+                  f"kernels with 16-byte vector loads forced, {caption(run, args.run)}.", "",
+                *staging_table(run)] if staging_table(run) else []),
            *(["", f"Inputs one element past a 16-byte boundary (output aligned), % of the copy "
                   f"roof, {caption(run, args.run)}.", "", *misaligned_table(run)]
              if misaligned_table(run) else []),

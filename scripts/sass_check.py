@@ -10,6 +10,8 @@ For every kernel of one architecture (sm_90 by default) in the library:
     global stores (STG.*.128):
     nvcc has been seen splitting a uint4 store of per-element results into four 32-bit stores,
     and a 16-bit element stored alone is eight times the instructions;
+  - on sm_90 and later, every act kernel must also hold its staged path: a bulk copy into
+    shared memory (UBLKCP), read back with 16-byte shared loads (LDS.128);
   - no act kernel may touch local memory (LDL/STL): everything stays in registers;
   - softmax kernels may spill a few bytes (1024 threads leave 64 registers each; the spills seen
     are live ranges stored near the kernel's start and reloaded near its end, outside the row
@@ -62,6 +64,10 @@ def kernels(cuobjdump, lib, arch):
                 counts[base + (".128" if ".128" in op else "")] += 1
             elif base in ("LDL", "STL"):
                 counts["local"] += 1
+            elif base == "UBLKCP":
+                counts["UBLKCP"] += 1
+            elif base == "LDS" and ".128" in op:
+                counts["LDS.128"] += 1
         result[name] = counts
     return result
 
@@ -95,6 +101,8 @@ def main():
             problems.append(f"no 16-byte global load (LDG {c['LDG']})")
         if vector_io and c["STG.128"] == 0:
             problems.append(f"no 16-byte global store (STG {c['STG']})")
+        if is_act and int(args.arch) >= 90 and (c["UBLKCP"] == 0 or c["LDS.128"] == 0):
+            problems.append(f"no staged path (UBLKCP {c['UBLKCP']}, LDS.128 {c['LDS.128']})")
         if c["local"]:
             if is_act:
                 problems.append(f"{c['local']} local-memory instructions")

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The kernels' own thread bodies (forward_thread / backward_thread from cuda/act_kernels.cuh),
-//! run on the CPU over every block and thread of the launch the library would make, with plain
-//! host loads in place of __ldcs/__ldg. This checks the plan, the scalar edges, the 16-byte
-//! realignment and the grid-stride loop end to end without a GPU: every element written once,
-//! with the value of its own inputs, nothing outside the tensor touched, for every dtype, size,
-//! misalignment of input and output, and in place.
+//! The kernels' own thread bodies (cuda/act_kernels.cuh), run on the CPU over every block and
+//! thread of the launch the library would make: the vector path (forward_thread /
+//! backward_thread) with plain host loads in place of __ldcs/__ldg, and the staged path
+//! (stage_source, forward_staged_tile / backward_staged_tile) with a memcpy in place of the bulk
+//! copy, checked to start 16-byte aligned and to stay inside the tensor. This checks the plan, the
+//! scalar edges, the 16-byte realignment and the grid-stride loop end to end without a GPU: every
+//! element written once, with the value of its own inputs, nothing outside the tensor touched,
+//! for every dtype, size, misalignment of input and output, and in place.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
@@ -81,10 +83,64 @@ void fill_distinct(T* p, int64_t n, uint64_t seed) {
     p[i] = value_from<T>(dist(rng));
 }
 
+enum class Path { kVector, kStaged };
+
+//! A stage as the bulk copy fills it: poisoned first, so a read past the copied chunks shows.
+//! Checks the copy's source: 16-byte aligned, inside the n elements of the tensor.
 template <class T>
-void run_forward_case(int64_t n, int x_off, int y_off, bool in_place, int64_t forced_grid) {
+void fill_stage(std::vector<Pack>& stage, const T* src, int64_t n, const VectorPlan& plan,
+                int64_t tile, int s) {
+  std::memset(stage.data(), kPoison, stage.size() * sizeof(Pack));
+  const StageSource from = stage_source<T>(plan, tile, s);
+  ASSERT_GT(from.chunks, 0);
+  ASSERT_LE(from.chunks, kStageChunks);
+  ASSERT_GE(from.first_element, 0);
+  ASSERT_LE(from.first_element + int64_t{from.chunks} * kPackSize<T>, n) << "copy past the end";
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(src + from.first_element) % 16, 0u);
+  std::memcpy(stage.data(), src + from.first_element, from.chunks * sizeof(Pack));
+}
+
+//! One launch of the staged forward kernel: each block's edge elements, then its tiles (a
+//! block's threads run one after another, after the block's copy, as the mbarrier orders them).
+template <class Op, class T>
+void emulate_staged_forward(const T* x, T* y, int64_t n, const VectorPlan& plan, const Op& op,
+                            int64_t grid) {
+  std::vector<Pack> stage(kStageChunks);
+  for (int64_t block = 0; block < grid; ++block) {
+    for (int thread = 0; thread < kBlockThreads; ++thread)
+      forward_edge(x, y, plan, op, block * kBlockThreads + thread);
+    for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
+      fill_stage(stage, x, n, plan, tile, 0);
+      for (int thread = 0; thread < kBlockThreads; ++thread)
+        forward_staged_tile(stage.data(), y, plan, op, tile, thread);
+    }
+  }
+}
+
+template <Saved kSaved, class Op, class T>
+void emulate_staged_backward(const T* dy, const T* saved, T* dx, int64_t n, const VectorPlan& plan,
+                             const Op& op, int64_t grid) {
+  std::vector<Pack> dy_stage(kStageChunks), saved_stage(kStageChunks);
+  for (int64_t block = 0; block < grid; ++block) {
+    for (int thread = 0; thread < kBlockThreads; ++thread)
+      backward_edge<kSaved>(dy, saved, dx, plan, op, block * kBlockThreads + thread);
+    for (int64_t tile = block; tile * kTileVectors < plan.num_vectors; tile += grid) {
+      fill_stage(dy_stage, dy, n, plan, tile, 0);
+      fill_stage(saved_stage, saved, n, plan, tile, 1);
+      for (int thread = 0; thread < kBlockThreads; ++thread) {
+        backward_staged_tile<kSaved>(dy_stage.data(), saved_stage.data(), dx, plan, op, tile,
+                                     thread);
+      }
+    }
+  }
+}
+
+template <class T>
+void run_forward_case(int64_t n, int x_off, int y_off, bool in_place, int64_t forced_grid,
+                      Path path = Path::kVector) {
   SCOPED_TRACE(::testing::Message() << "forward n=" << n << " x+" << x_off << " y+" << y_off
-                                    << (in_place ? " in place" : "") << " grid=" << forced_grid);
+                                    << (in_place ? " in place" : "") << " grid=" << forced_grid
+                                    << (path == Path::kStaged ? " staged" : " vector"));
   Buffer<T> xb(n), yb(n);
   T* x = xb.at(x_off);
   T* y = in_place ? x : yb.at(y_off);
@@ -95,9 +151,14 @@ void run_forward_case(int64_t n, int x_off, int y_off, bool in_place, int64_t fo
   const VectorPlan plan =
       make_vector_plan(n, sizeof(T), reinterpret_cast<std::uintptr_t>(y), in, 1);
   const int64_t grid = forced_grid > 0 ? forced_grid : elementwise_grid(plan, kTileVectors, 132);
-  for (int64_t block = 0; block < grid; ++block) {
-    for (int thread = 0; thread < kBlockThreads; ++thread) {
-      forward_thread<HostLoads>(static_cast<const T*>(x), y, plan, op, block, thread, grid);
+  if (path == Path::kStaged) {
+    emulate_staged_forward(static_cast<const T*>(x), y, n, plan, op, grid);
+    if (::testing::Test::HasFatalFailure()) return;
+  } else {
+    for (int64_t block = 0; block < grid; ++block) {
+      for (int thread = 0; thread < kBlockThreads; ++thread) {
+        forward_thread<HostLoads>(static_cast<const T*>(x), y, plan, op, block, thread, grid);
+      }
     }
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -114,10 +175,11 @@ void run_forward_case(int64_t n, int x_off, int y_off, bool in_place, int64_t fo
 
 template <class T>
 void run_backward_case(int64_t n, int dy_off, int s_off, int dx_off, bool in_place,
-                       int64_t forced_grid) {
+                       int64_t forced_grid, Path path = Path::kVector) {
   SCOPED_TRACE(::testing::Message()
                << "backward n=" << n << " dy+" << dy_off << " saved+" << s_off << " dx+" << dx_off
-               << (in_place ? " in place" : "") << " grid=" << forced_grid);
+               << (in_place ? " in place" : "") << " grid=" << forced_grid
+               << (path == Path::kStaged ? " staged" : " vector"));
   Buffer<T> gb(n), sb(n), db(n);
   T* dy = gb.at(dy_off);
   T* saved = sb.at(s_off);
@@ -131,11 +193,17 @@ void run_backward_case(int64_t n, int dy_off, int s_off, int dx_off, bool in_pla
   const VectorPlan plan =
       make_vector_plan(n, sizeof(T), reinterpret_cast<std::uintptr_t>(dx), in, 2);
   const int64_t grid = forced_grid > 0 ? forced_grid : elementwise_grid(plan, kTileVectors, 132);
-  for (int64_t block = 0; block < grid; ++block) {
-    for (int thread = 0; thread < kBlockThreads; ++thread) {
-      backward_thread<HostLoads, Saved::kInput>(static_cast<const T*>(dy),
-                                                static_cast<const T*>(saved), dx, plan, op, block,
-                                                thread, grid);
+  if (path == Path::kStaged) {
+    emulate_staged_backward<Saved::kInput>(static_cast<const T*>(dy), static_cast<const T*>(saved),
+                                           dx, n, plan, op, grid);
+    if (::testing::Test::HasFatalFailure()) return;
+  } else {
+    for (int64_t block = 0; block < grid; ++block) {
+      for (int thread = 0; thread < kBlockThreads; ++thread) {
+        backward_thread<HostLoads, Saved::kInput>(static_cast<const T*>(dy),
+                                                  static_cast<const T*>(saved), dx, plan, op, block,
+                                                  thread, grid);
+      }
     }
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -175,11 +243,35 @@ TYPED_TEST(KernelEmulation, BackwardEveryLayout) {
   }
 }
 
+TYPED_TEST(KernelEmulation, StagedForwardEveryLayout) {
+  for (int64_t n : kSizes) {
+    for (int xo : {0, 1, 3}) {
+      for (int yo : {0, 1, 3})
+        run_forward_case<TypeParam>(n, xo, yo, false, 0, Path::kStaged);
+      run_forward_case<TypeParam>(n, xo, xo, true, 0, Path::kStaged);
+    }
+  }
+}
+
+TYPED_TEST(KernelEmulation, StagedBackwardEveryLayout) {
+  for (int64_t n : kSizes) {
+    for (int go : {0, 1, 3}) {
+      for (int so : {0, 3}) {
+        for (int xo : {0, 1})
+          run_backward_case<TypeParam>(n, go, so, xo, false, 0, Path::kStaged);
+        run_backward_case<TypeParam>(n, go, so, go, true, 0, Path::kStaged);
+      }
+    }
+  }
+}
+
 TYPED_TEST(KernelEmulation, GridStrideWithFewBlocks) {
   // A grid smaller than the tile count: every block loops over several tiles.
   for (int64_t grid : {1, 3, 7}) {
     run_forward_case<TypeParam>(100003, 1, 0, false, grid);
     run_backward_case<TypeParam>(100003, 3, 1, 0, false, grid);
+    run_forward_case<TypeParam>(100003, 1, 0, false, grid, Path::kStaged);
+    run_backward_case<TypeParam>(100003, 3, 1, 0, false, grid, Path::kStaged);
   }
 }
 
