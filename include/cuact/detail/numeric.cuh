@@ -657,7 +657,7 @@ CUACT_HD FloatPair neg_half_square_f32(float a) {
   return {-0.5f * sq, -0.5f * fmaf(a, a, -sq)};
 }
 
-//! N(a) and e^(-a^2/2) for the 16-bit GELU forms below, a in [0, 14.5], in float (about 2^-21
+//! N(a) and e^(-a^2/2) for the 16-bit GELU derivative below, a in [0, 14.5], in float (about 2^-21
 //! relative): N(a) = t g(t) for t = 4 / (4 + a) (one polynomial, no table; see
 //! scripts/gen_poly_f32_table.py), e^(-a^2/2) from one ex2.approx of -a^2 log2(e) / 2 as a pair
 //! (rounded, that argument of up to 150 would cost 2^-17; a^2 is exact for 16-bit inputs, its
@@ -687,21 +687,38 @@ CUACT_HD float gelu16_abs(float x) {
   return a > 14.5f ? 14.5f : a;
 }
 
-//! Exact GELU for 16-bit outputs: x Phi(x) with Phi(-a) = N(a) e^(-a^2/2), a = |x|; x > 0 gives
-//! x - x Q(a), as gelu_f32. No branches (each early return cost a compare, a branch and a
-//! reconvergence barrier per unrolled element): every x runs the same code and the ends select.
-//! Past x = 5.6, x Q(x) < 2^-26.5 x and x - x Q rounds to x; below -14.36, |x| Q(|x|) < 2^-150
-//! rounds to -0; with |x| clamped to 14.5 both ends come out so, the infinities too (-inf gives
-//! -0, as the float32 and float64 forms do). NaN: x - xq.
+//! Exact GELU for 16-bit outputs: x Phi(x) = x - a Q(a) for x >= 0 and -a Q(a) below (a = |x|,
+//! Q(a) = Phi(-a)), with a Q(a) = a M(a) 2^(C a^2): M from its own polynomial in u = 1 / (4 + a)
+//! (scripts/gen_poly_f32_table.py: like fast_gelu_parts' N, with the rounding of the float C =
+//! -log2(e) / 2 folded in, so no low part of C is needed), 2^(C a^2) from one ex2.approx of the
+//! rounded product and a first-order correction by its exact residual (a^2 is exact for 16-bit
+//! inputs; its low part is kept for any float). No branches (each early return cost a compare, a
+//! branch and a reconvergence barrier per unrolled element): every x runs the same code and the
+//! ends come out of it. Past x = 5.6, a Q(a) < 2^-26.5 x and x - a Q rounds to x; below -14.36,
+//! a Q(a) < 2^-150 rounds to 0, so the result is -0; |x| clamped to 14.5 gives both ends, the
+//! infinities too (-inf gives -0, as the float32 and float64 forms do). NaN: a is NaN, so is
+//! the result.
 CUACT_HD float fast_gelu(float x) {
+  constexpr float kC = -0.5f * kLog2eF;  // exact: the C the fit of M assumes
   const float a = gelu16_abs(x);
-  const FastGeluParts p = fast_gelu_parts(a);
-  const float xq = copysignf(a, x) * p.n * p.e;
-  float r = x <= 0.0f ? xq : x - xq;
+  const float u = approx_rcp(4.0f + a);
+  constexpr float kM[] = {CUACT_GELU16_M_POLY};
+  constexpr int kTerms = static_cast<int>(sizeof(kM) / sizeof(kM[0]));
+  float g = kM[0] * static_cast<float>(1u << (2 * kTerms));  // powers of 4 folded in (exact)
+  for (int i = 1; i < kTerms; ++i)
+    g = fmaf(g, u, kM[i] * static_cast<float>(1u << (2 * (kTerms - i))));
+  const float sq = fmul_rn(a, a);
+  const float y = fmul_rn(sq, kC);
+  const float y_lo = fmaf(fmaf(a, a, -sq), kC, fmaf(sq, kC, -y));  // C a^2 - y
+  const float p = a * (u * g) * fast_exp2(y);
+  const float aq = fmaf(p, y_lo * kLn2F, p);  // a Q(a)
+  // x, or -0 for x < 0 (and NaN: aq is NaN then). The sign of max(+0, -0) does not matter: x = +-0
+  // takes the small-x form below.
+  float r = fmaxf(x, -0.0f) - aq;
   // x Phi(x) = x / 2 + x^2 / sqrt(2 pi) (next term below 2^-44 relative). For float16
   // subnormal x, x / 2 is often a tie that the x^2 term breaks, by as little as 2^-24 relative:
-  // less than the 2^-22 error ex2.approx and rcp.approx may put into the parts above.
-  if (a < 0x1p-14f) r = fmaf(x * 0.3989422804014327f, x, 0.5f * x);
+  // less than the 2^-22 error ex2.approx and rcp.approx may put into the terms above.
+  if (a < 0x1p-14f) r = fmaf(sq, 0.3989422804014327f, 0.5f * x);
   return r;
 }
 

@@ -12,6 +12,7 @@
 #define CUACT_POLY_F32_MISH_D 76, -24, 37, 22, {-0x1.31432cp+0f, -0x1.a25b08p-29f, -0x1.bf3192p-55f}, false, false
 #define CUACT_POLY_F32_GELU_TANH_D 113, -3, 10, 2, {-0x1.8142ap-1f, 0x1.85a06cp-27f, 0x1.a9ea48p-52f}, false, false
 #define CUACT_GELU16_N_POLY 0x1.01ea14p-6f, -0x1.de2cd2p-5f, 0x1.54b30ep-5f, 0x1.52e296p-5f, 0x1.3a9eacp-9f, 0x1.788dcap-4f, 0x1.1fd676p-4f, 0x1.88a80cp-4f, 0x1.975cap-4f, 0x1.989334p-4f
+#define CUACT_GELU16_M_POLY 0x1.ced13p-6f, -0x1.516b6cp-3f, 0x1.47bb1p-2f, -0x1.db858p-3f, 0x1.c1064ap-3f, 0x1.a74da2p-6f, 0x1.aff1fap-4f, 0x1.929de6p-4f, 0x1.98d16cp-4f
 #define CUACT_POLY_F32_ROW_COUNT 123
 #define CUACT_POLY_F32_PIECES \
   0x1.66027ap-2f, 0x1.ab6402p-27f, -0x1.cb062cp-3f, 0x1.66e35cp-29f,  /* GELU_N x in [0, 1), piece 0 */ \
