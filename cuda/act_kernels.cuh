@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 //! @file cuda/act_kernels.cuh
-//! The elementwise kernel family: act_forward_kernel<Op, T> and act_backward_kernel<Op, T, Saved>.
+//! The elementwise kernel family: act_forward_kernel<Op, T, Tiles> and
+//! act_backward_kernel<Op, T, Saved, Tiles>.
 //!
-//! Each thread owns kUnroll 16-byte output vectors of a 1024-vector tile, strided by the block
-//! size so every warp-wide access is contiguous. Two ways in, one kernel:
-//! - staged (sm_90 and later, when the launch passes kStagedSmemBytes of dynamic shared memory):
-//!   one thread starts a bulk copy (cp.async.bulk, the copy engine cub::DeviceTransform's ublkcp
-//!   policy uses) of each input's tile into shared memory, the block waits on an mbarrier, and
-//!   every thread reads its vectors from there, computes and stores 16 bytes at a time. The copy
-//!   engine keeps the whole tile in flight without registers or load instructions, and the loop
-//!   over a thread's vectors is not unrolled, so a transcendental op's body is one pack long.
-//! - vector (sm_80, or no staging memory): every thread issues all 16-byte loads of its vectors
-//!   (4 x 16 B per stream in flight per thread: well above the ~32-48 KiB/SM Hopper needs at full
-//!   occupancy) before any math.
+//! Each thread owns 16-byte output vectors of a 1024-vector tile, strided by the block size so
+//! every warp-wide access is contiguous. Two ways in, as two instantiations of each kernel (the
+//! third template argument, a tag that Nsight shows: act_forward_kernel<cuact::Gelu,
+//! __nv_bfloat16, cuact::detail::StagedTiles>):
+//! - StagedTiles (sm_90 and later): one block per tile. Thread 0 starts a bulk copy
+//!   (cp.async.bulk, the copy engine cub::DeviceTransform's Hopper policy uses) of each input's
+//!   tile into shared memory, the block waits on an mbarrier, and every thread reads its vectors
+//!   from there, computes and stores 16 bytes at a time. The copy engine keeps the whole tile in
+//!   flight without registers or load instructions, so the kernel runs on few registers and many
+//!   blocks, and the loop over a thread's vectors is not unrolled: an op's code is one pack long.
+//! - VectorTiles (sm_80, and any kernel image built for it): every thread issues all kUnroll
+//!   16-byte loads of its vectors (4 x 16 B per stream in flight per thread: well above the
+//!   ~32-48 KiB/SM Hopper needs at full occupancy) before any math; a one-pass grid up to a cap,
+//!   then grid-stride.
 //! Scalar head and tail elements (VectorPlan) go to the first threads of the grid in the same
 //! launch either way.
 #pragma once
@@ -22,10 +26,6 @@
 
 #include <cstdint>
 #include <type_traits>
-
-#if defined(__CUDACC__)
-#include <cuda/ptx>
-#endif
 
 #include "cuact/functors.cuh"
 #include "cuact/precision.cuh"
@@ -43,6 +43,11 @@ inline constexpr int kUnroll = 4;
 // 32-64 KiB in flight.
 template <class T, bool kBackward>
 inline constexpr int kMinBlocksPerSM = sizeof(T) == 2 ? (kBackward ? 3 : 4) : 2;
+// The staged kernels hold one pack per stream, not four: 6 resident blocks (<= 40 registers) for
+// 16-bit, 4 (<= 64) for float32 / float64. The stages (16.1 / 32.3 KiB per block) allow 13
+// forward and 6 backward blocks per SM.
+template <class T>
+inline constexpr int kMinStagedBlocksPerSM = sizeof(T) == 2 ? 6 : 4;
 inline constexpr int64_t kTileVectors = int64_t{kBlockThreads} * kUnroll;
 
 using ::cuact::apply_backward;
@@ -276,10 +281,15 @@ CUACT_HD void backward_thread(const T* dy, const T* saved, T* dx, const VectorPl
 // input's misalignment against the output's vectors. A realigned stream reads one chunk past its
 // last vector, in range by the plan's construction (make_vector_plan sizes the body for it).
 
-//! Chunks one stream's stage holds at most, and its bytes (a multiple of 16, as bulk copies
-//! need); the dynamic shared memory a staged launch passes for one or two input streams.
+//! Kernel tags: the way a kernel's inputs come in (see the file comment).
+struct VectorTiles {};
+struct StagedTiles {};
+
+//! Chunks one stream's stage holds at most; its bytes, rounded up to 128 (the second stage starts
+//! on a 128-byte boundary, where bulk copies run fastest); the dynamic shared memory a staged
+//! launch passes for one or two input streams.
 inline constexpr int kStageChunks = static_cast<int>(kTileVectors) + 1;
-inline constexpr int kStageBytes = kStageChunks * 16;
+inline constexpr int kStageBytes = (kStageChunks * 16 + 127) / 128 * 128;
 template <bool kBackward>
 inline constexpr int kStagedSmemBytes = (kBackward ? 2 : 1) * kStageBytes;
 
@@ -287,6 +297,13 @@ inline constexpr int kStagedSmemBytes = (kBackward ? 2 : 1) * kStageBytes;
 CUACT_HD int tile_vectors(const VectorPlan& plan, int64_t tile) {
   const int64_t left = plan.num_vectors - tile * kTileVectors;
   return static_cast<int>(left < kTileVectors ? left : kTileVectors);
+}
+
+//! Tiles of the body: the staged kernels' grid is one block per tile (at least one block, which
+//! also covers the scalar edges).
+CUACT_HD int64_t tile_count(const VectorPlan& plan) {
+  const int64_t tiles = (plan.num_vectors + kTileVectors - 1) / kTileVectors;
+  return tiles > 0 ? tiles : 1;
 }
 
 //! Where stream `s` of a tile comes from: its first element and the chunks to copy.
@@ -308,9 +325,10 @@ CUACT_HD Pack stage_pack(const Pack* stage, int v, int shift) {
 }
 
 //! Thread `thread`'s vectors of a staged tile (thread, thread + 256, ...): read from the stage,
-//! computed, stored. The loop is not unrolled: the body is one pack, whatever the op costs (the
-//! unrolled vector path inlines four, which for a transcendental op outgrows the instruction
-//! cache), and the stage is indexable where registers are not.
+//! computed, stored. Not unrolled for 16-bit types (8 elements per pack are ILP enough, and the
+//! body stays one pack long whatever the op costs: the vector path inlines four, which for a
+//! transcendental op outgrows the instruction cache); twice for 4- and 8-byte types, whose packs
+//! hold 4 and 2 elements. The stage is indexable where registers are not.
 #pragma nv_exec_check_disable
 template <class Op, class T>
 CUACT_HD void forward_staged_tile(const Pack* stage, T* y, const VectorPlan& plan, const Op& op,
@@ -318,7 +336,10 @@ CUACT_HD void forward_staged_tile(const Pack* stage, T* y, const VectorPlan& pla
   constexpr int V = kPackSize<T>;
   const int vectors = tile_vectors(plan, tile);
   T* out_tile = y + plan.head + tile * kTileVectors * V;
-  CUACT_NO_UNROLL
+#if defined(__CUDA_ARCH__)
+  constexpr int kStagedUnroll = sizeof(T) == 2 ? 1 : 2;
+#pragma unroll kStagedUnroll
+#endif
   for (int v = thread; v < vectors; v += kBlockThreads) {
     const Pack in = stage_pack<T>(stage, v, plan.shift[0]);
     Pack out;
@@ -336,7 +357,10 @@ CUACT_HD void backward_staged_tile(const Pack* dy_stage, const Pack* saved_stage
   constexpr int V = kPackSize<T>;
   const int vectors = tile_vectors(plan, tile);
   T* out_tile = dx + plan.head + tile * kTileVectors * V;
-  CUACT_NO_UNROLL
+#if defined(__CUDA_ARCH__)
+  constexpr int kStagedUnroll = sizeof(T) == 2 ? 1 : 2;
+#pragma unroll kStagedUnroll
+#endif
   for (int v = thread; v < vectors; v += kBlockThreads) {
     const Pack g = stage_pack<T>(dy_stage, v, plan.shift[0]);
     const Pack s = stage_pack<T>(saved_stage, v, plan.shift[1]);
@@ -351,109 +375,115 @@ CUACT_HD void backward_staged_tile(const Pack* dy_stage, const Pack* saved_stage
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define CUACT_HAS_STAGED_TILES 1
 
-//! Bytes of dynamic shared memory this launch was given (uniform: the kernels branch on it).
-__device__ __forceinline__ unsigned dynamic_smem_bytes() {
-  unsigned bytes;
-  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(bytes));
-  return bytes;
+// The bulk-copy PTX (ISA 8.0, sm_90), written out rather than through cuda::ptx so any CUDA 12
+// toolkit builds it. Shared-memory operands are 32-bit shared-window addresses.
+__device__ __forceinline__ uint32_t smem_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-//! The block's stage barrier, initialised by thread 0 (all threads call this, then sync).
-__device__ __forceinline__ uint64_t* stage_barrier_init() {
-  namespace ptx = ::cuda::ptx;
-  __shared__ uint64_t stage_full;
-  if (threadIdx.x == 0) {
-    ptx::mbarrier_init(&stage_full, 1);
-    ptx::fence_proxy_async(ptx::space_shared);  // the initialised barrier, seen by the copies
-  }
-  __syncthreads();
-  return &stage_full;
-}
-
-//! Thread 0: arms the barrier with the tile's bytes and starts one bulk copy per stream.
+//! Thread 0 of the block: initialises the barrier (one arrival per phase), makes it visible to
+//! the copy engine (the async proxy), arms it with the tile's bytes and starts one bulk copy per
+//! stream, evict-first in L2 (every input byte is read once, as the vector path's __ldcs).
 template <int kStreams, class T>
-__device__ __forceinline__ void stage_copy(Pack* stage, const T* const (&src)[kStreams],
-                                           const VectorPlan& plan, int64_t tile, uint64_t* full) {
-  namespace ptx = ::cuda::ptx;
+__device__ __forceinline__ void stage_start(Pack* stage, const T* const (&src)[kStreams],
+                                            const VectorPlan& plan, int64_t tile, uint64_t* full) {
+  const uint32_t bar = smem_address(full);
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   StageSource from[kStreams];
   uint32_t bytes = 0;
   for (int s = 0; s < kStreams; ++s) {
     from[s] = stage_source<T>(plan, tile, s);
     bytes += static_cast<uint32_t>(from[s].chunks) * 16u;
   }
-  // The previous tile's reads of the stage (generic proxy) come before the copies (async proxy)
-  // write it again.
-  ptx::fence_proxy_async(ptx::space_shared);
-  ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
+               : "memory");
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
   for (int s = 0; s < kStreams; ++s) {
-    ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, stage + s * kStageChunks,
-                       src[s] + from[s].first_element, static_cast<uint32_t>(from[s].chunks) * 16u,
-                       full);
+    asm volatile(
+        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
+        " [%0], [%1], %2, [%3], %4;" ::"r"(smem_address(stage + s * (kStageBytes / 16))),
+        "l"(static_cast<uint64_t>(__cvta_generic_to_global(src[s] + from[s].first_element))),
+        "r"(static_cast<uint32_t>(from[s].chunks) * 16u), "r"(bar), "l"(policy)
+        : "memory");
   }
 }
 
-//! Every thread: waits until the tile's copies have landed (the barrier's phase `phase` done).
-__device__ __forceinline__ void stage_wait(uint64_t* full, uint32_t phase) {
-  while (!::cuda::ptx::mbarrier_try_wait_parity(full, phase)) {
+//! Every thread: waits for the barrier's first phase, i.e. until every copied byte has landed.
+__device__ __forceinline__ void stage_wait(uint64_t* full) {
+  const uint32_t bar = smem_address(full);
+  uint32_t done = 0;
+  while (!done) {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\n"
+        " selp.u32 %0, 1, 0, p;\n}"
+        : "=r"(done)
+        : "r"(bar)
+        : "memory");
   }
 }
 
-//! After a tile: the whole block is done reading the stages before the next tile (if any) is
-//! copied over them.
-__device__ __forceinline__ void stage_release(const VectorPlan& plan, int64_t tile) {
-  if ((tile + gridDim.x) * kTileVectors < plan.num_vectors) __syncthreads();
-}
-
-//! The stages: kStagedSmemBytes of dynamic shared memory, 16-byte aligned (bulk copies need it).
+//! The stages: kStagedSmemBytes of dynamic shared memory, 128-byte aligned.
 __device__ __forceinline__ Pack* stage_memory() {
-  extern __shared__ __align__(16) unsigned char act_stage_smem[];
+  extern __shared__ __align__(128) unsigned char act_stage_smem[];
   return reinterpret_cast<Pack*>(act_stage_smem);
 }
 #endif
 
 // ---- the kernels --------------------------------------------------------------------------
 
-template <class Op, class T>
-__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, false>)
+template <class T, class Tiles, bool kBackward>
+inline constexpr int kKernelMinBlocks =
+    std::is_same_v<Tiles, StagedTiles> ? kMinStagedBlocksPerSM<T> : kMinBlocksPerSM<T, kBackward>;
+
+//! Forward. StagedTiles: launched with kStagedSmemBytes<false> of dynamic shared memory and
+//! tile_count(plan) blocks; an image built before sm_90 runs the vector body instead (correct for
+//! any grid).
+template <class Op, class T, class Tiles>
+__global__ void __launch_bounds__(kBlockThreads, (kKernelMinBlocks<T, Tiles, false>))
     act_forward_kernel(const T* x, T* y, VectorPlan plan, Op op) {
 #if defined(CUACT_HAS_STAGED_TILES)
-  if (dynamic_smem_bytes() >= kStagedSmemBytes<false>) {
-    forward_edge(x, y, plan, op, int64_t{blockIdx.x} * kBlockThreads + threadIdx.x);
+  if constexpr (std::is_same_v<Tiles, StagedTiles>) {
+    __shared__ uint64_t full;
     Pack* stage = stage_memory();
-    const T* const src[1] = {x};
-    uint64_t* full = stage_barrier_init();
-    uint32_t phase = 0;
-    for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors;
-         tile += gridDim.x, phase ^= 1u) {
-      if (threadIdx.x == 0) stage_copy<1>(stage, src, plan, tile, full);
-      stage_wait(full, phase);
-      forward_staged_tile(stage, y, plan, op, tile, threadIdx.x);
-      stage_release(plan, tile);
+    const int64_t tile = blockIdx.x;
+    const bool has_tile = tile * kTileVectors < plan.num_vectors;  // false: only edges (n small)
+    if (threadIdx.x == 0 && has_tile) {
+      const T* const src[1] = {x};
+      stage_start<1>(stage, src, plan, tile, &full);
     }
+    forward_edge(x, y, plan, op, int64_t{blockIdx.x} * kBlockThreads + threadIdx.x);
+    if (!has_tile) return;
+    __syncthreads();  // the barrier initialised before anyone waits on it
+    stage_wait(&full);
+    forward_staged_tile(stage, y, plan, op, tile, threadIdx.x);
     return;
   }
 #endif
   forward_thread<DeviceLoads>(x, y, plan, op, blockIdx.x, threadIdx.x, gridDim.x);
 }
 
-template <class Op, class T, Saved kSaved>
-__global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSM<T, true>)
+//! Backward, as forward with two staged streams (dy, saved) and kStagedSmemBytes<true>.
+template <class Op, class T, Saved kSaved, class Tiles>
+__global__ void __launch_bounds__(kBlockThreads, (kKernelMinBlocks<T, Tiles, true>))
     act_backward_kernel(const T* dy, const T* saved, T* dx, VectorPlan plan, Op op) {
 #if defined(CUACT_HAS_STAGED_TILES)
-  if (dynamic_smem_bytes() >= kStagedSmemBytes<true>) {
+  if constexpr (std::is_same_v<Tiles, StagedTiles>) {
+    __shared__ uint64_t full;
+    Pack* stage = stage_memory();
+    const int64_t tile = blockIdx.x;
+    const bool has_tile = tile * kTileVectors < plan.num_vectors;
+    if (threadIdx.x == 0 && has_tile) {
+      const T* const src[2] = {dy, saved};
+      stage_start<2>(stage, src, plan, tile, &full);
+    }
     backward_edge<kSaved>(dy, saved, dx, plan, op,
                           int64_t{blockIdx.x} * kBlockThreads + threadIdx.x);
-    Pack* stage = stage_memory();
-    const T* const src[2] = {dy, saved};
-    uint64_t* full = stage_barrier_init();
-    uint32_t phase = 0;
-    for (int64_t tile = blockIdx.x; tile * kTileVectors < plan.num_vectors;
-         tile += gridDim.x, phase ^= 1u) {
-      if (threadIdx.x == 0) stage_copy<2>(stage, src, plan, tile, full);
-      stage_wait(full, phase);
-      backward_staged_tile<kSaved>(stage, stage + kStageChunks, dx, plan, op, tile, threadIdx.x);
-      stage_release(plan, tile);
-    }
+    if (!has_tile) return;
+    __syncthreads();
+    stage_wait(&full);
+    backward_staged_tile<kSaved>(stage, stage + kStageBytes / 16, dx, plan, op, tile, threadIdx.x);
     return;
   }
 #endif

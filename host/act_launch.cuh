@@ -23,16 +23,20 @@ inline Status check_launch(const char* fn, Op op) {
               cudaGetErrorString(err));
 }
 
+// Staged (sm_90 and later): one block per tile, with the stages (16.1 / 32.3 KiB, under the
+// 48 KiB default: no opt-in). Vector: the capped one-pass grid.
 template <class F, class T>
 Status launch_forward_op(const F& f, const T* x, T* y, int64_t n, const LaunchContext& ctx) {
   const std::uintptr_t in[1] = {address(x)};
   const VectorPlan plan = make_vector_plan(n, sizeof(T), address(y), in, 1);
-  const int64_t grid = elementwise_grid(plan, kTileVectors, ctx.multiprocessor_count);
-  // The staging memory (16 KiB + 16 B, under the 48 KiB default: no opt-in) selects the staged
-  // path; a kernel built for an older architecture ignores it.
-  const size_t smem = ctx.staged_elementwise ? kStagedSmemBytes<false> : 0;
-  act_forward_kernel<F, T>
-      <<<static_cast<unsigned>(grid), kBlockThreads, smem, ctx.stream>>>(x, y, plan, f);
+  if (ctx.staged_elementwise) {
+    act_forward_kernel<F, T, StagedTiles><<<static_cast<unsigned>(tile_count(plan)), kBlockThreads,
+                                            kStagedSmemBytes<false>, ctx.stream>>>(x, y, plan, f);
+  } else {
+    const int64_t grid = elementwise_grid(plan, kTileVectors, ctx.multiprocessor_count);
+    act_forward_kernel<F, T, VectorTiles>
+        <<<static_cast<unsigned>(grid), kBlockThreads, 0, ctx.stream>>>(x, y, plan, f);
+  }
   return check_launch("cuact::forward", F::kOp);
 }
 
@@ -41,10 +45,15 @@ Status launch_backward_op(const F& f, const T* dy, const T* saved, T* dx, int64_
                           const LaunchContext& ctx) {
   const std::uintptr_t in[2] = {address(dy), address(saved)};
   const VectorPlan plan = make_vector_plan(n, sizeof(T), address(dx), in, 2);
-  const int64_t grid = elementwise_grid(plan, kTileVectors, ctx.multiprocessor_count);
-  const size_t smem = ctx.staged_elementwise ? kStagedSmemBytes<true> : 0;
-  act_backward_kernel<F, T, kSaved>
-      <<<static_cast<unsigned>(grid), kBlockThreads, smem, ctx.stream>>>(dy, saved, dx, plan, f);
+  if (ctx.staged_elementwise) {
+    act_backward_kernel<F, T, kSaved, StagedTiles>
+        <<<static_cast<unsigned>(tile_count(plan)), kBlockThreads, kStagedSmemBytes<true>,
+           ctx.stream>>>(dy, saved, dx, plan, f);
+  } else {
+    const int64_t grid = elementwise_grid(plan, kTileVectors, ctx.multiprocessor_count);
+    act_backward_kernel<F, T, kSaved, VectorTiles>
+        <<<static_cast<unsigned>(grid), kBlockThreads, 0, ctx.stream>>>(dy, saved, dx, plan, f);
+  }
   return check_launch("cuact::backward", F::kOp);
 }
 

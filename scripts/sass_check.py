@@ -10,8 +10,9 @@ For every kernel of one architecture (sm_90 by default) in the library:
     global stores (STG.*.128):
     nvcc has been seen splitting a uint4 store of per-element results into four 32-bit stores,
     and a 16-bit element stored alone is eight times the instructions;
-  - on sm_90 and later, every act kernel must also hold its staged path: a bulk copy into
-    shared memory (UBLKCP), read back with 16-byte shared loads (LDS.128);
+  - the staged act kernels (act_*_kernel<..., StagedTiles>) instead of 16-byte global loads: a
+    bulk copy into shared memory (UBLKCP), read back with 16-byte shared loads (LDS.128), on
+    sm_90 and later (an older image holds the vector body);
   - no act kernel may touch local memory (LDL/STL): everything stays in registers;
   - softmax kernels may spill a few bytes (1024 threads leave 64 registers each; the spills seen
     are live ranges stored near the kernel's start and reloaded near its end, outside the row
@@ -97,12 +98,14 @@ def main():
         checked += 1
         problems = []
         vector_io = is_act or (int(tier.group(1)) != COLUMN_TIER and softmax_vec(name) > 1)
-        if vector_io and c["LDG.128"] == 0:
+        staged = is_act and "StagedTiles" in name and int(args.arch) >= 90
+        if vector_io and not staged and c["LDG.128"] == 0:
             problems.append(f"no 16-byte global load (LDG {c['LDG']})")
+        if staged and (c["UBLKCP"] == 0 or c["LDS.128"] == 0):
+            problems.append(f"no bulk copy into 16-byte shared loads (UBLKCP {c['UBLKCP']}, "
+                            f"LDS.128 {c['LDS.128']})")
         if vector_io and c["STG.128"] == 0:
             problems.append(f"no 16-byte global store (STG {c['STG']})")
-        if is_act and int(args.arch) >= 90 and (c["UBLKCP"] == 0 or c["LDS.128"] == 0):
-            problems.append(f"no staged path (UBLKCP {c['UBLKCP']}, LDS.128 {c['LDS.128']})")
         if c["local"]:
             if is_act:
                 problems.append(f"{c['local']} local-memory instructions")

@@ -587,23 +587,29 @@ TEST_F(ActivationGpuRuntime, ElementCountBeyond2To31) {
   CUDA_OK(cudaMalloc(&y, n * 2));
   CUDA_OK(cudaMemset(x, 0xC0, n * 2));  // every element 0xC0C0 = -6.0234375
   CUDA_OK(cudaMemset(y, kPoison, n * 2));
-  // 2^28 vectors: more tiles than one pass of the grid holds, so every block loops over several
-  // (the staged path's barrier changes phase each tile). Every element is checked.
-  ASSERT_EQ(cuact::forward(Op::kLeakyRelu, x, y, n, ActParams{}, nullptr), Status::kSuccess);
-  CUDA_OK(cudaDeviceSynchronize());
+  // 2^28 vectors: the staged path (the default on sm_90) launches 2^18 blocks; the vector path
+  // has more tiles than its one-pass grid holds, so every block loops over several. Every
+  // element is checked, both ways in.
   const __nv_bfloat16 expected = cuact_test::round_to<__nv_bfloat16>(
       0.3L * to_ld(cuact_test::from_bits16<__nv_bfloat16>(0xC0C0)));
   const uint16_t want = cuact_test::bits16(expected);
   std::vector<uint16_t> chunk(int64_t{1} << 27);
-  int64_t wrong = 0, first_wrong = -1;
-  for (int64_t begin = 0; begin < n; begin += static_cast<int64_t>(chunk.size())) {
-    const int64_t count = std::min<int64_t>(static_cast<int64_t>(chunk.size()), n - begin);
-    CUDA_OK(cudaMemcpy(chunk.data(), y + begin, count * 2, cudaMemcpyDeviceToHost));
-    for (int64_t i = 0; i < count; ++i) {
-      if (chunk[i] != want && wrong++ == 0) first_wrong = begin + i;
+  for (ElementwiseLoads loads : {ElementwiseLoads::kDevice, ElementwiseLoads::kVector}) {
+    CUDA_OK(cudaMemset(y, kPoison, n * 2));
+    ASSERT_EQ(cuact::detail::forward_with_loads(loads, Op::kLeakyRelu, DType::kBFloat16, x, y, n,
+                                                ActParams{}, nullptr),
+              Status::kSuccess);
+    CUDA_OK(cudaDeviceSynchronize());
+    int64_t wrong = 0, first_wrong = -1;
+    for (int64_t begin = 0; begin < n; begin += static_cast<int64_t>(chunk.size())) {
+      const int64_t count = std::min<int64_t>(static_cast<int64_t>(chunk.size()), n - begin);
+      CUDA_OK(cudaMemcpy(chunk.data(), y + begin, count * 2, cudaMemcpyDeviceToHost));
+      for (int64_t i = 0; i < count; ++i) {
+        if (chunk[i] != want && wrong++ == 0) first_wrong = begin + i;
+      }
     }
+    EXPECT_EQ(wrong, 0) << loads_name(loads) << ": elements wrong, the first at " << first_wrong;
   }
-  EXPECT_EQ(wrong, 0) << "elements wrong, the first at " << first_wrong;
   cudaFree(x);
   cudaFree(y);
 }
