@@ -433,9 +433,16 @@ __device__ __forceinline__ Pack* stage_memory() {
 
 // ---- the kernels --------------------------------------------------------------------------
 
+// A StagedTiles kernel's image for an architecture before sm_90 runs the vector body, under the
+// vector bounds (under the staged ones it spilled).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+template <class T, class Tiles, bool kBackward>
+inline constexpr int kKernelMinBlocks = kMinBlocksPerSM<T, kBackward>;
+#else
 template <class T, class Tiles, bool kBackward>
 inline constexpr int kKernelMinBlocks =
     std::is_same_v<Tiles, StagedTiles> ? kMinStagedBlocksPerSM<T> : kMinBlocksPerSM<T, kBackward>;
+#endif
 
 //! Forward. StagedTiles: launched with kStagedSmemBytes<false> of dynamic shared memory and
 //! tile_count(plan) blocks; an image built before sm_90 runs the vector body instead (correct for

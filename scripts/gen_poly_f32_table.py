@@ -25,8 +25,9 @@ The functions (a = |x|, Q(a) = 1 - Phi(a), s = sigmoid):
   silu_d     silu'(x) = s (1 + x (1 - s))                                 x in [-24, 22)
   mish_d     mish'(x) = t + x s (1 - t^2), t = tanh(softplus(x))         x in [-24, 13)
   gelu_tanh_d  GELU-tanh'(x) = s + x s (1 - s) 2u', s = sigmoid(2u)        x in [-3, 7)
-Above each range's end the derivative is within 2^-27 of 1 (asserted); the float32 forms take
-the double path below the start. The float evaluation (numeric.cuh, poly_f32) rounds the Horner
+  softplus_l   L(a) = log(1 + e^-a): softplus(x) = max(x, 0) + L(|x|)       a in [0, 23)
+Above each range's end the derivative is within 2^-27 of 1 (asserted; the float32 forms take
+the double path below the start); past L's, softplus is x (above 16) or e^x (below -22). The float evaluation (numeric.cuh, poly_f32) rounds the Horner
 steps of c2..c9, whose terms sum to at most 1.3 |f| in every row (asserted: the error this adds
 stays under 2^-24 relative). That bound is what ends GELU-tanh's table at -3: in [-4, -3) f'
 changes 35-fold across the row and those terms reach 15 |f|. Below -3, GeluTanh::backward_tail_f32
@@ -63,6 +64,10 @@ def gelu_d(a):
     return gelu_n(a) - a / mp.sqrt(2 * mp.pi)
 
 
+def softplus_l(a):
+    return mp.log1p(mp.exp(-a))
+
+
 def silu_d(x):
     s = sig(x)
     return s * (1 + x * (1 - s))
@@ -88,6 +93,7 @@ TABLES = [
     ("SILU_D", silu_d, -24, 46, -1.28),
     ("MISH_D", mish_d, -24, 37, -1.19),
     ("GELU_TANH_D", gelu_tanh_d, -3, 10, -0.75),
+    ("SOFTPLUS_L", softplus_l, 0, 23, None),
 ]
 
 
@@ -119,7 +125,7 @@ for name, fn, x_first, count, guess in TABLES:
     root_row = int(mp.floor(x0)) - x_first if x0 is not None else -1
     if x0 is not None:  # x - x0's fast two-sum (numeric.cuh, poly_f32_eval): row within 2 |x0|
         assert max(abs(mp.floor(x0)), abs(mp.floor(x0) + 1)) <= 2 * abs(x0), name
-    if fn is not gelu_n and fn is not gelu_d:  # derivative within 2^-27 of 1 past the end
+    if fn not in (gelu_n, gelu_d, softplus_l):  # derivative within 2^-27 of 1 past the end
         end = x_first + count
         assert all(abs(fn(end + i / 8) - 1) < mp.mpf(2)**-27 for i in range(200)), name
     first_row = len(rows)

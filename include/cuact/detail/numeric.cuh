@@ -483,56 +483,6 @@ CUACT_HD float silu_f32(float x) {
   return rounded(divide_by_one_plus_e(m, fmaf(x, l.e, -m) + x * l.e_lo, l));
 }
 
-inline constexpr float kLn2HiF = 0x1.62e430p-1f;  // ln 2 = kLn2HiF + kLn2LoF to 2^-49
-inline constexpr float kLn2LoF = -0x1.05c610p-29f;
-
-//! log(1 + v) = hi + lo for v = v + v_lo in [0, 1], relative error about 2^-30. 1 + v =
-//! 2^k (1 + f + f_lo) with k = 0 up to sqrt 2 (f = v: nothing rounded) or k = 1 (f = (1 + v) / 2
-//! - 1 and f_lo the halved rounding of 1 + v, both exact); then log(1 + f) = 2 atanh(s) with
-//! s = f / (2 + f) a corrected quotient, |s| <= 0.1716: 2s exactly, plus s^3 times the series
-//! 2/3 + 2/5 s^2 + ... to s^10 (truncation below 2^-34).
-CUACT_HD FloatPair log1p_pair_f32(float v, float v_lo) {
-  const bool k = v > 0.41421354f;
-  float f = v, f_lo = v_lo;
-  if (k) {
-    const float u = 1.0f + v;  // (1.41, 2]
-    f = 0.5f * u - 1.0f;
-    f_lo = 0.5f * (((1.0f - u) + v) + v_lo);
-  }
-  const float d = 2.0f + f;
-  const FloatPair s = divide_pair(f, f_lo, d, ((2.0f - d) + f) + f_lo, fast_rcp(d));
-  const float z = s.hi * s.hi;
-  float q = fmaf(z, 2.0f / 13.0f, 2.0f / 11.0f);
-  q = fmaf(q, z, 2.0f / 9.0f);
-  q = fmaf(q, z, 2.0f / 7.0f);
-  q = fmaf(q, z, 2.0f / 5.0f);
-  q = fmaf(q, z, 2.0f / 3.0f);
-  const float a = k ? kLn2HiF : 0.0f;  // |2s| < ln 2 / 2: a + 2s by a fast two-sum
-  const float hi = a + 2.0f * s.hi;
-  const float lo =
-      ((a - hi) + 2.0f * s.hi) + ((k ? kLn2LoF : 0.0f) + fmaf(s.hi * z, q, 2.0f * s.lo));
-  return {hi, lo};
-}
-
-//! softplus(x) = max(x, 0) + log1p(e^-|x|) in float for float32 results (about 1 ulp): e^-|x|
-//! and the log as pairs, the sum with max(x, 0) rounded once (for x <= 0 that sum is the log
-//! rounded). One path for both signs and selects at the ends, not early returns (each cost a
-//! branch and a reconvergence per unrolled element): past 16, log1p(e^-x) < 2^-23 < ulp(x) / 2
-//! and the result is x (+inf too); |x| is clamped to 22 (NaN too) so the exponent stays an int.
-CUACT_HD float softplus_f32(float x) {
-  // log1p(e^x) = e^x (1 - e^x / 2 ...), e^x < 2^-31 (and e^x's low part would be subnormal
-  // near -87): exp_f32's 0.78 ulp plus at most 2^-32 relative. (Rare: a branch.)
-  if (x < -22.0f) return exp_f32(x);
-  const float ax = fabsf(x);
-  float k;
-  const FloatPair p = exp_split_f32(-(ax <= 22.0f ? ax : 22.0f), k);
-  const float two_k = pow2_f32(static_cast<int>(k));  // e^-|x| normal: exact scaling
-  const FloatPair l = log1p_pair_f32(p.hi * two_k, p.lo * two_k);
-  const FloatPair s = two_sum_f32(x > 0.0f ? x : 0.0f, l.hi);
-  const float r = s.hi + (s.lo + l.lo);
-  return x > 16.0f || x != x ? x : r;
-}
-
 //! mish(x) = x n / (n + 2), n = e (e + 2), e = e^x, in float for float32 results (about 1 ulp):
 //! e, n, n + 2 and the quotient as pairs, x times the quotient rounded once.
 CUACT_HD float mish_f32(float x) {
@@ -583,6 +533,9 @@ CUACT_HD constexpr PolyF32Table mish_d_table() {
 }
 CUACT_HD constexpr PolyF32Table gelu_tanh_d_table() {
   return {CUACT_POLY_F32_GELU_TANH_D};
+}
+CUACT_HD constexpr PolyF32Table softplus_l_table() {
+  return {CUACT_POLY_F32_SOFTPLUS_L};
 }
 
 //! A row: c0 and c1 as pairs, then c2..c9 (degree 9: twelve floats, three 16-byte pieces).
@@ -737,6 +690,21 @@ CUACT_HD float fast_gelu_derivative(float x) {
 CUACT_HD float gelu_f32_abs(float x, float end) {
   const float a = fabsf(x);
   return a <= end ? a : end;
+}
+
+//! softplus(x) = max(x, 0) + L(|x|), L(a) = log(1 + e^-a), in float for float32 results (about
+//! 0.5 ulp): L from its table (softplus_l_table(), a in [0, 23), 2^-27 relative, as a pair), the
+//! sum with max(x, 0) as a pair rounded once (L > 0: no cancellation; for x <= 0 it is L rounded).
+//! One path for both signs, selects at the ends: past 16, L(x) < 2^-23 < ulp(x) / 2 and the
+//! result is x (+inf and NaN too; |x| is clamped to 22.5 for the lookup). Below -22,
+//! log1p(e^x) = e^x (1 - e^x / 2 ...) with e^x < 2^-31: exp_f32's 0.78 ulp plus at most 2^-32
+//! relative (rare: a branch).
+CUACT_HD float softplus_f32(float x) {
+  if (x < -22.0f) return exp_f32(x);
+  const FloatPair l = poly_f32_eval(softplus_l_table(), gelu_f32_abs(x, 22.5f));
+  const FloatPair s = two_sum_f32(x > 0.0f ? x : 0.0f, l.hi);
+  const float r = s.hi + (s.lo + l.lo);
+  return x > 16.0f || x != x ? x : r;
 }
 
 //! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)
@@ -1054,7 +1022,7 @@ CUACT_HD DoubleDouble erfc_anchored(double hi, double lo) {
 inline constexpr double kLn2Hi = 0x1.62e42fefa39efp-1;  // ln 2 = kLn2Hi + kLn2Lo to 2^-106
 inline constexpr double kLn2Lo = 0x1.abc9e3b39803fp-56;
 
-//! log(1 + e) = hi + lo for e in [0, 1], the float64 counterpart of log1p_pair_f32: 1 + e =
+//! log(1 + e) = hi + lo for e in [0, 1] (float32 forms take it from a table): 1 + e =
 //! 2^k (1 + f + f_lo) exactly (k = 1 above sqrt 2), log(1 + f) = 2 atanh(s) with s = f / (2 + f)
 //! a corrected quotient, |s| <= 0.1716: 2s exactly plus s^3 times the series 2/3 + 2/5 s^2 + ...
 //! to s^22 (truncation below 2^-60). One float64 division, where CUDA's log1p costs several

@@ -11,9 +11,10 @@
 #define CUACT_POLY_F32_SILU_D 30, -24, 46, 22, {-0x1.474974p+0f, 0x1.bdf6fap-27f, 0x1.03945ap-53f}, false, true
 #define CUACT_POLY_F32_MISH_D 76, -24, 37, 22, {-0x1.31432cp+0f, -0x1.a25b08p-29f, -0x1.bf3192p-55f}, false, false
 #define CUACT_POLY_F32_GELU_TANH_D 113, -3, 10, 2, {-0x1.8142ap-1f, 0x1.85a06cp-27f, 0x1.a9ea48p-52f}, false, false
+#define CUACT_POLY_F32_SOFTPLUS_L 123, 0, 23, -1, {0.0f, 0.0f, 0.0f}, true, true
 #define CUACT_GELU16_N_POLY 0x1.01ea14p-6f, -0x1.de2cd2p-5f, 0x1.54b30ep-5f, 0x1.52e296p-5f, 0x1.3a9eacp-9f, 0x1.788dcap-4f, 0x1.1fd676p-4f, 0x1.88a80cp-4f, 0x1.975cap-4f, 0x1.989334p-4f
 #define CUACT_GELU16_M_POLY 0x1.ced13p-6f, -0x1.516b6cp-3f, 0x1.47bb1p-2f, -0x1.db858p-3f, 0x1.c1064ap-3f, 0x1.a74da2p-6f, 0x1.aff1fap-4f, 0x1.929de6p-4f, 0x1.98d16cp-4f
-#define CUACT_POLY_F32_ROW_COUNT 123
+#define CUACT_POLY_F32_ROW_COUNT 146
 #define CUACT_POLY_F32_PIECES \
   0x1.66027ap-2f, 0x1.ab6402p-27f, -0x1.cb062cp-3f, 0x1.66e35cp-29f,  /* GELU_N x in [0, 1), piece 0 */ \
   0x1.a57056p-3f, -0x1.a56772p-29f, -0x1.71c04cp-4f, -0x1.8bfda8p-31f,  /* GELU_N x in [1, 2), piece 0 */ \
@@ -138,6 +139,29 @@
   0x1.0001ecp+0f, -0x1.bab41cp-29f, -0x1.49bcfep-13f, 0x1.37f90cp-38f,  /* GELU_TANH_D x in [4, 5), piece 0 */ \
   0x1p+0f, 0x1.91b798p-25f, -0x1.7cf62cp-22f, -0x1.b3a42ap-47f,  /* GELU_TANH_D x in [5, 6), piece 0 */ \
   0x1p+0f, 0x1.d002f4p-38f, -0x1.27e5a2p-34f, 0x1.4bcd3ap-61f,  /* GELU_TANH_D x in [6, 7), piece 0 */ \
+  0x1.e5747p-2f, -0x1.251edp-29f, -0x1.829a06p-2f, 0x1.34c862p-27f,  /* SOFTPLUS_L x in [0, 1), piece 0 */ \
+  0x1.9c7e9p-3f, 0x1.1ea118p-28f, -0x1.759b84p-3f, 0x1.54c2fcp-28f,  /* SOFTPLUS_L x in [1, 2), piece 0 */ \
+  0x1.4321e2p-4f, -0x1.9c6a6cp-31f, -0x1.36b712p-4f, 0x1.b59486p-29f,  /* SOFTPLUS_L x in [2, 3), piece 0 */ \
+  0x1.e76e4cp-6f, 0x1.85e81ep-32f, -0x1.e04068p-6f, -0x1.ccb0f2p-34f,  /* SOFTPLUS_L x in [3, 4), piece 0 */ \
+  0x1.6a0334p-7f, -0x1.2e4914p-32f, -0x1.680528p-7f, 0x1.6fea4p-33f,  /* SOFTPLUS_L x in [4, 5), piece 0 */ \
+  0x1.0b48ecp-8f, 0x1.dcdc8ep-34f, -0x1.0abd94p-8f, -0x1.851b98p-34f,  /* SOFTPLUS_L x in [5, 6), piece 0 */ \
+  0x1.89d254p-10f, 0x1.2d13fap-40f, -0x1.8986a2p-10f, -0x1.958be4p-35f,  /* SOFTPLUS_L x in [6, 7), piece 0 */ \
+  0x1.21e534p-11f, 0x1.a85d4p-36f, -0x1.21d0b2p-11f, 0x1.51dc74p-36f,  /* SOFTPLUS_L x in [7, 8), piece 0 */ \
+  0x1.aaa924p-13f, -0x1.b6600cp-38f, -0x1.aa9e06p-13f, -0x1.f19a46p-38f,  /* SOFTPLUS_L x in [8, 9), piece 0 */ \
+  0x1.39f088p-14f, 0x1.4e3fb8p-40f, -0x1.39ed86p-14f, -0x1.716e42p-40f,  /* SOFTPLUS_L x in [9, 10), piece 0 */ \
+  0x1.cdfa86p-16f, -0x1.3358f2p-41f, -0x1.cdf8e4p-16f, -0x1.1e610ep-41f,  /* SOFTPLUS_L x in [10, 11), piece 0 */ \
+  0x1.53e866p-17f, 0x1.2627a8p-42f, -0x1.53e7f6p-17f, 0x1.04a24p-43f,  /* SOFTPLUS_L x in [11, 12), piece 0 */ \
+  0x1.f42e96p-19f, 0x1.c45468p-44f, -0x1.f42e5ap-19f, 0x1.9191c4p-46f,  /* SOFTPLUS_L x in [12, 13), piece 0 */ \
+  0x1.700386p-20f, 0x1.8c873p-45f, -0x1.700376p-20f, -0x1.ef91c8p-47f,  /* SOFTPLUS_L x in [13, 14), piece 0 */ \
+  0x1.0ec5p-21f, -0x1.4e4d14p-46f, -0x1.0ec4fap-21f, -0x1.be90d6p-46f,  /* SOFTPLUS_L x in [14, 15), piece 0 */ \
+  0x1.8e7136p-23f, -0x1.92c79cp-49f, -0x1.8e7134p-23f, 0x1.a1add8p-48f,  /* SOFTPLUS_L x in [15, 16), piece 0 */ \
+  0x1.25284cp-24f, 0x1.b76ap-49f, -0x1.25284cp-24f, -0x1.9ece1p-51f,  /* SOFTPLUS_L x in [16, 17), piece 0 */ \
+  0x1.af62e8p-26f, 0x1.99cf34p-51f, -0x1.af62e8p-26f, -0x1.c823c2p-52f,  /* SOFTPLUS_L x in [17, 18), piece 0 */ \
+  0x1.3d6578p-27f, -0x1.562cc6p-52f, -0x1.3d6578p-27f, 0x1.875ea4p-52f,  /* SOFTPLUS_L x in [18, 19), piece 0 */ \
+  0x1.d30decp-29f, -0x1.5c953ep-54f, -0x1.d30decp-29f, 0x1.773808p-54f,  /* SOFTPLUS_L x in [19, 20), piece 0 */ \
+  0x1.57a3bp-30f, -0x1.4c9bdep-58f, -0x1.57a3bp-30f, 0x1.865036p-58f,  /* SOFTPLUS_L x in [20, 21), piece 0 */ \
+  0x1.f9abe6p-32f, 0x1.124544p-57f, -0x1.f9abe6p-32f, -0x1.0e5c56p-57f,  /* SOFTPLUS_L x in [21, 22), piece 0 */ \
+  0x1.740d62p-33f, 0x1.75e11ep-58f, -0x1.740d62p-33f, -0x1.74d13ap-58f,  /* SOFTPLUS_L x in [22, 23), piece 0 */ \
   0x1.e681dcp-4f, -0x1.c1dceep-5f, 0x1.760c1ap-6f, -0x1.1d15d2p-7f,  /* GELU_N x in [0, 1), piece 1 */ \
   0x1.204038p-5f, -0x1.99805ap-7f, 0x1.0d608ap-8f, -0x1.4bf3ep-10f,  /* GELU_N x in [1, 2), piece 1 */ \
   0x1.bf399ep-7f, -0x1.f6275ep-9f, 0x1.0ac226p-10f, -0x1.0dee3cp-12f,  /* GELU_N x in [2, 3), piece 1 */ \
@@ -261,6 +285,29 @@
   0x1.9ae77cp-12f, -0x1.3898f6p-11f, 0x1.3f154ap-11f, -0x1.bf5856p-12f,  /* GELU_TANH_D x in [4, 5), piece 1 */ \
   0x1.5a0618p-20f, -0x1.8f797cp-19f, 0x1.47c946p-18f, -0x1.939e2cp-18f,  /* GELU_TANH_D x in [5, 6), piece 1 */ \
   0x1.6d562ap-32f, -0x1.275fe2p-30f, 0x1.62c1aap-29f, -0x1.3ab49p-28f,  /* GELU_TANH_D x in [6, 7), piece 1 */ \
+  0x1.e149ap-4f, -0x1.3a563ap-7f, -0x1.071e4p-8f, 0x1.c9aeb2p-11f,  /* SOFTPLUS_L x in [0, 1), piece 1 */ \
+  0x1.3173b2p-4f, -0x1.02ad38p-6f, 0x1.567ffep-11f, 0x1.46de3cp-11f,  /* SOFTPLUS_L x in [1, 2), piece 1 */ \
+  0x1.1f2514p-5f, -0x1.44c61p-7f, 0x1.bba43p-10f, -0x1.49fbbp-14f,  /* SOFTPLUS_L x in [2, 3), piece 1 */ \
+  0x1.d22ca2p-7f, -0x1.24903cp-8f, 0x1.01bap-10f, -0x1.344652p-13f,  /* SOFTPLUS_L x in [3, 4), piece 1 */ \
+  0x1.64108ap-8f, -0x1.d05216p-10f, 0x1.bbccd2p-12f, -0x1.43053ep-14f,  /* SOFTPLUS_L x in [4, 5), piece 1 */ \
+  0x1.09a7a6p-9f, -0x1.5f52bap-11f, 0x1.599778p-13f, -0x1.0b6314p-15f,  /* SOFTPLUS_L x in [5, 6), piece 1 */ \
+  0x1.88ef68p-11f, -0x1.052b98p-12f, 0x1.0399d2p-14f, -0x1.9a5b2ap-17f,  /* SOFTPLUS_L x in [6, 7), piece 1 */ \
+  0x1.21a7aep-12f, -0x1.81c79ap-14f, 0x1.80ed2ep-16f, -0x1.3293e4p-18f,  /* SOFTPLUS_L x in [7, 8), piece 1 */ \
+  0x1.aa87dp-14f, -0x1.1c3cecp-15f, 0x1.1c01b6p-17f, -0x1.c5abbcp-20f,  /* SOFTPLUS_L x in [8, 9), piece 1 */ \
+  0x1.39e782p-15f, -0x1.a279fap-17f, 0x1.a259e8p-19f, -0x1.4e7b04p-21f,  /* SOFTPLUS_L x in [9, 10), piece 1 */ \
+  0x1.cdf5a2p-17f, -0x1.33f4cp-18f, 0x1.33ec12p-20f, -0x1.ec912p-23f,  /* SOFTPLUS_L x in [10, 11), piece 1 */ \
+  0x1.53e714p-18f, -0x1.c531c2p-20f, 0x1.c52d1p-22f, -0x1.6a82ecp-24f,  /* SOFTPLUS_L x in [11, 12), piece 1 */ \
+  0x1.f42dep-20f, -0x1.4d7348p-21f, 0x1.4d7204p-23f, -0x1.0abf92p-25f,  /* SOFTPLUS_L x in [12, 13), piece 1 */ \
+  0x1.700356p-21f, -0x1.eaaec4p-23f, 0x1.eaae16p-25f, -0x1.888a2ap-27f,  /* SOFTPLUS_L x in [13, 14), piece 1 */ \
+  0x1.0ec4f2p-22f, -0x1.69068p-24f, 0x1.690652p-26f, -0x1.20d18ep-28f,  /* SOFTPLUS_L x in [14, 15), piece 1 */ \
+  0x1.8e712ep-24f, -0x1.09a0c4p-25f, 0x1.09a0b8p-27f, -0x1.a900fcp-30f,  /* SOFTPLUS_L x in [15, 16), piece 1 */ \
+  0x1.25284ap-25f, -0x1.86e06p-27f, 0x1.86e05cp-29f, -0x1.38b37p-31f,  /* SOFTPLUS_L x in [16, 17), piece 1 */ \
+  0x1.af62e8p-27f, -0x1.1f9744p-28f, 0x1.1f9744p-30f, -0x1.cc2532p-33f,  /* SOFTPLUS_L x in [17, 18), piece 1 */ \
+  0x1.3d6578p-28f, -0x1.a731f4p-30f, 0x1.a731f4p-32f, -0x1.528e5ap-34f,  /* SOFTPLUS_L x in [18, 19), piece 1 */ \
+  0x1.d30decp-30f, -0x1.375e9cp-31f, 0x1.375e9ep-33f, -0x1.f230fap-36f,  /* SOFTPLUS_L x in [19, 20), piece 1 */ \
+  0x1.57a3bp-31f, -0x1.ca2f96p-33f, 0x1.ca2f98p-35f, -0x1.6e8c78p-37f,  /* SOFTPLUS_L x in [20, 21), piece 1 */ \
+  0x1.f9abe6p-33f, -0x1.511d44p-34f, 0x1.511d46p-36f, -0x1.0db104p-38f,  /* SOFTPLUS_L x in [21, 22), piece 1 */ \
+  0x1.740d62p-34f, -0x1.f011d8p-36f, 0x1.f011dcp-38f, -0x1.8cdb14p-40f,  /* SOFTPLUS_L x in [22, 23), piece 1 */ \
   0x1.932f98p-9f, -0x1.0bdc28p-10f, 0x1.6318a8p-12f, -0x1.a5ff12p-14f,  /* GELU_N x in [0, 1), piece 2 */ \
   0x1.822336p-12f, -0x1.ab53e2p-14f, 0x1.d5fe0ep-16f, -0x1.db910cp-18f,  /* GELU_N x in [1, 2), piece 2 */ \
   0x1.05622ep-14f, -0x1.e6c3b6p-17f, 0x1.c1f38cp-19f, -0x1.8629f6p-21f,  /* GELU_N x in [2, 3), piece 2 */ \
@@ -383,5 +430,28 @@
   -0x1.05cd0ap-10f, 0x1.dbbbcap-12f, -0x1.83d4e4p-16f, -0x1.4c756ap-15f,  /* GELU_TANH_D x in [3, 4), piece 2 */ \
   0x1.9a5198p-13f, -0x1.67752ap-15f, -0x1.a8ff2ap-17f, 0x1.8c06c6p-17f,  /* GELU_TANH_D x in [4, 5), piece 2 */ \
   0x1.7e2cc6p-18f, -0x1.1e7122p-18f, 0x1.615618p-19f, -0x1.1b4dcap-20f,  /* GELU_TANH_D x in [5, 6), piece 2 */ \
-  0x1.91c164p-28f, -0x1.fe41dp-28f, 0x1.7bb19p-27f, -0x1.208524p-27f,  /* GELU_TANH_D x in [6, 7), piece 2 */
+  0x1.91c164p-28f, -0x1.fe41dp-28f, 0x1.7bb19p-27f, -0x1.208524p-27f,  /* GELU_TANH_D x in [6, 7), piece 2 */ \
+  0x1.8b04fp-13f, -0x1.44878ep-14f, -0x1.e540a8p-18f, 0x1.a4612ap-18f,  /* SOFTPLUS_L x in [0, 1), piece 2 */ \
+  -0x1.5da9aap-13f, -0x1.3238f6p-20f, 0x1.5e4e3p-17f, -0x1.1e9a58p-19f,  /* SOFTPLUS_L x in [1, 2), piece 2 */ \
+  -0x1.a37e78p-15f, 0x1.1c8bfap-16f, -0x1.246744p-19f, -0x1.c89968p-23f,  /* SOFTPLUS_L x in [2, 3), piece 2 */ \
+  0x1.430bdp-17f, 0x1.28921ep-19f, -0x1.01385ep-20f, 0x1.92dbbp-23f,  /* SOFTPLUS_L x in [3, 4), piece 2 */ \
+  0x1.5c88bep-17f, -0x1.ba321ap-21f, -0x1.c522ep-25f, 0x1.2ca576p-25f,  /* SOFTPLUS_L x in [4, 5), piece 2 */ \
+  0x1.4ca0bcp-18f, -0x1.46aaa6p-21f, 0x1.b94018p-25f, -0x1.1ccbc6p-31f,  /* SOFTPLUS_L x in [5, 6), piece 2 */ \
+  0x1.0aedcep-19f, -0x1.220156p-22f, 0x1.04d2ccp-25f, -0x1.65389ap-29f,  /* SOFTPLUS_L x in [6, 7), piece 2 */ \
+  0x1.95220cp-21f, -0x1.c6be22p-24f, 0x1.b8a306p-27f, -0x1.698a46p-30f,  /* SOFTPLUS_L x in [7, 8), piece 2 */ \
+  0x1.2d743ap-22f, -0x1.56458cp-25f, 0x1.53f1f8p-28f, -0x1.25ab64p-31f,  /* SOFTPLUS_L x in [8, 9), piece 2 */ \
+  0x1.bd6d9p-24f, -0x1.fbd848p-27f, 0x1.fcd484p-30f, -0x1.bf4e5ap-33f,  /* SOFTPLUS_L x in [9, 10), piece 2 */ \
+  0x1.483972p-25f, -0x1.76c962p-28f, 0x1.78b5bcp-31f, -0x1.4d3bcap-34f,  /* SOFTPLUS_L x in [10, 11), piece 2 */ \
+  0x1.e341d2p-27f, -0x1.140f64p-29f, 0x1.15cccep-32f, -0x1.ec9872p-36f,  /* SOFTPLUS_L x in [11, 12), piece 2 */ \
+  0x1.63a23p-28f, -0x1.9664d6p-31f, 0x1.99215p-34f, -0x1.6b0986p-37f,  /* SOFTPLUS_L x in [12, 13), piece 2 */ \
+  0x1.05ae26p-29f, -0x1.2b0d92p-32f, 0x1.2d1d24p-35f, -0x1.0b4598p-38f,  /* SOFTPLUS_L x in [13, 14), piece 2 */ \
+  0x1.8113ecp-31f, -0x1.b81612p-34f, 0x1.bb2502p-37f, -0x1.89625p-40f,  /* SOFTPLUS_L x in [14, 15), piece 2 */ \
+  0x1.1b53ccp-32f, -0x1.43cddp-35f, 0x1.460fa6p-38f, -0x1.2175b8p-41f,  /* SOFTPLUS_L x in [15, 16), piece 2 */ \
+  0x1.a0ec3ap-34f, -0x1.dc7cap-37f, 0x1.dfcfe6p-40f, -0x1.a9f552p-43f,  /* SOFTPLUS_L x in [16, 17), piece 2 */ \
+  0x1.32c14ap-35f, -0x1.5e9494p-38f, 0x1.61072ap-41f, -0x1.3967f8p-44f,  /* SOFTPLUS_L x in [17, 18), piece 2 */ \
+  0x1.c3654ep-37f, -0x1.01f162p-39f, 0x1.03be78p-42f, -0x1.cd2f4p-46f,  /* SOFTPLUS_L x in [18, 19), piece 2 */ \
+  0x1.4c1e54p-38f, -0x1.7b9154p-41f, 0x1.7e37dep-44f, -0x1.535238p-47f,  /* SOFTPLUS_L x in [19, 20), piece 2 */ \
+  0x1.e8b7ep-40f, -0x1.174534p-42f, 0x1.193876p-45f, -0x1.f3514p-49f,  /* SOFTPLUS_L x in [20, 21), piece 2 */ \
+  0x1.67942ep-41f, -0x1.9af388p-44f, 0x1.9dd232p-47f, -0x1.6f6096p-50f,  /* SOFTPLUS_L x in [21, 22), piece 2 */ \
+  0x1.089034p-42f, -0x1.2e5c6ep-45f, 0x1.3078f8p-48f, -0x1.0e4d16p-51f,  /* SOFTPLUS_L x in [22, 23), piece 2 */
 // clang-format on
