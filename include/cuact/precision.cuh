@@ -81,8 +81,16 @@ using op_compute_t = std::conditional_t<ComputesInDouble<Op>::value, double, com
 CUACT_HD float to_compute(__half v) {
   return __half2float(v);
 }
+//! bfloat16 to float is the 16 bits moved up (exact). Written as integer operations rather than
+//! through __bfloat162float (inline asm, opaque to the optimiser): for an element unpacked from
+//! the high half of a 32-bit word, the shift down and back up then folds into one AND.
 CUACT_HD float to_compute(__nv_bfloat16 v) {
-  return __bfloat162float(v);
+  unsigned short bits;
+  __builtin_memcpy(&bits, &v, 2);
+  const unsigned int word = static_cast<unsigned int>(bits) << 16;
+  float f;
+  __builtin_memcpy(&f, &word, 4);
+  return f;
 }
 CUACT_HD double to_compute(float v) {
   return v;

@@ -643,14 +643,14 @@ CUACT_HD float gelu16_abs(float x) {
 //! Exact GELU for 16-bit outputs: x Phi(x) = x - a Q(a) for x >= 0 and -a Q(a) below (a = |x|,
 //! Q(a) = Phi(-a)), with a Q(a) = a M(a) 2^(C a^2): M from its own polynomial in u = 1 / (4 + a)
 //! (scripts/gen_poly_f32_table.py: like fast_gelu_parts' N, with the rounding of the float C =
-//! -log2(e) / 2 folded in, so no low part of C is needed), 2^(C a^2) from one ex2.approx of the
-//! rounded product and a first-order correction by its exact residual (a^2 is exact for 16-bit
-//! inputs; its low part is kept for any float). No branches (each early return cost a compare, a
-//! branch and a reconvergence barrier per unrolled element): every x runs the same code and the
-//! ends come out of it. Past x = 5.6, a Q(a) < 2^-26.5 x and x - a Q rounds to x; below -14.36,
-//! a Q(a) < 2^-150 rounds to 0, so the result is -0; |x| clamped to 14.5 gives both ends, the
-//! infinities too (-inf gives -0, as the float32 and float64 forms do). NaN: a is NaN, so is
-//! the result.
+//! -log2(e) / 2 folded in, so no low part of C is needed), 2^(C a^2) as the square of one
+//! ex2.approx of half the rounded exponent, with a first-order correction by the exact residual
+//! (a^2 is exact for 16-bit inputs; its low part is kept for any float). No branches (each early
+//! return cost a compare, a branch and a reconvergence barrier per unrolled element): every x runs
+//! the same code and the ends come out of it. Past x = 5.6, a Q(a) < 2^-26.5 x and x - a Q rounds
+//! to x; below -14.36, a Q(a) < 2^-150 rounds to 0, so the result is -0; |x| clamped to 14.5 gives
+//! both ends, the infinities too (-inf gives -0, as the float32 and float64 forms do). NaN: a is
+//! NaN, so is the result.
 CUACT_HD float fast_gelu(float x) {
   constexpr float kC = -0.5f * kLog2eF;  // exact: the C the fit of M assumes
   const float a = gelu16_abs(x);
@@ -660,11 +660,16 @@ CUACT_HD float fast_gelu(float x) {
   float g = kM[0] * static_cast<float>(1u << (2 * kTerms));  // powers of 4 folded in (exact)
   for (int i = 1; i < kTerms; ++i)
     g = fmaf(g, u, kM[i] * static_cast<float>(1u << (2 * (kTerms - i))));
+  // 2^(C a^2) = t^2, t = 2^(C a^2 / 2) >= 2^-76: normal, so ex2 needs none of the scaling that
+  // keeps subnormal results (three instructions), and the square (in the product, rounded once,
+  // subnormal where the result is) replaces it.
+  constexpr float kHalfC = 0.5f * kC;  // exact
   const float sq = fmul_rn(a, a);
-  const float y = fmul_rn(sq, kC);
-  const float y_lo = fmaf(fmaf(a, a, -sq), kC, fmaf(sq, kC, -y));  // C a^2 - y
-  const float p = a * (u * g) * fast_exp2(y);
-  const float aq = fmaf(p, y_lo * kLn2F, p);  // a Q(a)
+  const float y = fmul_rn(sq, kHalfC);
+  const float y_lo = fmaf(fmaf(a, a, -sq), kHalfC, fmaf(sq, kHalfC, -y));  // C a^2 / 2 - y
+  const float t = fast_exp2_ftz(y);
+  const float p = a * (u * g) * t * t;
+  const float aq = fmaf(p, y_lo * (2.0f * kLn2F), p);  // a Q(a)
   // x, or -0 for x < 0 (and NaN: aq is NaN then). The sign of max(+0, -0) does not matter: x = +-0
   // takes the small-x form below.
   float r = fmaxf(x, -0.0f) - aq;
