@@ -26,8 +26,11 @@ The functions (a = |x|, Q(a) = 1 - Phi(a), s = sigmoid):
   mish_d     mish'(x) = t + x s (1 - t^2), t = tanh(softplus(x))         x in [-24, 13)
   gelu_tanh_d  GELU-tanh'(x) = s + x s (1 - s) 2u', s = sigmoid(2u)        x in [-3, 7)
   softplus_l   L(a) = log(1 + e^-a): softplus(x) = max(x, 0) + L(|x|)       a in [0, 23)
-Above each range's end the derivative is within 2^-27 of 1 (asserted; the float32 forms take
-the double path below the start); past L's, softplus is x (above 16) or e^x (below -22). The float evaluation (numeric.cuh, poly_f32) rounds the Horner
+  sigmoid_s    S(x) = sigmoid(x): sigmoid, and silu = x S(x)                x in [-24, 19)
+  mish_t       T(x) = tanh(softplus(x)): mish = x T(x)                      x in [-24, 10)
+Above each range's end the function is within 2^-27 of 1 (asserted; the float32 forms take
+the double path below the start) but for L (softplus is x above 16, e^x below -22); below -24
+sigmoid, silu and mish take their e^x forms. The float evaluation (numeric.cuh, poly_f32) rounds the Horner
 steps of c2..c9, whose terms sum to at most 1.3 |f| in every row (asserted: the error this adds
 stays under 2^-24 relative). That bound is what ends GELU-tanh's table at -3: in [-4, -3) f'
 changes 35-fold across the row and those terms reach 15 |f|. Below -3, GeluTanh::backward_tail_f32
@@ -68,6 +71,14 @@ def softplus_l(a):
     return mp.log1p(mp.exp(-a))
 
 
+def sigmoid_s(x):
+    return sig(x)
+
+
+def mish_t(x):
+    return mp.tanh(mp.log1p(mp.exp(x)))
+
+
 def silu_d(x):
     s = sig(x)
     return s * (1 + x * (1 - s))
@@ -94,6 +105,8 @@ TABLES = [
     ("MISH_D", mish_d, -24, 37, -1.19),
     ("GELU_TANH_D", gelu_tanh_d, -3, 10, -0.75),
     ("SOFTPLUS_L", softplus_l, 0, 23, None),
+    ("SIGMOID_S", sigmoid_s, -24, 43, None),
+    ("MISH_T", mish_t, -24, 34, None),
 ]
 
 
@@ -125,7 +138,7 @@ for name, fn, x_first, count, guess in TABLES:
     root_row = int(mp.floor(x0)) - x_first if x0 is not None else -1
     if x0 is not None:  # x - x0's fast two-sum (numeric.cuh, poly_f32_eval): row within 2 |x0|
         assert max(abs(mp.floor(x0)), abs(mp.floor(x0) + 1)) <= 2 * abs(x0), name
-    if fn not in (gelu_n, gelu_d, softplus_l):  # derivative within 2^-27 of 1 past the end
+    if fn not in (gelu_n, gelu_d, softplus_l):  # within 2^-27 of 1 past the end
         end = x_first + count
         assert all(abs(fn(end + i / 8) - 1) < mp.mpf(2)**-27 for i in range(200)), name
     first_row = len(rows)

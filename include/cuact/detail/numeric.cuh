@@ -383,13 +383,6 @@ CUACT_HD FloatPair sigmoid_pair_f32(float x) {
   return x >= 0.0f ? divide_by_one_plus_e(1.0f, 0.0f, l) : divide_by_one_plus_e(l.e, l.e_lo, l);
 }
 
-//! sigmoid(x) in float for float32 results (about 1 ulp).
-CUACT_HD float sigmoid_f32(float x) {
-  if (x != x) return x;
-  if (fabsf(x) > 87.0f) return x > 0.0f ? 1.0f : exp_f32(x);  // 1 - e rounds to 1; e/(1+e) to e
-  return rounded(sigmoid_pair_f32(x));
-}
-
 //! dy sigmoid(x) in float for float32 results (about 1 ulp): the sigmoid pair times dy, rounded
 //! once. Below -87 sigmoid(x) = e^x to float precision and e^x is subnormal or nearly, while
 //! dy e^x may be normal: that rare tail takes one double product.
@@ -470,38 +463,6 @@ CUACT_HD float mul_exp_small_f32(float m, float v, float v_lo, float m_lo = 0.0f
   return v < -110.0f ? m * 0.0f : mul_exp_in_range_f32(m, v, v_lo, m_lo);
 }
 
-//! silu(x) = x sigmoid(x) in float for float32 results (about 1 ulp): x / (1 + e), or
-//! x e / (1 + e) with x e kept as an exact pair; below -22 x e^x (mul_exp_small_f32).
-CUACT_HD float silu_f32(float x) {
-  if (x != x) return x;
-  if (x > 20.0f) return x;  // x (1 - e^-x), e^-x < 2^-28: rounds to x (also +inf)
-  // Below -22 silu(x) = x e^x (1 - e^x ...) with e^x < 2^-31: x e^x (and silu(-inf) = 0).
-  if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
-  const LogisticF32 l = logistic_f32(fabsf(x));
-  if (x >= 0.0f) return rounded(divide_by_one_plus_e(x, 0.0f, l));
-  const float m = x * l.e;
-  return rounded(divide_by_one_plus_e(m, fmaf(x, l.e, -m) + x * l.e_lo, l));
-}
-
-//! mish(x) = x n / (n + 2), n = e (e + 2), e = e^x, in float for float32 results (about 1 ulp):
-//! e, n, n + 2 and the quotient as pairs, x times the quotient rounded once.
-CUACT_HD float mish_f32(float x) {
-  if (x != x) return x;
-  if (x > 9.5f) return x;  // 1 - n / (n + 2) < 2 e^-2x < 2^-26: x t rounds to x (also +inf)
-  // Below -22 the quotient is e (1 - e / 2 ...) with e < 2^-31: x e^x (and mish(-inf) = 0).
-  if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
-  float k;
-  const FloatPair p = exp_split_f32(x, k);
-  const float two_k = pow2_f32(static_cast<int>(k));
-  const float e = p.hi * two_k, e_lo = p.lo * two_k;
-  const FloatPair s = two_sum_f32(e, 2.0f);
-  const float n = fmul_rn(e, s.hi);
-  const float n_lo = fmaf(e, s.hi, -n) + fmaf(e, s.lo + e_lo, e_lo * s.hi);
-  const FloatPair d = two_sum_f32(n, 2.0f);
-  const FloatPair t = divide_pair(n, n_lo, d.hi, d.lo + n_lo, fast_rcp(d.hi));
-  return fmaf(x, t.hi, x * t.lo);
-}
-
 // ---- piecewise polynomials of the float32 forms (scripts/gen_poly_f32_table.py) -----------
 
 #if defined(__CUDACC__)
@@ -536,6 +497,12 @@ CUACT_HD constexpr PolyF32Table gelu_tanh_d_table() {
 }
 CUACT_HD constexpr PolyF32Table softplus_l_table() {
   return {CUACT_POLY_F32_SOFTPLUS_L};
+}
+CUACT_HD constexpr PolyF32Table sigmoid_s_table() {
+  return {CUACT_POLY_F32_SIGMOID_S};
+}
+CUACT_HD constexpr PolyF32Table mish_t_table() {
+  return {CUACT_POLY_F32_MISH_T};
 }
 
 //! A row: c0 and c1 as pairs, then c2..c9 (degree 9: twelve floats, three 16-byte pieces).
@@ -710,6 +677,38 @@ CUACT_HD float softplus_f32(float x) {
   const FloatPair s = two_sum_f32(x > 0.0f ? x : 0.0f, l.hi);
   const float r = s.hi + (s.lo + l.lo);
   return x > 16.0f || x != x ? x : r;
+}
+
+//! sigmoid(x) in float for float32 results (about 0.5 ulp): S(x) from its table
+//! (sigmoid_s_table(), x in [-24, 19), 2^-27 relative, as a pair), rounded. From 19 on 1 - S <
+//! 2^-27 and the result is 1 (selected; NaN too, selected). Below -24, S = e^x (1 - e^x ...) with
+//! e^x < 2^-34: exp_f32 (rare: a branch; also -inf -> 0).
+CUACT_HD float sigmoid_f32(float x) {
+  if (x < -24.0f) return exp_f32(x);
+  const FloatPair t = poly_f32_eval(sigmoid_s_table(), fminf(x, 0x1.2ffffep+4f));  // < 19
+  const float r = t.hi + t.lo;
+  return x != x ? x : (x >= 19.0f ? 1.0f : r);
+}
+
+//! silu(x) = x S(x) in float for float32 results (about 0.5 ulp), S as in sigmoid_f32, the
+//! product of x and the pair rounded once. From 19 on x S rounds to x (+inf too) and NaN is x:
+//! selected. Below -24 x e^x (mul_exp_small_f32; silu(-inf) = 0), a branch.
+CUACT_HD float silu_f32(float x) {
+  if (x < -24.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
+  const FloatPair t = poly_f32_eval(sigmoid_s_table(), fminf(x, 0x1.2ffffep+4f));
+  const float r = fmaf(x, t.hi, x * t.lo);
+  return x >= 19.0f || x != x ? x : r;
+}
+
+//! mish(x) = x T(x), T = tanh(softplus(x)) from its table (mish_t_table(), x in [-24, 10),
+//! 2^-27 relative, as a pair), in float for float32 results (about 0.5 ulp). From 10 on
+//! 1 - T < 2^-27 and x T rounds to x (+inf too), NaN is x: selected. Below -22 the quotient is
+//! e (1 - e / 2 ...) with e = e^x < 2^-31: x e^x (mish(-inf) = 0), a branch.
+CUACT_HD float mish_f32(float x) {
+  if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
+  const FloatPair t = poly_f32_eval(mish_t_table(), fminf(x, 0x1.3ffffep+3f));  // < 10
+  const float r = fmaf(x, t.hi, x * t.lo);
+  return x >= 10.0f || x != x ? x : r;
 }
 
 //! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)

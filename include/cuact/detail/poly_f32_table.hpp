@@ -12,9 +12,11 @@
 #define CUACT_POLY_F32_MISH_D 76, -24, 37, 22, {-0x1.31432cp+0f, -0x1.a25b08p-29f, -0x1.bf3192p-55f}, false, false
 #define CUACT_POLY_F32_GELU_TANH_D 113, -3, 10, 2, {-0x1.8142ap-1f, 0x1.85a06cp-27f, 0x1.a9ea48p-52f}, false, false
 #define CUACT_POLY_F32_SOFTPLUS_L 123, 0, 23, -1, {0.0f, 0.0f, 0.0f}, true, true
+#define CUACT_POLY_F32_SIGMOID_S 146, -24, 43, -1, {0.0f, 0.0f, 0.0f}, true, true
+#define CUACT_POLY_F32_MISH_T 189, -24, 34, -1, {0.0f, 0.0f, 0.0f}, true, true
 #define CUACT_GELU16_N_POLY 0x1.01ea14p-6f, -0x1.de2cd2p-5f, 0x1.54b30ep-5f, 0x1.52e296p-5f, 0x1.3a9eacp-9f, 0x1.788dcap-4f, 0x1.1fd676p-4f, 0x1.88a80cp-4f, 0x1.975cap-4f, 0x1.989334p-4f
 #define CUACT_GELU16_M_POLY 0x1.ced13p-6f, -0x1.516b6cp-3f, 0x1.47bb1p-2f, -0x1.db858p-3f, 0x1.c1064ap-3f, 0x1.a74da2p-6f, 0x1.aff1fap-4f, 0x1.929de6p-4f, 0x1.98d16cp-4f
-#define CUACT_POLY_F32_ROW_COUNT 146
+#define CUACT_POLY_F32_ROW_COUNT 223
 #define CUACT_POLY_F32_PIECES \
   0x1.66027ap-2f, 0x1.ab6402p-27f, -0x1.cb062cp-3f, 0x1.66e35cp-29f,  /* GELU_N x in [0, 1), piece 0 */ \
   0x1.a57056p-3f, -0x1.a56772p-29f, -0x1.71c04cp-4f, -0x1.8bfda8p-31f,  /* GELU_N x in [1, 2), piece 0 */ \
@@ -162,6 +164,83 @@
   0x1.57a3bp-30f, -0x1.4c9bdep-58f, -0x1.57a3bp-30f, 0x1.865036p-58f,  /* SOFTPLUS_L x in [20, 21), piece 0 */ \
   0x1.f9abe6p-32f, 0x1.124544p-57f, -0x1.f9abe6p-32f, -0x1.0e5c56p-57f,  /* SOFTPLUS_L x in [21, 22), piece 0 */ \
   0x1.740d62p-33f, 0x1.75e11ep-58f, -0x1.740d62p-33f, -0x1.74d13ap-58f,  /* SOFTPLUS_L x in [22, 23), piece 0 */ \
+  0x1.11bda4p-34f, -0x1.15a4dep-59f, 0x1.11bda4p-34f, -0x1.16385ap-59f,  /* SIGMOID_S x in [-24, -23), piece 0 */ \
+  0x1.740d62p-33f, 0x1.74d2c4p-58f, 0x1.740d62p-33f, 0x1.72b484p-58f,  /* SIGMOID_S x in [-23, -22), piece 0 */ \
+  0x1.f9abe6p-32f, 0x1.0e5e6cp-57f, 0x1.f9abe6p-32f, 0x1.068ea6p-57f,  /* SIGMOID_S x in [-22, -21), piece 0 */ \
+  0x1.57a3bp-30f, -0x1.8644dep-58f, 0x1.57a3bp-30f, -0x1.f9a238p-58f,  /* SIGMOID_S x in [-21, -20), piece 0 */ \
+  0x1.d30decp-29f, -0x1.77361cp-54f, 0x1.d30decp-29f, -0x1.ac79c6p-54f,  /* SIGMOID_S x in [-20, -19), piece 0 */ \
+  0x1.3d6578p-27f, -0x1.875d54p-52f, 0x1.3d6578p-27f, -0x1.e9bfcp-52f,  /* SIGMOID_S x in [-19, -18), piece 0 */ \
+  0x1.af62e8p-26f, 0x1.c8275p-52f, 0x1.af62e8p-26f, -0x1.0eca7p-52f,  /* SIGMOID_S x in [-18, -17), piece 0 */ \
+  0x1.25284cp-24f, 0x1.9ed2e6p-51f, 0x1.25284ap-24f, 0x1.c848fap-49f,  /* SIGMOID_S x in [-17, -16), piece 0 */ \
+  0x1.8e7134p-23f, -0x1.a1ac32p-48f, 0x1.8e712ep-23f, 0x1.5b82e8p-49f,  /* SIGMOID_S x in [-16, -15), piece 0 */ \
+  0x1.0ec4fap-21f, 0x1.be91f4p-46f, 0x1.0ec4f2p-21f, -0x1.3d85bp-49f,  /* SIGMOID_S x in [-15, -14), piece 0 */ \
+  0x1.700376p-20f, 0x1.ef97d8p-47f, 0x1.700356p-20f, -0x1.a55a0ep-45f,  /* SIGMOID_S x in [-14, -13), piece 0 */ \
+  0x1.f42e5ap-19f, -0x1.91898cp-46f, 0x1.f42dep-19f, -0x1.6b547ap-45f,  /* SIGMOID_S x in [-13, -12), piece 0 */ \
+  0x1.53e7f6p-17f, -0x1.049f7ap-43f, 0x1.53e714p-17f, 0x1.6c3ed8p-45f,  /* SIGMOID_S x in [-12, -11), piece 0 */ \
+  0x1.cdf8e4p-16f, 0x1.1e62e8p-41f, 0x1.cdf5a2p-16f, 0x1.c9aebep-41f,  /* SIGMOID_S x in [-11, -10), piece 0 */ \
+  0x1.39ed86p-14f, 0x1.7170a6p-40f, 0x1.39e782p-14f, 0x1.033fap-39f,  /* SIGMOID_S x in [-10, -9), piece 0 */ \
+  0x1.aa9e06p-13f, 0x1.f19bacp-38f, 0x1.aa87dp-13f, -0x1.3371cep-38f,  /* SIGMOID_S x in [-9, -8), piece 0 */ \
+  0x1.21d0b2p-11f, -0x1.51dbecp-36f, 0x1.21a7aep-11f, 0x1.de06bp-38f,  /* SIGMOID_S x in [-8, -7), piece 0 */ \
+  0x1.8986a2p-10f, 0x1.958b32p-35f, 0x1.88ef68p-10f, -0x1.bdc506p-35f,  /* SIGMOID_S x in [-7, -6), piece 0 */ \
+  0x1.0abd94p-8f, 0x1.851686p-34f, 0x1.09a7a6p-8f, -0x1.1bbe8ap-35f,  /* SIGMOID_S x in [-6, -5), piece 0 */ \
+  0x1.680528p-7f, -0x1.6ff756p-33f, 0x1.64108ap-7f, 0x1.49ab44p-32f,  /* SIGMOID_S x in [-5, -4), piece 0 */ \
+  0x1.e04068p-6f, 0x1.ccd36p-34f, 0x1.d22ca2p-6f, -0x1.eda068p-33f,  /* SIGMOID_S x in [-4, -3), piece 0 */ \
+  0x1.36b712p-4f, -0x1.b57c38p-29f, 0x1.1f2514p-4f, -0x1.c38998p-29f,  /* SIGMOID_S x in [-3, -2), piece 0 */ \
+  0x1.759b84p-3f, -0x1.55032p-28f, 0x1.3173b2p-3f, -0x1.05ecbep-31f,  /* SIGMOID_S x in [-2, -1), piece 0 */ \
+  0x1.829a06p-2f, -0x1.34742p-27f, 0x1.e149ap-3f, 0x1.4b2906p-29f,  /* SIGMOID_S x in [-1, 0), piece 0 */ \
+  0x1.3eb2fep-1f, -0x1.65c5fp-26f, 0x1.e149ap-3f, 0x1.4b2906p-29f,  /* SIGMOID_S x in [0, 1), piece 0 */ \
+  0x1.a2992p-1f, -0x1.aabf38p-26f, 0x1.3173b2p-3f, -0x1.05ecbep-31f,  /* SIGMOID_S x in [1, 2), piece 0 */ \
+  0x1.d9291ep-1f, -0x1.2541e4p-28f, 0x1.1f2514p-4f, -0x1.c38998p-29f,  /* SIGMOID_S x in [2, 3), piece 0 */ \
+  0x1.f0fdfcp-1f, 0x1.7e332cp-26f, 0x1.d22ca2p-6f, -0x1.eda068p-33f,  /* SIGMOID_S x in [3, 4), piece 0 */ \
+  0x1.fa5fecp-1f, -0x1.3d2012p-26f, 0x1.64108ap-7f, 0x1.49ab44p-32f,  /* SIGMOID_S x in [4, 5), piece 0 */ \
+  0x1.fdea84p-1f, 0x1.ae7aeap-26f, 0x1.09a7a6p-8f, -0x1.1bbe8ap-35f,  /* SIGMOID_S x in [5, 6), piece 0 */ \
+  0x1.ff3b3cp-1f, 0x1.5d353ap-26f, 0x1.88ef68p-10f, -0x1.bdc506p-35f,  /* SIGMOID_S x in [6, 7), piece 0 */ \
+  0x1.ffb78cp-1f, -0x1.62ae24p-28f, 0x1.21a7aep-11f, 0x1.de06bp-38f,  /* SIGMOID_S x in [7, 8), piece 0 */ \
+  0x1.ffe556p-1f, 0x1.f90732p-29f, 0x1.aa87dp-13f, -0x1.3371cep-38f,  /* SIGMOID_S x in [8, 9), piece 0 */ \
+  0x1.fff63p-1f, 0x1.279a3ap-26f, 0x1.39e782p-14f, 0x1.033fap-39f,  /* SIGMOID_S x in [9, 10), piece 0 */ \
+  0x1.fffc64p-1f, 0x1.c6dc34p-30f, 0x1.cdf5a2p-16f, 0x1.c9aebep-41f,  /* SIGMOID_S x in [10, 11), piece 0 */ \
+  0x1.fffeacp-1f, 0x1.80a412p-29f, 0x1.53e714p-17f, 0x1.6c3ed8p-45f,  /* SIGMOID_S x in [11, 12), piece 0 */ \
+  0x1.ffff82p-1f, 0x1.e8d31ap-26f, 0x1.f42dep-19f, -0x1.6b547ap-45f,  /* SIGMOID_S x in [12, 13), piece 0 */ \
+  0x1.ffffd2p-1f, -0x1.bb1efap-35f, 0x1.700356p-20f, -0x1.a55a0ep-45f,  /* SIGMOID_S x in [13, 14), piece 0 */ \
+  0x1.fffffp-1f, -0x1.d89f5cp-26f, 0x1.0ec4f2p-21f, -0x1.3d85bp-49f,  /* SIGMOID_S x in [14, 15), piece 0 */ \
+  0x1.fffffap-1f, -0x1.ce2666p-28f, 0x1.8e712ep-23f, 0x1.5b82e8p-49f,  /* SIGMOID_S x in [15, 16), piece 0 */ \
+  0x1.fffffep-1f, -0x1.294262p-27f, 0x1.25284ap-24f, 0x1.c848fap-49f,  /* SIGMOID_S x in [16, 17), piece 0 */ \
+  0x1p+0f, -0x1.af62e8p-26f, 0x1.af62e8p-26f, -0x1.0eca7p-52f,  /* SIGMOID_S x in [17, 18), piece 0 */ \
+  0x1p+0f, -0x1.3d6578p-27f, 0x1.3d6578p-27f, -0x1.e9bfcp-52f,  /* SIGMOID_S x in [18, 19), piece 0 */ \
+  0x1.11bda4p-34f, -0x1.155bb2p-59f, 0x1.11bda4p-34f, -0x1.15a6p-59f,  /* MISH_T x in [-24, -23), piece 0 */ \
+  0x1.740d62p-33f, 0x1.75e11ep-58f, 0x1.740d62p-33f, 0x1.74d13ap-58f,  /* MISH_T x in [-23, -22), piece 0 */ \
+  0x1.f9abe6p-32f, 0x1.124544p-57f, 0x1.f9abe6p-32f, 0x1.0e5c56p-57f,  /* MISH_T x in [-22, -21), piece 0 */ \
+  0x1.57a3bp-30f, -0x1.4c9bdep-58f, 0x1.57a3bp-30f, -0x1.865036p-58f,  /* MISH_T x in [-21, -20), piece 0 */ \
+  0x1.d30decp-29f, -0x1.5c953ep-54f, 0x1.d30decp-29f, -0x1.773808p-54f,  /* MISH_T x in [-20, -19), piece 0 */ \
+  0x1.3d6578p-27f, -0x1.562cc6p-52f, 0x1.3d6578p-27f, -0x1.875ea4p-52f,  /* MISH_T x in [-19, -18), piece 0 */ \
+  0x1.af62e8p-26f, 0x1.99cf34p-51f, 0x1.af62e8p-26f, 0x1.c823cp-52f,  /* MISH_T x in [-18, -17), piece 0 */ \
+  0x1.25284cp-24f, 0x1.b769fep-49f, 0x1.25284cp-24f, 0x1.9ece04p-51f,  /* MISH_T x in [-17, -16), piece 0 */ \
+  0x1.8e7136p-23f, -0x1.92c7bp-49f, 0x1.8e7134p-23f, -0x1.a1adf6p-48f,  /* MISH_T x in [-16, -15), piece 0 */ \
+  0x1.0ec5p-21f, -0x1.4e4d46p-46f, 0x1.0ec4fap-21f, 0x1.be903ep-46f,  /* MISH_T x in [-15, -14), piece 0 */ \
+  0x1.700386p-20f, 0x1.8c8536p-45f, 0x1.700376p-20f, 0x1.ef7a02p-47f,  /* MISH_T x in [-14, -13), piece 0 */ \
+  0x1.f42e96p-19f, 0x1.c44084p-44f, 0x1.f42e5ap-19f, -0x1.928072p-46f,  /* MISH_T x in [-13, -12), piece 0 */ \
+  0x1.53e866p-17f, 0x1.25c3c8p-42f, 0x1.53e7f6p-17f, -0x1.06f97cp-43f,  /* MISH_T x in [-12, -11), piece 0 */ \
+  0x1.cdfa86p-16f, -0x1.3743eep-41f, 0x1.cdf8e4p-16f, 0x1.12a024p-41f,  /* MISH_T x in [-11, -10), piece 0 */ \
+  0x1.39f088p-14f, 0x1.26e7bp-40f, 0x1.39ed86p-14f, 0x1.f6ce98p-41f,  /* MISH_T x in [-10, -9), piece 0 */ \
+  0x1.aaa922p-13f, 0x1.841a2cp-38f, 0x1.aa9e06p-13f, -0x1.7b9e7cp-40f,  /* MISH_T x in [-9, -8), piece 0 */ \
+  0x1.21e532p-11f, 0x1.c90c28p-36f, 0x1.21d0acp-11f, -0x1.ddfa6ap-37f,  /* MISH_T x in [-8, -7), piece 0 */ \
+  0x1.89d24p-10f, 0x1.34057ap-35f, 0x1.898668p-10f, 0x1.2bcb72p-35f,  /* MISH_T x in [-7, -6), piece 0 */ \
+  0x1.0b488cp-8f, -0x1.50314p-33f, 0x1.0abc72p-8f, -0x1.91b508p-34f,  /* MISH_T x in [-6, -5), piece 0 */ \
+  0x1.69ff6ep-7f, 0x1.d62a8p-34f, 0x1.67f9e8p-7f, 0x1.0aca2ep-34f,  /* MISH_T x in [-5, -4), piece 0 */ \
+  0x1.e7498p-6f, -0x1.8c1886p-31f, 0x1.dfd3a8p-6f, -0x1.f98cdcp-32f,  /* MISH_T x in [-4, -3), piece 0 */ \
+  0x1.4276b2p-4f, 0x1.f4a032p-29f, 0x1.34ca12p-4f, -0x1.6e05d8p-35f,  /* MISH_T x in [-3, -2), piece 0 */ \
+  0x1.97016ap-3f, -0x1.2f4462p-28f, 0x1.66da16p-3f, -0x1.ff5d48p-30f,  /* MISH_T x in [-2, -1), piece 0 */ \
+  0x1.c4155p-2f, -0x1.84233ep-30f, 0x1.373fa6p-2f, 0x1.8e9774p-28f,  /* MISH_T x in [-1, 0), piece 0 */ \
+  0x1.804048p-1f, -0x1.3be038p-28f, 0x1.16648ap-2f, 0x1.2edec6p-28f,  /* MISH_T x in [0, 1), piece 0 */ \
+  0x1.df051p-1f, 0x1.a19a82p-27f, 0x1.a18694p-4f, -0x1.c09476p-30f,  /* MISH_T x in [1, 2), piece 0 */ \
+  0x1.fa2422p-1f, 0x1.72c5f8p-32f, 0x1.588a34p-6f, -0x1.533d62p-31f,  /* MISH_T x in [2, 3), piece 0 */ \
+  0x1.ff1ef6p-1f, -0x1.cb76d8p-26f, 0x1.b4846p-9f, -0x1.867ca8p-34f,  /* MISH_T x in [3, 4), piece 0 */ \
+  0x1.ffe05cp-1f, 0x1.255636p-29f, 0x1.f49f7ep-12f, -0x1.e6c8c4p-37f,  /* MISH_T x in [4, 5), piece 0 */ \
+  0x1.fffba8p-1f, 0x1.2a8fccp-27f, 0x1.14ca94p-14f, 0x1.31a404p-42f,  /* MISH_T x in [5, 6), piece 0 */ \
+  0x1.ffff68p-1f, 0x1.88d958p-26f, 0x1.2e02bep-17f, -0x1.e91f28p-42f,  /* MISH_T x in [6, 7), piece 0 */ \
+  0x1.ffffecp-1f, -0x1.031a8p-26f, 0x1.47ea6p-20f, -0x1.16d1fp-45f,  /* MISH_T x in [7, 8), piece 0 */ \
+  0x1.fffffep-1f, -0x1.8de49ep-26f, 0x1.6366a4p-23f, -0x1.4a812ap-48f,  /* MISH_T x in [8, 9), piece 0 */ \
+  0x1p+0f, -0x1.80f6aep-27f, 0x1.80ef4ep-26f, 0x1.72c7c6p-52f,  /* MISH_T x in [9, 10), piece 0 */ \
   0x1.e681dcp-4f, -0x1.c1dceep-5f, 0x1.760c1ap-6f, -0x1.1d15d2p-7f,  /* GELU_N x in [0, 1), piece 1 */ \
   0x1.204038p-5f, -0x1.99805ap-7f, 0x1.0d608ap-8f, -0x1.4bf3ep-10f,  /* GELU_N x in [1, 2), piece 1 */ \
   0x1.bf399ep-7f, -0x1.f6275ep-9f, 0x1.0ac226p-10f, -0x1.0dee3cp-12f,  /* GELU_N x in [2, 3), piece 1 */ \
@@ -308,6 +387,83 @@
   0x1.57a3bp-31f, -0x1.ca2f96p-33f, 0x1.ca2f98p-35f, -0x1.6e8c78p-37f,  /* SOFTPLUS_L x in [20, 21), piece 1 */ \
   0x1.f9abe6p-33f, -0x1.511d44p-34f, 0x1.511d46p-36f, -0x1.0db104p-38f,  /* SOFTPLUS_L x in [21, 22), piece 1 */ \
   0x1.740d62p-34f, -0x1.f011d8p-36f, 0x1.f011dcp-38f, -0x1.8cdb14p-40f,  /* SOFTPLUS_L x in [22, 23), piece 1 */ \
+  0x1.11bda4p-35f, 0x1.6cfcdap-37f, 0x1.6cfcdcp-39f, 0x1.23fd7cp-41f,  /* SIGMOID_S x in [-24, -23), piece 1 */ \
+  0x1.740d62p-34f, 0x1.f011d8p-36f, 0x1.f011dcp-38f, 0x1.8cdb14p-40f,  /* SIGMOID_S x in [-23, -22), piece 1 */ \
+  0x1.f9abe6p-33f, 0x1.511d44p-34f, 0x1.511d46p-36f, 0x1.0db104p-38f,  /* SIGMOID_S x in [-22, -21), piece 1 */ \
+  0x1.57a3bp-31f, 0x1.ca2f94p-33f, 0x1.ca2f98p-35f, 0x1.6e8c78p-37f,  /* SIGMOID_S x in [-21, -20), piece 1 */ \
+  0x1.d30deap-30f, 0x1.375e9cp-31f, 0x1.375e9ep-33f, 0x1.f230f8p-36f,  /* SIGMOID_S x in [-20, -19), piece 1 */ \
+  0x1.3d6576p-28f, 0x1.a731f2p-30f, 0x1.a731f2p-32f, 0x1.528e58p-34f,  /* SIGMOID_S x in [-19, -18), piece 1 */ \
+  0x1.af62e6p-27f, 0x1.1f9742p-28f, 0x1.1f974p-30f, 0x1.cc2526p-33f,  /* SIGMOID_S x in [-18, -17), piece 1 */ \
+  0x1.252848p-25f, 0x1.86e05ap-27f, 0x1.86e04ep-29f, 0x1.38b35ap-31f,  /* SIGMOID_S x in [-17, -16), piece 1 */ \
+  0x1.8e7124p-24f, 0x1.09a0b6p-25f, 0x1.09a09ep-27f, 0x1.a900a8p-30f,  /* SIGMOID_S x in [-16, -15), piece 1 */ \
+  0x1.0ec4ep-22f, 0x1.69065p-24f, 0x1.6905f2p-26f, 0x1.20d0f6p-28f,  /* SIGMOID_S x in [-15, -14), piece 1 */ \
+  0x1.700314p-21f, 0x1.eaae14p-23f, 0x1.eaacb6p-25f, 0x1.8887f6p-27f,  /* SIGMOID_S x in [-14, -13), piece 1 */ \
+  0x1.f42cecp-20f, 0x1.4d7202p-21f, 0x1.4d6f78p-23f, 0x1.0abb8p-25f,  /* SIGMOID_S x in [-13, -12), piece 1 */ \
+  0x1.53e55p-18f, 0x1.c52d0ep-20f, 0x1.c523aap-22f, 0x1.6a73e2p-24f,  /* SIGMOID_S x in [-12, -11), piece 1 */ \
+  0x1.cdef2p-17f, 0x1.33ec1p-18f, 0x1.33dab4p-20f, 0x1.ec599p-23f,  /* SIGMOID_S x in [-11, -10), piece 1 */ \
+  0x1.39db7cp-15f, 0x1.a259e6p-17f, 0x1.a219c6p-19f, 0x1.4e146ap-21f,  /* SIGMOID_S x in [-10, -9), piece 1 */ \
+  0x1.aa5b62p-14f, 0x1.1c01b6p-15f, 0x1.1b8b56p-17f, 0x1.c4313p-20f,  /* SIGMOID_S x in [-9, -8), piece 1 */ \
+  0x1.2155b4p-12f, 0x1.80ed2cp-14f, 0x1.7f38dcp-16f, 0x1.2fdb16p-18f,  /* SIGMOID_S x in [-8, -7), piece 1 */ \
+  0x1.87c164p-11f, 0x1.0399d2p-12f, 0x1.0078fap-14f, 0x1.90657ap-17f,  /* SIGMOID_S x in [-7, -6), piece 1 */ \
+  0x1.077e0cp-9f, 0x1.59977ap-11f, 0x1.4e3bd6p-13f, 0x1.f2ede6p-16f,  /* SIGMOID_S x in [-6, -5), piece 1 */ \
+  0x1.5c3d9p-8f, 0x1.bbccd8p-10f, 0x1.93c688p-12f, 0x1.055f8p-14f,  /* SIGMOID_S x in [-5, -4), piece 1 */ \
+  0x1.b6d85ap-7f, 0x1.01ba04p-8f, 0x1.8157eap-11f, 0x1.e470fap-15f,  /* SIGMOID_S x in [-4, -3), piece 1 */ \
+  0x1.e72918p-6f, 0x1.bba40cp-8f, 0x1.9c7b52p-12f, -0x1.3a79fp-12f,  /* SIGMOID_S x in [-3, -2), piece 1 */ \
+  0x1.8403d4p-5f, 0x1.568058p-9f, -0x1.989642p-9f, -0x1.064b24p-10f,  /* SIGMOID_S x in [-2, -1), piece 1 */ \
+  0x1.d78156p-6f, -0x1.071e42p-6f, -0x1.1e0c92p-8f, 0x1.2844bcp-10f,  /* SIGMOID_S x in [-1, 0), piece 1 */ \
+  -0x1.d78156p-6f, -0x1.071e42p-6f, 0x1.1e0c92p-8f, 0x1.2844bcp-10f,  /* SIGMOID_S x in [0, 1), piece 1 */ \
+  -0x1.8403d4p-5f, 0x1.568058p-9f, 0x1.989642p-9f, -0x1.064b24p-10f,  /* SIGMOID_S x in [1, 2), piece 1 */ \
+  -0x1.e72918p-6f, 0x1.bba40cp-8f, -0x1.9c7b52p-12f, -0x1.3a79fp-12f,  /* SIGMOID_S x in [2, 3), piece 1 */ \
+  -0x1.b6d85ap-7f, 0x1.01ba04p-8f, -0x1.8157eap-11f, 0x1.e470fap-15f,  /* SIGMOID_S x in [3, 4), piece 1 */ \
+  -0x1.5c3d9p-8f, 0x1.bbccd8p-10f, -0x1.93c688p-12f, 0x1.055f8p-14f,  /* SIGMOID_S x in [4, 5), piece 1 */ \
+  -0x1.077e0cp-9f, 0x1.59977ap-11f, -0x1.4e3bd6p-13f, 0x1.f2ede6p-16f,  /* SIGMOID_S x in [5, 6), piece 1 */ \
+  -0x1.87c164p-11f, 0x1.0399d2p-12f, -0x1.0078fap-14f, 0x1.90657ap-17f,  /* SIGMOID_S x in [6, 7), piece 1 */ \
+  -0x1.2155b4p-12f, 0x1.80ed2cp-14f, -0x1.7f38dcp-16f, 0x1.2fdb16p-18f,  /* SIGMOID_S x in [7, 8), piece 1 */ \
+  -0x1.aa5b62p-14f, 0x1.1c01b6p-15f, -0x1.1b8b56p-17f, 0x1.c4313p-20f,  /* SIGMOID_S x in [8, 9), piece 1 */ \
+  -0x1.39db7cp-15f, 0x1.a259e6p-17f, -0x1.a219c6p-19f, 0x1.4e146ap-21f,  /* SIGMOID_S x in [9, 10), piece 1 */ \
+  -0x1.cdef2p-17f, 0x1.33ec1p-18f, -0x1.33dab4p-20f, 0x1.ec599p-23f,  /* SIGMOID_S x in [10, 11), piece 1 */ \
+  -0x1.53e55p-18f, 0x1.c52d0ep-20f, -0x1.c523aap-22f, 0x1.6a73e2p-24f,  /* SIGMOID_S x in [11, 12), piece 1 */ \
+  -0x1.f42cecp-20f, 0x1.4d7202p-21f, -0x1.4d6f78p-23f, 0x1.0abb8p-25f,  /* SIGMOID_S x in [12, 13), piece 1 */ \
+  -0x1.700314p-21f, 0x1.eaae14p-23f, -0x1.eaacb6p-25f, 0x1.8887f6p-27f,  /* SIGMOID_S x in [13, 14), piece 1 */ \
+  -0x1.0ec4ep-22f, 0x1.69065p-24f, -0x1.6905f2p-26f, 0x1.20d0f6p-28f,  /* SIGMOID_S x in [14, 15), piece 1 */ \
+  -0x1.8e7124p-24f, 0x1.09a0b6p-25f, -0x1.09a09ep-27f, 0x1.a900a8p-30f,  /* SIGMOID_S x in [15, 16), piece 1 */ \
+  -0x1.252848p-25f, 0x1.86e05ap-27f, -0x1.86e04ep-29f, 0x1.38b35ap-31f,  /* SIGMOID_S x in [16, 17), piece 1 */ \
+  -0x1.af62e6p-27f, 0x1.1f9742p-28f, -0x1.1f974p-30f, 0x1.cc2526p-33f,  /* SIGMOID_S x in [17, 18), piece 1 */ \
+  -0x1.3d6576p-28f, 0x1.a731f2p-30f, -0x1.a731f2p-32f, 0x1.528e58p-34f,  /* SIGMOID_S x in [18, 19), piece 1 */ \
+  0x1.11bda4p-35f, 0x1.6cfcdap-37f, 0x1.6cfcdcp-39f, 0x1.23fd7cp-41f,  /* MISH_T x in [-24, -23), piece 1 */ \
+  0x1.740d62p-34f, 0x1.f011d8p-36f, 0x1.f011dcp-38f, 0x1.8cdb14p-40f,  /* MISH_T x in [-23, -22), piece 1 */ \
+  0x1.f9abe6p-33f, 0x1.511d44p-34f, 0x1.511d46p-36f, 0x1.0db104p-38f,  /* MISH_T x in [-22, -21), piece 1 */ \
+  0x1.57a3bp-31f, 0x1.ca2f96p-33f, 0x1.ca2f98p-35f, 0x1.6e8c78p-37f,  /* MISH_T x in [-21, -20), piece 1 */ \
+  0x1.d30decp-30f, 0x1.375e9cp-31f, 0x1.375e9ep-33f, 0x1.f230fap-36f,  /* MISH_T x in [-20, -19), piece 1 */ \
+  0x1.3d6578p-28f, 0x1.a731f4p-30f, 0x1.a731f4p-32f, 0x1.528e5ap-34f,  /* MISH_T x in [-19, -18), piece 1 */ \
+  0x1.af62e8p-27f, 0x1.1f9744p-28f, 0x1.1f9744p-30f, 0x1.cc2532p-33f,  /* MISH_T x in [-18, -17), piece 1 */ \
+  0x1.25284ap-25f, 0x1.86e06p-27f, 0x1.86e05cp-29f, 0x1.38b37p-31f,  /* MISH_T x in [-17, -16), piece 1 */ \
+  0x1.8e712ep-24f, 0x1.09a0c4p-25f, 0x1.09a0b8p-27f, 0x1.a900fcp-30f,  /* MISH_T x in [-16, -15), piece 1 */ \
+  0x1.0ec4f2p-22f, 0x1.69068p-24f, 0x1.690652p-26f, 0x1.20d18ep-28f,  /* MISH_T x in [-15, -14), piece 1 */ \
+  0x1.700356p-21f, 0x1.eaaec4p-23f, 0x1.eaae16p-25f, 0x1.888a2ap-27f,  /* MISH_T x in [-14, -13), piece 1 */ \
+  0x1.f42dep-20f, 0x1.4d7348p-21f, 0x1.4d7204p-23f, 0x1.0abf92p-25f,  /* MISH_T x in [-13, -12), piece 1 */ \
+  0x1.53e714p-18f, 0x1.c531c2p-20f, 0x1.c52d1p-22f, 0x1.6a82ecp-24f,  /* MISH_T x in [-12, -11), piece 1 */ \
+  0x1.cdf5a2p-17f, 0x1.33f4cp-18f, 0x1.33ec12p-20f, 0x1.ec911ep-23f,  /* MISH_T x in [-11, -10), piece 1 */ \
+  0x1.39e782p-15f, 0x1.a279f8p-17f, 0x1.a259e4p-19f, 0x1.4e7afap-21f,  /* MISH_T x in [-10, -9), piece 1 */ \
+  0x1.aa87ccp-14f, 0x1.1c3ce6p-15f, 0x1.1c01a2p-17f, 0x1.c5ab58p-20f,  /* MISH_T x in [-9, -8), piece 1 */ \
+  0x1.21a79cp-12f, 0x1.81c754p-14f, 0x1.80ec5ep-16f, 0x1.3291eep-18f,  /* MISH_T x in [-8, -7), piece 1 */ \
+  0x1.88eeb8p-11f, 0x1.052a3cp-12f, 0x1.0395bep-14f, 0x1.9a47a6p-17f,  /* MISH_T x in [-7, -6), piece 1 */ \
+  0x1.09a44p-9f, 0x1.5f453p-11f, 0x1.596f08p-13f, 0x1.0b02a8p-15f,  /* MISH_T x in [-6, -5), piece 1 */ \
+  0x1.63ef0cp-8f, 0x1.cfcd6ep-10f, 0x1.ba441p-12f, 0x1.3f6744p-14f,  /* MISH_T x in [-5, -4), piece 1 */ \
+  0x1.d0ece4p-7f, 0x1.2221d8p-8f, 0x1.f56356p-11f, 0x1.14259ap-13f,  /* MISH_T x in [-4, -3), piece 1 */ \
+  0x1.19ad4cp-5f, 0x1.307a0ap-7f, 0x1.4dbb14p-10f, -0x1.242788p-13f,  /* MISH_T x in [-3, -2), piece 1 */ \
+  0x1.0b5e56p-4f, 0x1.0e975p-7f, -0x1.cb0e3cp-9f, -0x1.1b6d42p-9f,  /* MISH_T x in [-2, -1), piece 1 */ \
+  0x1.67eda4p-5f, -0x1.e8669p-6f, -0x1.a6ee9ap-7f, 0x1.812882p-10f,  /* MISH_T x in [-1, 0), piece 1 */ \
+  -0x1.35febep-4f, -0x1.c976e4p-6f, 0x1.0d52bcp-6f, 0x1.c726acp-9f,  /* MISH_T x in [0, 1), piece 1 */ \
+  -0x1.19494ap-4f, 0x1.53bf3cp-6f, 0x1.b712fp-10f, -0x1.f95b5ap-9f,  /* MISH_T x in [1, 2), piece 1 */ \
+  -0x1.2db12cp-6f, 0x1.43cc2ap-7f, -0x1.b8002ep-9f, 0x1.21863p-11f,  /* MISH_T x in [2, 3), piece 1 */ \
+  -0x1.a098bep-9f, 0x1.02622ap-9f, -0x1.ccff2ap-11f, 0x1.317afep-12f,  /* MISH_T x in [3, 4), piece 1 */ \
+  -0x1.ec40c6p-12f, 0x1.3fe238p-12f, -0x1.33a03ap-13f, 0x1.cf5334p-15f,  /* MISH_T x in [4, 5), piece 1 */ \
+  -0x1.1317a2p-14f, 0x1.6b677cp-15f, -0x1.665a1cp-16f, 0x1.18a828p-17f,  /* MISH_T x in [5, 6), piece 1 */ \
+  -0x1.2d544ap-17f, 0x1.90694ep-18f, -0x1.8e6012p-19f, 0x1.3c4282p-20f,  /* MISH_T x in [6, 7), piece 1 */ \
+  -0x1.47a4b6p-20f, 0x1.b4506p-21f, -0x1.b38032p-22f, 0x1.5b6c0ep-23f,  /* MISH_T x in [7, 8), piece 1 */ \
+  -0x1.634adcp-23f, 0x1.d981ap-24f, -0x1.d92efap-25f, 0x1.7a27cep-26f,  /* MISH_T x in [8, 9), piece 1 */ \
+  -0x1.80e43cp-26f, 0x1.008d18p-26f, -0x1.007cd8p-27f, 0x1.9a393cp-29f,  /* MISH_T x in [9, 10), piece 1 */ \
   0x1.932f98p-9f, -0x1.0bdc28p-10f, 0x1.6318a8p-12f, -0x1.a5ff12p-14f,  /* GELU_N x in [0, 1), piece 2 */ \
   0x1.822336p-12f, -0x1.ab53e2p-14f, 0x1.d5fe0ep-16f, -0x1.db910cp-18f,  /* GELU_N x in [1, 2), piece 2 */ \
   0x1.05622ep-14f, -0x1.e6c3b6p-17f, 0x1.c1f38cp-19f, -0x1.8629f6p-21f,  /* GELU_N x in [2, 3), piece 2 */ \
@@ -453,5 +609,82 @@
   0x1.4c1e54p-38f, -0x1.7b9154p-41f, 0x1.7e37dep-44f, -0x1.535238p-47f,  /* SOFTPLUS_L x in [19, 20), piece 2 */ \
   0x1.e8b7ep-40f, -0x1.174534p-42f, 0x1.193876p-45f, -0x1.f3514p-49f,  /* SOFTPLUS_L x in [20, 21), piece 2 */ \
   0x1.67942ep-41f, -0x1.9af388p-44f, 0x1.9dd232p-47f, -0x1.6f6096p-50f,  /* SOFTPLUS_L x in [21, 22), piece 2 */ \
-  0x1.089034p-42f, -0x1.2e5c6ep-45f, 0x1.3078f8p-48f, -0x1.0e4d16p-51f,  /* SOFTPLUS_L x in [22, 23), piece 2 */
+  0x1.089034p-42f, -0x1.2e5c6ep-45f, 0x1.3078f8p-48f, -0x1.0e4d16p-51f,  /* SOFTPLUS_L x in [22, 23), piece 2 */ \
+  0x1.854f42p-44f, 0x1.bceep-47f, 0x1.c00968p-50f, 0x1.8dc0bep-53f,  /* SIGMOID_S x in [-24, -23), piece 2 */ \
+  0x1.089034p-42f, 0x1.2e5c6ep-45f, 0x1.3078f8p-48f, 0x1.0e4d16p-51f,  /* SIGMOID_S x in [-23, -22), piece 2 */ \
+  0x1.67942cp-41f, 0x1.9af386p-44f, 0x1.9dd23p-47f, 0x1.6f6092p-50f,  /* SIGMOID_S x in [-22, -21), piece 2 */ \
+  0x1.e8b7dep-40f, 0x1.174534p-42f, 0x1.193872p-45f, 0x1.f35136p-49f,  /* SIGMOID_S x in [-21, -20), piece 2 */ \
+  0x1.4c1e52p-38f, 0x1.7b914ep-41f, 0x1.7e37d4p-44f, 0x1.535224p-47f,  /* SIGMOID_S x in [-20, -19), piece 2 */ \
+  0x1.c36546p-37f, 0x1.01f158p-39f, 0x1.03be64p-42f, 0x1.cd2ef8p-46f,  /* SIGMOID_S x in [-19, -18), piece 2 */ \
+  0x1.32c13ap-35f, 0x1.5e947p-38f, 0x1.6106dep-41f, 0x1.39677p-44f,  /* SIGMOID_S x in [-18, -17), piece 2 */ \
+  0x1.a0ebfep-34f, 0x1.dc7c18p-37f, 0x1.dfceccp-40f, 0x1.a9f362p-43f,  /* SIGMOID_S x in [-17, -16), piece 2 */ \
+  0x1.1b535ep-32f, 0x1.43ccd4p-35f, 0x1.460dap-38f, 0x1.217222p-41f,  /* SIGMOID_S x in [-16, -15), piece 2 */ \
+  0x1.811256p-31f, 0x1.b8126ep-34f, 0x1.bb1d86p-37f, 0x1.895516p-40f,  /* SIGMOID_S x in [-15, -14), piece 2 */ \
+  0x1.05ab36p-29f, 0x1.2b06dap-32f, 0x1.2d0f54p-35f, 0x1.0b2d28p-38f,  /* SIGMOID_S x in [-14, -13), piece 2 */ \
+  0x1.639756p-28f, 0x1.964c08p-31f, 0x1.98ee48p-34f, 0x1.6aaf44p-37f,  /* SIGMOID_S x in [-13, -12), piece 2 */ \
+  0x1.e319bap-27f, 0x1.13e192p-29f, 0x1.156e9p-32f, 0x1.eb4b1ap-36f,  /* SIGMOID_S x in [-12, -11), piece 2 */ \
+  0x1.47ef66p-25f, 0x1.762026p-28f, 0x1.7759c4p-31f, 0x1.4ad494p-34f,  /* SIGMOID_S x in [-11, -10), piece 2 */ \
+  0x1.bc5c32p-24f, 0x1.f967b6p-27f, 0x1.f7d118p-30f, 0x1.b6731cp-33f,  /* SIGMOID_S x in [-10, -9), piece 2 */ \
+  0x1.2b7c3ep-22f, 0x1.51c72cp-25f, 0x1.4ab9eep-28f, 0x1.156b9ap-31f,  /* SIGMOID_S x in [-9, -8), piece 2 */ \
+  0x1.8de5e6p-21f, 0x1.b645cap-24f, 0x1.96ff76p-27f, 0x1.2e9cd4p-30f,  /* SIGMOID_S x in [-8, -7), piece 2 */ \
+  0x1.fb82f4p-20f, 0x1.043c4ap-22f, 0x1.918682p-26f, 0x1.2cc856p-30f,  /* SIGMOID_S x in [-7, -6), piece 2 */ \
+  0x1.1dd788p-18f, 0x1.be2198p-22f, 0x1.2c16dap-28f, -0x1.38974p-27f,  /* SIGMOID_S x in [-6, -5), piece 2 */ \
+  0x1.82f74ap-18f, -0x1.9a1f6ep-22f, -0x1.53dcc4p-22f, -0x1.582eaep-24f,  /* SIGMOID_S x in [-5, -4), piece 2 */ \
+  -0x1.0383a6p-16f, -0x1.fc365ap-18f, -0x1.c4abeep-20f, -0x1.8e3402p-23f,  /* SIGMOID_S x in [-4, -3), piece 2 */ \
+  -0x1.f20a2ep-14f, -0x1.3277b4p-16f, 0x1.06e5ecp-19f, 0x1.c21eacp-20f,  /* SIGMOID_S x in [-3, -2), piece 2 */ \
+  0x1.0f7212p-17f, 0x1.62d92ap-14f, 0x1.3e6db6p-16f, -0x1.235478p-19f,  /* SIGMOID_S x in [-2, -1), piece 2 */ \
+  0x1.1bd1e6p-11f, -0x1.e61206p-15f, -0x1.d3af7ep-15f, 0x1.b11b4ap-23f,  /* SIGMOID_S x in [-1, 0), piece 2 */ \
+  -0x1.1bd1e6p-11f, -0x1.e61206p-15f, 0x1.d3af7ep-15f, 0x1.b11b4ap-23f,  /* SIGMOID_S x in [0, 1), piece 2 */ \
+  -0x1.0f7212p-17f, 0x1.62d92ap-14f, -0x1.3e6db6p-16f, -0x1.235478p-19f,  /* SIGMOID_S x in [1, 2), piece 2 */ \
+  0x1.f20a2ep-14f, -0x1.3277b4p-16f, -0x1.06e5ecp-19f, 0x1.c21eacp-20f,  /* SIGMOID_S x in [2, 3), piece 2 */ \
+  0x1.0383a6p-16f, -0x1.fc365ap-18f, 0x1.c4abeep-20f, -0x1.8e3402p-23f,  /* SIGMOID_S x in [3, 4), piece 2 */ \
+  -0x1.82f74ap-18f, -0x1.9a1f6ep-22f, 0x1.53dcc4p-22f, -0x1.582eaep-24f,  /* SIGMOID_S x in [4, 5), piece 2 */ \
+  -0x1.1dd788p-18f, 0x1.be2198p-22f, -0x1.2c16dap-28f, -0x1.38974p-27f,  /* SIGMOID_S x in [5, 6), piece 2 */ \
+  -0x1.fb82f4p-20f, 0x1.043c4ap-22f, -0x1.918682p-26f, 0x1.2cc856p-30f,  /* SIGMOID_S x in [6, 7), piece 2 */ \
+  -0x1.8de5e6p-21f, 0x1.b645cap-24f, -0x1.96ff76p-27f, 0x1.2e9cd4p-30f,  /* SIGMOID_S x in [7, 8), piece 2 */ \
+  -0x1.2b7c3ep-22f, 0x1.51c72cp-25f, -0x1.4ab9eep-28f, 0x1.156b9ap-31f,  /* SIGMOID_S x in [8, 9), piece 2 */ \
+  -0x1.bc5c32p-24f, 0x1.f967b6p-27f, -0x1.f7d118p-30f, 0x1.b6731cp-33f,  /* SIGMOID_S x in [9, 10), piece 2 */ \
+  -0x1.47ef66p-25f, 0x1.762026p-28f, -0x1.7759c4p-31f, 0x1.4ad494p-34f,  /* SIGMOID_S x in [10, 11), piece 2 */ \
+  -0x1.e319bap-27f, 0x1.13e192p-29f, -0x1.156e9p-32f, 0x1.eb4b1ap-36f,  /* SIGMOID_S x in [11, 12), piece 2 */ \
+  -0x1.639756p-28f, 0x1.964c08p-31f, -0x1.98ee48p-34f, 0x1.6aaf44p-37f,  /* SIGMOID_S x in [12, 13), piece 2 */ \
+  -0x1.05ab36p-29f, 0x1.2b06dap-32f, -0x1.2d0f54p-35f, 0x1.0b2d28p-38f,  /* SIGMOID_S x in [13, 14), piece 2 */ \
+  -0x1.811256p-31f, 0x1.b8126ep-34f, -0x1.bb1d86p-37f, 0x1.895516p-40f,  /* SIGMOID_S x in [14, 15), piece 2 */ \
+  -0x1.1b535ep-32f, 0x1.43ccd4p-35f, -0x1.460dap-38f, 0x1.217222p-41f,  /* SIGMOID_S x in [15, 16), piece 2 */ \
+  -0x1.a0ebfep-34f, 0x1.dc7c18p-37f, -0x1.dfceccp-40f, 0x1.a9f362p-43f,  /* SIGMOID_S x in [16, 17), piece 2 */ \
+  -0x1.32c13ap-35f, 0x1.5e947p-38f, -0x1.6106dep-41f, 0x1.39677p-44f,  /* SIGMOID_S x in [17, 18), piece 2 */ \
+  -0x1.c36546p-37f, 0x1.01f158p-39f, -0x1.03be64p-42f, 0x1.cd2ef8p-46f,  /* SIGMOID_S x in [18, 19), piece 2 */ \
+  0x1.854f42p-44f, 0x1.bceep-47f, 0x1.c00968p-50f, 0x1.8dc0bep-53f,  /* MISH_T x in [-24, -23), piece 2 */ \
+  0x1.089034p-42f, 0x1.2e5c6ep-45f, 0x1.3078f8p-48f, 0x1.0e4d16p-51f,  /* MISH_T x in [-23, -22), piece 2 */ \
+  0x1.67942ep-41f, 0x1.9af388p-44f, 0x1.9dd232p-47f, 0x1.6f6096p-50f,  /* MISH_T x in [-22, -21), piece 2 */ \
+  0x1.e8b7ep-40f, 0x1.174534p-42f, 0x1.193876p-45f, 0x1.f3514p-49f,  /* MISH_T x in [-21, -20), piece 2 */ \
+  0x1.4c1e54p-38f, 0x1.7b9154p-41f, 0x1.7e37dep-44f, 0x1.535238p-47f,  /* MISH_T x in [-20, -19), piece 2 */ \
+  0x1.c3654ep-37f, 0x1.01f162p-39f, 0x1.03be78p-42f, 0x1.cd2f4p-46f,  /* MISH_T x in [-19, -18), piece 2 */ \
+  0x1.32c14ap-35f, 0x1.5e9494p-38f, 0x1.61072ap-41f, 0x1.3967f8p-44f,  /* MISH_T x in [-18, -17), piece 2 */ \
+  0x1.a0ec3ap-34f, 0x1.dc7cap-37f, 0x1.dfcfe6p-40f, 0x1.a9f552p-43f,  /* MISH_T x in [-17, -16), piece 2 */ \
+  0x1.1b53ccp-32f, 0x1.43cddp-35f, 0x1.460fa6p-38f, 0x1.2175b8p-41f,  /* MISH_T x in [-16, -15), piece 2 */ \
+  0x1.8113ecp-31f, 0x1.b81612p-34f, 0x1.bb2502p-37f, 0x1.89625p-40f,  /* MISH_T x in [-15, -14), piece 2 */ \
+  0x1.05ae26p-29f, 0x1.2b0d92p-32f, 0x1.2d1d24p-35f, 0x1.0b4596p-38f,  /* MISH_T x in [-14, -13), piece 2 */ \
+  0x1.63a23p-28f, 0x1.9664d6p-31f, 0x1.99215p-34f, 0x1.6b0984p-37f,  /* MISH_T x in [-13, -12), piece 2 */ \
+  0x1.e341dp-27f, 0x1.140f64p-29f, 0x1.15cccap-32f, 0x1.ec985cp-36f,  /* MISH_T x in [-12, -11), piece 2 */ \
+  0x1.48396ep-25f, 0x1.76c954p-28f, 0x1.78b59p-31f, 0x1.4d3b58p-34f,  /* MISH_T x in [-11, -10), piece 2 */ \
+  0x1.bd6d68p-24f, 0x1.fbd7cp-27f, 0x1.fcd2dp-30f, 0x1.bf49dep-33f,  /* MISH_T x in [-10, -9), piece 2 */ \
+  0x1.2d7374p-22f, 0x1.5642ep-25f, 0x1.53e97p-28f, 0x1.2594eep-31f,  /* MISH_T x in [-9, -8), piece 2 */ \
+  0x1.951a4p-21f, 0x1.c6a36ep-24f, 0x1.b84ddcp-27f, 0x1.68aa58p-30f,  /* MISH_T x in [-8, -7), piece 2 */ \
+  0x1.0ac6fap-19f, 0x1.217caep-22f, 0x1.032d86p-25f, 0x1.5c9bf8p-29f,  /* MISH_T x in [-7, -6), piece 2 */ \
+  0x1.4b2338p-18f, 0x1.419ca8p-21f, 0x1.99876cp-25f, -0x1.7240f8p-31f,  /* MISH_T x in [-6, -5), piece 2 */ \
+  0x1.4e6efap-17f, 0x1.5c8172p-21f, -0x1.febf7ap-24f, -0x1.dce144p-25f,  /* MISH_T x in [-5, -4), piece 2 */ \
+  0x1.4c422ep-19f, -0x1.4fc22cp-18f, -0x1.009efp-19f, -0x1.de8d2cp-22f,  /* MISH_T x in [-4, -3), piece 2 */ \
+  -0x1.22f29ep-13f, -0x1.778dcap-15f, -0x1.0f5452p-17f, -0x1.8e36ccp-23f,  /* MISH_T x in [-3, -2), piece 2 */ \
+  -0x1.eaa704p-12f, 0x1.70cffcp-15f, 0x1.1ea87p-14f, 0x1.687586p-16f,  /* MISH_T x in [-2, -1), piece 2 */ \
+  0x1.344f64p-9f, 0x1.8716d6p-12f, -0x1.15439cp-12f, -0x1.ec1bacp-14f,  /* MISH_T x in [-1, 0), piece 2 */ \
+  -0x1.a47e44p-9f, -0x1.a96bb6p-12f, 0x1.1b575cp-11f, 0x1.317936p-15f,  /* MISH_T x in [0, 1), piece 2 */ \
+  0x1.2d4b4ep-10f, 0x1.74ccfcp-13f, -0x1.d16baep-13f, 0x1.7abf78p-15f,  /* MISH_T x in [1, 2), piece 2 */ \
+  0x1.dd3d4ap-14f, -0x1.d14aeap-14f, 0x1.29c3eep-15f, -0x1.eeb57ap-19f,  /* MISH_T x in [2, 3), piece 2 */ \
+  -0x1.225dbp-14f, 0x1.3029aap-17f, 0x1.750e16p-20f, -0x1.3d81eep-20f,  /* MISH_T x in [3, 4), piece 2 */ \
+  -0x1.18bca8p-16f, 0x1.1243dap-18f, -0x1.9e1afap-21f, 0x1.8693eap-24f,  /* MISH_T x in [4, 5), piece 2 */ \
+  -0x1.6a2b62p-19f, 0x1.89bef6p-21f, -0x1.731098p-23f, 0x1.1fd784p-25f,  /* MISH_T x in [5, 6), piece 2 */ \
+  -0x1.a0a868p-22f, 0x1.d3f4acp-24f, -0x1.d32b4cp-26f, 0x1.8c2c9cp-28f,  /* MISH_T x in [6, 7), piece 2 */ \
+  -0x1.cd1532p-25f, 0x1.05d8e4p-26f, -0x1.0a704ap-28f, 0x1.d061eap-31f,  /* MISH_T x in [7, 8), piece 2 */ \
+  -0x1.f7355p-28f, 0x1.1eecfap-29f, -0x1.25efcep-31f, 0x1.02949p-33f,  /* MISH_T x in [8, 9), piece 2 */ \
+  -0x1.1134dcp-30f, 0x1.38051p-32f, -0x1.406ddap-34f, 0x1.1ad7f8p-36f,  /* MISH_T x in [9, 10), piece 2 */
 // clang-format on
