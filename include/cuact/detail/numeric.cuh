@@ -707,7 +707,10 @@ CUACT_HD float silu_f32(float x) {
 CUACT_HD float mish_f32(float x) {
   if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
   const FloatPair t = poly_f32_eval(mish_t_table(), fminf(x, 0x1.3ffffep+3f));  // < 10
-  const float r = fmaf(x, t.hi, x * t.lo);
+  // x t.lo by 2^64 up: near FLT_MIN it would round to the subnormal grid (T(0) = 0.6 is not a
+  // short float: 1 ulp there); scaling back is exact wherever the result is normal.
+  const float xs = x * 0x1p64f;
+  const float r = fmaf(xs, t.hi, xs * t.lo) * 0x1p-64f;
   return x >= 10.0f || x != x ? x : r;
 }
 
