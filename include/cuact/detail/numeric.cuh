@@ -664,8 +664,8 @@ CUACT_HD float gelu_f32_abs(float x, float end) {
   return a <= end ? a : end;
 }
 
-//! softplus(x) = max(x, 0) + L(|x|), L(a) = log(1 + e^-a), in float for float32 results (about
-//! 0.5 ulp): L from its table (softplus_l_table(), a in [0, 23), 2^-27 relative, as a pair), the
+//! softplus(x) = max(x, 0) + L(|x|), L(a) = log(1 + e^-a), in float for float32 results (under
+//! 0.8 ulp): L from its table (softplus_l_table(), a in [0, 23), 2^-27 relative, as a pair), the
 //! sum with max(x, 0) as a pair rounded once (L > 0: no cancellation; for x <= 0 it is L rounded).
 //! One path for both signs, selects at the ends: past 16, L(x) < 2^-23 < ulp(x) / 2 and the
 //! result is x (+inf and NaN too; |x| is clamped to 22.5 for the lookup). Below -22,
@@ -679,34 +679,40 @@ CUACT_HD float softplus_f32(float x) {
   return x > 16.0f || x != x ? x : r;
 }
 
-//! sigmoid(x) in float for float32 results (about 0.5 ulp): S(x) from its table
+//! min(x, end) for a table lookup, NaN giving end too: a compare, not fminf, which on the host
+//! keeps a signalling NaN (glibc), whose row index would fall outside the table.
+CUACT_HD float table_clamp(float x, float end) {
+  return x < end ? x : end;
+}
+
+//! sigmoid(x) in float for float32 results (under 0.8 ulp): S(x) from its table
 //! (sigmoid_s_table(), x in [-24, 19), 2^-27 relative, as a pair), rounded. From 19 on 1 - S <
 //! 2^-27 and the result is 1 (selected; NaN too, selected). Below -24, S = e^x (1 - e^x ...) with
 //! e^x < 2^-34: exp_f32 (rare: a branch; also -inf -> 0).
 CUACT_HD float sigmoid_f32(float x) {
   if (x < -24.0f) return exp_f32(x);
-  const FloatPair t = poly_f32_eval(sigmoid_s_table(), fminf(x, 0x1.2ffffep+4f));  // < 19
+  const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, 0x1.2ffffep+4f));  // < 19
   const float r = t.hi + t.lo;
   return x != x ? x : (x >= 19.0f ? 1.0f : r);
 }
 
-//! silu(x) = x S(x) in float for float32 results (about 0.5 ulp), S as in sigmoid_f32, the
+//! silu(x) = x S(x) in float for float32 results (under 0.8 ulp), S as in sigmoid_f32, the
 //! product of x and the pair rounded once. From 19 on x S rounds to x (+inf too) and NaN is x:
 //! selected. Below -24 x e^x (mul_exp_small_f32; silu(-inf) = 0), a branch.
 CUACT_HD float silu_f32(float x) {
   if (x < -24.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
-  const FloatPair t = poly_f32_eval(sigmoid_s_table(), fminf(x, 0x1.2ffffep+4f));
+  const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, 0x1.2ffffep+4f));
   const float r = fmaf(x, t.hi, x * t.lo);
   return x >= 19.0f || x != x ? x : r;
 }
 
 //! mish(x) = x T(x), T = tanh(softplus(x)) from its table (mish_t_table(), x in [-24, 10),
-//! 2^-27 relative, as a pair), in float for float32 results (about 0.5 ulp). From 10 on
+//! 2^-27 relative, as a pair), in float for float32 results (under 0.9 ulp). From 10 on
 //! 1 - T < 2^-27 and x T rounds to x (+inf too), NaN is x: selected. Below -22 the quotient is
 //! e (1 - e / 2 ...) with e = e^x < 2^-31: x e^x (mish(-inf) = 0), a branch.
 CUACT_HD float mish_f32(float x) {
   if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
-  const FloatPair t = poly_f32_eval(mish_t_table(), fminf(x, 0x1.3ffffep+3f));  // < 10
+  const FloatPair t = poly_f32_eval(mish_t_table(), table_clamp(x, 0x1.3ffffep+3f));  // < 10
   // x t.lo by 2^64 up: near FLT_MIN it would round to the subnormal grid (T(0) = 0.6 is not a
   // short float: 1 ulp there); scaling back is exact wherever the result is normal.
   const float xs = x * 0x1p64f;
