@@ -354,18 +354,6 @@ CUACT_HD float mul_scaled_exp_f32(float m, float a_hi, float a_lo, float x) {
   return (v + v_lo) * pow2_f32(static_cast<int>(k));
 }
 
-//! tanh(x) in float for float32 results (about 1 ulp): -m / (2 + m), m = e^-2|x| - 1 as a pair,
-//! the quotient corrected once by its fma residual; the sign restored (tanh(-0) = -0).
-CUACT_HD float tanh_f32(float x) {
-  if (x != x) return x;
-  const float a = fabsf(x);
-  if (a > 9.1f) return copysignf(1.0f, x);  // 1 - tanh(a) < 2^-26
-  const FloatPair m = expm1_neg_f32(-2.0f * a);
-  const float d = 2.0f + m.hi;  // (1, 2]
-  const float d_err = ((2.0f - d) + m.hi) + m.lo;
-  return copysignf(rounded(divide_pair(-m.hi, -m.lo, d, d_err, fast_rcp(d))), x);
-}
-
 //! dy (hi + lo) rounded once, for a finite dy (pair_factor_ok keeps the partial products exact
 //! enough; a subnormal result is rounded once more at most).
 CUACT_HD float mul_pair_f32(float dy, FloatPair g) {
@@ -503,6 +491,9 @@ CUACT_HD constexpr PolyF32Table sigmoid_s_table() {
 }
 CUACT_HD constexpr PolyF32Table mish_t_table() {
   return {CUACT_POLY_F32_MISH_T};
+}
+CUACT_HD constexpr PolyF32Table tanh_r_table() {
+  return {CUACT_POLY_F32_TANH_R};
 }
 
 //! A row: c0 and c1 as pairs, then c2..c9 (degree 9: twelve floats, three 16-byte pieces).
@@ -683,6 +674,17 @@ CUACT_HD float softplus_f32(float x) {
 //! keeps a signalling NaN (glibc), whose row index would fall outside the table.
 CUACT_HD float table_clamp(float x, float end) {
   return x < end ? x : end;
+}
+
+//! tanh(x) = x R(|x|), R(a) = tanh(a) / a from its table (tanh_r_table(), a in [0, 10), 2^-27
+//! relative, 2^-26.7 in [0, 1)), in float for float32 results: |x| times the pair rounded once,
+//! the sign restored (tanh(-0) = -0). Past 9.1, 1 - tanh < 2^-26 and the result is +-1 (the
+//! infinities too), selected; NaN is x.
+CUACT_HD float tanh_f32(float x) {
+  const float a = gelu_f32_abs(x, 9.5f);
+  const FloatPair r = poly_f32_eval(tanh_r_table(), a);
+  const float t = fabsf(x) > 9.1f ? 1.0f : fmaf(a, r.hi, a * r.lo);
+  return x != x ? x : copysignf(t, x);
 }
 
 //! sigmoid(x) in float for float32 results (under 0.8 ulp): S(x) from its table

@@ -14,9 +14,10 @@
 #define CUACT_POLY_F32_SOFTPLUS_L 123, 0, 23, -1, {0.0f, 0.0f, 0.0f}, true, true
 #define CUACT_POLY_F32_SIGMOID_S 146, -24, 43, -1, {0.0f, 0.0f, 0.0f}, true, true
 #define CUACT_POLY_F32_MISH_T 189, -24, 34, -1, {0.0f, 0.0f, 0.0f}, true, true
+#define CUACT_POLY_F32_TANH_R 223, 0, 10, -1, {0.0f, 0.0f, 0.0f}, true, true
 #define CUACT_GELU16_N_POLY 0x1.01ea14p-6f, -0x1.de2cd2p-5f, 0x1.54b30ep-5f, 0x1.52e296p-5f, 0x1.3a9eacp-9f, 0x1.788dcap-4f, 0x1.1fd676p-4f, 0x1.88a80cp-4f, 0x1.975cap-4f, 0x1.989334p-4f
 #define CUACT_GELU16_M_POLY 0x1.ced13p-6f, -0x1.516b6cp-3f, 0x1.47bb1p-2f, -0x1.db858p-3f, 0x1.c1064ap-3f, 0x1.a74da2p-6f, 0x1.aff1fap-4f, 0x1.929de6p-4f, 0x1.98d16cp-4f
-#define CUACT_POLY_F32_ROW_COUNT 223
+#define CUACT_POLY_F32_ROW_COUNT 233
 #define CUACT_POLY_F32_PIECES \
   0x1.66027ap-2f, 0x1.ab6402p-27f, -0x1.cb062cp-3f, 0x1.66e35cp-29f,  /* GELU_N x in [0, 1), piece 0 */ \
   0x1.a57056p-3f, -0x1.a56772p-29f, -0x1.71c04cp-4f, -0x1.8bfda8p-31f,  /* GELU_N x in [1, 2), piece 0 */ \
@@ -241,6 +242,16 @@
   0x1.ffffecp-1f, -0x1.031a8p-26f, 0x1.47ea6p-20f, -0x1.16d1fp-45f,  /* MISH_T x in [7, 8), piece 0 */ \
   0x1.fffffep-1f, -0x1.8de49ep-26f, 0x1.6366a4p-23f, -0x1.4a812ap-48f,  /* MISH_T x in [8, 9), piece 0 */ \
   0x1p+0f, -0x1.80f6aep-27f, 0x1.80ef4ep-26f, 0x1.72c7c6p-52f,  /* MISH_T x in [9, 10), piece 0 */ \
+  0x1.d9353ep-1f, -0x1.108ddap-27f, -0x1.1a2fdap-2f, -0x1.0c496p-30f,  /* TANH_R x in [0, 1), piece 0 */ \
+  0x1.34f51p-1f, -0x1.3ca928p-27f, -0x1.2094a4p-2f, -0x1.1ea042p-30f,  /* TANH_R x in [1, 2), piece 0 */ \
+  0x1.941e02p-2f, -0x1.9176d8p-30f, -0x1.2d826ap-3f, 0x1.277f18p-28f,  /* TANH_R x in [2, 3), piece 0 */ \
+  0x1.2409dp-2f, 0x1.c775c4p-29f, -0x1.497f4ap-4f, 0x1.82886p-31f,  /* TANH_R x in [3, 4), piece 0 */ \
+  0x1.c6ffb2p-3f, -0x1.fda516p-28f, -0x1.938b82p-5f, 0x1.aca55ap-35f,  /* TANH_R x in [4, 5), piece 0 */ \
+  0x1.7459e8p-3f, 0x1.15dca6p-30f, -0x1.0eb38cp-5f, -0x1.dbd306p-30f,  /* TANH_R x in [5, 6), piece 0 */ \
+  0x1.3b1354p-3f, -0x1.d95c54p-31f, -0x1.83c33p-6f, 0x1.83aa3ap-31f,  /* TANH_R x in [6, 7), piece 0 */ \
+  0x1.111106p-3f, 0x1.e3537ep-31f, -0x1.2344acp-6f, -0x1.5c74c4p-31f,  /* TANH_R x in [7, 8), piece 0 */ \
+  0x1.e1e1ep-4f, -0x1.77083ep-29f, -0x1.c5892p-7f, -0x1.88dep-32f,  /* TANH_R x in [8, 9), piece 0 */ \
+  0x1.af286cp-4f, -0x1.0de758p-29f, -0x1.6b148cp-7f, 0x1.55f4e8p-32f,  /* TANH_R x in [9, 10), piece 0 */ \
   0x1.e681dcp-4f, -0x1.c1dceep-5f, 0x1.760c1ap-6f, -0x1.1d15d2p-7f,  /* GELU_N x in [0, 1), piece 1 */ \
   0x1.204038p-5f, -0x1.99805ap-7f, 0x1.0d608ap-8f, -0x1.4bf3ep-10f,  /* GELU_N x in [1, 2), piece 1 */ \
   0x1.bf399ep-7f, -0x1.f6275ep-9f, 0x1.0ac226p-10f, -0x1.0dee3cp-12f,  /* GELU_N x in [2, 3), piece 1 */ \
@@ -464,6 +475,16 @@
   -0x1.47a4b6p-20f, 0x1.b4506p-21f, -0x1.b38032p-22f, 0x1.5b6c0ep-23f,  /* MISH_T x in [7, 8), piece 1 */ \
   -0x1.634adcp-23f, 0x1.d981ap-24f, -0x1.d92efap-25f, 0x1.7a27cep-26f,  /* MISH_T x in [8, 9), piece 1 */ \
   -0x1.80e43cp-26f, 0x1.008d18p-26f, -0x1.007cd8p-27f, 0x1.9a393cp-29f,  /* MISH_T x in [9, 10), piece 1 */ \
+  -0x1.67de78p-3f, 0x1.4de1f4p-3f, 0x1.b6d908p-9f, -0x1.f41ccep-5f,  /* TANH_R x in [0, 1), piece 1 */ \
+  0x1.42e734p-4f, 0x1.887208p-8f, -0x1.521162p-6f, 0x1.88b2f2p-7f,  /* TANH_R x in [1, 2), piece 1 */ \
+  0x1.8c71aep-5f, -0x1.9b3678p-7f, 0x1.d80332p-10f, 0x1.bb315p-12f,  /* TANH_R x in [2, 3), piece 1 */ \
+  0x1.678e4ap-6f, -0x1.6db844p-8f, 0x1.4838cep-10f, -0x1.d3429cp-13f,  /* TANH_R x in [3, 4), piece 1 */ \
+  0x1.631d24p-7f, -0x1.3214a6p-9f, 0x1.f9e06ep-12f, -0x1.84901p-14f,  /* TANH_R x in [4, 5), piece 1 */ \
+  0x1.88f392p-8f, -0x1.1ba90ep-10f, 0x1.941ba8p-13f, -0x1.185172p-15f,  /* TANH_R x in [5, 6), piece 1 */ \
+  0x1.dd1052p-9f, -0x1.25176ep-11f, 0x1.66c88ep-14f, -0x1.b35b6p-17f,  /* TANH_R x in [6, 7), piece 1 */ \
+  0x1.36aa2ep-9f, -0x1.4b42fep-12f, 0x1.60e3cp-15f, -0x1.76f4bp-18f,  /* TANH_R x in [7, 8), piece 1 */ \
+  0x1.aada1cp-10f, -0x1.91b73ep-13f, 0x1.79f9fep-16f, -0x1.6364dap-19f,  /* TANH_R x in [8, 9), piece 1 */ \
+  0x1.31c04cp-10f, -0x1.0178acp-13f, 0x1.b19c1p-17f, -0x1.6d0f7ep-20f,  /* TANH_R x in [9, 10), piece 1 */ \
   0x1.932f98p-9f, -0x1.0bdc28p-10f, 0x1.6318a8p-12f, -0x1.a5ff12p-14f,  /* GELU_N x in [0, 1), piece 2 */ \
   0x1.822336p-12f, -0x1.ab53e2p-14f, 0x1.d5fe0ep-16f, -0x1.db910cp-18f,  /* GELU_N x in [1, 2), piece 2 */ \
   0x1.05622ep-14f, -0x1.e6c3b6p-17f, 0x1.c1f38cp-19f, -0x1.8629f6p-21f,  /* GELU_N x in [2, 3), piece 2 */ \
@@ -686,5 +707,15 @@
   -0x1.a0a868p-22f, 0x1.d3f4acp-24f, -0x1.d32b4cp-26f, 0x1.8c2c9cp-28f,  /* MISH_T x in [6, 7), piece 2 */ \
   -0x1.cd1532p-25f, 0x1.05d8e4p-26f, -0x1.0a704ap-28f, 0x1.d061eap-31f,  /* MISH_T x in [7, 8), piece 2 */ \
   -0x1.f7355p-28f, 0x1.1eecfap-29f, -0x1.25efcep-31f, 0x1.02949p-33f,  /* MISH_T x in [8, 9), piece 2 */ \
-  -0x1.1134dcp-30f, 0x1.38051p-32f, -0x1.406ddap-34f, 0x1.1ad7f8p-36f,  /* MISH_T x in [9, 10), piece 2 */
+  -0x1.1134dcp-30f, 0x1.38051p-32f, -0x1.406ddap-34f, 0x1.1ad7f8p-36f,  /* MISH_T x in [9, 10), piece 2 */ \
+  0x1.530284p-6f, 0x1.e42ca2p-7f, -0x1.53ab96p-7f, -0x1.59c55cp-10f,  /* TANH_R x in [0, 1), piece 2 */ \
+  -0x1.ad1118p-9f, -0x1.f3c48p-12f, 0x1.1579bp-10f, -0x1.08d916p-11f,  /* TANH_R x in [1, 2), piece 2 */ \
+  -0x1.defd12p-12f, 0x1.c242cp-13f, -0x1.296a8cp-14f, 0x1.f4b4d2p-17f,  /* TANH_R x in [2, 3), piece 2 */ \
+  0x1.50f5a4p-16f, 0x1.9123b2p-18f, -0x1.32df2cp-18f, 0x1.c79f42p-20f,  /* TANH_R x in [3, 4), piece 2 */ \
+  0x1.084b06p-16f, -0x1.1de078p-19f, 0x1.03da36p-23f, 0x1.934dc2p-25f,  /* TANH_R x in [4, 5), piece 2 */ \
+  0x1.738a3cp-18f, -0x1.c9cfeap-21f, 0x1.f69166p-24f, -0x1.b0919cp-27f,  /* TANH_R x in [5, 6), piece 2 */ \
+  0x1.039afp-19f, -0x1.2c8f2ap-22f, 0x1.4f12fep-25f, -0x1.57809cp-28f,  /* TANH_R x in [6, 7), piece 2 */ \
+  0x1.8c0bf6p-21f, -0x1.9d8ep-24f, 0x1.ab3d7ep-27f, -0x1.a75d52p-30f,  /* TANH_R x in [7, 8), piece 2 */ \
+  0x1.4d8cfep-22f, -0x1.37ce4p-25f, 0x1.238ba6p-28f, -0x1.0aaaa6p-31f,  /* TANH_R x in [8, 9), piece 2 */ \
+  0x1.33307p-23f, -0x1.022bdp-26f, 0x1.b3af3cp-30f, -0x1.6b2602p-33f,  /* TANH_R x in [9, 10), piece 2 */
 // clang-format on
