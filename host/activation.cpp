@@ -131,16 +131,21 @@ Status backward(Op op, DType dtype, const void* dy, const void* saved, Saved whi
 }
 
 namespace detail {
+namespace {
+Status check_loads(const char* fn, ElementwiseLoads loads) {
+  if (loads == ElementwiseLoads::kDevice || loads == ElementwiseLoads::kVector ||
+      loads == ElementwiseLoads::kStaged) {
+    return Status::kSuccess;
+  }
+  clear_error_detail();
+  return fail(Status::kErrorInvalidParameter, "%s: loads = %d is not an ElementwiseLoads", fn,
+              static_cast<int>(loads));
+}
+}  // namespace
 
 Status forward_with_loads(ElementwiseLoads loads, Op op, DType dtype, const void* x, void* y,
                           int64_t n, const ActParams& params, cudaStream_t stream) noexcept {
-  if (loads != ElementwiseLoads::kDevice && loads != ElementwiseLoads::kVector &&
-      loads != ElementwiseLoads::kStaged) {
-    clear_error_detail();
-    return fail(Status::kErrorInvalidParameter,
-                "cuact::detail::forward_with_loads: loads = %d is not an ElementwiseLoads",
-                static_cast<int>(loads));
-  }
+  CUACT_TRY(check_loads("cuact::detail::forward_with_loads", loads));
   return forward_impl("cuact::detail::forward_with_loads", loads, op, dtype, x, y, n, params,
                       stream);
 }
@@ -148,13 +153,7 @@ Status forward_with_loads(ElementwiseLoads loads, Op op, DType dtype, const void
 Status backward_with_loads(ElementwiseLoads loads, Op op, DType dtype, const void* dy,
                            const void* saved, Saved which, void* dx, int64_t n,
                            const ActParams& params, cudaStream_t stream) noexcept {
-  if (loads != ElementwiseLoads::kDevice && loads != ElementwiseLoads::kVector &&
-      loads != ElementwiseLoads::kStaged) {
-    clear_error_detail();
-    return fail(Status::kErrorInvalidParameter,
-                "cuact::detail::backward_with_loads: loads = %d is not an ElementwiseLoads",
-                static_cast<int>(loads));
-  }
+  CUACT_TRY(check_loads("cuact::detail::backward_with_loads", loads));
   return backward_impl("cuact::detail::backward_with_loads", loads, op, dtype, dy, saved, which, dx,
                        n, params, stream);
 }

@@ -38,55 +38,57 @@ def pct(row):
     return f"{row['pct_roof']:.0f}" if row else "–"
 
 
-def activation_table(run):
-    rows = {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
-            if r["group"] in ("act", "cub")}
+def by_key(run, groups):
+    """The run's rows of `groups`, keyed by (group, op, dtype, direction)."""
+    return {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
+            if r["group"] in groups}
+
+
+def op_grid(run, columns, cell):
+    """One line per op of the act group, `columns` headings per dtype, cell(op, dtype) giving that
+    dtype's cells."""
     ops = []
     for r in run["rows"]:
         if r["group"] == "act" and r["op"] not in ops:
             ops.append(r["op"])
     head = ["op"]
     for d in DTYPES:
-        head += [f"{d} fwd", "cub fwd", "bwd(x)", "bwd(y)"]
+        head += [f"{d} {columns[0]}", *columns[1:]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for op in ops:
         cells = [op]
         for d in DTYPES:
-            cells += [pct(rows.get(("act", op, d, "fwd"))), pct(rows.get(("cub", op, d, "fwd"))),
-                      pct(rows.get(("act", op, d, "bwd_x"))), pct(rows.get(("act", op, d, "bwd_y")))]
+            cells += cell(op, d)
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def activation_table(run):
+    rows = by_key(run, ("act", "cub"))
+    return op_grid(run, ["fwd", "cub fwd", "bwd(x)", "bwd(y)"], lambda op, d: [
+        pct(rows.get(("act", op, d, "fwd"))), pct(rows.get(("cub", op, d, "fwd"))),
+        pct(rows.get(("act", op, d, "bwd_x"))), pct(rows.get(("act", op, d, "bwd_y")))])
 
 
 def staging_table(run):
     """Every act row beside the same kernels with 16-byte vector loads forced (the vec group; on
     sm_90 the library stages its inputs by bulk copy), as act / vec."""
-    rows = {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
-            if r["group"] in ("act", "vec")}
+    rows = by_key(run, ("act", "vec"))
     if not any(g == "vec" for g, *_ in rows):
         return []
-    ops = []
-    for r in run["rows"]:
-        if r["group"] == "act" and r["op"] not in ops:
-            ops.append(r["op"])
-    head = ["op"]
-    for d in DTYPES:
-        head += [f"{d} fwd", "bwd(x)", "bwd(y)"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for op in ops:
-        cells = [op]
-        for d in DTYPES:
-            for direction in ("fwd", "bwd_x", "bwd_y"):
-                a, v = rows.get(("act", op, d, direction)), rows.get(("vec", op, d, direction))
-                cells.append(f"{pct(a)} / {pct(v)}" if a or v else "–")
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+
+    def cell(op, d):
+        out = []
+        for direction in ("fwd", "bwd_x", "bwd_y"):
+            a, v = rows.get(("act", op, d, direction)), rows.get(("vec", op, d, direction))
+            out.append(f"{pct(a)} / {pct(v)}" if a or v else "–")
+        return out
+    return op_grid(run, ["fwd", "bwd(x)", "bwd(y)"], cell)
 
 
 def misaligned_table(run):
     """The misaligned cases (inputs one element past a 16-byte boundary) beside the aligned ones."""
-    rows = {(r["group"], r["op"], r["dtype"], r["direction"]): r for r in run["rows"]
-            if r["group"] in ("act", "misaligned")}
+    rows = by_key(run, ("act", "misaligned"))
     keys = []
     for r in run["rows"]:
         k = (r["op"], r["dtype"], r["direction"])

@@ -16,6 +16,7 @@
 #include "cuact/cuact.h"
 #include "cuact/functors.cuh"
 #include "cuact/op_table.hpp"
+#include "host/elementwise_by_loads.hpp"
 #include "tests/common/gpu_env.hpp"
 
 namespace {
@@ -117,6 +118,37 @@ TEST(Validation, UnknownOpDTypeAndSaved) {
       return cuact::backward(Op::kRelu, DType::kFloat32, A(), A(), static_cast<Saved>(bad), B(), 4,
                              p, nullptr);
     });
+  }
+}
+
+// The bench's and GPU tests' entry points (host/elementwise_by_loads.hpp) validate as forward /
+// backward do, and reject a way in that is not an ElementwiseLoads before anything else.
+TEST(Validation, ElementwiseLoadsEntryPoints) {
+  using cuact::detail::ElementwiseLoads;
+  const ActParams p;
+  for (int bad : {-1, 3, 1000}) {
+    const auto loads = static_cast<ElementwiseLoads>(bad);
+    expect_rejected(Status::kErrorInvalidParameter, "loads = " + std::to_string(bad), [&] {
+      return cuact::detail::forward_with_loads(loads, Op::kRelu, DType::kFloat32, A(), B(), 4, p,
+                                               nullptr);
+    });
+    expect_rejected(Status::kErrorInvalidParameter, "loads = " + std::to_string(bad), [&] {
+      return cuact::detail::backward_with_loads(loads, Op::kRelu, DType::kFloat32, A(), A(),
+                                                Saved::kInput, B(), 4, p, nullptr);
+    });
+  }
+  for (ElementwiseLoads loads :
+       {ElementwiseLoads::kDevice, ElementwiseLoads::kVector, ElementwiseLoads::kStaged}) {
+    expect_rejected(Status::kErrorNegativeSize, "n = -1", [&] {
+      return cuact::detail::forward_with_loads(loads, Op::kRelu, DType::kFloat32, A(), B(), -1, p,
+                                               nullptr);
+    });
+    EXPECT_EQ(cuact::detail::forward_with_loads(loads, Op::kGelu, DType::kBFloat16, nullptr,
+                                                nullptr, 0, p, nullptr),
+              Status::kSuccess);
+    EXPECT_EQ(cuact::detail::backward_with_loads(loads, Op::kGelu, DType::kBFloat16, nullptr,
+                                                 nullptr, Saved::kInput, nullptr, 0, p, nullptr),
+              Status::kSuccess);
   }
 }
 

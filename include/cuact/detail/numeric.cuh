@@ -468,33 +468,20 @@ struct PolyF32Table {
   bool fast_c1, fast_c0;
 };
 // (Functions, not variables: device code cannot read a host constexpr object.)
-CUACT_HD constexpr PolyF32Table gelu_n_table() {
-  return {CUACT_POLY_F32_GELU_N};
-}
-CUACT_HD constexpr PolyF32Table gelu_d_table() {
-  return {CUACT_POLY_F32_GELU_D};
-}
-CUACT_HD constexpr PolyF32Table silu_d_table() {
-  return {CUACT_POLY_F32_SILU_D};
-}
-CUACT_HD constexpr PolyF32Table mish_d_table() {
-  return {CUACT_POLY_F32_MISH_D};
-}
-CUACT_HD constexpr PolyF32Table gelu_tanh_d_table() {
-  return {CUACT_POLY_F32_GELU_TANH_D};
-}
-CUACT_HD constexpr PolyF32Table softplus_l_table() {
-  return {CUACT_POLY_F32_SOFTPLUS_L};
-}
-CUACT_HD constexpr PolyF32Table sigmoid_s_table() {
-  return {CUACT_POLY_F32_SIGMOID_S};
-}
-CUACT_HD constexpr PolyF32Table mish_t_table() {
-  return {CUACT_POLY_F32_MISH_T};
-}
-CUACT_HD constexpr PolyF32Table tanh_r_table() {
-  return {CUACT_POLY_F32_TANH_R};
-}
+#define CUACT_POLY_F32_TABLE(fn, NAME)   \
+  CUACT_HD constexpr PolyF32Table fn() { \
+    return {CUACT_POLY_F32_##NAME};      \
+  }
+CUACT_POLY_F32_TABLE(gelu_n_table, GELU_N)
+CUACT_POLY_F32_TABLE(gelu_d_table, GELU_D)
+CUACT_POLY_F32_TABLE(silu_d_table, SILU_D)
+CUACT_POLY_F32_TABLE(mish_d_table, MISH_D)
+CUACT_POLY_F32_TABLE(gelu_tanh_d_table, GELU_TANH_D)
+CUACT_POLY_F32_TABLE(softplus_l_table, SOFTPLUS_L)
+CUACT_POLY_F32_TABLE(sigmoid_s_table, SIGMOID_S)
+CUACT_POLY_F32_TABLE(mish_t_table, MISH_T)
+CUACT_POLY_F32_TABLE(tanh_r_table, TANH_R)
+#undef CUACT_POLY_F32_TABLE
 
 //! A row: c0 and c1 as pairs, then c2..c9 (degree 9: twelve floats, three 16-byte pieces).
 struct PolyF32Row {
