@@ -130,10 +130,8 @@ CUACT_HD Pack realign(int k, const Pack& lo, const Pack& hi) {
 // compiled by the host compiler, which does not know the pragma.
 #if defined(__CUDA_ARCH__)
 #define CUACT_UNROLL _Pragma("unroll")
-#define CUACT_NO_UNROLL _Pragma("unroll 1")
 #else
 #define CUACT_UNROLL
-#define CUACT_NO_UNROLL
 #endif
 
 //! Where a thread's 16-byte loads come from. Aligned streams are read once: evict-first (.cs).
@@ -290,6 +288,7 @@ struct StagedTiles {};
 //! launch passes for one or two input streams.
 inline constexpr int kStageChunks = static_cast<int>(kTileVectors) + 1;
 inline constexpr int kStageBytes = (kStageChunks * 16 + 127) / 128 * 128;
+inline constexpr int kStagePacks = kStageBytes / 16;  //!< stream s's stage: stage + s * kStagePacks
 template <bool kBackward>
 inline constexpr int kStagedSmemBytes = (kBackward ? 2 : 1) * kStageBytes;
 
@@ -403,7 +402,7 @@ __device__ __forceinline__ void stage_start(Pack* stage, const T* const (&src)[k
   for (int s = 0; s < kStreams; ++s) {
     asm volatile(
         "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
-        " [%0], [%1], %2, [%3], %4;" ::"r"(smem_address(stage + s * (kStageBytes / 16))),
+        " [%0], [%1], %2, [%3], %4;" ::"r"(smem_address(stage + s * kStagePacks)),
         "l"(static_cast<uint64_t>(__cvta_generic_to_global(src[s] + from[s].first_element))),
         "r"(static_cast<uint32_t>(from[s].chunks) * 16u), "r"(bar), "l"(policy)
         : "memory");
@@ -490,7 +489,7 @@ __global__ void __launch_bounds__(kBlockThreads, (kKernelMinBlocks<T, Tiles, tru
     if (!has_tile) return;
     __syncthreads();
     stage_wait(&full);
-    backward_staged_tile<kSaved>(stage, stage + kStageBytes / 16, dx, plan, op, tile, threadIdx.x);
+    backward_staged_tile<kSaved>(stage, stage + kStagePacks, dx, plan, op, tile, threadIdx.x);
     return;
   }
 #endif

@@ -183,11 +183,19 @@ for name, fn, x_first, count, guess in TABLES:
 # [0, 14.5]: one polynomial of degree 9 in t (fit 2^-26; the float evaluation, t's rounding
 # included, about 2^-22, far below a 16-bit half ulp).
 T_LO = mp.mpf(4) / (4 + mp.mpf("14.5"))
-gelu16, _ = mp.chebyfit(lambda t: gelu_n(4 / t - 4) / t, [T_LO, 1], 10, error=True)
-worst16 = max(abs(mp.polyval(gelu16, t) / (gelu_n(4 / t - 4) / t) - 1)
-              for t in [T_LO + (1 - T_LO) * i / 512 for i in range(513)])
-assert worst16 < mp.mpf(2)**-25, float(mp.log(worst16, 2))
-macros.append("#define CUACT_GELU16_N_POLY " + ", ".join(fmt(f32(c)) for c in gelu16) + "\n")
+
+
+def gelu16_macro(name, fn, terms, bound):
+    """fn(a) = t g(t) over a in [0, 14.5]: g fitted with `terms` coefficients, relative fit error
+    asserted below `bound`, as the macro CUACT_GELU16_<name>_POLY (highest power first)."""
+    g, _ = mp.chebyfit(lambda t: fn(4 / t - 4) / t, [T_LO, 1], terms, error=True)
+    worst = max(abs(mp.polyval(g, t) / (fn(4 / t - 4) / t) - 1)
+                for t in [T_LO + (1 - T_LO) * i / 512 for i in range(513)])
+    assert worst < bound, (name, float(mp.log(worst, 2)))
+    macros.append(f"#define CUACT_GELU16_{name}_POLY " + ", ".join(fmt(f32(c)) for c in g) + "\n")
+
+
+gelu16_macro("N", gelu_n, 10, mp.mpf(2)**-25)
 
 # The 16-bit GELU forward's own N: M(a) = Q(a) / 2^(C a^2) with C = -log2(e) / 2 as the float the
 # kernel multiplies a^2 by (half the float nearest log2 e, exact). 2^(C a^2) then stands for
@@ -201,11 +209,7 @@ def gelu16_m(a):
     return mp.erfc(a / mp.sqrt(2)) / 2 / mp.power(2, C16 * a * a)
 
 
-gelu16f, _ = mp.chebyfit(lambda t: gelu16_m(4 / t - 4) / t, [T_LO, 1], 9, error=True)
-worst16f = max(abs(mp.polyval(gelu16f, t) / (gelu16_m(4 / t - 4) / t) - 1)
-               for t in [T_LO + (1 - T_LO) * i / 512 for i in range(513)])
-assert worst16f < mp.mpf(2)**-22.5, float(mp.log(worst16f, 2))
-macros.append("#define CUACT_GELU16_M_POLY " + ", ".join(fmt(f32(c)) for c in gelu16f) + "\n")
+gelu16_macro("M", gelu16_m, 9, mp.mpf(2)**-22.5)
 
 # Piece-major: piece j (floats 4j..4j+3) of every row, for j = 0..3.
 pieces = [f"  {', '.join(fmt(v) for v in row[4 * j:4 * j + 4])},  /* {label}, piece {j} */"

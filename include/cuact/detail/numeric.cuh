@@ -563,15 +563,23 @@ CUACT_HD FloatPair neg_half_square_f32(float a) {
 struct FastGeluParts {
   float n, e;
 };
+
+//! g(t) of a 16-bit GELU polynomial (coefficients c, highest power first) at t = 4u, evaluated on
+//! u = 1 / (4 + a): the powers of 4 go into the coefficients (exact scalings, constants after
+//! inlining), so no product by 4 is left; t g(t) = 4u g(4u) is u times the result.
+template <int N>
+CUACT_HD float gelu16_poly(const float (&c)[N], float u) {
+  float g = c[0] * static_cast<float>(1u << (2 * N));
+  for (int i = 1; i < N; ++i)
+    g = fmaf(g, u, c[i] * static_cast<float>(1u << (2 * (N - i))));
+  return g;
+}
+
 CUACT_HD FastGeluParts fast_gelu_parts(float a) {
   constexpr float kC = -0.5f * kLog2eF, kCLo = -0.5f * kLog2eLoF;  // -log2(e) / 2 as a pair
-  // t g(t) with t = 4u, u = 1 / (4 + a): the powers of 4 go into the coefficients (exact
-  // scalings), so the polynomial runs on u and no product by 4 is left.
   const float u = approx_rcp(4.0f + a);
   constexpr float kG[] = {CUACT_GELU16_N_POLY};
-  float g = kG[0] * static_cast<float>(1u << 20);
-  for (int i = 1; i < 10; ++i)
-    g = fmaf(g, u, kG[i] * static_cast<float>(1u << (2 * (10 - i))));
+  const float g = gelu16_poly(kG, u);
   const float sq = fmul_rn(a, a);
   const float y = fmul_rn(sq, kC);
   const float y_lo = fmaf(sq, kC, -y) + fmaf(fmaf(a, a, -sq), kC, sq * kCLo);
@@ -601,10 +609,7 @@ CUACT_HD float fast_gelu(float x) {
   const float a = gelu16_abs(x);
   const float u = approx_rcp(4.0f + a);
   constexpr float kM[] = {CUACT_GELU16_M_POLY};
-  constexpr int kTerms = static_cast<int>(sizeof(kM) / sizeof(kM[0]));
-  float g = kM[0] * static_cast<float>(1u << (2 * kTerms));  // powers of 4 folded in (exact)
-  for (int i = 1; i < kTerms; ++i)
-    g = fmaf(g, u, kM[i] * static_cast<float>(1u << (2 * (kTerms - i))));
+  const float g = gelu16_poly(kM, u);
   // 2^(C a^2) = t^2, t = 2^(C a^2 / 2) >= 2^-76: normal, so ex2 needs none of the scaling that
   // keeps subnormal results (three instructions), and the square (in the product, rounded once,
   // subnormal where the result is) replaces it.
