@@ -15,28 +15,33 @@ touches a few 128-byte lines of L1; row-major, each row's piece is 48 bytes from
 and the same gather touches about twice as many (every line a separate L1 wavefront).
 A table whose function has a simple zero x0 in its range holds f(x) / (x - x0) in the row of
 x0, and x0 as three floats, and two flags: whether every row allows a fast two-sum in the c1
-and in the c0 step (fast_steps below; GELU's two tables do in both). Relative fit error below 2^-27 in every row (asserted; the worst
-row, GELU-tanh's [-2, -1), fits to 2^-27.5: under 0.09 ulp of a float32 result. Degree 11, a
-fourth load per lookup, reached 2^-31; tanh(a) / a in [0, 1), 2^-26.7, is the one row allowed
-more: FIT_BOUND).
+and in the c0 step (fast_steps below). A table's variable need not be the op's x: GELU's run in
+w = a^2 / 2 + 2 a, GELU-tanh's derivative in v = 2u(x) (see each below), computed on the device
+as float pairs (numeric.cuh, poly_f32_eval of a FloatPair). A table that reaches f's subnormal
+range holds 2^64 f (`scale`): its coefficients stay normal, and the float32 forms scale the
+product back once. Relative fit error below 2^-27 in every row (asserted; degree 11, a fourth
+load per lookup, reached 2^-31; tanh(a) / a in [0, 1), 2^-26.7, is the one row allowed more:
+FIT_BOUND).
 
 The functions (a = |x|, Q(a) = 1 - Phi(a), s = sigmoid):
-  gelu_n     N(a) = Q(a) exp(a^2 / 2): Phi(-a) = N(a) e^(-a^2/2)           a in [0, 15)
-  gelu_d     N(a) - a / sqrt(2 pi): GELU'(-a) = D E, GELU'(a) = 1 - D E   a in [0, 15)
-  silu_d     silu'(x) = s (1 + x (1 - s))                                 x in [-24, 22)
-  mish_d     mish'(x) = t + x s (1 - t^2), t = tanh(softplus(x))         x in [-24, 13)
-  gelu_tanh_d  GELU-tanh'(x) = s + x s (1 - s) 2u', s = sigmoid(2u)        x in [-3, 7)
+  gelu_q       2^64 Q(a): GELU(x) = x Q(|x|) for x <= 0                     w in [0, 135)
+  gelu_phi     2^64 Phi(a): GELU(x) = x Phi(x) for x > 0                     w in [0, 135)
+  gelu_e       2^64 (Q(a) - a phi(a)): GELU'(-a) = E, GELU'(a) = 1 - E       w in [0, 111)
+  silu_d       silu'(x) = s (1 + x (1 - s))                                 x in [-24, 22)
+  mish_d       mish'(x) = t + x s (1 - t^2), t = tanh(softplus(x))         x in [-24, 13)
+  gelu_tanh_d  2^64 GELU-tanh'(x) = s + x s (1 - s) 2u', s = sigmoid(2u)     v in [-88, 40)
   softplus_l   L(a) = log(1 + e^-a): softplus(x) = max(x, 0) + L(|x|)       a in [0, 23)
-  sigmoid_s    S(x) = sigmoid(x): sigmoid, and silu = x S(x)                x in [-24, 19)
-  mish_t       T(x) = tanh(softplus(x)): mish = x T(x)                      x in [-24, 10)
+  sigmoid_s    2^64 S(x), S = sigmoid: sigmoid, silu = x S(x), GELU-tanh = x S(2u)  x in [-112, 19)
+  mish_t       2^64 T(x), T = tanh(softplus(x)): mish = x T(x)              x in [-112, 10)
   tanh_r       R(a) = tanh(a) / a: tanh(x) = x R(|x|)                       a in [0, 10)
-Above each range's end the function is within 2^-27 of 1 (asserted; the float32 forms take
-the double path below the start) but for L (softplus is x above 16, e^x below -22) and R (tanh
-is +-1 past 9.1); below -24 sigmoid, silu and mish take their e^x forms. The float evaluation (numeric.cuh, poly_f32) rounds the Horner
-steps of c2..c9, whose terms sum to at most 1.3 |f| in every row (asserted: the error this adds
-stays under 2^-24 relative). That bound is what ends GELU-tanh's table at -3: in [-4, -3) f'
-changes 35-fold across the row and those terms reach 15 |f|. Below -3, GeluTanh::backward_tail_f32
-takes over (a product with no cancellation there).
+Above each range's end the function is within 2^-27 of 1 (asserted) but for GELU's (the float32
+forms select x or dy past x = 5.6 and 7), L (softplus is x above 16, e^x below -22) and R (tanh
+is +-1 past 9.1). Below the start: the sigmoid and mish tables reach where the results round to
+0; GELU-tanh' below v = -88 (x < -9.9) and silu' and mish' below -24 take the double form. The
+float evaluation (numeric.cuh, poly_f32) rounds the Horner steps of c2..c9, whose terms sum to
+at most 1.3 |f| in every row (asserted: the error this adds stays under 2^-24 relative); in x,
+that bound ended GELU-tanh's derivative table at -3 (f' changes 35-fold across [-4, -3)), in v
+it holds to the end.
 """
 import pathlib
 import struct
@@ -63,10 +68,6 @@ def sig(x):
 
 def gelu_n(a):
     return mp.erfc(a / mp.sqrt(2)) / 2 * mp.exp(a * a / 2)
-
-
-def gelu_d(a):
-    return gelu_n(a) - a / mp.sqrt(2 * mp.pi)
 
 
 def softplus_l(a):
@@ -103,17 +104,59 @@ def gelu_tanh_d(x):
     return s + x * s * (1 - s) * 2 * K * (1 + 3 * CUBIC * x * x)
 
 
-# name, function, x_first, rows, initial guess of the zero (None: no zero in range)
+# GELU's tables run in w = a^2 / 2 + 2 a (a = |x|), not in a: Q(a) falls as e^(-a^2/2), so a unit
+# row in a spans a factor e^a, beyond what a degree-9 fit holds to 2^-27 past a = 3, while a unit
+# row in w spans at most a factor e (d log Q / dw = -a / (a + 2) + ...). The 2 a keeps a(w) =
+# sqrt(4 + 2 w) - 2 analytic well past the first row (its branch point is at w = -2): a^2 / 2
+# alone would put it at the end of that row. w is exact on the device as a float pair.
+def a_of_w(w):
+    return mp.sqrt(4 + 2 * w) - 2
+
+
+def gelu_q_w(w):
+    return mp.erfc(a_of_w(w) / mp.sqrt(2)) / 2
+
+
+def gelu_phi_w(w):
+    return mp.erfc(-a_of_w(w) / mp.sqrt(2)) / 2
+
+
+def gelu_e_w(w):
+    a = a_of_w(w)
+    return mp.erfc(a / mp.sqrt(2)) / 2 - a * mp.exp(-a * a / 2) / mp.sqrt(2 * mp.pi)
+
+
+# GELU-tanh's derivative runs in v = 2u(x) = 2k (x + c x^3), the argument of its sigmoid: there
+# a unit row spans a factor e at most, as in the sigmoid table, where a unit row in x spans up to
+# e^30 in the left tail. x(v) is the one real root of the cubic (Cardano, refined by Newton);
+# it is analytic on the real axis (v' > 0), its nearest singularities 2.9 away from it.
+def x_of_v(v):
+    p, q = 1 / CUBIC, -v / (2 * K * CUBIC)
+    r = mp.sqrt(q * q / 4 + p**3 / 27)
+    x = mp.cbrt(-q / 2 + r) - mp.cbrt(q / 2 + r)
+    for _ in range(3):
+        x -= (2 * K * (x + CUBIC * x**3) - v) / (2 * K * (1 + 3 * CUBIC * x * x))
+    return x
+
+
+def gelu_tanh_d_v(v):
+    return gelu_tanh_d(x_of_v(v))
+
+
+# name, function, x_first, rows, initial guess of the zero (None: no zero in range), scale: the
+# rows hold 2^scale f (the tables that reach f's subnormal range: coefficients stay normal, and
+# the float32 forms take products of the scaled value, scaled back once).
 TABLES = [
-    ("GELU_N", gelu_n, 0, 15, None),
-    ("GELU_D", gelu_d, 0, 15, 0.75),
-    ("SILU_D", silu_d, -24, 46, -1.28),
-    ("MISH_D", mish_d, -24, 37, -1.19),
-    ("GELU_TANH_D", gelu_tanh_d, -3, 10, -0.75),
-    ("SOFTPLUS_L", softplus_l, 0, 23, None),
-    ("SIGMOID_S", sigmoid_s, -24, 43, None),
-    ("MISH_T", mish_t, -24, 34, None),
-    ("TANH_R", tanh_r, 0, 10, None),
+    ("GELU_Q", gelu_q_w, 0, 135, None, 64),
+    ("GELU_PHI", gelu_phi_w, 0, 135, None, 64),
+    ("GELU_E", gelu_e_w, 0, 111, 1.79, 64),
+    ("SILU_D", silu_d, -24, 46, -1.28, 0),
+    ("MISH_D", mish_d, -24, 37, -1.19, 0),
+    ("GELU_TANH_D", gelu_tanh_d_v, -88, 128, -1.2, 64),
+    ("SOFTPLUS_L", softplus_l, 0, 23, None, 0),
+    ("SIGMOID_S", sigmoid_s, -112, 131, None, 64),
+    ("MISH_T", mish_t, -112, 122, None, 64),
+    ("TANH_R", tanh_r, 0, 10, None, 0),
 ]
 # Rows whose fit may miss 2^-27: tanh(a) / a in [0, 1) fits to 2^-26.7 at degree 9 (its poles at
 # +-i pi/2 are near): 0.15 ulp of a float32 result at worst.
@@ -143,20 +186,20 @@ def fast_steps(row):
 
 
 rows, macros = [], []
-for name, fn, x_first, count, guess in TABLES:
+for name, fn, x_first, count, guess, scale in TABLES:
     x0 = mp.findroot(fn, guess) if guess is not None else None
     root_row = int(mp.floor(x0)) - x_first if x0 is not None else -1
     if x0 is not None:  # x - x0's fast two-sum (numeric.cuh, poly_f32_eval): row within 2 |x0|
         assert max(abs(mp.floor(x0)), abs(mp.floor(x0) + 1)) <= 2 * abs(x0), name
-    if fn not in (gelu_n, gelu_d, softplus_l, tanh_r):  # within 2^-27 of 1 past the end
+    if fn not in (gelu_q_w, gelu_phi_w, gelu_e_w, softplus_l, tanh_r):  # within 2^-27 of 1 past the end
         end = x_first + count
         assert all(abs(fn(end + i / 8) - 1) < mp.mpf(2)**-27 for i in range(200)), name
     first_row = len(rows)
     fast_c1 = fast_c0 = True  # see fast_steps()
     for k in range(count):
         center = x_first + k + mp.mpf(1) / 2
-        g = (lambda d, c=center: fn(c + d) / (c + d - x0)) if k == root_row else (
-            lambda d, c=center: fn(c + d))
+        g = (lambda d, c=center: fn(c + d) / (c + d - x0) * 2**scale) if k == root_row else (
+            lambda d, c=center: fn(c + d) * 2**scale)
         poly, _ = mp.chebyfit(g, [-0.5, 0.5], DEGREE + 1, error=True)
         worst = max(abs(mp.polyval(poly, d) / g(d) - 1) for d in [-0.5 + i / 256 for i in range(257)])
         assert worst < FIT_BOUND.get((name, k), mp.mpf(2)**-27), (name, k, float(mp.log(worst, 2)))

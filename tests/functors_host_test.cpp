@@ -1209,10 +1209,19 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
                  0x1p-12f);
     }
     if (f.has_f32_backward) {
-      const float root = c.op == Op::kGelu       ? -cuact::detail::gelu_d_table().root[0]
+      // GELU's table runs in w = a^2 / 2 + 2 a (a = -x here), GELU-tanh's in v = 2u(x) =
+      // 2k (x + c x^3): their roots map back to x (for v, by Newton's method).
+      const double gelu_w0 = cuact::detail::gelu_e_table().root[0];
+      const double v0 = cuact::detail::gelu_tanh_d_table().root[0];
+      constexpr double k2 = 1.5957691216057308, c3 = 0.044715;  // 2 sqrt(2/pi), the cubic's c
+      double x0 = v0 / k2;
+      for (int i = 0; i < 8; ++i)
+        x0 -= (k2 * (x0 + c3 * x0 * x0 * x0) - v0) / (k2 * (1.0 + 3.0 * c3 * x0 * x0));
+      const float root = c.op == Op::kGelu
+                             ? static_cast<float>(2.0 - std::sqrt(4.0 + 2.0 * gelu_w0))
                          : c.op == Op::kSilu     ? cuact::detail::silu_d_table().root[0]
                          : c.op == Op::kMish     ? cuact::detail::mish_d_table().root[0]
-                         : c.op == Op::kGeluTanh ? cuact::detail::gelu_tanh_d_table().root[0]
+                         : c.op == Op::kGeluTanh ? static_cast<float>(x0)
                                                  : 0.0f;
       if (root != 0.0f) add_window(root, 0x1p-9f);
     }

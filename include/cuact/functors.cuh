@@ -930,8 +930,8 @@ struct Gelu {
   CUACT_HD float forward_f32(float x) const { return detail::gelu_f32(x); }
   //! float32 results: detail::gelu_backward_f32 for |x| <= 13 and dy passing pair_factor_ok;
   //! the rest (x far in the left tail, where GELU' is subnormal, or an extreme dy) rounds the
-  //! double form, out of line. Past x = 7, 1 - D(x) e^(-x^2/2) with |D| e^(-x^2/2) < 2^-26 is 1
-  //! and the result dy: selected, as NaN is, rather than branched to (a branch per element).
+  //! double form, out of line. Past x = 7, 1 - E with |E| < 2^-26 is 1 and the result dy:
+  //! selected, as NaN is, rather than branched to (a branch per element).
   CUACT_HD float backward_f32(float dy, float x) const {
     if (x < -13.0f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
     const float r = detail::gelu_backward_f32(dy, x);
@@ -1044,56 +1044,33 @@ struct GeluTanh {
     const float v_lo = fmaf(kTwoKF, inner.hi, -v) + fmaf(kTwoKF, inner_lo, kTwoKLoF * inner.hi);
     return {v, v_lo};
   }
-  //! float32 results: x sigmoid(2u) from 2u as a pair (about 1 ulp); where 2u < -87, x e^(2u).
+  //! float32 results (under 0.6 ulp): x S(2u), 2^64 S from the sigmoid table at 2u as a pair
+  //! (detail::sigmoid_f32), x times it rounded once, then scaled back. No branches: x clamped to
+  //! [-12, 6] for 2u, 2u clamped to the table; the ends are selected: 2u >= 19 gives x (x > 4.9,
+  //! +inf too), x < -11.7 gives -0 (2u < -112 there: |x| S(2u) < 2^-150; -inf too). NaN: clamped
+  //! to -12 for 2u, x S is NaN.
   CUACT_HD float forward_f32(float x) const {
-    if (x != x) return x;
-    if (x > 6.0f) return x;  // 2u > 25: x (1 - e^-2u) rounds to x (also +inf)
-    if (x < -30.0f) return -0.0f;
-    const detail::FloatPair v = two_u_f32(x);
-    if (v.hi < -87.0f) return detail::mul_exp_small_f32(x, v.hi, v.lo);
-    const detail::LogisticF32 l =
-        v.hi >= 0.0f ? detail::logistic_f32(v.hi, v.lo) : detail::logistic_f32(-v.hi, -v.lo);
-    const detail::FloatPair t = v.hi >= 0.0f ? detail::divide_by_one_plus_e(1.0f, 0.0f, l)
-                                             : detail::divide_by_one_plus_e(l.e, l.e_lo, l);
-    return fmaf(x, t.hi, x * t.lo);
+    const detail::FloatPair v = two_u_f32(detail::table_clamp(x, -12.0f, 6.0f));
+    const float vc = detail::table_clamp(v.hi, -112.0f, detail::kSigmoidTableEnd);
+    const detail::FloatPair t = detail::poly_f32_eval(detail::sigmoid_s_table(), {vc, v.lo});
+    const float r = fmaf(x, t.hi, x * t.lo) * detail::kTableUnscale;
+    return v.hi >= 19.0f ? x : (x < -11.7f ? -0.0f : r);
   }
-  //! float32 results: dy gelu_tanh'(x) from the piecewise polynomial of gelu_tanh'
-  //! (detail::gelu_tanh_d_table(), exact around the zero of gelu_tanh' at x = -0.7525); past the
-  //! table gelu_tanh' rounds to 1; from -9.9 to the table's start (-3) the product form
-  //! backward_tail_f32; below that (2u < -87), or for an extreme dy, the double form, out of line.
+  //! float32 results: dy gelu_tanh'(x) from the table of 2^64 gelu_tanh' in v = 2u(x)
+  //! (detail::gelu_tanh_d_table(), v in [-88, 40), 2^-27 relative, as a pair; exact around the
+  //! zero of gelu_tanh' at x = -0.7525, the table's root row), 2u as a pair as in forward_f32, the
+  //! pair scaled back (exact: gelu_tanh' is normal for x >= -9.9) and times dy, rounded once. From
+  //! 2u = 40 on (x > 7.3) gelu_tanh' rounds to 1 and the result is dy (selected; x clamped to 8
+  //! for 2u, NaN too, then selected). Below -9.9 (gelu_tanh' < 2^-114) or for an extreme dy, the
+  //! double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
-    constexpr detail::PolyF32Table t = detail::gelu_tanh_d_table();
-    if (x >= -9.9f && x < static_cast<float>(t.x_first) && detail::pair_factor_ok(dy)) {
-      return backward_tail_f32(dy, x);
-    }
-    return detail::table_backward_f32(*this, t, dy, x);
-  }
-  // 2 sqrt(2/pi) * 3 * 0.044715 as a float pair: x 2u'(x) = kTwoK x + this x^3.
-  static constexpr double kSlopeCubic = kTwoKHi * 3.0 * kCubicHi;
-  static constexpr float kSlopeCubicF = static_cast<float>(kSlopeCubic);
-  static constexpr float kSlopeCubicLoF = static_cast<float>(kSlopeCubic - double(kSlopeCubicF));
-  //! gelu_tanh'(x) = s F with s = sigmoid(2u) and F = 1 + x 2u'(x) (1 - s), for x in [-9.9, -3]:
-  //! there F <= -9.5 (no cancellation), s < 2^-9 and 2u >= -85; s, 1 - s, x 2u' and F as pairs.
-  CUACT_HD float backward_tail_f32(float dy, float x) const {
-    const detail::FloatPair v = two_u_f32(x);  // in [-87, -6.7]
-    const detail::LogisticF32 l = detail::logistic_f32(-v.hi, -v.lo);
-    const detail::FloatPair s = detail::divide_by_one_plus_e(l.e, l.e_lo, l);
-    const detail::FloatPair b = detail::divide_by_one_plus_e(1.0f, 0.0f, l);  // 1 - s
-    const detail::FloatPair x3 = detail::cube_f32(x);
-    const float ax = detail::fmul_rn(kTwoKF, x);
-    const float ax_lo = fmaf(kTwoKF, x, -ax) + kTwoKLoF * x;
-    const float bx = detail::fmul_rn(kSlopeCubicF, x3.hi);
-    const float bx_lo =
-        fmaf(kSlopeCubicF, x3.hi, -bx) + fmaf(kSlopeCubicF, x3.lo, kSlopeCubicLoF * x3.hi);
-    const detail::FloatPair p = detail::two_sum_f32(ax, bx);
-    const float p_lo = p.lo + (ax_lo + bx_lo);
-    const float q = detail::fmul_rn(p.hi, b.hi);
-    const float q_lo = fmaf(p.hi, b.hi, -q) + fmaf(p.hi, b.lo, p_lo * b.hi);
-    const detail::FloatPair f = detail::two_sum_f32(1.0f, q);
-    const float f_lo = f.lo + q_lo;
-    const float h = detail::fmul_rn(s.hi, f.hi);
-    const float h_lo = fmaf(s.hi, f.hi, -h) + fmaf(s.hi, f_lo, s.lo * f.hi);
-    return detail::mul_pair_f32(dy, {h, h_lo});
+    if (x < -9.9f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
+    const detail::FloatPair v = two_u_f32(detail::table_clamp(x, 8.0f));
+    const float vc = detail::table_clamp(v.hi, 0x1.3ffffep+5f);  // below 40
+    const detail::FloatPair g = detail::poly_f32_eval(detail::gelu_tanh_d_table(), {vc, v.lo});
+    const float r =
+        detail::mul_pair_f32(dy, {g.hi * detail::kTableUnscale, g.lo * detail::kTableUnscale});
+    return x != x ? x : (v.hi >= 40.0f ? dy : r);  // (NaN runs 2u at the clamp, 8)
   }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }

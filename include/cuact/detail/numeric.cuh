@@ -472,8 +472,9 @@ struct PolyF32Table {
   CUACT_HD constexpr PolyF32Table fn() { \
     return {CUACT_POLY_F32_##NAME};      \
   }
-CUACT_POLY_F32_TABLE(gelu_n_table, GELU_N)
-CUACT_POLY_F32_TABLE(gelu_d_table, GELU_D)
+CUACT_POLY_F32_TABLE(gelu_q_table, GELU_Q)
+CUACT_POLY_F32_TABLE(gelu_phi_table, GELU_PHI)
+CUACT_POLY_F32_TABLE(gelu_e_table, GELU_E)
 CUACT_POLY_F32_TABLE(silu_d_table, SILU_D)
 CUACT_POLY_F32_TABLE(mish_d_table, MISH_D)
 CUACT_POLY_F32_TABLE(gelu_tanh_d_table, GELU_TANH_D)
@@ -516,7 +517,12 @@ CUACT_HD PolyF32Row poly_f32_row(int row) {
 //! is up to 2 |f|: a rounded c1 step cost a whole ulp there).
 //! fast_c1 / fast_c0 (the table's flags, constants after inlining): the step's two-sum is a fast
 //! one (3 operations, not 6), valid since the coefficient is the larger addend in every row.
-CUACT_HD FloatPair poly_f32(const PolyF32Row& r, float d, bool fast_c1, bool fast_c0) {
+//! d_lo (kPairArgument): the argument is d + d_lo with |d_lo| <= ulp(d) / 2, taken to first order
+//! as d_lo times s1 + d q = c1 + 2 d q, which is f'(d) but for d^2 q' (s1 = c1 + d q is the c1
+//! step's sum, q = c2 + c3 d + ...): next to a zero of f, f's relative slope reaches 5 per unit,
+//! and d's rounding alone cost an ulp there.
+template <bool kPairArgument>
+CUACT_HD FloatPair poly_f32(const PolyF32Row& r, float d, float d_lo, bool fast_c1, bool fast_c0) {
   float q = r.c[11];
   for (int j = 10; j >= 4; --j)
     q = fmaf(q, d, r.c[j]);
@@ -524,36 +530,50 @@ CUACT_HD FloatPair poly_f32(const PolyF32Row& r, float d, bool fast_c1, bool fas
   const FloatPair s1 = fast_c1 ? fast_two_sum_f32(r.c[2], dq) : two_sum_f32(r.c[2], dq);
   const float s1_lo = s1.lo + (fmaf(d, q, -dq) + r.c[3]);
   const float p = fmul_rn(d, s1.hi);
-  const float p_lo = fmaf(d, s1.hi, -p) + d * s1_lo;
+  const float p_lo =
+      fmaf(d, s1.hi, -p) + (kPairArgument ? fmaf(d_lo, s1.hi + dq, d * s1_lo) : d * s1_lo);
   const FloatPair s = fast_c0 ? fast_two_sum_f32(r.c[0], p) : two_sum_f32(r.c[0], p);
   return {s.hi, s.lo + (r.c[1] + p_lo)};
 }
 
-//! Table t at x in [x_first, x_first + rows) as a pair. In the root row the polynomial of
-//! f / (x - root) is multiplied back by x - root, taken exactly against the three-float root
-//! (the float nearest to a root is 2^-26 or more from it; a float pair root would leave 2^-49).
-//! Both differences are fast two-sums: x - r0 is exact where |x| > |r0| (the generator asserts
-//! the row ends within 2 |r0|: Sterbenz) and r0 the larger addend elsewhere; s - r1 has
-//! |s| >= ulp(r0) / 2 >= |r1| unless s = 0.
-CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, float x) {
+//! Table t at x + x_lo in [x_first, x_first + rows) as a pair (x_lo: the low part of an argument
+//! carried as a pair, |x_lo| <= ulp(x); zero for a float argument). The row comes from x alone,
+//! d = x - center is exact but for x below a quarter (then 2^-25 off at most, where f is flat);
+//! d + x_lo is rounded to float for the polynomial and the rounding's exact rest taken to first
+//! order (poly_f32's d_lo: a fast two-sum, as |x_lo| <= |d| unless d = 0).
+//! In the root row the polynomial of f / (x - root) is multiplied back by x + x_lo - root, taken
+//! exactly against the three-float root (the float nearest to a root is 2^-26 or more from it; a
+//! float pair root would leave 2^-49). Both differences are fast two-sums: x - r0 is exact where
+//! |x| > |r0| (the generator asserts the row ends within 2 |r0|: Sterbenz) and r0 the larger
+//! addend elsewhere; s - r1 has |s| >= ulp(r0) / 2 >= |r1| unless s = 0.
+template <bool kPairArgument>
+CUACT_HD FloatPair poly_f32_eval_at(PolyF32Table t, float x, float x_lo) {
   const float fl = floorf(x);
   const int k = static_cast<int>(fl) - t.x_first;
-  FloatPair g = poly_f32(poly_f32_row(t.first_row + k), x - (fl + 0.5f), t.fast_c1, t.fast_c0);
+  const PolyF32Row row = poly_f32_row(t.first_row + k);
+  const float d0 = x - (fl + 0.5f);
+  const float d = kPairArgument ? d0 + x_lo : d0;
+  FloatPair g = poly_f32<kPairArgument>(row, d, (d0 - d) + x_lo, t.fast_c1, t.fast_c0);
   if (t.root_row >= 0 && k == t.root_row) {  // (a table without a root: no test at all)
     const FloatPair s = fast_two_sum_f32(-t.root[0], x);
     const FloatPair u = fast_two_sum_f32(s.hi, -t.root[1]);
-    const float u_lo = (u.lo + s.lo) - t.root[2];
+    const float u_lo =
+        kPairArgument ? ((u.lo + s.lo) - t.root[2]) + x_lo : (u.lo + s.lo) - t.root[2];
     const float h = fmul_rn(g.hi, u.hi);
     g = {h, fmaf(g.hi, u.hi, -h) + fmaf(g.hi, u_lo, g.lo * u.hi)};
   }
   return g;
 }
-
-//! -a^2 / 2 = hi + lo exactly.
-CUACT_HD FloatPair neg_half_square_f32(float a) {
-  const float sq = fmul_rn(a, a);
-  return {-0.5f * sq, -0.5f * fmaf(a, a, -sq)};
+CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, float x) {
+  return poly_f32_eval_at<false>(t, x, 0.0f);
 }
+CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, FloatPair x) {
+  return poly_f32_eval_at<true>(t, x.hi, x.lo);
+}
+
+//! The scale of the tables that reach into f's subnormal range (the generator's `scale`): their
+//! rows hold 2^64 f.
+constexpr float kTableScale = 0x1p64f, kTableUnscale = 0x1p-64f;
 
 //! N(a) and e^(-a^2/2) for the 16-bit GELU derivative below, a in [0, 14.5], in float (about 2^-21
 //! relative): N(a) = t g(t) for t = 4 / (4 + a) (one polynomial, no table; see
@@ -679,72 +699,84 @@ CUACT_HD float tanh_f32(float x) {
   return x != x ? x : copysignf(t, x);
 }
 
-//! sigmoid(x) in float for float32 results (under 0.8 ulp): S(x) from its table
-//! (sigmoid_s_table(), x in [-24, 19), 2^-27 relative, as a pair), rounded. From 19 on 1 - S <
-//! 2^-27 and the result is 1 (selected; NaN too, selected). Below -24, S = e^x (1 - e^x ...) with
-//! e^x < 2^-34: exp_f32 (rare: a branch; also -inf -> 0).
+//! x clamped to [lo, hi) for a table lookup, NaN giving lo: compares, not fminf / fmaxf (those
+//! keep a signalling NaN on the host, and its row index would fall outside the table).
+CUACT_HD float table_clamp(float x, float lo, float hi) {
+  return x > lo ? table_clamp(x, hi) : lo;
+}
+
+//! The last float below 19 and 10: the ends of sigmoid_s_table() and mish_t_table().
+constexpr float kSigmoidTableEnd = 0x1.2ffffep+4f, kMishTableEnd = 0x1.3ffffep+3f;
+
+//! sigmoid(x) in float for float32 results (under 0.6 ulp): 2^64 S(x) from its table
+//! (sigmoid_s_table(), x in [-112, 19), 2^-27 relative, as a pair), rounded and scaled back (exact
+//! for a normal result; a subnormal one is rounded once more). No branches, no selects but NaN's:
+//! x clamped to the table's ends gives both ends (S(19-) rounds to 1, 2^-64 S(-112) < 2^-161 to 0,
+//! the infinities too).
 CUACT_HD float sigmoid_f32(float x) {
-  if (x < -24.0f) return exp_f32(x);
-  const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, 0x1.2ffffep+4f));  // < 19
-  const float r = t.hi + t.lo;
-  return x != x ? x : (x >= 19.0f ? 1.0f : r);
+  const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, -112.0f, kSigmoidTableEnd));
+  const float r = (t.hi + t.lo) * kTableUnscale;
+  return x != x ? x : r;
 }
 
-//! silu(x) = x S(x) in float for float32 results (under 0.8 ulp), S as in sigmoid_f32, the
-//! product of x and the pair rounded once. From 19 on x S rounds to x (+inf too) and NaN is x:
-//! selected. Below -24 x e^x (mul_exp_small_f32; silu(-inf) = 0), a branch.
+//! silu(x) = x S(x) in float for float32 results (under 0.6 ulp), 2^64 S as in sigmoid_f32: x
+//! times the pair rounded once, then scaled back. x clamped for the lookup: from 19 on x S rounds
+//! to x, below -112 to -0; both ends are selected (the clamped S would not give them for every x,
+//! and an infinite x times the pair may be NaN). NaN stays NaN.
 CUACT_HD float silu_f32(float x) {
-  if (x < -24.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
-  const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, 0x1.2ffffep+4f));
-  const float r = fmaf(x, t.hi, x * t.lo);
-  return x >= 19.0f || x != x ? x : r;
+  const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, -112.0f, kSigmoidTableEnd));
+  const float r = fmaf(x, t.hi, x * t.lo) * kTableUnscale;
+  return x >= 19.0f ? x : (x < -112.0f ? -0.0f : r);
 }
 
-//! mish(x) = x T(x), T = tanh(softplus(x)) from its table (mish_t_table(), x in [-24, 10),
-//! 2^-27 relative, as a pair), in float for float32 results (under 0.9 ulp). From 10 on
-//! 1 - T < 2^-27 and x T rounds to x (+inf too), NaN is x: selected. Below -22 the quotient is
-//! e (1 - e / 2 ...) with e = e^x < 2^-31: x e^x (mish(-inf) = 0), a branch.
+//! mish(x) = x T(x), T = tanh(softplus(x)) from its table (mish_t_table(), 2^64 T for x in
+//! [-112, 10), 2^-27 relative, as a pair), in float for float32 results (under 0.7 ulp), as
+//! silu_f32: from 10 on x T rounds to x, below -112 to -0 (both selected).
 CUACT_HD float mish_f32(float x) {
-  if (x < -22.0f) return x == -HUGE_VALF ? 0.0f : mul_exp_small_f32(x, x, 0.0f);
-  const FloatPair t = poly_f32_eval(mish_t_table(), table_clamp(x, 0x1.3ffffep+3f));  // < 10
-  // x t.lo by 2^64 up: near FLT_MIN it would round to the subnormal grid (T(0) = 0.6 is not a
-  // short float: 1 ulp there); scaling back is exact wherever the result is normal.
-  const float xs = x * 0x1p64f;
-  const float r = fmaf(xs, t.hi, xs * t.lo) * 0x1p-64f;
-  return x >= 10.0f || x != x ? x : r;
+  const FloatPair t = poly_f32_eval(mish_t_table(), table_clamp(x, -112.0f, kMishTableEnd));
+  const float r = fmaf(x, t.hi, x * t.lo) * kTableUnscale;
+  return x >= 10.0f ? x : (x < -112.0f ? -0.0f : r);
 }
 
-//! Exact GELU x Phi(x) in float for float32 results (about 1 ulp): x <= 0 gives x N(a) e^(-a^2/2)
-//! (a = |x|, N from gelu_n_table(), all products as pairs, scaled so the deep tail rounds once);
-//! x > 0 gives x - x Q(a) with the same x Q(a) = x N(a) e^(-a^2/2) (Q <= 1/2: no cancellation).
-//! No branches (as fast_gelu): every x runs the table path with |x| clamped to 14.5, and the
-//! ends select: past x = 5.6, x Q(x) < 2^-26.5 x and the result is x (+inf too); below -14.36,
-//! |x| Q(|x|) < 2^-150 and it is -0 (-inf too). NaN: x N is NaN, so is the result.
+//! w = a^2 / 2 + 2 a = hi + lo exactly (a >= 0), the variable of GELU's tables
+//! (scripts/gen_poly_f32_table.py says why not a).
+CUACT_HD FloatPair gelu_w_f32(float a) {
+  const float sq = fmul_rn(a, a);
+  const FloatPair w = two_sum_f32(0.5f * sq, a + a);
+  return {w.hi, w.lo + 0.5f * fmaf(a, a, -sq)};
+}
+
+//! Exact GELU x Phi(x) in float for float32 results (under 0.6 ulp): 2^64 Phi(x) from
+//! gelu_q_table() (Q(a) = Phi(-a), x <= 0) or gelu_phi_table() (Phi(a), x > 0), both in w = a^2 / 2
+//! + 2 a (a = |x|, w in [0, 135), 2^-27 relative, as a pair; same layout, so the sign only picks
+//! the first row). x times the pair at 2^64 times its size, rounded once and scaled back (a
+//! subnormal result rounds once more). No branches: |x| is clamped to 14.5 for the lookup, and the
+//! ends are selected: past x = 5.6, x Q < 2^-26.5 x and the result is x (+inf too, and x beyond
+//! 2^64, whose scaled product would overflow); below -14.36, |x Q| < 2^-150 rounds to -0 (the
+//! clamped Q gives that down to -14.5; below, selected). NaN: x Phi is NaN. GELU(-0) = -0.
 CUACT_HD float gelu_f32(float x) {
-  const float a = gelu_f32_abs(x, 14.5f);
-  const FloatPair n = poly_f32_eval(gelu_n_table(), a);
-  const float m = fmul_rn(x, n.hi);
-  const FloatPair v = neg_half_square_f32(a);  // -a^2 / 2 >= -105.2: e^v needs no range test
-  const float xq = mul_exp_in_range_f32(m, v.hi, v.lo, fmaf(x, n.hi, -m) + x * n.lo);
-  const float r = x > 0.0f ? x - xq : xq;
-  return x > 5.6f ? x : (x < -14.36f ? -0.0f : r);
+  static_assert(gelu_phi_table().x_first == gelu_q_table().x_first &&
+                    gelu_phi_table().rows == gelu_q_table().rows &&
+                    gelu_phi_table().fast_c1 == gelu_q_table().fast_c1 &&
+                    gelu_phi_table().fast_c0 == gelu_q_table().fast_c0 &&
+                    gelu_phi_table().root_row < 0 && gelu_q_table().root_row < 0,
+                "gelu_f32 picks one of the two tables by its first row alone");
+  PolyF32Table t = gelu_q_table();
+  t.first_row = x > 0.0f ? gelu_phi_table().first_row : t.first_row;
+  const FloatPair f = poly_f32_eval(t, gelu_w_f32(gelu_f32_abs(x, 14.5f)));
+  const float r = fmaf(x, f.hi, x * f.lo) * kTableUnscale;
+  return x > 5.6f ? x : (x < -14.5f ? -0.0f : r);
 }
 
-//! dy GELU'(x) in float for float32 results, |x| <= 13 and pair_factor_ok(dy) (the caller
-//! takes the rest): GELU'(-a) = D(a) E and GELU'(a) = 1 - D(a) E with E = e^(-a^2/2) normal
-//! here. D has a simple zero at a0 = 0.7518 (GELU' vanishes at x = -a0), which the table's root
-//! row handles, so the result keeps its relative accuracy next to the zero.
+//! dy GELU'(x) in float for float32 results, |x| <= 13 and pair_factor_ok(dy) (the caller takes
+//! the rest): GELU'(-a) = E(a) = Q(a) - a phi(a) and GELU'(a) = 1 - E(a), 2^64 E from
+//! gelu_e_table() (in w as gelu_f32; E normal for a <= 13, so its pair scales back exactly but
+//! for a few low bits). E has a simple zero at a0 = 0.7518 (GELU' vanishes at x = -a0), which the
+//! table's root row handles, so the result keeps its relative accuracy next to the zero.
 CUACT_HD float gelu_backward_f32(float dy, float x) {
-  const float a = gelu_f32_abs(x, 13.0f);  // the caller selects its own result past 7 and NaN
-  const FloatPair g = poly_f32_eval(gelu_d_table(), a);
-  const FloatPair v = neg_half_square_f32(a);
-  float kk;
-  FloatPair p = exp_split_f32(v.hi, kk);
-  const float two_k = pow2_f32(static_cast<int>(kk));
-  const float e = p.hi * two_k, e_lo = fmaf(p.hi, v.lo, p.lo) * two_k;
-  const float te = fmul_rn(g.hi, e);
-  const float te_lo = fmaf(g.hi, e, -te) + fmaf(g.hi, e_lo, g.lo * e);
-  const float u = 1.0f - te;  // |te| = |GELU'(-a)| <= 1/2: a fast two-sum
+  const FloatPair g = poly_f32_eval(gelu_e_table(), gelu_w_f32(gelu_f32_abs(x, 13.0f)));
+  const float te = g.hi * kTableUnscale, te_lo = g.lo * kTableUnscale;
+  const float u = 1.0f - te;  // |te| <= 1/2: a fast two-sum
   const float u_lo = ((1.0f - u) - te) - te_lo;
   return x <= 0.0f ? mul_pair_f32(dy, {te, te_lo}) : mul_pair_f32(dy, {u, u_lo});
 }
