@@ -1027,22 +1027,26 @@ struct GeluTanh {
     const float r = x * detail::fast_sigmoid(float(kTwoKHi) * fmaf(float(kCubicHi) * x, x * x, x));
     return x < -30.0f ? -0.0f : r;
   }
-  // 2 sqrt(2/pi) and 0.044715 as float pairs for the float32 forms.
+  // 2 sqrt(2/pi) and 2 sqrt(2/pi) * 0.044715 as float pairs for the float32 forms (the product
+  // rounded in double: 2^-53, far below the pair's 2^-48).
   static constexpr float kTwoKF = static_cast<float>(kTwoKHi);
   static constexpr float kTwoKLoF = static_cast<float>(kTwoKHi - double(kTwoKF) + kTwoKLo);
-  static constexpr float kCubicF = static_cast<float>(kCubicHi);
-  static constexpr float kCubicLoF = static_cast<float>(kCubicHi - double(kCubicF) + kCubicLo);
-  //! 2u = hi + lo in float pairs for |x| <= 30, relative error about 2^-44: e^(2u) amplifies
-  //! an error of 2u by |2u| (up to 87 here).
+  static constexpr double kTwoKCubic = kTwoKHi * kCubicHi;
+  static constexpr float kTwoKCubicF = static_cast<float>(kTwoKCubic);
+  static constexpr float kTwoKCubicLoF = static_cast<float>(
+      (kTwoKCubic - double(kTwoKCubicF)) + (kTwoKHi * kCubicLo + kTwoKLo * kCubicHi));
+  //! 2u = x (2k + 2k c x^2) = hi + lo in float pairs for |x| <= 30, relative error about 2^-44
+  //! (e^(2u) amplifies an error of 2u by |2u|, up to 112 here): x^2, its product with 2k c and the
+  //! sum with 2k as pairs, then x times the sum.
   CUACT_HD static detail::FloatPair two_u_f32(float x) {
-    const detail::FloatPair x3 = detail::cube_f32(x);
-    const float c = detail::fmul_rn(kCubicF, x3.hi);
-    const float c_lo = fmaf(kCubicF, x3.hi, -c) + fmaf(kCubicF, x3.lo, kCubicLoF * x3.hi);
-    const detail::FloatPair inner = detail::two_sum_f32(x, c);
-    const float inner_lo = inner.lo + c_lo;
-    const float v = detail::fmul_rn(kTwoKF, inner.hi);
-    const float v_lo = fmaf(kTwoKF, inner.hi, -v) + fmaf(kTwoKF, inner_lo, kTwoKLoF * inner.hi);
-    return {v, v_lo};
+    const float sq = detail::fmul_rn(x, x);
+    const float sq_lo = fmaf(x, x, -sq);
+    const float m = detail::fmul_rn(kTwoKCubicF, sq);
+    const float m_lo = fmaf(kTwoKCubicF, sq, -m) + fmaf(kTwoKCubicF, sq_lo, kTwoKCubicLoF * sq);
+    const detail::FloatPair t = detail::two_sum_f32(kTwoKF, m);
+    const float t_lo = t.lo + (m_lo + kTwoKLoF);
+    const float v = detail::fmul_rn(x, t.hi);
+    return {v, fmaf(x, t.hi, -v) + x * t_lo};
   }
   //! float32 results (under 0.6 ulp): x S(2u), 2^64 S from the sigmoid table at 2u as a pair
   //! (detail::sigmoid_f32), x times it rounded once, then scaled back. No branches: x clamped to
