@@ -1048,7 +1048,7 @@ struct GeluTanh {
     const float v = detail::fmul_rn(x, t.hi);
     return {v, fmaf(x, t.hi, -v) + x * t_lo};
   }
-  //! float32 results (under 0.6 ulp): x S(2u), 2^64 S from the sigmoid table at 2u as a pair
+  //! float32 results (under 0.8 ulp): x S(2u), 2^64 S from the sigmoid table at 2u as a pair
   //! (detail::sigmoid_f32), x times it rounded once, then scaled back. No branches: x clamped to
   //! [-12, 6] for 2u, 2u clamped to the table; the ends are selected: 2u >= 19 gives x (x > 4.9,
   //! +inf too), x < -11.7 gives -0 (2u < -112 there: |x| S(2u) < 2^-150; -inf too). NaN: clamped

@@ -492,11 +492,14 @@ struct PolyF32Row {
 //! Row `row` of the tables: three 16-byte loads through the read-only path on the device, one
 //! per piece. The array is piece-major (the generator says why: a warp's gather of piece i then
 //! touches a few L1 lines, not one per row).
-CUACT_HD PolyF32Row poly_f32_row(int row) {
+//! The row is base + k: base (a table's first row less its x_first, a constant after inlining)
+//! goes into the address first, so it folds into the loads' immediate offsets and only k is
+//! added at run time.
+CUACT_HD PolyF32Row poly_f32_row(int base, int k) {
   constexpr int kRows = CUACT_POLY_F32_ROW_COUNT;
   PolyF32Row r;
 #if defined(__CUDA_ARCH__)
-  const float4* p = reinterpret_cast<const float4*>(kPolyF32Device) + row;
+  const float4* p = (reinterpret_cast<const float4*>(kPolyF32Device) + base) + k;
   for (int i = 0; i < 3; ++i) {
     const float4 v = __ldg(p + i * kRows);
     r.c[4 * i] = v.x;
@@ -506,7 +509,7 @@ CUACT_HD PolyF32Row poly_f32_row(int row) {
   }
 #else
   for (int i = 0; i < 3; ++i)
-    __builtin_memcpy(r.c + 4 * i, kPolyF32Host + 4 * (i * kRows + row), 4 * sizeof(float));
+    __builtin_memcpy(r.c + 4 * i, kPolyF32Host + 4 * (i * kRows + base + k), 4 * sizeof(float));
 #endif
   return r;
 }
@@ -547,10 +550,10 @@ CUACT_HD FloatPair poly_f32(const PolyF32Row& r, float d, float d_lo, bool fast_
 //! |x| > |r0| (the generator asserts the row ends within 2 |r0|: Sterbenz) and r0 the larger
 //! addend elsewhere; s - r1 has |s| >= ulp(r0) / 2 >= |r1| unless s = 0.
 template <bool kPairArgument>
-CUACT_HD FloatPair poly_f32_eval_at(PolyF32Table t, float x, float x_lo) {
+CUACT_HD FloatPair poly_f32_eval_at(PolyF32Table t, float x, float x_lo, int row_shift = 0) {
   const float fl = floorf(x);
   const int k = static_cast<int>(fl) - t.x_first;
-  const PolyF32Row row = poly_f32_row(t.first_row + k);
+  const PolyF32Row row = poly_f32_row(t.first_row - t.x_first, static_cast<int>(fl) + row_shift);
   const float d0 = x - (fl + 0.5f);
   const float d = kPairArgument ? d0 + x_lo : d0;
   FloatPair g = poly_f32<kPairArgument>(row, d, (d0 - d) + x_lo, t.fast_c1, t.fast_c0);
@@ -567,8 +570,10 @@ CUACT_HD FloatPair poly_f32_eval_at(PolyF32Table t, float x, float x_lo) {
 CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, float x) {
   return poly_f32_eval_at<false>(t, x, 0.0f);
 }
-CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, FloatPair x) {
-  return poly_f32_eval_at<true>(t, x.hi, x.lo);
+//! row_shift: rows to skip past the table's own, into a table of the same layout stored after it
+//! (gelu_f32: Q's table, then Phi's).
+CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, FloatPair x, int row_shift = 0) {
+  return poly_f32_eval_at<true>(t, x.hi, x.lo, row_shift);
 }
 
 //! The scale of the tables that reach into f's subnormal range (the generator's `scale`): their
@@ -708,18 +713,18 @@ CUACT_HD float table_clamp(float x, float lo, float hi) {
 //! The last float below 19 and 10: the ends of sigmoid_s_table() and mish_t_table().
 constexpr float kSigmoidTableEnd = 0x1.2ffffep+4f, kMishTableEnd = 0x1.3ffffep+3f;
 
-//! sigmoid(x) in float for float32 results (under 0.6 ulp): 2^64 S(x) from its table
-//! (sigmoid_s_table(), x in [-112, 19), 2^-27 relative, as a pair), rounded and scaled back (exact
-//! for a normal result; a subnormal one is rounded once more). No branches, no selects but NaN's:
-//! x clamped to the table's ends gives both ends (S(19-) rounds to 1, 2^-64 S(-112) < 2^-161 to 0,
-//! the infinities too).
+//! sigmoid(x) in float for float32 results (under 0.8 ulp, the most where the result is subnormal):
+//! 2^64 S(x) from its table (sigmoid_s_table(), x in [-112, 19), 2^-27 relative, as a pair),
+//! rounded and scaled back (exact for a normal result; a subnormal one is rounded once more). No
+//! branches, no selects but NaN's: x clamped to the table's ends gives both ends (S(19-) rounds to
+//! 1, 2^-64 S(-112) < 2^-161 to 0, the infinities too).
 CUACT_HD float sigmoid_f32(float x) {
   const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, -112.0f, kSigmoidTableEnd));
   const float r = (t.hi + t.lo) * kTableUnscale;
   return x != x ? x : r;
 }
 
-//! silu(x) = x S(x) in float for float32 results (under 0.6 ulp), 2^64 S as in sigmoid_f32: x
+//! silu(x) = x S(x) in float for float32 results (under 0.8 ulp), 2^64 S as in sigmoid_f32: x
 //! times the pair rounded once, then scaled back. x clamped for the lookup: from 19 on x S rounds
 //! to x, below -112 to -0; both ends are selected (the clamped S would not give them for every x,
 //! and an infinite x times the pair may be NaN). NaN stays NaN.
@@ -730,7 +735,7 @@ CUACT_HD float silu_f32(float x) {
 }
 
 //! mish(x) = x T(x), T = tanh(softplus(x)) from its table (mish_t_table(), 2^64 T for x in
-//! [-112, 10), 2^-27 relative, as a pair), in float for float32 results (under 0.7 ulp), as
+//! [-112, 10), 2^-27 relative, as a pair), in float for float32 results (under 0.8 ulp), as
 //! silu_f32: from 10 on x T rounds to x, below -112 to -0 (both selected).
 CUACT_HD float mish_f32(float x) {
   const FloatPair t = poly_f32_eval(mish_t_table(), table_clamp(x, -112.0f, kMishTableEnd));
@@ -746,24 +751,25 @@ CUACT_HD FloatPair gelu_w_f32(float a) {
   return {w.hi, w.lo + 0.5f * fmaf(a, a, -sq)};
 }
 
-//! Exact GELU x Phi(x) in float for float32 results (under 0.6 ulp): 2^64 Phi(x) from
+//! Exact GELU x Phi(x) in float for float32 results (under 0.8 ulp): 2^64 Phi(x) from
 //! gelu_q_table() (Q(a) = Phi(-a), x <= 0) or gelu_phi_table() (Phi(a), x > 0), both in w = a^2 / 2
-//! + 2 a (a = |x|, w in [0, 135), 2^-27 relative, as a pair; same layout, so the sign only picks
-//! the first row). x times the pair at 2^64 times its size, rounded once and scaled back (a
-//! subnormal result rounds once more). No branches: |x| is clamped to 14.5 for the lookup, and the
-//! ends are selected: past x = 5.6, x Q < 2^-26.5 x and the result is x (+inf too, and x beyond
-//! 2^64, whose scaled product would overflow); below -14.36, |x Q| < 2^-150 rounds to -0 (the
-//! clamped Q gives that down to -14.5; below, selected). NaN: x Phi is NaN. GELU(-0) = -0.
+//! + 2 a (a = |x|, w in [0, 135), 2^-27 relative, as a pair; same layout, stored one after
+//! the other, so the sign only shifts the row). x times the pair at 2^64 times its size, rounded
+//! once and scaled back (a subnormal result rounds once more). No branches: |x| is clamped to 14.5
+//! for the lookup, and the ends are selected: past x = 5.6, x Q < 2^-26.5 x and the result is x
+//! (+inf too, and x beyond 2^64, whose scaled product would overflow); below -14.36, |x Q| < 2^-150
+//! rounds to -0 (the clamped Q gives that down to -14.5; below, selected). NaN: x Phi is NaN.
+//! GELU(-0) = -0.
 CUACT_HD float gelu_f32(float x) {
   static_assert(gelu_phi_table().x_first == gelu_q_table().x_first &&
                     gelu_phi_table().rows == gelu_q_table().rows &&
                     gelu_phi_table().fast_c1 == gelu_q_table().fast_c1 &&
                     gelu_phi_table().fast_c0 == gelu_q_table().fast_c0 &&
                     gelu_phi_table().root_row < 0 && gelu_q_table().root_row < 0,
-                "gelu_f32 picks one of the two tables by its first row alone");
-  PolyF32Table t = gelu_q_table();
-  t.first_row = x > 0.0f ? gelu_phi_table().first_row : t.first_row;
-  const FloatPair f = poly_f32_eval(t, gelu_w_f32(gelu_f32_abs(x, 14.5f)));
+                "gelu_f32 reaches Phi's table by a row shift from Q's");
+  constexpr int kPhiShift = gelu_phi_table().first_row - gelu_q_table().first_row;
+  const FloatPair f =
+      poly_f32_eval(gelu_q_table(), gelu_w_f32(gelu_f32_abs(x, 14.5f)), x > 0.0f ? kPhiShift : 0);
   const float r = fmaf(x, f.hi, x * f.lo) * kTableUnscale;
   return x > 5.6f ? x : (x < -14.5f ? -0.0f : r);
 }
