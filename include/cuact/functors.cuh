@@ -1057,7 +1057,7 @@ struct GeluTanh {
     const detail::FloatPair v = two_u_f32(detail::table_clamp(x, -12.0f, 6.0f));
     const float vc = detail::table_clamp(v.hi, -112.0f, detail::kSigmoidTableEnd);
     const detail::FloatPair t = detail::poly_f32_eval(detail::sigmoid_s_table(), {vc, v.lo});
-    const float r = fmaf(x, t.hi, x * t.lo) * detail::kTableUnscale;
+    const float r = detail::mul_unscaled_f32(x, t);
     return v.hi >= 19.0f ? x : (x < -11.7f ? -0.0f : r);
   }
   //! float32 results: dy gelu_tanh'(x) from the table of 2^64 gelu_tanh' in v = 2u(x)
@@ -1072,8 +1072,7 @@ struct GeluTanh {
     const detail::FloatPair v = two_u_f32(detail::table_clamp(x, 8.0f));
     const float vc = detail::table_clamp(v.hi, 0x1.3ffffep+5f);  // below 40
     const detail::FloatPair g = detail::poly_f32_eval(detail::gelu_tanh_d_table(), {vc, v.lo});
-    const float r =
-        detail::mul_pair_f32(dy, {g.hi * detail::kTableUnscale, g.lo * detail::kTableUnscale});
+    const float r = detail::mul_pair_f32(dy, detail::unscaled(g));
     return x != x ? x : (v.hi >= 40.0f ? dy : r);  // (NaN runs 2u at the clamp, 8)
   }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).

@@ -415,13 +415,6 @@ CUACT_HD FloatPair split_to_floats(double v) {
   return {n.f, static_cast<float>(n.rest)};
 }
 
-//! x^3 = hi + lo (x^2 exact as a pair, then times x; about 2^-47 relative).
-CUACT_HD FloatPair cube_f32(float x) {
-  const float x2 = fmul_rn(x, x);
-  const float x3 = fmul_rn(x2, x);
-  return {x3, fmaf(x2, x, -x3) + fmaf(x, x, -x2) * x};
-}
-
 //! a + b = hi + lo exactly (any order of magnitude).
 CUACT_HD FloatPair two_sum_f32(float a, float b) {
   const float s = a + b;
@@ -433,22 +426,6 @@ CUACT_HD FloatPair two_sum_f32(float a, float b) {
 CUACT_HD FloatPair fast_two_sum_f32(float a, float b) {
   const float s = a + b;
   return {s, (a - s) + b};
-}
-
-//! (m + m_lo) e^(v + v_lo) for v <= 0 and |m| < 256, down to where e^v is subnormal: the
-//! product as a pair at 2^64 times its size, then scaled back once (exact for a normal result; a
-//! subnormal one is rounded once more at most). Below v = -110 it is under half the least
-//! subnormal: m * 0. mul_exp_in_range_f32 is the same for v in [-110, 0] (no test).
-CUACT_HD float mul_exp_in_range_f32(float m, float v, float v_lo, float m_lo = 0.0f) {
-  float k;
-  FloatPair p = exp_split_f32(v, k);
-  p.lo = fmaf(p.hi, v_lo, p.lo);
-  const float w = fmul_rn(m, p.hi);
-  const float w_lo = fmaf(m, p.hi, -w) + fmaf(m, p.lo, m_lo * p.hi);
-  return ((w + w_lo) * pow2_f32(static_cast<int>(k) + 64)) * 0x1p-64f;
-}
-CUACT_HD float mul_exp_small_f32(float m, float v, float v_lo, float m_lo = 0.0f) {
-  return v < -110.0f ? m * 0.0f : mul_exp_in_range_f32(m, v, v_lo, m_lo);
 }
 
 // ---- piecewise polynomials of the float32 forms (scripts/gen_poly_f32_table.py) -----------
@@ -576,9 +553,8 @@ CUACT_HD FloatPair poly_f32_eval(PolyF32Table t, FloatPair x, int row_shift = 0)
   return poly_f32_eval_at<true>(t, x.hi, x.lo, row_shift);
 }
 
-//! The scale of the tables that reach into f's subnormal range (the generator's `scale`): their
-//! rows hold 2^64 f.
-constexpr float kTableScale = 0x1p64f, kTableUnscale = 0x1p-64f;
+//! The tables that reach into f's subnormal range (the generator's `scale`) hold 2^64 f.
+constexpr float kTableUnscale = 0x1p-64f;
 
 //! N(a) and e^(-a^2/2) for the 16-bit GELU derivative below, a in [0, 14.5], in float (about 2^-21
 //! relative): N(a) = t g(t) for t = 4 / (4 + a) (one polynomial, no table; see
@@ -665,11 +641,26 @@ CUACT_HD float fast_gelu_derivative(float x) {
   return x <= 0.0f ? de : 1.0f - de;  // NaN: a is NaN, so is de
 }
 
-//! |x| for the float32 GELU forms' table lookups: at most `end` (the table's rows end at 15),
-//! and NaN gives `end` too, so the row index is always in the table.
-CUACT_HD float gelu_f32_abs(float x, float end) {
-  const float a = fabsf(x);
-  return a <= end ? a : end;
+//! min(x, end) for a table lookup, NaN giving end too: a compare, not fminf, which on the host
+//! keeps a signalling NaN (glibc), whose row index would fall outside the table.
+CUACT_HD float table_clamp(float x, float end) {
+  return x < end ? x : end;
+}
+
+//! x clamped to [lo, hi) for a table lookup, NaN giving lo (compares, as above).
+CUACT_HD float table_clamp(float x, float lo, float hi) {
+  return x > lo ? table_clamp(x, hi) : lo;
+}
+
+//! x times 2^-64 (hi + lo), for the tables that hold 2^64 f: the product rounded once at 2^64
+//! times its size, then scaled back (exact for a normal result; a subnormal one rounds once more).
+CUACT_HD float mul_unscaled_f32(float x, FloatPair t) {
+  return fmaf(x, t.hi, x * t.lo) * kTableUnscale;
+}
+
+//! 2^-64 (hi + lo) as a pair (exact where both stay normal).
+CUACT_HD FloatPair unscaled(FloatPair t) {
+  return {t.hi * kTableUnscale, t.lo * kTableUnscale};
 }
 
 //! softplus(x) = max(x, 0) + L(|x|), L(a) = log(1 + e^-a), in float for float32 results (under
@@ -681,16 +672,10 @@ CUACT_HD float gelu_f32_abs(float x, float end) {
 //! relative (rare: a branch).
 CUACT_HD float softplus_f32(float x) {
   if (x < -22.0f) return exp_f32(x);
-  const FloatPair l = poly_f32_eval(softplus_l_table(), gelu_f32_abs(x, 22.5f));
+  const FloatPair l = poly_f32_eval(softplus_l_table(), table_clamp(fabsf(x), 22.5f));
   const FloatPair s = two_sum_f32(x > 0.0f ? x : 0.0f, l.hi);
   const float r = s.hi + (s.lo + l.lo);
   return x > 16.0f || x != x ? x : r;
-}
-
-//! min(x, end) for a table lookup, NaN giving end too: a compare, not fminf, which on the host
-//! keeps a signalling NaN (glibc), whose row index would fall outside the table.
-CUACT_HD float table_clamp(float x, float end) {
-  return x < end ? x : end;
 }
 
 //! tanh(x) = x R(|x|), R(a) = tanh(a) / a from its table (tanh_r_table(), a in [0, 10), 2^-27
@@ -698,16 +683,10 @@ CUACT_HD float table_clamp(float x, float end) {
 //! the sign restored (tanh(-0) = -0). Past 9.1, 1 - tanh < 2^-26 and the result is +-1 (the
 //! infinities too), selected; NaN is x.
 CUACT_HD float tanh_f32(float x) {
-  const float a = gelu_f32_abs(x, 9.5f);
+  const float a = table_clamp(fabsf(x), 9.5f);
   const FloatPair r = poly_f32_eval(tanh_r_table(), a);
   const float t = fabsf(x) > 9.1f ? 1.0f : fmaf(a, r.hi, a * r.lo);
   return x != x ? x : copysignf(t, x);
-}
-
-//! x clamped to [lo, hi) for a table lookup, NaN giving lo: compares, not fminf / fmaxf (those
-//! keep a signalling NaN on the host, and its row index would fall outside the table).
-CUACT_HD float table_clamp(float x, float lo, float hi) {
-  return x > lo ? table_clamp(x, hi) : lo;
 }
 
 //! The last float below 19 and 10: the ends of sigmoid_s_table() and mish_t_table().
@@ -724,23 +703,25 @@ CUACT_HD float sigmoid_f32(float x) {
   return x != x ? x : r;
 }
 
-//! silu(x) = x S(x) in float for float32 results (under 0.8 ulp), 2^64 S as in sigmoid_f32: x
-//! times the pair rounded once, then scaled back. x clamped for the lookup: from 19 on x S rounds
-//! to x, below -112 to -0; both ends are selected (the clamped S would not give them for every x,
-//! and an infinite x times the pair may be NaN). NaN stays NaN.
+//! x f(x) for a table t of 2^64 f on [-112, end) with f -> 1 past its end (silu, mish): x
+//! clamped for the lookup, x times the pair by mul_unscaled_f32. From end on x f rounds to x,
+//! below -112 to -0; both ends are selected (the clamped f would not give them for every x, and
+//! an infinite x times the pair may be NaN). NaN stays NaN. last: the last float below end.
+CUACT_HD float x_times_scaled_table_f32(PolyF32Table t, float x, float last) {
+  const float first = static_cast<float>(t.x_first);
+  const float r = mul_unscaled_f32(x, poly_f32_eval(t, table_clamp(x, first, last)));
+  return x > last ? x : (x < first ? -0.0f : r);
+}
+
+//! silu(x) = x S(x) in float for float32 results (under 0.8 ulp), 2^64 S as in sigmoid_f32.
 CUACT_HD float silu_f32(float x) {
-  const FloatPair t = poly_f32_eval(sigmoid_s_table(), table_clamp(x, -112.0f, kSigmoidTableEnd));
-  const float r = fmaf(x, t.hi, x * t.lo) * kTableUnscale;
-  return x >= 19.0f ? x : (x < -112.0f ? -0.0f : r);
+  return x_times_scaled_table_f32(sigmoid_s_table(), x, kSigmoidTableEnd);
 }
 
 //! mish(x) = x T(x), T = tanh(softplus(x)) from its table (mish_t_table(), 2^64 T for x in
-//! [-112, 10), 2^-27 relative, as a pair), in float for float32 results (under 0.8 ulp), as
-//! silu_f32: from 10 on x T rounds to x, below -112 to -0 (both selected).
+//! [-112, 10), 2^-27 relative, as a pair), in float for float32 results (under 0.8 ulp).
 CUACT_HD float mish_f32(float x) {
-  const FloatPair t = poly_f32_eval(mish_t_table(), table_clamp(x, -112.0f, kMishTableEnd));
-  const float r = fmaf(x, t.hi, x * t.lo) * kTableUnscale;
-  return x >= 10.0f ? x : (x < -112.0f ? -0.0f : r);
+  return x_times_scaled_table_f32(mish_t_table(), x, kMishTableEnd);
 }
 
 //! w = a^2 / 2 + 2 a = hi + lo exactly (a >= 0), the variable of GELU's tables
@@ -768,9 +749,9 @@ CUACT_HD float gelu_f32(float x) {
                     gelu_phi_table().root_row < 0 && gelu_q_table().root_row < 0,
                 "gelu_f32 reaches Phi's table by a row shift from Q's");
   constexpr int kPhiShift = gelu_phi_table().first_row - gelu_q_table().first_row;
-  const FloatPair f =
-      poly_f32_eval(gelu_q_table(), gelu_w_f32(gelu_f32_abs(x, 14.5f)), x > 0.0f ? kPhiShift : 0);
-  const float r = fmaf(x, f.hi, x * f.lo) * kTableUnscale;
+  const FloatPair f = poly_f32_eval(gelu_q_table(), gelu_w_f32(table_clamp(fabsf(x), 14.5f)),
+                                    x > 0.0f ? kPhiShift : 0);
+  const float r = mul_unscaled_f32(x, f);
   return x > 5.6f ? x : (x < -14.5f ? -0.0f : r);
 }
 
@@ -780,11 +761,11 @@ CUACT_HD float gelu_f32(float x) {
 //! for a few low bits). E has a simple zero at a0 = 0.7518 (GELU' vanishes at x = -a0), which the
 //! table's root row handles, so the result keeps its relative accuracy next to the zero.
 CUACT_HD float gelu_backward_f32(float dy, float x) {
-  const FloatPair g = poly_f32_eval(gelu_e_table(), gelu_w_f32(gelu_f32_abs(x, 13.0f)));
-  const float te = g.hi * kTableUnscale, te_lo = g.lo * kTableUnscale;
-  const float u = 1.0f - te;  // |te| <= 1/2: a fast two-sum
-  const float u_lo = ((1.0f - u) - te) - te_lo;
-  return x <= 0.0f ? mul_pair_f32(dy, {te, te_lo}) : mul_pair_f32(dy, {u, u_lo});
+  const FloatPair e =
+      unscaled(poly_f32_eval(gelu_e_table(), gelu_w_f32(table_clamp(fabsf(x), 13.0f))));
+  const float u = 1.0f - e.hi;  // |E| <= 1/2: a fast two-sum
+  const float u_lo = ((1.0f - u) - e.hi) - e.lo;
+  return x <= 0.0f ? mul_pair_f32(dy, e) : mul_pair_f32(dy, {u, u_lo});
 }
 
 //! Bounds [lo, hi] known to hold an exact result (see cuact/precision.cuh, forward_interval).
