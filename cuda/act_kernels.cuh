@@ -134,6 +134,49 @@ CUACT_HD Pack realign(int k, const Pack& lo, const Pack& hi) {
 #define CUACT_UNROLL
 #endif
 
+//! apply_forward on every element of a pack, out of line: forward_pack's rare path.
+template <class T, class Op>
+CUACT_HD_COLD Pack forward_pack_cold(Op op, Pack in) {
+  Pack out;
+  for (int k = 0; k < kPackSize<T>; ++k)
+    pack_set(out, k, apply_forward(op, pack_get<T>(in, k)));
+  return out;
+}
+
+//! apply_forward on every element of a pack, with the same results element for element
+//! (tests/pack_test.cu), but for a 16-bit op with a forward_interval the rounding test is made
+//! once per pack: every element's bounds converted (two to an F2FP), the packs of lower and
+//! upper bounds compared word by word, and the double path (out of line) run only when some
+//! element's bounds round apart. Per element that replaces a compare, a branch and a call site;
+//! the call sites also made nvcc reload the op's constants after each element (the registers a
+//! call may clobber): 36 -> 19 instructions per bfloat16 element for relu with general parameters,
+//! 21 -> 13 for leaky_relu.
+template <class T, class Op>
+CUACT_HD Pack forward_pack(const Op& op, const Pack& in) {
+  constexpr int V = kPackSize<T>;
+  Pack out;
+  if constexpr (sizeof(T) == 2 && HasForwardInterval<Op>::value) {
+    bool exact = false;
+    if constexpr (HasExactFloatForward<Op>::value) exact = op.exact_float_forward_applies();
+    if (!exact) {
+      Pack hi;
+      CUACT_UNROLL
+      for (int k = 0; k < V; ++k) {
+        const FloatInterval b = op.forward_interval(to_compute(pack_get<T>(in, k)));
+        pack_set(out, k, to_storage<T>(b.lo));
+        pack_set(hi, k, to_storage<T>(b.hi));
+      }
+      const uint32_t apart =
+          (out.w[0] ^ hi.w[0]) | (out.w[1] ^ hi.w[1]) | (out.w[2] ^ hi.w[2]) | (out.w[3] ^ hi.w[3]);
+      return apart == 0 ? out : forward_pack_cold<T>(op, in);
+    }
+  }
+  CUACT_UNROLL
+  for (int k = 0; k < V; ++k)
+    pack_set(out, k, apply_forward(op, pack_get<T>(in, k)));
+  return out;
+}
+
 //! Where a thread's 16-byte loads come from. Aligned streams are read once: evict-first (.cs).
 //! Realigned streams read each chunk twice (neighbouring threads), so they keep it in L1.
 //! tests/kernel_emulation_test.cu runs the same thread bodies with plain host loads.
@@ -238,11 +281,7 @@ CUACT_HD void forward_thread(const T* x, T* y, const VectorPlan& plan, const Op&
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t j = first + u * kBlockThreads;
       if (j >= plan.num_vectors) break;
-      Pack out;
-      CUACT_UNROLL
-      for (int k = 0; k < V; ++k)
-        pack_set(out, k, apply_forward(op, pack_get<T>(in[u], k)));
-      store_pack(y, plan.head + j * V, out);
+      store_pack(y, plan.head + j * V, forward_pack<T>(op, in[u]));
     }
   }
 }
@@ -340,12 +379,8 @@ CUACT_HD void forward_staged_tile(const Pack* stage, T* y, const VectorPlan& pla
 #pragma unroll kStagedUnroll
 #endif
   for (int v = thread; v < vectors; v += kBlockThreads) {
-    const Pack in = stage_pack<T>(stage, v, plan.shift[0]);
-    Pack out;
-    CUACT_UNROLL
-    for (int k = 0; k < V; ++k)
-      pack_set(out, k, apply_forward(op, pack_get<T>(in, k)));
-    store_pack(out_tile, int64_t{v} * V, out);
+    store_pack(out_tile, int64_t{v} * V,
+               forward_pack<T>(op, stage_pack<T>(stage, v, plan.shift[0])));
   }
 }
 

@@ -7,8 +7,8 @@
 
 A prediction, made without a GPU (METHOD.md: count, predict, change, measure). It compiles one
 probe kernel per op, dtype and direction: one 16-byte pack loaded, the library's own per-element
-code (cuact::apply_forward / apply_backward, the functor with Keras's default parameters) applied
-to each element, the pack stored. Then it counts that kernel's SASS, leaving out the out-of-line
+code (cuact::detail::forward_pack, cuact::apply_backward; the functor with Keras's default
+parameters) applied to each element, the pack stored. Then it counts that kernel's SASS, leaving out the out-of-line
 cold paths (CALL targets: the double fallbacks), and divides by the elements in the pack. What is
 left counts every branch of the inline code, taken or not, so it is an upper bound on the path
 most elements run; the real kernel adds a few address instructions per 16-byte vector.
@@ -65,11 +65,7 @@ __device__ void store(uint4* p, const Pack& v) {
 
 template <class Op, class T>
 __global__ void fwd(const uint4* x, uint4* y, Op op) {
-  const Pack in = load(x);
-  Pack out;
-#pragma unroll
-  for (int k = 0; k < kPackSize<T>; ++k) pack_set(out, k, cuact::apply_forward(op, pack_get<T>(in, k)));
-  store(y, out);
+  store(y, cuact::detail::forward_pack<T>(op, load(x)));
 }
 
 template <class Op, class T, cuact::Saved kSaved>

@@ -75,6 +75,9 @@ std::vector<OpCase> op_cases() {
   p.relu_alpha = 0.2, p.relu_max_value = 1.0, p.relu_threshold = -1.0;
   cases.push_back({Op::kRelu, p, "relu(alpha=0.2,max=1,threshold=-1)"});
   p = ActParams{};
+  p.relu_alpha = 0.1, p.relu_max_value = 5.9;
+  cases.push_back({Op::kRelu, p, "relu(alpha=0.1,max=5.9)"});
+  p = ActParams{};
   p.elu_alpha = 0.5;
   cases.push_back({Op::kElu, p, "elu(alpha=0.5)"});
   p = ActParams{};

@@ -218,6 +218,21 @@ const std::vector<Case>& all_cases() {
     p.relu_max_value = 5.9;
     p.relu_threshold = 0.3;
     add(Op::kRelu, p, "a0p05_max5p9_t0p3", false);
+    p = {};  // threshold 0: the float32 line is alpha x alone
+    p.relu_alpha = 0.1;
+    add(Op::kRelu, p, "a0p1", false);
+    p = {};
+    p.relu_alpha = 0.1;
+    p.relu_max_value = 6;
+    add(Op::kRelu, p, "a0p1_max6", false);
+    p = {};  // no negative branch, threshold and max off the float grid
+    p.relu_max_value = 5.9;
+    p.relu_threshold = 0.3;
+    add(Op::kRelu, p, "a0_max5p9_t0p3", false);
+    p = {};  // alpha too small for the float line: every element below t in double
+    p.relu_alpha = 1e-35;
+    p.relu_threshold = 0.5;
+    add(Op::kRelu, p, "a1em35_t0p5", false);
     p = {};
     p.elu_alpha = 0.5;
     add(Op::kElu, p, "a0p5", false);

@@ -81,9 +81,11 @@ struct Param {
 };
 
 //! The double forms rounded to float, out of line: the rare paths of the float32 forms (extreme
-//! parameters or dy, far tails), one copy per kernel instead of one per unrolled element.
+//! parameters or dy, far tails), one copy per kernel instead of one per unrolled element. The
+//! forward takes the functor by value, in registers: by reference, relu's kernels needed a
+//! stack frame for its 92 bytes in every thread.
 template <class Op>
-CUACT_HD_COLD float forward_rounded(const Op& op, float x) {
+CUACT_HD_COLD float forward_rounded(Op op, float x) {
   return static_cast<float>(op.forward(static_cast<double>(x)));
 }
 template <class Op>
@@ -158,12 +160,53 @@ struct Relu {
   static constexpr bool kComputeInDouble = true;
   detail::Param alpha{0.0}, max_value{HUGE_VAL}, threshold{0.0};
   bool has_max = false;
-  Relu() = default;
+
+  // Derived from the three parameters once per launch (the constructor), so that the float32
+  // and 16-bit forms decide every branch with float comparisons and select between per-launch
+  // constants: a few instructions per element for any parameters (the double path they replace
+  // took 59 per bfloat16 element and 88 per float32 one). Set through the constructor only.
+  float above_t = 0.0f;        //!< float x > threshold exactly when x > above_t
+  float below_t = -HUGE_VALF;  //!< x < threshold when x < below_t; -inf when alpha == 0
+  float clip_lo = -HUGE_VALF;  //!< 0 with a max_value (p is clipped to [0, max]), else -inf
+  float max_from = HUGE_VALF;  //!< x >= max_value exactly when x >= max_from
+  float max_odd = HUGE_VALF;   //!< max_value rounded to odd: narrows to 16 bits correctly
+  bool line_in_float = true;   //!< alpha (x - t) is safe in float: no extreme parameters
+  float line_slope = 0.0f;     //!< the 16-bit form of alpha (x - t): line_slope x + line_c
+  float line_c = 0.0f;
+  float err_slope = 0.0f;  //!< its error bound: |x| err_slope + err_base
+  float err_base = 0x1p-148f;
+
+  CUACT_HD Relu() : Relu(0.0, HUGE_VAL, 0.0) {}
   CUACT_HD explicit Relu(const ActParams& p)
-      : alpha(p.relu_alpha),
-        max_value(p.relu_max_value),
-        threshold(p.relu_threshold),
-        has_max(p.relu_max_value < HUGE_VAL) {}
+      : Relu(p.relu_alpha, p.relu_max_value, p.relu_threshold) {}
+  //! Keras's order: relu(alpha, max_value (+inf for None), threshold).
+  CUACT_HD Relu(double alpha_value, double max, double threshold_value)
+      : alpha(alpha_value), max_value(max), threshold(threshold_value), has_max(max < HUGE_VAL) {
+    const double a = alpha.d, t = threshold.d, at = a * t;
+    above_t = detail::float_at_or_below(t);
+    below_t = a != 0.0 ? detail::float_at_or_above(t) : -HUGE_VALF;
+    if (has_max) {
+      clip_lo = 0.0f;
+      max_from = detail::float_at_or_above(max_value.d);
+      max_odd = detail::to_float_odd(max_value.d);
+    }
+    // Within these bounds alpha and t as float pairs hold 48 bits and no product over- or
+    // underflows in a way the error bounds below miss; outside them the double form decides.
+    line_in_float = a == 0.0 || (fabs(a) >= 0x1p-100 && fabs(a) <= 0x1p100 && fabs(t) <= 0x1p100 &&
+                                 fabs(at) <= 0x1p100);
+    if (line_in_float) {
+      line_slope = alpha.f;
+      line_c = static_cast<float>(-at);
+      // v = fmaf(alpha.f, x, line_c) errs by alpha's and c's roundings to float plus the fma's:
+      // at most 2^-23 (|alpha x| + |alpha t|) (+ subnormal spacings); bound with 2^-22.
+      err_slope = fabsf(alpha.f) * 0x1p-22f;
+      err_base = fmaf(fabsf(line_c), 0x1p-22f, 0x1p-148f);
+    } else {  // bounds that never agree (x +- inf, never 0 * inf): the double form decides
+      line_slope = 1.0f;
+      err_slope = 1.0f;
+      err_base = HUGE_VALF;
+    }
+  }
 
   template <class T>
   CUACT_HD T forward(T x) const {
@@ -182,38 +225,46 @@ struct Relu {
     }
     return p;
   }
+  //! x > t: clip(x, 0, max_value) with `at_max` for max_value's result (NaN stays NaN).
+  CUACT_HD float above_threshold(float x, float at_max) const {
+    const float c = x < clip_lo ? clip_lo : x;
+    return x >= max_from ? at_max : c;
+  }
+  //! float32 results: the branches decided exactly (above_t, below_t, max_from), clipped
+  //! values exact, and alpha (x - t) with alpha and t as float pairs, x - t kept exact (a
+  //! two-sum) and the product rounded once: within 0.5 ulp plus 2^-23 relative.
+  CUACT_HD float forward_f32(float x) const {
+    if (!(x <= above_t)) return above_threshold(x, max_value.f);  // x > t, or NaN
+    if (!(x < below_t)) return 0.0f;  // x == t, or alpha == 0 (no negative branch)
+    if (!line_in_float) return detail::forward_rounded(*this, x);
+    float d = x, d_lo = 0.0f;
+    if (threshold.d != 0.0) {  // the same for every element: hoisted
+      const detail::FloatPair s = detail::two_sum_f32(x, -threshold.f);
+      d = s.hi;
+      d_lo = s.lo - threshold.lo;
+    }
+    const float v = alpha.f * d;
+    if (v - v != 0.0f) return v;  // x = -inf: the product alone (no inf - inf below)
+    return fmaf(alpha.f, d, fmaf(alpha.f, d_lo, alpha.lo * d));
+  }
   //! The default max(x, 0) is exact in float: the 16-bit path needs no bounds. (Tested on the
   //! parameters themselves, not a flag kept beside them that could go stale.)
   CUACT_HD bool exact_float_forward_applies() const {
     return alpha.d == 0.0 && threshold.d == 0.0 && !has_max;
   }
   CUACT_HD float exact_float_forward(float x) const { return x > 0.0f || x != x ? x : 0.0f; }
-  //! Bounds for the 16-bit fast path (see cuact/precision.cuh). Float comparisons with the
-  //! float threshold and max decide as the double ones do, except at equality with a parameter
-  //! float does not hold exactly: there (and for infinite x on the alpha line) the double path
-  //! decides. alpha (x - t) in float errs by less than 2^-23 |alpha| (|x - t| + |t|).
+  //! Bounds for the 16-bit fast path (see cuact/precision.cuh): above the threshold the value
+  //! itself (16-bit x is exact in float; max_value rounded to odd narrows to the correctly
+  //! rounded max), at it 0, below it alpha x - alpha t in one fma with its error bound. Infinite
+  //! x on the line, and extreme parameters (err_base = inf), give bounds that never agree: the
+  //! double path decides.
   CUACT_HD detail::FloatInterval forward_interval(float x) const {
-    constexpr detail::FloatInterval kUndecided{1.0f, 0.0f};
-    if (x != x) return {x, x};
-    const float t = threshold.f;
-    if (x == t && static_cast<double>(t) != threshold.d) return kUndecided;
-    if (x < t && alpha.f != 0.0f) {
-      if (detail::is_inf(x)) return kUndecided;
-      const float d = x - t;
-      return detail::around(alpha.f * d, alpha.f * (fabsf(d) + fabsf(t)));
-    }
-    float p = x > t ? x : 0.0f;
-    if (has_max) {
-      const float m = max_value.f;
-      const bool exact_max = static_cast<double>(m) == max_value.d;
-      if (p == m && !exact_max) return kUndecided;
-      if (p < 0.0f) {
-        p = 0.0f;
-      } else if (p > m) {
-        return exact_max ? detail::FloatInterval{m, m} : detail::around(m, m);
-      }
-    }
-    return {p, p};
+    // Every branch computed and selected: cheaper than the branches nvcc makes of early returns.
+    const float c = above_threshold(x, max_odd);
+    const float v = fmaf(line_slope, x, line_c);
+    const float err = fmaf(fabsf(x), err_slope, err_base);
+    const bool above = !(x <= above_t), below = x < below_t;  // above: x > t, or NaN
+    return {above ? c : (below ? v - err : 0.0f), above ? c : (below ? v + err : 0.0f)};
   }
   template <class T>
   CUACT_HD T derivative(T x) const {

@@ -945,6 +945,18 @@ CUACT_HD float to_float_odd(double v) {
   return to_odd_neighbour<unsigned int>(n.f, n.rest > 0.0);  // the neighbour towards v
 }
 
+//! The largest float <= v and the smallest float >= v (v not NaN). For a float x, x > v exactly
+//! when x > float_at_or_below(v), and x < v when x < float_at_or_above(v): comparisons with a
+//! double parameter made in float. For per-launch constants (nextafterf is a library call).
+CUACT_HD float float_at_or_below(double v) {
+  const NarrowedDouble n = narrow_to_float(v);
+  return n.rest < 0.0 ? nextafterf(n.f, -HUGE_VALF) : n.f;
+}
+CUACT_HD float float_at_or_above(double v) {
+  const NarrowedDouble n = narrow_to_float(v);
+  return n.rest > 0.0 ? nextafterf(n.f, HUGE_VALF) : n.f;
+}
+
 //! sigmoid(|v|), sigmoid(-|v|) and their product for v = hi + lo, each as a double-double
 //! accurate to about 2^-104 relative beyond the error of the one exponential: e = e^-|v| is
 //! computed once and the roundings of 1 + e and of each division are recovered exactly (two-sum,
