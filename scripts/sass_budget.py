@@ -14,8 +14,10 @@ left counts every branch of the inline code, taken or not, so it is an upper bou
 most elements run; the real kernel adds a few address instructions per 16-byte vector.
 
 The budget: at the copy roof an element of the op's bytes (forward 2 * size, backward 3 * size)
-leaves `issue` instruction slots (4 warp instructions per SM per clock) and `mufu` special
-function operations (16 per SM per clock). Defaults are the H200's (132 SMs, 1980 MHz, the
+leaves `issue` instruction slots (4 warp instructions per SM per clock), `mufu` special
+function operations (16 per SM per clock) and half the issue slots in FP64 instructions (DFMA,
+DMUL, DADD, DSETP, DMNMX: 64 lanes per SM per clock on H100/H200), counted on the path with the
+most of them. Defaults are the H200's (132 SMs, 1980 MHz, the
 4130 GB/s copy roof measured by cuact-bench on 2026-11-28); see --sms, --clock-mhz, --roof-gbs.
 A row over the issue budget cannot run at the roof; one within 70% of it is at risk (the kernels
 run at 50% occupancy, where the schedulers do not fill every slot).
@@ -167,8 +169,9 @@ def parse_sass(text):
     return funcs
 
 
-def path_lengths(body):
-    """Shortest and longest instruction count from entry to exit over the body's control flow.
+def path_lengths(body, weight=lambda ins: 1):
+    """Shortest and longest instruction count (or sum of weight(ins)) from entry to exit over the
+    body's control flow.
 
     The probe kernels have no loops, so every branch goes forward and the paths form a DAG;
     a backward branch (none expected) is not followed."""
@@ -180,7 +183,8 @@ def path_lengths(body):
     for i, (addr, ins) in enumerate(body):
         if lo[i] == INF:
             continue  # unreachable
-        lo_i, hi_i = lo[i] + 1, hi[i] + 1  # this instruction counted
+        w = weight(ins)
+        lo_i, hi_i = lo[i] + w, hi[i] + w  # this instruction counted
         raw = ins["raw"]
         succ = []
         m = re.match(r"(?:JMP|BRA)\S*\s+(?:!?U?P\w+,\s*)?`?\(?(0x[0-9a-f]+)", raw)
@@ -236,7 +240,9 @@ def write_readme(path, rows, dtypes, args):
     lines = [BEGIN,
              f"Shortest–longest path per element through the inline code, in instructions, with the "
              f"longest as a % of the issue slots an element leaves at {args.roof_gbs:.0f} GB/s on "
-             f"{args.sms} SMs at {args.clock_mhz:.0f} MHz (Keras's default parameters; the longest "
+             f"{args.sms} SMs at {args.clock_mhz:.0f} MHz, or of the FP64 pipe's slots (half as many) "
+             f"where the FP64 instructions on the longest FP64 path are the tighter limit "
+             f"(Keras's default parameters; the longest "
              f"path may be one only some inputs or parameters take: relu's is the general "
              f"parameters'), sm_{args.arch}, from `scripts/sass_budget.py --dtype {','.join(dtypes)} "
              f"--write README.md`:",
@@ -247,8 +253,8 @@ def write_readme(path, rows, dtypes, args):
         for d in dtypes:
             for x in dirs:
                 r = by.get((op, d, x))
-                cells.append(f"{r['path_min']:.0f}–{r['path_max']:.0f} ({r['issue_use']:.0%})"
-                             if r else "–")
+                cells.append(f"{r['path_min']:.0f}–{r['path_max']:.0f} "
+                             f"({max(r['issue_use'], r['fp64_use']):.0%})" if r else "–")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(END)
     readme = pathlib.Path(path)
@@ -309,6 +315,7 @@ def main():
 
     issue_per_s = args.sms * 4 * 32 * args.clock_mhz * 1e6  # thread instructions
     mufu_per_s = args.sms * 16 * args.clock_mhz * 1e6
+    fp64_per_s = args.sms * 64 * args.clock_mhz * 1e6  # 64 FP64 lanes per SM: half the issue rate
     rows = []
     for mangled, pretty in zip(names, demangled):
         m = re.match(r"void probe::(fwd|bwd)<(::)?cuact::(\w+), ([\w:]+)(?:, \(cuact::Saved\)(\d))?>",
@@ -325,10 +332,12 @@ def main():
             c = opclass(ins["raw"].split()[0])
             counts[c] = counts.get(c, 0) + 1
         shortest, longest = path_lengths(body)
+        fp64_longest = path_lengths(body, lambda ins: opclass(ins["raw"].split()[0]) == "fp64")[1]
         streams = 2 if direction == "fwd" else 3
         elems_per_s = args.roof_gbs * 1e9 / (streams * SIZES[dtype])
         issue_budget = issue_per_s / elems_per_s
         mufu_budget = mufu_per_s / elems_per_s
+        fp64_budget = fp64_per_s / elems_per_s
         total = longest / per
         rows.append({
             "op": name, "dtype": dtype, "direction": direction,
@@ -344,29 +353,32 @@ def main():
             "mufu_budget": round(mufu_budget, 2),
             "issue_use": round(total / issue_budget, 2),
             "mufu_use": round(counts.get("mufu", 0) / per / mufu_budget, 2),
+            "fp64_path": round(fp64_longest / per, 2),
+            "fp64_budget": round(fp64_budget, 1),
+            "fp64_use": round(fp64_longest / per / fp64_budget, 2),
         })
     order = {o["name"]: i for i, o in enumerate(ops)}
     rows.sort(key=lambda r: (dtypes.index(r["dtype"]), order[r["op"]], r["direction"]))
 
     print(f"budget per element at {args.roof_gbs:.0f} GB/s, {args.sms} SMs, {args.clock_mhz:.0f} MHz: "
-          "issue slots / MUFU ops (forward; backward moves 3/2 the bytes per element, so it has 3/2 "
-          "the slots)")
+          "issue slots / MUFU ops / FP64 instructions (forward; backward moves 3/2 the bytes per "
+          "element, so it has 3/2 of each)")
     for dt in dtypes:
         fw = next((r for r in rows if r["dtype"] == dt and r["direction"] == "fwd"), None)
         if fw:
-            print(f"  {dt}: {fw['issue_budget']} / {fw['mufu_budget']}")
+            print(f"  {dt}: {fw['issue_budget']} / {fw['mufu_budget']} / {fw['fp64_budget']}")
     print()
-    hdr = ("op", "dtype", "dir", "path min", "path max", "code", "fp32", "mufu", "fp64", "cvt",
-           "int", "cold calls", "issue use", "mufu use", "")
+    hdr = ("op", "dtype", "dir", "path min", "path max", "code", "fp32", "mufu", "fp64",
+           "fp64 path", "cvt", "int", "cold calls", "issue use", "mufu use", "fp64 use", "")
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
     for r in rows:
-        use = max(r["issue_use"], r["mufu_use"])
+        use = max(r["issue_use"], r["mufu_use"], r["fp64_use"])
         flag = "OVER" if use > 1.0 else ("risk" if use > 0.7 else "")
         print(f"| {r['op']} | {r['dtype']} | {r['direction']} | {r['path_min']:.1f} | {r['path_max']:.1f} | "
-              f"{r['instructions']:.1f} | {r['fp32']:.1f} | "
-              f"{r['mufu']:.2f} | {r['fp64']:.1f} | {r['cvt']:.1f} | {r['int']:.1f} | {r['cold_calls']} | "
-              f"{r['issue_use']:.0%} | {r['mufu_use']:.0%} | {flag} |")
+              f"{r['instructions']:.1f} | {r['fp32']:.1f} | {r['mufu']:.2f} | {r['fp64']:.1f} | "
+              f"{r['fp64_path']:.1f} | {r['cvt']:.1f} | {r['int']:.1f} | {r['cold_calls']} | "
+              f"{r['issue_use']:.0%} | {r['mufu_use']:.0%} | {r['fp64_use']:.0%} | {flag} |")
     if args.write:
         write_readme(args.write, rows, dtypes, args)
     if args.json:
