@@ -1113,6 +1113,63 @@ TEST(FunctorEdges, KerasReluThresholdSemantics) {
   EXPECT_NEAR(rs.forward(-2.0), -0.2, 1e-16);
 }
 
+// The float64 exponential and log(1 + e) pieces behind float64 softplus and log_sigmoid
+// (cuact/detail/numeric.cuh), against long double: e^-a as a pair to 2^-58 relative over
+// [0, 708] (plus 2^-1075 absolute where its low part is subnormal) (every reduction boundary n ln 2
+// / 64 and its neighbours, and a dense sweep), and log(1 + e) within 0.6 ulp over [0, 1] (every row
+// edge and its neighbours, tiny and subnormal e, and a dense sweep).
+TEST(Float64Forms, ExpNegAndLog1pRows) {
+  std::vector<double> as;
+  for (int n = 0; n <= 32700; n += 7)
+    for (double a0 : {n * (std::log(2.0) / 64), (n + 0.5) * (std::log(2.0) / 32)})
+      for (double a : {std::nextafter(a0, 0.0), a0, std::nextafter(a0, 1e9)})
+        if (a >= 0.0 && a <= 708.0) as.push_back(a);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> wide(0.0, 708.0), narrow(0.0, 0.1);
+  for (int i = 0; i < 200000; ++i)
+    as.push_back(i % 2 ? wide(rng) : narrow(rng));
+  as.insert(as.end(), {0.0, 4.9e-324, 1e-300, 1e-17, 708.0});
+  LD worst_exp = 0;
+  for (double a : as) {
+    const cuact::detail::DoubleDouble e = cuact::detail::exp_neg_dd(a);
+    const LD exact = std::exp(-static_cast<LD>(a));
+    // (Past a = 700 the low part is subnormal: half its spacing, 2^-1075, adds to the bound.)
+    const LD err = std::fabs((static_cast<LD>(e.hi) + e.lo) - exact);
+    worst_exp = std::max(worst_exp, err / exact);
+    ASSERT_LE(err, std::ldexp(exact, -58) + std::ldexp(1.0L, -1075)) << "exp_neg_dd(" << a << ")";
+    ASSERT_LE(std::fabs(e.lo), 0.5 * (std::nextafter(e.hi, 2.0) - e.hi))
+        << "exp_neg_dd(" << a << ") not normalised";
+  }
+  std::vector<double> es = {0.0, 4.9e-324, 1e-310, 1e-300, 1e-17, 1.0};
+  for (double edge : {1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 3.0 / 4, 1.0})
+    for (int k = -3; k <= 3; ++k) {
+      double e = edge;
+      for (int i = 0; i < std::abs(k); ++i)
+        e = std::nextafter(e, k < 0 ? 0.0 : 2.0);
+      if (e <= 1.0) es.push_back(e);
+    }
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (int i = 0; i < 200000; ++i)
+    es.push_back(i % 3 ? unit(rng) : std::ldexp(unit(rng), -static_cast<int>(i % 60)));
+  LD worst_log = 0;
+  for (double e : es) {
+    const cuact::detail::DoubleDouble l = cuact::detail::log1p_unit_rows({e, 0.0});
+    const LD exact = std::log1p(static_cast<LD>(e));
+    const double rounded = static_cast<double>(exact);
+    if (exact == 0) {
+      ASSERT_EQ(l.hi + l.lo, 0.0);
+      continue;
+    }
+    const LD ulp = std::ldexp(1.0L, std::ilogb(rounded) - 52);
+    const LD err = std::fabs((static_cast<LD>(l.hi) + l.lo) - exact) /
+                   std::max(ulp, std::numeric_limits<LD>::denorm_min() + std::ldexp(1.0L, -1074));
+    worst_log = std::max(worst_log, err);
+    ASSERT_LE(err, 0.6L) << "log1p_unit_rows(" << e << ")";
+  }
+  std::printf("[float64] exp_neg_dd max relative error 2^%.2f, log1p_unit_rows max %.3f ulp\n",
+              static_cast<double>(std::log2(worst_exp)), static_cast<double>(worst_log));
+}
+
 TEST(ReferenceSelfCheck, RootsAndConstants) {
   // The derivative roots are interior zeros with a sign change.
   const ActParams p;

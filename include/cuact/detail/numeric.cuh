@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "cuact/detail/erfc_table.hpp"
+#include "cuact/detail/f64_tables.hpp"
 #include "cuact/detail/poly_f32_table.hpp"
 
 #if defined(__CUDACC__)
@@ -1057,49 +1058,109 @@ CUACT_HD DoubleDouble erfc_anchored(double hi, double lo) {
   return r;
 }
 
-inline constexpr double kLn2Hi = 0x1.62e42fefa39efp-1;  // ln 2 = kLn2Hi + kLn2Lo to 2^-106
-inline constexpr double kLn2Lo = 0x1.abc9e3b39803fp-56;
+// The float64 exponential and log(1 + e) tables (generated: scripts/gen_f64_tables.py), one
+// copy per translation unit for each side.
+#if defined(__CUDACC__)
+alignas(16) static __device__ const double kExp2NegDevice[] = {CUACT_EXP2_NEG_ROWS};
+alignas(16) static __device__ const double kLog1pDevice[] = {CUACT_LOG1P_PIECES};
+#endif
+alignas(16) static const double kExp2NegHost[] = {CUACT_EXP2_NEG_ROWS};
+alignas(16) static const double kLog1pHost[] = {CUACT_LOG1P_PIECES};
 
-//! log(1 + e) = hi + lo for e in [0, 1] (float32 forms take it from a table): 1 + e =
-//! 2^k (1 + f + f_lo) exactly (k = 1 above sqrt 2), log(1 + f) = 2 atanh(s) with s = f / (2 + f)
-//! a corrected quotient, |s| <= 0.1716: 2s exactly plus s^3 times the series 2/3 + 2/5 s^2 + ...
-//! to s^22 (truncation below 2^-60). One float64 division, where CUDA's log1p costs several
-//! times more (float64 softplus ran at 23% of the copy roof on an H200).
-CUACT_HD DoubleDouble log1p_unit_d(double e) {
-  const bool k = e > 0.41421356237309503;
-  double f = e, f_lo = 0.0;
-  if (k) {
-    const double u = add_rn(1.0, e);  // (1.41, 2]
-    f = sub_rn(mul_rn(0.5, u), 1.0);  // exact
-    f_lo = 0.5 * add_rn(sub_rn(1.0, u), e);
-  }
-  const double d = add_rn(2.0, f);
-  const double d_err = add_rn(sub_rn(2.0, d), f) + f_lo;
-  const double r = 1.0 / d;
-  const double s = mul_rn(f, r);
-  const double s_lo = ((fma(-s, d, f) + f_lo) - s * d_err) * r;
-  const double z = s * s;
-  constexpr double kC[] = {2.0 / 25, 2.0 / 23, 2.0 / 21, 2.0 / 19, 2.0 / 17, 2.0 / 15,
-                           2.0 / 13, 2.0 / 11, 2.0 / 9,  2.0 / 7,  2.0 / 5,  2.0 / 3};
-  double q = kC[0];
-  for (int i = 1; i < 12; ++i)
-    q = fma(q, z, kC[i]);
-  const double a = k ? kLn2Hi : 0.0;  // |2s| < ln 2 / 2: a + 2s by a fast two-sum
-  const double hi = add_rn(a, 2.0 * s);
-  const double lo =
-      add_rn(sub_rn(a, hi), 2.0 * s) + ((k ? kLn2Lo : 0.0) + fma(s * z, q, 2.0 * s_lo));
-  return {hi, lo};
+//! Entry i of the 2^(-j/32) table (pairs: 2j, 2j + 1), through the read-only path on the device.
+CUACT_HD double exp2_neg_entry(int i) {
+#if defined(__CUDA_ARCH__)
+  return __ldg(kExp2NegDevice + i);
+#else
+  return kExp2NegHost[i];
+#endif
 }
 
-//! log(1 + exp(x)) for double: max(x, 0) + log1p_unit_d(e^-|x|), the sum with x rounded once.
+//! e^-a as a double-double (to about 2^-60 relative) for a in [0, 708] (so e^-a is normal):
+//! a = n ln 2 / 32 - r, |r| <= ln 2 / 64, n = 32 m + j, e^-a = 2^-m 2^(-j/32) e^r. n ln 2 / 32
+//! in two parts, the first exact, so r - its rounding is known; e^r - 1 to r^7 (the next term is
+//! below 2^-65); 2^(-j/32) a tabulated pair, times 1 + p kept as a pair by a fast two-sum; 2^-m
+//! exact. 19 FP64 instructions where CUDA's exp costs about as many and returns one double.
+CUACT_HD DoubleDouble exp_neg_dd(double a) {
+  constexpr double kShifter = 0x1.8p52;            // adding it leaves round(v) in the low bits
+  constexpr double k32Log2e = 46.166241308446828;  // 32 / ln 2 (rounded: n need only be near)
+  const double t = fma(a, k32Log2e, kShifter);
+  unsigned long long t_bits;
+  __builtin_memcpy(&t_bits, &t, 8);
+  const int n = static_cast<int>(t_bits & 0xffffffffu);
+  const double nd = sub_rn(t, kShifter);             // n, exact
+  const double r_hi = fma(nd, CUACT_LN2_32_HI, -a);  // exact: n * hi exact, Sterbenz
+  const double r_lo = mul_rn(nd, CUACT_LN2_32_LO);   // r = r_hi + r_lo
+  const double r = add_rn(r_hi, r_lo);
+  double q = fma(r, 1.0 / 5040, 1.0 / 720);
+  q = fma(q, r, 1.0 / 120);
+  q = fma(q, r, 1.0 / 24);
+  q = fma(q, r, 1.0 / 6);
+  q = fma(q, r, 0.5);
+  const double p = add_rn(r_hi, fma(mul_rn(r, r), q, r_lo));  // e^r - 1
+  const double t_hi = exp2_neg_entry(2 * (n & 31));
+  const double t_lo = exp2_neg_entry(2 * (n & 31) + 1);
+  const DoubleDouble e = fast_two_sum(t_hi, fma(t_hi, p, t_lo));  // 2^(-j/32) (1 + p)
+  const unsigned long long scale_bits = static_cast<unsigned long long>(1023 - (n >> 5)) << 52;
+  double scale;
+  __builtin_memcpy(&scale, &scale_bits, 8);
+  return {mul_rn(e.hi, scale), mul_rn(e.lo, scale)};
+}
+
+//! log(1 + e) for e = hi + lo, hi in [0, 1], as c0 + t (c0 a row's constant, t the rest, both
+//! doubles; about 2^-57 relative beyond the roundings of the sum): the polynomial of degree 12
+//! of hi's row (f64_tables.hpp: [0, 1/16), one row per binade up to 1/2, two for [1/2, 1]) in
+//! d = hi - center (exact), c0 and c1 as pairs, and lo taken to first order (lo c1: c1 is
+//! within 13% of the slope 1 / (1 + e) across each row, and lo below 2^-53 e). One row lookup of
+//! 8 16-byte loads (the table is piece-major: a warp's load of a piece reads one L1 line), 17
+//! FP64 instructions, no division.
+CUACT_HD DoubleDouble log1p_unit_rows(DoubleDouble e) {
+  unsigned long long bits;
+  __builtin_memcpy(&bits, &e.hi, 8);
+  const int hi_word = static_cast<int>(bits >> 32);
+  const int ex = (hi_word >> 20) - 1023;  // e.hi >= 0: no sign bit
+  int row = ex + 5;                       // ex <= -5 (and 0, subnormals): row 0
+  row = row < 0 ? 0 : row;
+  if (row >= 4) row = (ex == 0 || ((hi_word >> 19) & 1)) ? 5 : 4;  // [3/4, 1] or [1/2, 3/4)
+  constexpr int kRows = CUACT_LOG1P_ROW_COUNT;
+  double c[CUACT_LOG1P_WIDTH];
+#if defined(__CUDA_ARCH__)
+  // The row first: piece j's constant offset then folds into the load's immediate.
+  const double2* p = reinterpret_cast<const double2*>(kLog1pDevice) + row;
+  for (int j = 0; j < CUACT_LOG1P_WIDTH / 2; ++j) {
+    const double2 v = __ldg(p + j * kRows);
+    c[2 * j] = v.x;
+    c[2 * j + 1] = v.y;
+  }
+#else
+  for (int j = 0; j < CUACT_LOG1P_WIDTH; ++j)
+    c[j] = kLog1pHost[2 * ((j / 2) * kRows + row) + j % 2];
+#endif
+  // c: center, c0_hi, c0_lo, c1_hi, c1_lo, c2 .. c12.
+  const double d = sub_rn(e.hi, c[0]);
+  double s = c[CUACT_LOG1P_WIDTH - 1];
+  for (int k = CUACT_LOG1P_WIDTH - 2; k >= 5; --k)
+    s = fma(s, d, c[k]);                                  // c2 + c3 d + ...
+  const double lo = fma(e.lo, c[3], fma(d, c[4], c[2]));  // lo c1 + c1_lo d + c0_lo
+  // c1_hi d inside the last fma, unrounded: it carries up to the whole result (row 0).
+  return {c[1], fma(d, c[3], fma(mul_rn(d, d), s, lo))};
+}
+
+//! CUDA's exp, out of line: the far tails exp_neg_dd leaves out.
+inline CUACT_HD_COLD double exp_rounded(double x) {
+  return ::exp(x);
+}
+
+//! log(1 + exp(x)) for double: max(x, 0) + log(1 + e^-|x|), e^-|x| from exp_neg_dd and the log
+//! from log1p_unit_rows, max(x, 0) + c0 kept exact (a two-sum) and the rest added once: within
+//! about 0.6 ulp, about 40 FP64 instructions (the CUDA exp and a division-based log1p took 75).
 CUACT_HD double softplus_d(double x) {
   if (x != x) return x;
-  if (x > 37.0) return x;          // log1p(e^-x) < 2^-53 < ulp(x) / 2 (also +inf)
-  if (x < -40.0) return ::exp(x);  // log1p(e) = e (1 - e / 2), e / 2 < 2^-58: rounds to e
-  const DoubleDouble l = log1p_unit_d(::exp(-fabs(x)));
-  if (x <= 0.0) return l.hi + l.lo;
-  const DoubleDouble t = two_sum(x, l.hi);
-  return t.hi + (t.lo + l.lo);
+  if (x > 37.0) return x;                 // log1p(e^-x) < 2^-53 < ulp(x) / 2 (also +inf)
+  if (x < -708.0) return exp_rounded(x);  // log1p(e) = e (1 - e / 2) rounds to e (also -inf)
+  const DoubleDouble l = log1p_unit_rows(exp_neg_dd(fabs(x)));
+  const DoubleDouble s = two_sum(x > 0.0 ? x : 0.0, l.hi);
+  return add_rn(s.hi, add_rn(s.lo, l.lo));
 }
 
 }  // namespace cuact::detail
