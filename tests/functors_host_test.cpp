@@ -74,12 +74,14 @@ struct Fns {
   // The library's 16-bit element path (cuact/precision.cuh: compute type, one rounding), on
   // bit patterns; index 0 = float16, 1 = bfloat16; member order forward, f'(x), f'(y).
   std::function<uint16_t(uint16_t)> elem16[2][3];
-  std::function<float(float)> elem32[3];          // the library's float32 element path
-  std::function<float(float, float)> backward32;  // float32 dy * f'(x), any dy
-  std::function<double(double)> elem64[3];        // the library's float64 element path
-  bool has_dfo_member = false;                    // the functor has derivative_from_output at all
-  bool has_f32_forward = false;                   // float32 forward computed in float (forward_f32)
-  bool has_f32_backward = false;                  // float32 backward from x in float (backward_f32)
+  std::function<float(float)> elem32[3];            // the library's float32 element path
+  std::function<float(float, float)> backward32;    // float32 dy * f'(x), any dy
+  std::function<float(float, float)> backward32_y;  // float32 dy * f'(y), any dy
+  std::function<double(double)> elem64[3];          // the library's float64 element path
+  bool has_dfo_member = false;                      // the functor has derivative_from_output at all
+  bool has_f32_forward = false;     // float32 forward computed in float (forward_f32)
+  bool has_f32_backward = false;    // float32 backward from x in float (backward_f32)
+  bool has_f32_backward_y = false;  // float32 backward from y in float (backward_from_output_f32)
   const char* name = "";
 };
 
@@ -123,6 +125,7 @@ Fns make_fns(const ActParams& p) {
   r.name = F::kName;
   r.has_f32_forward = cuact::HasFloat32Forward<F>::value;
   r.has_f32_backward = cuact::HasFloat32Backward<F>::value;
+  r.has_f32_backward_y = cuact::HasFloat32BackwardFromOutput<F>::value;
   r.fwd_f = [f](float x) { return f.forward(x); };
   r.der_f = [f](float x) { return f.derivative(x); };
   r.fwd_d = [f](double x) { return f.forward(x); };
@@ -135,6 +138,9 @@ Fns make_fns(const ActParams& p) {
   add_16bit_paths<F, __half>(f, r.elem16[0]);
   add_16bit_paths<F, __nv_bfloat16>(f, r.elem16[1]);
   if constexpr (F::kHasOutputDerivative) {
+    r.backward32_y = [f](float dy, float y) {
+      return cuact::apply_backward<cuact::Saved::kOutput>(f, dy, y);
+    };
     r.has_dfo_member = true;
     r.dfo_f = [f](float y) { return f.derivative_from_output(y); };
     r.dfo_d = [f](double y) { return f.derivative_from_output(y); };
@@ -1260,9 +1266,10 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
   int forms = 0;
   for (const Case& c : cases) {
     const Fns f = functor_for(c.op, c.params);
-    if (!f.has_f32_forward && !f.has_f32_backward) continue;
+    if (!f.has_f32_forward && !f.has_f32_backward && !f.has_f32_backward_y) continue;
     ++forms;
-    long double worst = 0, worst_backward = 0, worst_scaled = 0;
+    long double worst = 0, worst_backward = 0, worst_scaled = 0, worst_y = 0;
+    float worst_y_at = 0, worst_y_dy = 0;
     float worst_x = 0, worst_backward_x = 0, worst_scaled_x = 0, worst_scaled_dy = 0;
     // dy other than 1: tiny (subnormal products), negative, huge (no overflow on the way).
     constexpr float kDys[] = {0x1.3p-140f, -1.37f, 0x1.9p+120f};
@@ -1329,6 +1336,24 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
           }
         }
       }
+      if (f.has_f32_backward_y) {  // x is a y here; dy = 1 and, every fifth, the others
+        const LD ref = cuact_ref::derivative_from_output(c.op, x, c.params);
+        const float dy = i % 5 == 0 ? kDys[i % 3] : 1.0f;
+        const LD scaled = static_cast<LD>(dy) * ref;
+        const long double e = ulp_error<float>(scaled, f.backward32_y(dy, x), scaled);
+        if (e > worst_y) {
+          worst_y = e;
+          worst_y_at = x;
+          worst_y_dy = dy;
+        }
+      }
+    }
+    EXPECT_LE(worst_y, 2.0L) << op_label(c.op) << c.label
+                             << " float32 backward(y): worst at y = " << worst_y_at
+                             << ", dy = " << worst_y_dy;
+    if (f.has_f32_backward_y) {
+      std::printf("  %-12s%-12s float32 backward(y): max %.3Lf ulp\n", op_label(c.op), c.label,
+                  worst_y);
     }
     EXPECT_LE(worst, 2.0L) << op_label(c.op) << c.label << " float32: worst at x = " << worst_x;
     EXPECT_LE(worst_backward, 2.0L)

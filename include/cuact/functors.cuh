@@ -23,7 +23,10 @@
 //!    its double overloads round to odd so narrowing rounds correctly).
 //!  - `forward_f32(float)`, `backward_f32(float dy, float x)`: float32 results computed in float
 //!    to within 2 ulp (instead of in double, whose libm calls and FP64 rate cost the float32
-//!    kernels most of their bandwidth on Hopper). Every transcendental op has both.
+//!    kernels most of their bandwidth on Hopper). Every transcendental op has both; softplus and
+//!    log_sigmoid also `backward_from_output_f32(float dy, float y)`.
+//!  - `forward_interval(float)` (16-bit results of the line ops: bounds for a rounding test;
+//!    `exact_float_forward` where the float form is exact), see cuact/precision.cuh.
 //!  - `forward_precise(double)`, `backward_precise(double, double)`: used instead of
 //!    forward(double), backward(double, double) for float64 storage, where the double forms are
 //!    only float32-grade (cheaper).
@@ -91,6 +94,14 @@ CUACT_HD_COLD float forward_rounded(Op op, float x) {
 template <class Op>
 CUACT_HD_COLD float backward_rounded(const Op& op, float dy, float x) {
   return static_cast<float>(op.backward(static_cast<double>(dy), static_cast<double>(x)));
+}
+
+//! dy f'(y) from the double form, rounded to float, out of line: the rare paths of the float32
+//! y-based forms (an extreme dy, a y outside f's range), as the other ops' y-based gradients.
+template <class Op>
+CUACT_HD_COLD float backward_from_output_rounded(Op op, float dy, float y) {
+  return static_cast<float>(static_cast<double>(dy) *
+                            op.derivative_from_output(static_cast<double>(y)));
 }
 
 //! dy f'(x) for float32 results from table t of f' (numeric.cuh, poly_f32_eval): past the table
@@ -809,6 +820,17 @@ struct Softplus {
   }
   CUACT_HD double derivative_from_output(double y) const { return -::expm1(-y); }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(-y); }
+  //! float32 results: -dy (e^-y - 1) with e^-y - 1 as a float pair (detail::expm1_neg_f32),
+  //! rounded once; past y = 87 f' rounds to 1. A y below 0 (no softplus output) or an extreme
+  //! dy: the double form, out of line.
+  CUACT_HD float backward_from_output_f32(float dy, float y) const {
+    if (y != y) return y;
+    if (!(y >= 0.0f) || !detail::pair_factor_ok(dy))
+      return detail::backward_from_output_rounded(*this, dy, y);
+    if (y > 87.0f) return dy;
+    const detail::FloatPair m = detail::expm1_neg_f32(-y);
+    return detail::mul_pair_f32(dy, {-m.hi, -m.lo});
+  }
 };
 
 //! log_sigmoid: -softplus(-x) = min(x, 0) - log1p(e^-|x|); f' = sigmoid(-x) = -expm1(y).
@@ -836,6 +858,15 @@ struct LogSigmoid {
   }
   CUACT_HD double derivative_from_output(double y) const { return -::expm1(y); }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(y); }
+  //! float32 results: -dy (e^y - 1), as Softplus's (y <= 0 here; below -87 f' rounds to 1).
+  CUACT_HD float backward_from_output_f32(float dy, float y) const {
+    if (y != y) return y;
+    if (!(y <= 0.0f) || !detail::pair_factor_ok(dy))
+      return detail::backward_from_output_rounded(*this, dy, y);
+    if (y < -87.0f) return dy;
+    const detail::FloatPair m = detail::expm1_neg_f32(y);
+    return detail::mul_pair_f32(dy, {-m.hi, -m.lo});
+  }
 };
 
 //! softsign: x / (1 + |x|), with softsign(+-inf) = +-1; f' = 1 / (1 + |x|)^2 = (1 - |y|)^2.
@@ -1094,37 +1125,38 @@ struct GeluTanh {
     const float sq_lo = fmaf(x, x, -sq);
     const float m = detail::fmul_rn(kTwoKCubicF, sq);
     const float m_lo = fmaf(kTwoKCubicF, sq, -m) + fmaf(kTwoKCubicF, sq_lo, kTwoKCubicLoF * sq);
-    const detail::FloatPair t = detail::two_sum_f32(kTwoKF, m);
+    // Both terms positive: the larger first, a fast two-sum (m = 2k c x^2 passes 2k at |x| = 4.7).
+    const detail::FloatPair t = detail::fast_two_sum_f32(fmaxf(kTwoKF, m), fminf(kTwoKF, m));
     const float t_lo = t.lo + (m_lo + kTwoKLoF);
     const float v = detail::fmul_rn(x, t.hi);
     return {v, fmaf(x, t.hi, -v) + x * t_lo};
   }
   //! float32 results (under 0.8 ulp): x S(2u), 2^64 S from the sigmoid table at 2u as a pair
   //! (detail::sigmoid_f32), x times it rounded once, then scaled back. No branches: x clamped to
-  //! [-12, 6] for 2u, 2u clamped to the table; the ends are selected: 2u >= 19 gives x (x > 4.9,
-  //! +inf too), x < -11.7 gives -0 (2u < -112 there: |x| S(2u) < 2^-150; -inf too). NaN: clamped
-  //! to -12 for 2u, x S is NaN.
+  //! [-10.95, 5.25], where 2u stays in the table's [-112, 19) (2u = -111.2 and 18.7 at the ends),
+  //! and the ends selected: from 5.25 on S(2u) is within 2^-26 of 1 and the result x (+inf too);
+  //! below -10.95, |x| S(2u) < 2^-156 rounds to -0 (-inf too). NaN: clamped for 2u, x S is NaN.
   CUACT_HD float forward_f32(float x) const {
-    const detail::FloatPair v = two_u_f32(detail::table_clamp(x, -12.0f, 6.0f));
-    const float vc = detail::table_clamp(v.hi, -112.0f, detail::kSigmoidTableEnd);
-    const detail::FloatPair t = detail::poly_f32_eval(detail::sigmoid_s_table(), {vc, v.lo});
+    constexpr float kLo = -10.95f, kHi = 5.25f;
+    const detail::FloatPair v = two_u_f32(detail::table_clamp(x, kLo, kHi));
+    const detail::FloatPair t = detail::poly_f32_eval(detail::sigmoid_s_table(), v);
     const float r = detail::mul_unscaled_f32(x, t);
-    return v.hi >= 19.0f ? x : (x < -11.7f ? -0.0f : r);
+    return x >= kHi ? x : (x < kLo ? -0.0f : r);
   }
   //! float32 results: dy gelu_tanh'(x) from the table of 2^64 gelu_tanh' in v = 2u(x)
   //! (detail::gelu_tanh_d_table(), v in [-88, 40), 2^-27 relative, as a pair; exact around the
   //! zero of gelu_tanh' at x = -0.7525, the table's root row), 2u as a pair as in forward_f32, the
   //! pair scaled back (exact: gelu_tanh' is normal for x >= -9.9) and times dy, rounded once. From
-  //! 2u = 40 on (x > 7.3) gelu_tanh' rounds to 1 and the result is dy (selected; x clamped to 8
-  //! for 2u, NaN too, then selected). Below -9.9 (gelu_tanh' < 2^-114) or for an extreme dy, the
-  //! double form, out of line.
+  //! x = 7.25 on (2u = 38.8; the table ends at 40) gelu_tanh' is within 2^-49 of 1 and rounds to
+  //! it: the result is dy (selected; x clamped to 7.25 for 2u, NaN too, then selected). Below -9.9
+  //! (gelu_tanh' < 2^-114) or for an extreme dy, the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
+    constexpr float kHi = 7.25f;
     if (x < -9.9f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
-    const detail::FloatPair v = two_u_f32(detail::table_clamp(x, 8.0f));
-    const float vc = detail::table_clamp(v.hi, 0x1.3ffffep+5f);  // below 40
-    const detail::FloatPair g = detail::poly_f32_eval(detail::gelu_tanh_d_table(), {vc, v.lo});
+    const detail::FloatPair v = two_u_f32(detail::table_clamp(x, kHi));
+    const detail::FloatPair g = detail::poly_f32_eval(detail::gelu_tanh_d_table(), v);
     const float r = detail::mul_pair_f32(dy, detail::unscaled(g));
-    return x != x ? x : (v.hi >= 40.0f ? dy : r);  // (NaN runs 2u at the clamp, 8)
+    return x != x ? x : (x >= kHi ? dy : r);  // (NaN runs 2u at the clamp)
   }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }

@@ -42,6 +42,9 @@ using Float32ForwardMember = decltype(std::declval<const Op&>().forward_f32(0.0f
 template <class Op>
 using Float32BackwardMember = decltype(std::declval<const Op&>().backward_f32(0.0f, 0.0f));
 template <class Op>
+using Float32BackwardFromOutputMember =
+    decltype(std::declval<const Op&>().backward_from_output_f32(0.0f, 0.0f));
+template <class Op>
 using ForwardIntervalMember = decltype(std::declval<const Op&>().forward_interval(0.0f));
 template <class Op>
 using ExactFloatForwardMember = decltype(std::declval<const Op&>().exact_float_forward(0.0f));
@@ -139,6 +142,11 @@ using HasFloat32Forward = detail::Detect<Op, detail::Float32ForwardMember>;
 template <class Op>
 using HasFloat32Backward = detail::Detect<Op, detail::Float32BackwardMember>;
 
+//! And `float backward_from_output_f32(float dy, float y)`: dy f'(x) from the output y, for
+//! float32 storage (the y-based gradients of the other ops compute in double).
+template <class Op>
+using HasFloat32BackwardFromOutput = detail::Detect<Op, detail::Float32BackwardFromOutputMember>;
+
 //! Ops that compute in double for 16-bit storage may also define
 //! `detail::FloatInterval forward_interval(float x)`: bounds around their float result that hold
 //! the exact value. When both bounds round to the same 16-bit value, that value is the correctly
@@ -231,7 +239,10 @@ CUACT_HD T apply_backward(const Op& op, T dy, T saved) {
   using C = op_compute_t<Op, T>;
   const C s = static_cast<C>(to_compute(saved));
   const C g = static_cast<C>(to_compute(dy));
-  if constexpr (kSaved == Saved::kOutput && HasFusedBackwardFromOutput<Op, C>::value) {
+  if constexpr (kSaved == Saved::kOutput && std::is_same_v<T, float> &&
+                HasFloat32BackwardFromOutput<Op>::value) {
+    return op.backward_from_output_f32(dy, saved);
+  } else if constexpr (kSaved == Saved::kOutput && HasFusedBackwardFromOutput<Op, C>::value) {
     return to_storage<T>(op.backward_from_output(g, s));
   } else if constexpr (kSaved == Saved::kOutput) {
     return to_storage<T>(g * op.derivative_from_output(s));

@@ -642,15 +642,25 @@ CUACT_HD float fast_gelu_derivative(float x) {
   return x <= 0.0f ? de : 1.0f - de;  // NaN: a is NaN, so is de
 }
 
-//! min(x, end) for a table lookup, NaN giving end too: a compare, not fminf, which on the host
-//! keeps a signalling NaN (glibc), whose row index would fall outside the table.
+//! min(x, end) for a table lookup, NaN giving end too. On the device fminf (FMNMX returns the
+//! other operand for a NaN: one instruction where a compare and a select are two); on the host a
+//! compare, since glibc's fminf keeps a signalling NaN, whose row index would fall outside the
+//! table.
 CUACT_HD float table_clamp(float x, float end) {
+#if defined(__CUDA_ARCH__)
+  return fminf(x, end);
+#else
   return x < end ? x : end;
+#endif
 }
 
-//! x clamped to [lo, hi) for a table lookup, NaN giving lo (compares, as above).
+//! x clamped to [lo, hi) for a table lookup, NaN giving lo (as above).
 CUACT_HD float table_clamp(float x, float lo, float hi) {
+#if defined(__CUDA_ARCH__)
+  return fminf(fmaxf(x, lo), hi);
+#else
   return x > lo ? table_clamp(x, hi) : lo;
+#endif
 }
 
 //! x times 2^-64 (hi + lo), for the tables that hold 2^64 f: the product rounded once at 2^64
