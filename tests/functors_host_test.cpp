@@ -1268,9 +1268,18 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
     const Fns f = functor_for(c.op, c.params);
     if (!f.has_f32_forward && !f.has_f32_backward && !f.has_f32_backward_y) continue;
     ++forms;
-    long double worst = 0, worst_backward = 0, worst_scaled = 0, worst_y = 0;
-    float worst_y_at = 0, worst_y_dy = 0;
-    float worst_x = 0, worst_backward_x = 0, worst_scaled_x = 0, worst_scaled_dy = 0;
+    // The largest error of each sweep, and where (input and dy).
+    struct Worst {
+      long double err = 0;
+      float at = 0, dy = 1;
+      void note(long double e, float x, float with_dy = 1) {
+        if (e > err) {
+          err = e;
+          at = x;
+          dy = with_dy;
+        }
+      }
+    } worst, worst_backward, worst_scaled, worst_y;
     // dy other than 1: tiny (subnormal products), negative, huge (no overflow on the way).
     constexpr float kDys[] = {0x1.3p-140f, -1.37f, 0x1.9p+120f};
     // Every float within 2^-9 of the zero of f' where the float32 backward cancels hardest
@@ -1311,64 +1320,44 @@ TEST(Float32Forms, StridedSweepWithin2Ulp) {
       if (f.has_f32_forward) {
         const float got = f.elem32[static_cast<int>(Member::kForward)](x);
         const LD ref = cuact_ref::forward(c.op, x, c.params);
-        const long double err = ulp_error<float>(ref, got, ref);
-        if (err > worst) {
-          worst = err;
-          worst_x = x;
-        }
+        worst.note(ulp_error<float>(ref, got, ref), x);
       }
       if (f.has_f32_backward) {
         const float got = f.elem32[static_cast<int>(Member::kDerivative)](x);
         const LD ref = cuact_ref::derivative(c.op, x, c.params);
-        const long double err = ulp_error<float>(ref, got, ref);
-        if (err > worst_backward) {
-          worst_backward = err;
-          worst_backward_x = x;
-        }
+        worst_backward.note(ulp_error<float>(ref, got, ref), x);
         const float dy = kDys[i % 3];
         if (i % 5 == 0 && ref == ref) {
           const LD scaled = static_cast<LD>(dy) * ref;
-          const long double e = ulp_error<float>(scaled, f.backward32(dy, x), scaled);
-          if (e > worst_scaled) {
-            worst_scaled = e;
-            worst_scaled_x = x;
-            worst_scaled_dy = dy;
-          }
+          worst_scaled.note(ulp_error<float>(scaled, f.backward32(dy, x), scaled), x, dy);
         }
       }
       if (f.has_f32_backward_y) {  // x is a y here; dy = 1 and, every fifth, the others
         const LD ref = cuact_ref::derivative_from_output(c.op, x, c.params);
         const float dy = i % 5 == 0 ? kDys[i % 3] : 1.0f;
         const LD scaled = static_cast<LD>(dy) * ref;
-        const long double e = ulp_error<float>(scaled, f.backward32_y(dy, x), scaled);
-        if (e > worst_y) {
-          worst_y = e;
-          worst_y_at = x;
-          worst_y_dy = dy;
-        }
+        worst_y.note(ulp_error<float>(scaled, f.backward32_y(dy, x), scaled), x, dy);
       }
     }
-    EXPECT_LE(worst_y, 2.0L) << op_label(c.op) << c.label
-                             << " float32 backward(y): worst at y = " << worst_y_at
-                             << ", dy = " << worst_y_dy;
-    if (f.has_f32_backward_y) {
-      std::printf("  %-12s%-12s float32 backward(y): max %.3Lf ulp\n", op_label(c.op), c.label,
-                  worst_y);
-    }
-    EXPECT_LE(worst, 2.0L) << op_label(c.op) << c.label << " float32: worst at x = " << worst_x;
-    EXPECT_LE(worst_backward, 2.0L)
-        << op_label(c.op) << c.label << " float32 backward: worst at x = " << worst_backward_x;
-    EXPECT_LE(worst_scaled, 2.0L) << op_label(c.op) << c.label
-                                  << " float32 backward: worst at x = " << worst_scaled_x
-                                  << ", dy = " << worst_scaled_dy;
+    const std::string what = std::string(op_label(c.op)) + c.label + " float32";
+    EXPECT_LE(worst.err, 2.0L) << what << ": worst at x = " << worst.at;
+    EXPECT_LE(worst_backward.err, 2.0L) << what << " backward: worst at x = " << worst_backward.at;
+    EXPECT_LE(worst_scaled.err, 2.0L)
+        << what << " backward: worst at x = " << worst_scaled.at << ", dy = " << worst_scaled.dy;
+    EXPECT_LE(worst_y.err, 2.0L) << what << " backward(y): worst at y = " << worst_y.at
+                                 << ", dy = " << worst_y.dy;
     if (f.has_f32_forward) {
       std::printf("  %-12s%-12s float32 forward: max %.3Lf ulp over %zu inputs (stride %llu)\n",
-                  op_label(c.op), c.label, worst, local.size(),
+                  op_label(c.op), c.label, worst.err, local.size(),
                   static_cast<unsigned long long>(stride));
     }
     if (f.has_f32_backward) {
       std::printf("  %-12s%-12s float32 backward(x): max %.3Lf ulp (dy = 1), %.3Lf (other dy)\n",
-                  op_label(c.op), c.label, worst_backward, worst_scaled);
+                  op_label(c.op), c.label, worst_backward.err, worst_scaled.err);
+    }
+    if (f.has_f32_backward_y) {
+      std::printf("  %-12s%-12s float32 backward(y): max %.3Lf ulp\n", op_label(c.op), c.label,
+                  worst_y.err);
     }
   }
   EXPECT_GE(forms, 24) << "ops with float32 forms went missing";

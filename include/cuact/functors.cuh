@@ -1270,9 +1270,15 @@ struct Mish {
     if (x > 40.0) return dy;  // the correction 4 x e^-2x is below ulp(1) / 2
     if (x == -HUGE_VAL) return dy * 0.0;
     if (x < -700.0) return detail::mul_exp_tiny(dy * (1.0 + x), x, 0.0);
-    const Parts m = parts(::exp(x));
-    const detail::LogisticParts sp = detail::logistic_parts(x);
-    const detail::DoubleDouble s = x >= 0.0 ? sp.big : sp.small;
+    // s = sigmoid(x) = e / (1 + e) from mish's own e = e^x (no second exponential: 26 FP64
+    // instructions fewer), 1 + e exact as a pair, the quotient corrected once by its fma residual
+    // (as logistic_parts does).
+    const double e = ::exp(x);
+    const Parts m = parts(e);
+    const detail::DoubleDouble d1 = detail::two_sum(1.0, e);
+    const double r1 = 1.0 / d1.hi;
+    const double q = e * r1;
+    const detail::DoubleDouble s = detail::fast_two_sum(q, (fma(-q, d1.hi, e) - q * d1.lo) * r1);
     // w = 1 - t^2 = 4 (n + 1) / d^2 and x s, as double-doubles.
     detail::DoubleDouble num = detail::two_sum(m.n.hi, 1.0);
     num.lo += m.n.lo;
