@@ -1062,18 +1062,22 @@ struct GeluTanh {
   GeluTanh() = default;
   CUACT_HD explicit GeluTanh(const ActParams&) {}
 
-  //! 2u = 2k (x + c x^3) as a double-double (|x| <= 30, so nothing overflows).
+  static constexpr double kTwoKCubicHi = 0.07135481627260025;  // 2k c, as a double-double
+  static constexpr double kTwoKCubicLo = -6.175149918155315e-19;
+  //! 2u = x (2k + 2k c x^2) as a double-double (|x| <= 30, so nothing overflows), to about
+  //! 2^-104 relative: x^2 and its product with 2k c as pairs, the sum with 2k by a two-sum, then
+  //! x times it (the float32 form's order: one pair product and the final two-sum fewer than
+  //! 2k (x + c x^3), 7 FP64 instructions). hi + lo is not renormalised: |lo| may pass half an ulp
+  //! of hi by a hair, which the callers (first-order uses of lo) do not mind.
   CUACT_HD static detail::DoubleDouble two_u(double x) {
-    const detail::DoubleDouble x2 = detail::two_prod(x, x);
-    detail::DoubleDouble x3 = detail::two_prod(x2.hi, x);
-    x3.lo = fma(x2.lo, x, x3.lo);
-    detail::DoubleDouble cx3 = detail::two_prod(kCubicHi, x3.hi);
-    cx3.lo = fma(kCubicHi, x3.lo, fma(kCubicLo, x3.hi, cx3.lo));
-    const detail::DoubleDouble inner = detail::two_sum(x, cx3.hi);
-    const double inner_lo = inner.lo + cx3.lo;
-    detail::DoubleDouble r = detail::two_prod(kTwoKHi, inner.hi);
-    r.lo = fma(kTwoKHi, inner_lo, fma(kTwoKLo, inner.hi, r.lo));
-    return detail::two_sum(r.hi, r.lo);
+    const detail::DoubleDouble sq = detail::two_prod(x, x);
+    detail::DoubleDouble m = detail::two_prod(kTwoKCubicHi, sq.hi);
+    m.lo = fma(kTwoKCubicHi, sq.lo, fma(kTwoKCubicLo, sq.hi, m.lo));
+    const detail::DoubleDouble t = detail::two_sum(kTwoKHi, m.hi);
+    const double t_lo = t.lo + (m.lo + kTwoKLo);
+    detail::DoubleDouble v = detail::two_prod(x, t.hi);
+    v.lo = fma(x, t_lo, v.lo);
+    return v;
   }
   //! x * d(2u)/dx = x * 2k (1 + 3c x^2) as a double-double.
   CUACT_HD static detail::DoubleDouble x_two_u_slope(double x) {
