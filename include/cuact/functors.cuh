@@ -1064,33 +1064,29 @@ struct GeluTanh {
 
   static constexpr double kTwoKCubicHi = 0.07135481627260025;  // 2k c, as a double-double
   static constexpr double kTwoKCubicLo = -6.175149918155315e-19;
-  //! 2u = x (2k + 2k c x^2) as a double-double (|x| <= 30, so nothing overflows), to about
-  //! 2^-104 relative: x^2 and its product with 2k c as pairs, the sum with 2k by a two-sum, then
-  //! x times it (the float32 form's order: one pair product and the final two-sum fewer than
-  //! 2k (x + c x^3), 7 FP64 instructions). hi + lo is not renormalised: |lo| may pass half an ulp
-  //! of hi by a hair, which the callers (first-order uses of lo) do not mind.
-  CUACT_HD static detail::DoubleDouble two_u(double x) {
+  static constexpr double kSixKCubicHi = 0.21406444881780073;  // 3 (2k c), as a double-double
+  static constexpr double kSixKCubicLo = 1.2025242832367862e-17;
+  //! x (2k + q x^2) as a double-double for q = q_hi + q_lo >= 0 (|x| <= 30, so nothing
+  //! overflows), to about 2^-104 relative: x^2 and its product with q as pairs, the sum with 2k
+  //! by a two-sum, then x times it (the float32 form's order: one pair product and a final
+  //! two-sum fewer than 2k (x + c x^3), 7 FP64 instructions). hi + lo is not renormalised: |lo|
+  //! may pass half an ulp of hi by a hair, which the callers (first-order uses of lo) do not mind.
+  CUACT_HD static detail::DoubleDouble x_times_two_k_plus(double x, double q_hi, double q_lo) {
     const detail::DoubleDouble sq = detail::two_prod(x, x);
-    detail::DoubleDouble m = detail::two_prod(kTwoKCubicHi, sq.hi);
-    m.lo = fma(kTwoKCubicHi, sq.lo, fma(kTwoKCubicLo, sq.hi, m.lo));
+    detail::DoubleDouble m = detail::two_prod(q_hi, sq.hi);
+    m.lo = fma(q_hi, sq.lo, fma(q_lo, sq.hi, m.lo));
     const detail::DoubleDouble t = detail::two_sum(kTwoKHi, m.hi);
-    const double t_lo = t.lo + (m.lo + kTwoKLo);
     detail::DoubleDouble v = detail::two_prod(x, t.hi);
-    v.lo = fma(x, t_lo, v.lo);
+    v.lo = fma(x, t.lo + (m.lo + kTwoKLo), v.lo);
     return v;
   }
-  //! x * d(2u)/dx = x * 2k (1 + 3c x^2) as a double-double.
+  //! 2u = 2k (x + c x^3) = x (2k + 2k c x^2).
+  CUACT_HD static detail::DoubleDouble two_u(double x) {
+    return x_times_two_k_plus(x, kTwoKCubicHi, kTwoKCubicLo);
+  }
+  //! x * d(2u)/dx = x * 2k (1 + 3c x^2) = x (2k + 3 (2k c) x^2).
   CUACT_HD static detail::DoubleDouble x_two_u_slope(double x) {
-    const detail::DoubleDouble x2 = detail::two_prod(x, x);
-    detail::DoubleDouble c = detail::two_prod(3.0 * kCubicHi, x2.hi);  // 3 kCubicHi is exact
-    c.lo = fma(3.0 * kCubicHi, x2.lo, fma(3.0 * kCubicLo, x2.hi, c.lo));
-    detail::DoubleDouble w = detail::two_sum(1.0, c.hi);
-    w.lo += c.lo;
-    detail::DoubleDouble du = detail::two_prod(kTwoKHi, w.hi);
-    du.lo = fma(kTwoKHi, w.lo, fma(kTwoKLo, w.hi, du.lo));
-    detail::DoubleDouble r = detail::two_prod(x, du.hi);
-    r.lo = fma(x, du.lo, r.lo);
-    return r;
+    return x_times_two_k_plus(x, kSixKCubicHi, kSixKCubicLo);
   }
   //! d(2u)/dx = 2k (1 + 3c x^2).
   template <class T>
