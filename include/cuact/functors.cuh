@@ -104,6 +104,19 @@ CUACT_HD_COLD float backward_from_output_rounded(Op op, float dy, float y) {
                             op.derivative_from_output(static_cast<double>(y)));
 }
 
+//! dy (1 - e^-z) for z >= 0 in float (the y-based gradients of softplus, z = y, and
+//! log_sigmoid, z = -y): e^-z - 1 as a float pair (expm1_neg_f32), times -dy rounded once; past
+//! z = 87 the factor rounds to 1. NaN y gives y; z < 0 (a y the op cannot output) or an extreme dy
+//! take op's double form, out of line.
+template <class Op>
+CUACT_HD float mul_one_minus_exp_neg_f32(const Op& op, float dy, float y, float z) {
+  if (y != y) return y;
+  if (!(z >= 0.0f) || !pair_factor_ok(dy)) return backward_from_output_rounded(op, dy, y);
+  if (z > 87.0f) return dy;
+  const FloatPair m = expm1_neg_f32(-z);
+  return mul_pair_f32(dy, {-m.hi, -m.lo});
+}
+
 //! dy f'(x) for float32 results from table t of f' (numeric.cuh, poly_f32_eval): past the table
 //! f' rounds to 1 (the generator asserts it); below it, or for a dy outside pair_factor_ok, the
 //! double form.
@@ -820,16 +833,9 @@ struct Softplus {
   }
   CUACT_HD double derivative_from_output(double y) const { return -::expm1(-y); }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(-y); }
-  //! float32 results: -dy (e^-y - 1) with e^-y - 1 as a float pair (detail::expm1_neg_f32),
-  //! rounded once; past y = 87 f' rounds to 1. A y below 0 (no softplus output) or an extreme
-  //! dy: the double form, out of line.
+  //! float32 results: dy (1 - e^-y) in float (detail::mul_one_minus_exp_neg_f32).
   CUACT_HD float backward_from_output_f32(float dy, float y) const {
-    if (y != y) return y;
-    if (!(y >= 0.0f) || !detail::pair_factor_ok(dy))
-      return detail::backward_from_output_rounded(*this, dy, y);
-    if (y > 87.0f) return dy;
-    const detail::FloatPair m = detail::expm1_neg_f32(-y);
-    return detail::mul_pair_f32(dy, {-m.hi, -m.lo});
+    return detail::mul_one_minus_exp_neg_f32(*this, dy, y, y);
   }
 };
 
@@ -858,14 +864,9 @@ struct LogSigmoid {
   }
   CUACT_HD double derivative_from_output(double y) const { return -::expm1(y); }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(y); }
-  //! float32 results: -dy (e^y - 1), as Softplus's (y <= 0 here; below -87 f' rounds to 1).
+  //! float32 results: dy (1 - e^y) in float, as Softplus's (y <= 0 here).
   CUACT_HD float backward_from_output_f32(float dy, float y) const {
-    if (y != y) return y;
-    if (!(y <= 0.0f) || !detail::pair_factor_ok(dy))
-      return detail::backward_from_output_rounded(*this, dy, y);
-    if (y < -87.0f) return dy;
-    const detail::FloatPair m = detail::expm1_neg_f32(y);
-    return detail::mul_pair_f32(dy, {-m.hi, -m.lo});
+    return detail::mul_one_minus_exp_neg_f32(*this, dy, y, -y);
   }
 };
 
