@@ -17,6 +17,19 @@ to half of the result, so c1 rounded to double alone would cost 2^-54 of it. The
 it stays relative for the tiniest e; it is fitted as log(1 + e) / e. Chebyshev fits (mpmath
 chebyfit) of degree N, coefficients rounded to double, the relative error of the rounded
 polynomial (exact arithmetic) asserted below 2^-57 on a dense grid of each row.
+
+GELU_G_PIECES, GELU_H_PIECES: exact GELU in float64 (cuact::Gelu) writes the upper tail mass
+Q(s) = erfc(s / sqrt 2) / 2 as e^(-s^2/2) g(s), and its derivative's part Q(s) - s phi(s) as
+e^(-s^2/2) h(s), h = g - s / sqrt(2 pi): g and h are smooth where Q and the derivative fall by
+e^-72 over [0, 12.5]. Rows by round(2 s) for s < 3 (row k: s in [k/2 - 1/4, k/2 + 1/4], center
+k/2, k = 0..6) and by round(s) beyond (row k + 4: [k - 1/2, k + 1/2], center k, k = 3..12): the
+rows the device picks with one fma, d = s - center exact (center 0, or s within a factor of two
+of it). A row is c0 + c1 d + ... + c13 d^13, c0 and c1 as pairs (c1 d is up to half of the
+value), 16 doubles, stored piece-major with a stride of GELU_ROW_STRIDE rows (pieces of rows 0..7
+in one 128-byte line, the rest in the next ones: a warp's load touches only the lines of rows its
+lanes use). Chebyshev fits of degree 13, the rounded polynomial's error asserted below 2^-57 of
+g, and of g + s / sqrt(2 pi) for h (the derivative's larger term), and |c1| |d| below the binade
+of c0 (the device adds c0 and c1 d by a fast two-sum).
 """
 import pathlib
 
@@ -75,6 +88,58 @@ def log1p_row(lo, hi, center):
     return c0, c1, rest, worst
 
 
+GELU_DEGREE = 13
+GELU_ROW_STRIDE = 24  # rows 0..16 used, padded to three 128-byte lines per piece
+GELU_ROWS = ([(max(mp.mpf(k) / 2 - mp.mpf(1) / 4, 0), min(mp.mpf(k) / 2 + mp.mpf(1) / 4, 3),
+               mp.mpf(k) / 2) for k in range(7)] +
+             [(max(mp.mpf(k) - mp.mpf(1) / 2, 3), mp.mpf(k) + mp.mpf(1) / 2, mp.mpf(k))
+              for k in range(3, 13)])
+RSQRT_2PI = 1 / mp.sqrt(2 * mp.pi)
+
+
+def gelu_g(s):
+    return mp.erfc(s / mp.sqrt(2)) * mp.exp(s * s / 2) / 2
+
+
+def gelu_h(s):
+    return gelu_g(s) - s * RSQRT_2PI
+
+
+def gelu_row(f, lo, hi, center):
+    """The 16 doubles of f's row (c0 pair, c1 pair, c2..c13) and its worst scaled error."""
+    p = list(reversed(mp.chebyfit(lambda d: f(center + d), [lo - center, hi - center],
+                                  GELU_DEGREE + 1, error=True)[0]))
+    c0, c1 = split(p[0]), split(p[1])
+    rest = [float(c) for c in p[2:]]
+    coef = [mp.mpf(c0[0]) + mp.mpf(c0[1]), mp.mpf(c1[0]) + mp.mpf(c1[1])] + [mp.mpf(c) for c in rest]
+    half_width = max(hi - center, center - lo)
+    # fast_two_sum(c0, c1 d) on the device: c1 d must not pass c0's binade.
+    assert abs(c1[0]) * half_width * (1 + mp.mpf(2) ** -50) < mp.mpf(2) ** (mp.floor(mp.log(abs(c0[0]), 2)) + 1), \
+        f"row [{lo}, {hi}]: c1 d passes the binade of c0"
+    worst = mp.mpf(0)
+    steps = 1000
+    for i in range(steps + 1):
+        s = lo + (hi - lo) * i / steps
+        err = abs(poly(coef, s - center) - f(s)) / (gelu_g(s) + s * RSQRT_2PI * (f is gelu_h))
+        worst = max(worst, err)
+    assert worst < BOUND, f"row [{lo}, {hi}]: fit error {mp.nstr(worst, 5)}"
+    return [c0[0], c0[1], c1[0], c1[1]] + rest, worst
+
+
+def gelu_pieces(f, name):
+    rows, worst_all = [], mp.mpf(0)
+    for lo, hi, center in GELU_ROWS:
+        row, worst = gelu_row(f, lo, hi, center)
+        rows.append(row)
+        worst_all = max(worst_all, worst)
+    rows += [[0.0] * 16] * (GELU_ROW_STRIDE - len(rows))
+    lines = []
+    for j in range(8):
+        body = ", ".join(f"{r[2 * j]!r}, {r[2 * j + 1]!r}" for r in rows)
+        lines.append(f"  {body},  /* {name} piece {j} of rows 0..{GELU_ROW_STRIDE - 1} */")
+    return lines, worst_all
+
+
 def main():
     ln2_32 = mp.log(2) / 32
     # 38 significant bits: ln2/32 = m 2^-42 with m < 2^38 after truncation.
@@ -97,6 +162,8 @@ def main():
     for j in range(WIDTH // 2):
         body = ", ".join(f"{table[r][2 * j]!r}, {table[r][2 * j + 1]!r}" for r in range(len(ROWS)))
         log_rows.append(f"  {body},  /* piece {j} of rows 0..{len(ROWS) - 1} */")
+    gelu_g_rows, worst_g = gelu_pieces(gelu_g, "g")
+    gelu_h_rows, worst_h = gelu_pieces(gelu_h, "h")
     out = pathlib.Path(__file__).resolve().parent.parent / "include/cuact/detail/f64_tables.hpp"
     out.write_text(
         "// SPDX-License-Identifier: Apache-2.0\n"
@@ -110,11 +177,17 @@ def main():
         f"#define CUACT_LOG1P_WIDTH {WIDTH}\n"
         f"#define CUACT_LOG1P_ROW_COUNT {len(ROWS)}\n"
         f"//! Worst relative fit error of a row: {mp.nstr(worst_all, 4)} (bound 2^-57).\n"
+        f"#define CUACT_GELU_ROW_STRIDE {GELU_ROW_STRIDE}\n"
+        f"//! Worst scaled fit error of a GELU row: g {mp.nstr(worst_g, 4)}, h {mp.nstr(worst_h, 4)}"
+        " (bound 2^-57).\n"
         "// clang-format off\n"
         "#define CUACT_EXP2_NEG_ROWS \\\n" + " \\\n".join(exp_rows) + "\n"
         "#define CUACT_LOG1P_PIECES \\\n" + " \\\n".join(log_rows) + "\n"
+        "#define CUACT_GELU_G_PIECES \\\n" + " \\\n".join(gelu_g_rows) + "\n"
+        "#define CUACT_GELU_H_PIECES \\\n" + " \\\n".join(gelu_h_rows) + "\n"
         "// clang-format on\n")
-    print(f"wrote {out}; worst log1p row fit {mp.nstr(worst_all, 4)}")
+    print(f"wrote {out}; worst log1p row fit {mp.nstr(worst_all, 4)}, gelu g {mp.nstr(worst_g, 4)}, "
+          f"h {mp.nstr(worst_h, 4)}")
 
 
 if __name__ == "__main__":

@@ -1176,6 +1176,50 @@ TEST(Float64Forms, ExpNegAndLog1pRows) {
               static_cast<double>(std::log2(worst_exp)), static_cast<double>(worst_log));
 }
 
+// Exact GELU's float64 rows: e^(-s^2/2) g(s) = Q(s) and e^(-s^2/2) h(s) = Q(s) - s phi(s)
+// against the reference's normal cdf and pdf (long double, arguments as pairs), on both sides of
+// every row boundary and across [0, 12.5], through x of either sign (the rows take |x|).
+TEST(Float64Forms, NormalTailRows) {
+  std::vector<double> ss = {0.0, 4.9e-324, 1e-300, 1e-17, 12.5};
+  std::vector<double> edges;
+  for (int k = 0; k <= 6; ++k)
+    edges.push_back(k / 2.0 + 0.25);
+  for (int k = 3; k <= 12; ++k)
+    edges.push_back(k + 0.5);
+  edges.push_back(3.0);
+  for (double edge : edges)
+    for (int k = -3; k <= 3; ++k) {
+      double s = edge;
+      for (int i = 0; i < std::abs(k); ++i)
+        s = std::nextafter(s, k < 0 ? 0.0 : 20.0);
+      if (s <= 12.5) ss.push_back(s);
+    }
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> range(0.0, 12.5), near_zero(0.0, 1.0);
+  for (int i = 0; i < 200000; ++i)
+    ss.push_back(i % 4 ? range(rng) : near_zero(rng));
+  LD worst_g = 0, worst_h = 0;
+  for (double s : ss) {
+    const LD q = cuact_ref::impl::normal_cdf(-static_cast<LD>(s));
+    const LD s_phi = s * cuact_ref::impl::normal_pdf(s);
+    for (double x : {s, -s}) {
+      const cuact::detail::DoubleDouble g = cuact::detail::normal_tail_rows(x, false);
+      const cuact::detail::DoubleDouble h = cuact::detail::normal_tail_rows(x, true);
+      const LD err_g = std::fabs((static_cast<LD>(g.hi) + g.lo) - q) / q;
+      const LD err_h = std::fabs((static_cast<LD>(h.hi) + h.lo) - (q - s_phi)) / (q + s_phi);
+      worst_g = std::max(worst_g, err_g);
+      worst_h = std::max(worst_h, err_h);
+      ASSERT_LE(err_g, std::ldexp(1.0L, -56)) << "normal_tail_rows(" << x << ", false)";
+      ASSERT_LE(err_h, std::ldexp(1.0L, -56)) << "normal_tail_rows(" << x << ", true)";
+    }
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(cuact::detail::normal_tail_rows(nan, false).hi));
+  EXPECT_TRUE(std::isnan(cuact::detail::normal_tail_rows(nan, true).hi));
+  std::printf("[float64] normal_tail_rows max relative error: Q 2^%.2f, Q - s phi 2^%.2f\n",
+              static_cast<double>(std::log2(worst_g)), static_cast<double>(std::log2(worst_h)));
+}
+
 TEST(ReferenceSelfCheck, RootsAndConstants) {
   // The derivative roots are interior zeros with a sign change.
   const ActParams p;

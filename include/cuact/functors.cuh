@@ -927,40 +927,17 @@ struct Gelu {
   static constexpr bool kHasOutputDerivative = false;
   static constexpr double kRsqrt2Hi = 0.70710678118654757;      // 1/sqrt(2), rounded
   static constexpr double kRsqrt2Lo = -4.833646656726457e-17;   // 1/sqrt(2) - kRsqrt2Hi
-  static constexpr double kTwoRsqrtPi = 1.1283791670955126;     // 2/sqrt(pi)
   static constexpr double kRsqrt2Pi = 0.3989422804014327;       // 1/sqrt(2 pi)
   static constexpr double kRsqrt2PiLo = -2.49232720227773e-17;  // 1/sqrt(2 pi) - kRsqrt2Pi
   Gelu() = default;
   CUACT_HD explicit Gelu(const ActParams&) {}
 
-  //! erfc(-x / sqrt 2) as a double-double, the argument carried in double-double too (erfc's
-  //! relative slope is about 2 z^2: a rounded argument would cost up to ~1000 ulp in the left
-  //! tail). Libraries' erfc is a few ulp off, and CUDA's also near z = 0 (2.7 ulp in float64 GELU
-  //! at x = 1e-10 on an H200), so it comes from the anchored table for |z| <= 8.25, by symmetry
-  //! (erfc(-z) = 2 - erfc(z)) for x > 0. Beyond that erfc(z) < 1e-30: one term is enough.
-  CUACT_HD static detail::DoubleDouble erfc_scaled(double x) {
-    const detail::DoubleDouble z = detail::two_prod(-x, kRsqrt2Hi);
-    const double lo = fma(-x, kRsqrt2Lo, z.lo);
-    if (!(fabs(z.hi) <= 8.25)) return erfc_far(z.hi, lo);
-    // One inlined copy of the table evaluation for both signs (two made the kernels 50% larger).
-    const bool negative = z.hi < 0.0;
-    const detail::DoubleDouble r = detail::erfc_anchored(fabs(z.hi), negative ? -lo : lo);
-    if (!negative) return r;
-    const detail::DoubleDouble d = detail::two_sum(2.0, -r.hi);
-    return {d.hi, d.lo - r.lo};
-  }
-  //! erfc(z + lo) for |z| > 8.25 (or NaN), out of line: the callers take x <= -11.5 through the
-  //! asymptotic series, so only x > 11.6 (erfc(-z) = 2 - erfc(z) with erfc(z) < 1e-30) and NaN
-  //! come here.
-  CUACT_HD_COLD static detail::DoubleDouble erfc_far(double z, double lo) {
-    if (z < 0.0) return {2.0, -::erfc(-z)};
-    return {::erfc(z), -lo * kTwoRsqrtPi * ::exp(-z * z)};
-  }
-  //! For x <= -11.5 (z = -x / sqrt 2 >= 8): Phi(x) = phi(x) S / |x| with the asymptotic series
+  //! For x <= -11.5: Phi(x) = phi(x) S / |x| with the asymptotic series
   //! S = sum_k (-1)^k (2k-1)!! x^-2k, 20 terms (truncation below 3e-19 there). It replaces erfc,
   //! whose library versions are a few ulp off in this range and subnormal below x = -37.7.
-  CUACT_HD static double tail_series(double t) {  // t = 1 / x^2
-    constexpr double kCoef[20] = {                // (-1)^k (2k-1)!!, k = 1..20
+  //! Returns S - 1, so that callers keep the 1 exact.
+  CUACT_HD static double tail_series_minus_one(double t) {  // t = 1 / x^2
+    constexpr double kCoef[20] = {                          // (-1)^k (2k-1)!!, k = 1..20
                                   -1.0,
                                   3.0,
                                   -15.0,
@@ -984,29 +961,49 @@ struct Gelu {
     double s = kCoef[19];
     for (int k = 18; k >= 0; --k)
       s = fma(s, t, kCoef[k]);
-    return fma(s, t, 1.0);
+    return s * t;
   }
-  //! m * phi(x) for a double-double m, exponent exact, safe down to the subnormals.
+  //! m * phi(x) for a double-double m and x in [-39, -11.5] (the tails' callers), one rounding
+  //! into the subnormals: e^(-x^2/2) from exp_neg_dd (x^2/2 as an exact pair; 2^-60 where CUDA's
+  //! exp is about an ulp off), shifted by 128 ln 2 past x^2/2 = 700, where e^(-x^2/2) is
+  //! subnormal but the product need not be, and scaled back after the product.
   CUACT_HD static double times_pdf(detail::DoubleDouble m, double x) {
-    const detail::DoubleDouble x2 = detail::two_prod(x, x);
+    const double half_x = 0.5 * x;
+    const double a = x * half_x;
+    const double a_lo = fma(x, half_x, -a);
+    const bool far = a > 700.0;
+    const detail::DoubleDouble shifted =
+        far ? detail::two_sum(a, -2.0 * detail::kLn2x64Hi) : detail::DoubleDouble{a, 0.0};
+    const double lo = shifted.lo + (a_lo - (far ? 2.0 * detail::kLn2x64Lo : 0.0));
+    detail::DoubleDouble e = detail::exp_neg_dd(shifted.hi);
+    e.lo = fma(e.hi, -lo, e.lo);  // e^-(hi + lo) = e^-hi (1 - lo), |lo| < 2^-40
     detail::DoubleDouble mc = detail::two_prod(m.hi, kRsqrt2Pi);
     mc.lo = fma(m.hi, kRsqrt2PiLo, fma(m.lo, kRsqrt2Pi, mc.lo));
-    return detail::mul_exp_tiny(mc, -0.5 * x2.hi, -0.5 * x2.lo);
+    // Neither pair is normalised (mc.lo up to 2^-11 of mc.hi, e.lo up to 2^-40 of e.hi): the
+    // cross term of the lows counts.
+    const double r = fma(mc.hi, e.hi, fma(mc.hi, e.lo, fma(mc.lo, e.hi, mc.lo * e.lo)));
+    return far ? r * 0x1p-128 : r;
   }
-  static constexpr double kTail = -11.5;
-  //! float32 results (cuact/precision.cuh): plain double, about 1e-15 relative, far inside a
-  //! float ulp; the float64 form below costs several times more (5% of the copy roof on an H200).
-  CUACT_HD double forward(double x) const {
-    if (x == HUGE_VAL) return x;
-    if (x < -39.0) return -0.0;  // |gelu| < 1e-330: rounds to zero (also -inf)
-    return 0.5 * x * ::erfc(x * -kRsqrt2Hi);
-  }
-  //! float64 results: erfc from erfc_scaled, the left tail from its asymptotic series.
+  // The branch and selects test x's high word on the integer pipe (a double compare takes an
+  // FP64 slot): x <= -11.5 (and -NaN) goes to the tail, x >= 12.5 (and +NaN, +inf) gives x or
+  // dy, since Q(x) < 1e-35 and x phi(x) < 1e-32 there; the sign bit says x < 0 (-0 included).
+  static constexpr unsigned kTailWord = 0xC0270000u;  // -11.5
+  static constexpr int kFlatWord = 0x40290000;        // 12.5
+  //! float64 results: x Phi(x), Phi(x) = Q(-x) for x < 0 and 1 - Q(x) beyond, Q(|x|) from
+  //! detail::normal_tail_rows (within about 0.6 ulp); the left tail from -11.5 out of line.
   CUACT_HD double forward_precise(double x) const {
-    if (x == HUGE_VAL) return x;
+    const int w = detail::high_word(x);
+    if (static_cast<unsigned>(w) >= kTailWord) return forward_tail(x);
+    const detail::DoubleDouble q = detail::normal_tail_rows(x, false);
+    const detail::DoubleDouble p = detail::fast_two_sum(1.0, -q.hi);  // q <= 1/2
+    const bool left = w < 0;
+    const double r = fma(x, left ? q.hi : p.hi, x * (left ? q.lo : p.lo - q.lo));
+    return w >= kFlatWord ? x : r;
+  }
+  //! x <= -11.5: -phi(x) S (asymptotic series), -0 below -39 (|gelu| < 1e-330; -inf too).
+  CUACT_HD_COLD static double forward_tail(double x) {
     if (x < -39.0) return -0.0;
-    if (x <= kTail) return times_pdf({-tail_series(1.0 / (x * x)), 0.0}, x);  // -phi(x) S
-    return detail::mul_dd(0.5 * x, erfc_scaled(x));
+    return times_pdf({-1.0, -tail_series_minus_one(1.0 / (x * x))}, x);
   }
   CUACT_HD float forward(float x) const { return detail::fast_gelu(x); }
   //! float32 results: in float from a table of polynomials (detail::gelu_f32).
@@ -1027,23 +1024,34 @@ struct Gelu {
     if (x < -39.0) return dy * 0.0;
     return dy * fma(x * kRsqrt2Pi, ::exp(-0.5 * x * x), 0.5 * ::erfc(x * -kRsqrt2Hi));
   }
-  //! float64 results.
+  //! float64 results: gelu'(x) = Phi(x) + x phi(x) = Q(s) - s phi(s) for x < 0 and
+  //! 1 - (Q(s) - s phi(s)) beyond (s = |x|), Q - s phi from detail::normal_tail_rows' h rows,
+  //! so the two terms never meet in floating point (they cancel at x = -0.75); the left tail
+  //! from -11.5 out of line.
   CUACT_HD double backward_precise(double dy, double x) const {
-    if (x > 40.0) return dy;  // x phi(x) < 1e-340
+    const int w = detail::high_word(x);
+    if (static_cast<unsigned>(w) >= kTailWord) return backward_tail(dy, x);
+    const detail::DoubleDouble q = detail::normal_tail_rows(x, true);
+    const detail::DoubleDouble p = detail::fast_two_sum(1.0, -q.hi);  // |q| <= 1/2
+    const bool left = w < 0;
+    const double r = fma(dy, left ? q.hi : p.hi, dy * (left ? q.lo : p.lo - q.lo));
+    // +NaN is not flat: its r is NaN.
+    const bool flat =
+        w >= kFlatWord && (w < 0x7ff00000 || (w == 0x7ff00000 && detail::low_word(x) == 0));
+    return flat ? dy : r;
+  }
+  //! x <= -11.5: dy phi(x) (x + S / |x|) = dy phi(x) x (1 - S / x^2); dy 0 below -39.
+  CUACT_HD_COLD static double backward_tail(double dy, double x) {
     if (x < -39.0) return dy * 0.0;
-    if (x <= kTail) {  // dy phi(x) (x + S / |x|) = dy phi(x) x (1 - S / x^2)
-      const double t = 1.0 / (x * x);
-      const detail::DoubleDouble m = detail::two_prod(x, fma(-tail_series(t), t, 1.0));
-      detail::DoubleDouble md = detail::two_prod(m.hi, dy);
-      md.lo = fma(m.lo, dy, md.lo);
-      return times_pdf(md, x);
-    }
-    const detail::DoubleDouble x2 = detail::two_prod(x, x);
-    const double e = ::exp(-0.5 * x2.hi);  // e^(-x^2/2) = e (1 - x2.lo / 2), kept unrounded
-    detail::DoubleDouble pdf = detail::two_prod(kRsqrt2Pi, e);
-    pdf.lo = fma(kRsqrt2PiLo, e, fma(kRsqrt2Pi * e, -0.5 * x2.lo, pdf.lo));
-    const detail::DoubleDouble c = erfc_scaled(x);
-    return detail::mul_dd(dy, detail::fma_dd_pair({x, 0.0}, pdf, {0.5 * c.hi, 0.5 * c.lo}));
+    const double t = 1.0 / (x * x);
+    // 1 - S t = (1 - t) - (S - 1) t, the first part as an exact pair.
+    detail::DoubleDouble v = detail::two_sum(1.0, -t);
+    v.lo = fma(-tail_series_minus_one(t), t, v.lo);
+    detail::DoubleDouble m = detail::two_prod(x, v.hi);
+    m.lo = fma(x, v.lo, m.lo);
+    detail::DoubleDouble md = detail::two_prod(m.hi, dy);
+    md.lo = fma(m.lo, dy, md.lo);
+    return times_pdf(md, x);
   }
   CUACT_HD float derivative(float x) const { return detail::fast_gelu_derivative(x); }
 };

@@ -11,7 +11,6 @@
 
 #include <math.h>
 
-#include "cuact/detail/erfc_table.hpp"
 #include "cuact/detail/f64_tables.hpp"
 #include "cuact/detail/poly_f32_table.hpp"
 
@@ -1026,63 +1025,65 @@ CUACT_HD double fma_dd(DoubleDouble a, DoubleDouble b, DoubleDouble c) {
   return fma_dd_pair(a, b, c).hi;
 }
 
-// erfc at the anchors k/32 (generated table), one copy per translation unit for each side.
-#if defined(__CUDACC__)
-static __device__ const double kErfcTableDevice[] = {CUACT_ERFC_TABLE_ROWS};
-#endif
-static const double kErfcTableHost[] = {CUACT_ERFC_TABLE_ROWS};
-
-//! erfc(hi + lo) as a double-double for hi in [0, 8.25], about 1/4 ulp beyond its final
-//! rounding: the tabulated erfc(z0) at the nearest anchor z0 = k/32 plus the Taylor series
-//! erfc(z0 + h) - erfc(z0) = (2/sqrt pi) e^-z0^2 sum_k (-1)^k H_(k-1)(z0) h^k / k!, |h| <= 1/64,
-//! 14 terms. The C and CUDA libraries' erfc is a few ulp off here, which float64 GELU cannot
-//! afford.
-CUACT_HD DoubleDouble erfc_anchored(double hi, double lo) {
-#if defined(__CUDA_ARCH__)
-  const double* table = kErfcTableDevice;
-#else
-  const double* table = kErfcTableHost;
-#endif
-  const int k = static_cast<int>(::rint(hi * 32.0));
-  const double* row = table + 3 * (k - CUACT_ERFC_TABLE_FIRST);
-  const double z0 = k * 0.03125;
-  const double h = (hi - z0) + lo;  // hi - z0 is exact
-  double term = -h;                 // (-h)^j / j!
-  double h_prev = 1.0;              // Hermite H_(j-1)(z0), H_(j-2)(z0)
-  double h_cur = 1.0;
-  double sum = -h;
-  // -1/j rounded: a multiplication where -h / j was a float64 division per term (ten of them
-  // per element: most of float64 GELU's time). The roundings stay far below 2^-53 of the sum.
-  constexpr double kNegInv[15] = {0.0,       0.0,       -1.0 / 2,  -1.0 / 3,  -1.0 / 4,
-                                  -1.0 / 5,  -1.0 / 6,  -1.0 / 7,  -1.0 / 8,  -1.0 / 9,
-                                  -1.0 / 10, -1.0 / 11, -1.0 / 12, -1.0 / 13, -1.0 / 14};
-  for (int j = 2; j <= 14; ++j) {
-    const double h_next = j == 2 ? 2.0 * z0 : fma(2.0 * z0, h_cur, -2.0 * (j - 2) * h_prev);
-    h_prev = h_cur;
-    h_cur = h_next;
-    term *= h * kNegInv[j];
-    sum = fma(term, h_cur, sum);
-  }
-  DoubleDouble r = two_sum(row[0], row[2] * sum);
-  r.lo += row[1];
-  return r;
-}
-
-// The float64 exponential and log(1 + e) tables (generated: scripts/gen_f64_tables.py), one
-// copy per translation unit for each side.
+// The float64 exponential, log(1 + e) and GELU tables (generated: scripts/gen_f64_tables.py), one
+// copy per translation unit for each side. The GELU tables' pieces of rows 0..7 share a line.
 #if defined(__CUDACC__)
 alignas(16) static __device__ const double kExp2NegDevice[] = {CUACT_EXP2_NEG_ROWS};
 alignas(16) static __device__ const double kLog1pDevice[] = {CUACT_LOG1P_PIECES};
 #endif
 alignas(16) static const double kExp2NegHost[] = {CUACT_EXP2_NEG_ROWS};
 alignas(16) static const double kLog1pHost[] = {CUACT_LOG1P_PIECES};
+#if defined(__CUDACC__)
+alignas(128) static __device__ const double kGeluGDevice[] = {CUACT_GELU_G_PIECES};
+alignas(128) static __device__ const double kGeluHDevice[] = {CUACT_GELU_H_PIECES};
+#endif
+alignas(128) static const double kGeluGHost[] = {CUACT_GELU_G_PIECES};
+alignas(128) static const double kGeluHHost[] = {CUACT_GELU_H_PIECES};
 
-//! Entry i of the 2^(-j/32) table (pairs: 2j, 2j + 1), through the read-only path on the device.
-CUACT_HD double exp2_neg_entry(int i) {
+//! Row j of the 2^(-j/32) table as a pair, one 16-byte load through the read-only path.
+CUACT_HD DoubleDouble exp2_neg_row(int j) {
 #if defined(__CUDA_ARCH__)
-  return __ldg(kExp2NegDevice + i);
+  const double2 v = __ldg(reinterpret_cast<const double2*>(kExp2NegDevice) + j);
+  return {v.x, v.y};
 #else
-  return kExp2NegHost[i];
+  return {kExp2NegHost[2 * j], kExp2NegHost[2 * j + 1]};
+#endif
+}
+
+//! The high 32 bits of v's pattern, as a signed integer: for finite v of one sign, compares on
+//! it order v as the value does (on the integer pipe, where a double compare takes an FP64 slot).
+CUACT_HD int high_word(double v) {
+#if defined(__CUDA_ARCH__)
+  return __double2hiint(v);
+#else
+  unsigned long long bits;
+  __builtin_memcpy(&bits, &v, 8);
+  return static_cast<int>(bits >> 32);
+#endif
+}
+
+//! The low 32 bits of v's pattern.
+CUACT_HD int low_word(double v) {
+#if defined(__CUDA_ARCH__)
+  return __double2loint(v);
+#else
+  unsigned long long bits;
+  __builtin_memcpy(&bits, &v, 8);
+  return static_cast<int>(bits & 0xffffffffu);
+#endif
+}
+
+//! The double of pattern hi:lo (32-bit halves).
+CUACT_HD double from_words(int hi, int lo) {
+#if defined(__CUDA_ARCH__)
+  return __hiloint2double(hi, lo);
+#else
+  const unsigned long long bits =
+      (static_cast<unsigned long long>(static_cast<unsigned>(hi)) << 32) |
+      static_cast<unsigned>(lo);
+  double v;
+  __builtin_memcpy(&v, &bits, 8);
+  return v;
 #endif
 }
 
@@ -1091,30 +1092,45 @@ CUACT_HD double exp2_neg_entry(int i) {
 //! in two parts, the first exact, so r - its rounding is known; e^r - 1 to r^7 (the next term is
 //! below 2^-65); 2^(-j/32) a tabulated pair, times 1 + p kept as a pair by a fast two-sum; 2^-m
 //! exact. 19 FP64 instructions where CUDA's exp costs about as many and returns one double.
+// exp_neg_dd's constants: 32 / ln 2 (rounded: n need only be near), ln 2 / 32 in two parts, the
+// polynomial's 1/7! .. 1/3!. On the device in the constant bank, which an FP64 instruction reads
+// as an operand: as literals each took two moves into registers per element (14 issue slots).
+#define CUACT_EXP_NEG_CONSTANTS                                                           \
+  46.166241308446828, CUACT_LN2_32_HI, CUACT_LN2_32_LO, 1.0 / 5040, 1.0 / 720, 1.0 / 120, \
+      1.0 / 24, 1.0 / 6
+#if defined(__CUDACC__)
+static __constant__ double kExpNegConstDevice[8] = {CUACT_EXP_NEG_CONSTANTS};
+#endif
+static constexpr double kExpNegConstHost[8] = {CUACT_EXP_NEG_CONSTANTS};
+#if defined(__CUDA_ARCH__)
+#define CUACT_EXP_NEG_CONST(i) kExpNegConstDevice[i]
+#else
+#define CUACT_EXP_NEG_CONST(i) kExpNegConstHost[i]
+#endif
+
 CUACT_HD DoubleDouble exp_neg_dd(double a) {
-  constexpr double kShifter = 0x1.8p52;            // adding it leaves round(v) in the low bits
-  constexpr double k32Log2e = 46.166241308446828;  // 32 / ln 2 (rounded: n need only be near)
-  const double t = fma(a, k32Log2e, kShifter);
+  constexpr double kShifter = 0x1.8p52;  // adding it leaves round(v) in the low bits
+  const double t = fma(a, CUACT_EXP_NEG_CONST(0), kShifter);
   unsigned long long t_bits;
   __builtin_memcpy(&t_bits, &t, 8);
   const int n = static_cast<int>(t_bits & 0xffffffffu);
-  const double nd = sub_rn(t, kShifter);             // n, exact
-  const double r_hi = fma(nd, CUACT_LN2_32_HI, -a);  // exact: n * hi exact, Sterbenz
-  const double r_lo = mul_rn(nd, CUACT_LN2_32_LO);   // r = r_hi + r_lo
+  const double nd = sub_rn(t, kShifter);                    // n, exact
+  const double r_hi = fma(nd, CUACT_EXP_NEG_CONST(1), -a);  // exact: n * hi exact, Sterbenz
+  const double r_lo = mul_rn(nd, CUACT_EXP_NEG_CONST(2));   // r = r_hi + r_lo
   const double r = add_rn(r_hi, r_lo);
-  double q = fma(r, 1.0 / 5040, 1.0 / 720);
-  q = fma(q, r, 1.0 / 120);
-  q = fma(q, r, 1.0 / 24);
-  q = fma(q, r, 1.0 / 6);
+  double q = fma(r, CUACT_EXP_NEG_CONST(3), CUACT_EXP_NEG_CONST(4));
+  q = fma(q, r, CUACT_EXP_NEG_CONST(5));
+  q = fma(q, r, CUACT_EXP_NEG_CONST(6));
+  q = fma(q, r, CUACT_EXP_NEG_CONST(7));
   q = fma(q, r, 0.5);
   const double p = add_rn(r_hi, fma(mul_rn(r, r), q, r_lo));  // e^r - 1
-  const double t_hi = exp2_neg_entry(2 * (n & 31));
-  const double t_lo = exp2_neg_entry(2 * (n & 31) + 1);
-  const DoubleDouble e = fast_two_sum(t_hi, fma(t_hi, p, t_lo));  // 2^(-j/32) (1 + p)
-  const unsigned long long scale_bits = static_cast<unsigned long long>(1023 - (n >> 5)) << 52;
-  double scale;
-  __builtin_memcpy(&scale, &scale_bits, 8);
-  return {mul_rn(e.hi, scale), mul_rn(e.lo, scale)};
+  const DoubleDouble row = exp2_neg_row(n & 31);
+  const DoubleDouble e = fast_two_sum(row.hi, fma(row.hi, p, row.lo));  // 2^(-j/32) (1 + p)
+  // 2^-m: on hi's exponent field (hi stays normal for a <= 708; an integer add, not an FP64
+  // multiply), on lo by a multiply (lo may be zero or tiny).
+  const int m = n >> 5;
+  return {from_words(high_word(e.hi) - (m << 20), low_word(e.hi)),
+          mul_rn(e.lo, from_words((1023 - m) << 20, 0))};
 }
 
 //! log(1 + e) for e = hi + lo, hi in [0, 1], as c0 + t (c0 a row's constant, t the rest, both
@@ -1154,6 +1170,61 @@ CUACT_HD DoubleDouble log1p_unit_rows(DoubleDouble e) {
   const double lo = fma(e.lo, c[3], fma(d, c[4], c[2]));  // lo c1 + c1_lo d + c0_lo
   // c1_hi d inside the last fma, unrounded: it carries up to the whole result (row 0).
   return {c[1], fma(d, c[3], fma(mul_rn(d, d), s, lo))};
+}
+
+//! For s = |x|: e^(-s^2/2) g(s) = Q(s) = erfc(s / sqrt 2) / 2, the normal distribution's
+//! upper tail mass (derivative_rows false), or e^(-s^2/2) h(s) = Q(s) - s phi(s) (true), as a
+//! double-double within 2^-56 of Q (of Q + s phi for h) for s in [0, 12.5]; NaN gives NaN. g and h
+//! are smooth where Q falls by e^-78: their row polynomial of degree 13 (f64_tables.hpp, fit to
+//! 2^-59) in d = s - center, rows by round(2 s) below 3 and round(s) from 3 on, so one fma finds
+//! the row and d is exact; c0 + c1 d by a fast two-sum (c1 d is as large as c0 in h's rows near h's
+//! zero), the rest added once. e^(-s^2/2) from exp_neg_dd on s^2 / 2 as an exact pair. No erfc, no
+//! division, no branch: 57 FP64 instructions where erfc from anchors every 1/32 and a 14-term
+//! Taylor step took 98. 8 16-byte loads per element, piece-major: a warp's load reads one line
+//! while its lanes' s stay below 3.5, two up to 11.5.
+CUACT_HD DoubleDouble normal_tail_rows(double x, bool derivative_rows) {
+  constexpr double kShifter = 0x1.8p52;  // adding it leaves round(v) in the low bits
+  const double s = fabs(x);
+  const bool fine = (high_word(x) & 0x7fffffff) < 0x40080000;  // s < 3, on the integer pipe
+  const double t = fma(s, fine ? 2.0 : 1.0, kShifter);
+  unsigned long long t_bits;
+  __builtin_memcpy(&t_bits, &t, 8);
+  const unsigned k = static_cast<unsigned>(t_bits & 0xffffffffu);
+  const double d = fma(sub_rn(t, kShifter), fine ? -0.5 : -1.0, s);  // s - center, exact
+  unsigned row = fine ? k : k + 4;
+  row = row < 16u ? row : 16u;  // s > 12.5, inf and NaN: any row (the callers select)
+  constexpr int kStride = CUACT_GELU_ROW_STRIDE;
+  double c[16];
+#if defined(__CUDA_ARCH__)
+  const double2* p =
+      reinterpret_cast<const double2*>(derivative_rows ? kGeluHDevice : kGeluGDevice) + row;
+  for (int j = 0; j < 8; ++j) {
+    const double2 v = __ldg(p + j * kStride);
+    c[2 * j] = v.x;
+    c[2 * j + 1] = v.y;
+  }
+#else
+  const double* table = derivative_rows ? kGeluHHost : kGeluGHost;
+  for (int j = 0; j < 16; ++j)
+    c[j] = table[2 * ((j / 2) * kStride + row) + j % 2];
+#endif
+  // c: c0_hi, c0_lo, c1_hi, c1_lo, c2 .. c13.
+  double sp = c[15];
+  for (int j = 14; j >= 4; --j)
+    sp = fma(sp, d, c[j]);  // c2 + c3 d + ...
+  const DoubleDouble c1d = two_prod(c[2], d);
+  const DoubleDouble head = fast_two_sum(c[0], c1d.hi);
+  const double tail = fma(mul_rn(d, d), sp, fma(d, c[3], c[1]) + c1d.lo);
+  const DoubleDouble g = {head.hi, head.lo + tail};
+  const double half_s = 0.5 * s;  // exact but for subnormal s, where a = 0 either way
+  const double a = mul_rn(s, half_s);
+  DoubleDouble e = exp_neg_dd(a);
+  e.lo = fma(e.hi, -fma(s, half_s, -a), e.lo);  // e^-(a + a_lo) = e^-a (1 - a_lo), a_lo < 2^-46
+  // g.lo carries the tail (up to 1/8 of g) and e.lo a_lo's share (up to 2^-47 of e): neither
+  // pair is normalised, so the lows' cross term counts.
+  DoubleDouble q = two_prod(e.hi, g.hi);
+  q.lo = fma(e.hi, g.lo, fma(e.lo, g.hi, fma(e.lo, g.lo, q.lo)));
+  return q;
 }
 
 //! CUDA's exp, out of line: the far tails exp_neg_dd leaves out.
