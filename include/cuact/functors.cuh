@@ -825,8 +825,7 @@ struct Softplus {
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(x); }
   CUACT_HD double backward(double dy, double x) const {
     if (x < -700.0) return detail::mul_exp(dy, x, 0.0);
-    const detail::LogisticParts p = detail::logistic_parts(x);
-    return detail::mul_dd(dy, x >= 0.0 ? p.big : p.small);
+    return detail::mul_dd(dy, detail::logistic_dd(x));
   }
   CUACT_HD float backward(float dy, float x) const {
     return x < -80.0f ? detail::fast_mul_exp(dy, x) : dy * detail::fast_sigmoid(x);
@@ -856,8 +855,7 @@ struct LogSigmoid {
   CUACT_HD float derivative(float x) const { return detail::fast_sigmoid(-x); }
   CUACT_HD double backward(double dy, double x) const {
     if (x > 700.0) return detail::mul_exp(dy, -x, 0.0);
-    const detail::LogisticParts p = detail::logistic_parts(x);
-    return detail::mul_dd(dy, x <= 0.0 ? p.big : p.small);
+    return detail::mul_dd(dy, detail::logistic_dd(-x));
   }
   CUACT_HD float backward(float dy, float x) const {
     return x > 80.0f ? detail::fast_mul_exp(dy, -x) : dy * detail::fast_sigmoid(-x);
@@ -1108,8 +1106,7 @@ struct GeluTanh {
     if (x < -30.0) return -0.0;
     const detail::DoubleDouble v = two_u(x);
     if (v.hi < -700.0) return detail::mul_exp_tiny(x, v.hi, v.lo);
-    const detail::LogisticParts p = detail::logistic_parts(v.hi, v.lo);
-    return detail::mul_dd(x, v.hi >= 0.0 ? p.big : p.small);
+    return detail::mul_dd(x, detail::logistic_dd(v.hi, v.lo));
   }
   //! 16-bit results. No early returns (a compare, a branch and a reconvergence barrier each per
   //! unrolled element): past x = 10 the sigmoid is 1 in float, below -30 it is 0 and x * 0 = -0;
@@ -1174,9 +1171,36 @@ struct GeluTanh {
     if (x < -30.0) return dy * 0.0;
     const detail::DoubleDouble v = two_u(x);
     const detail::DoubleDouble xdu = x_two_u_slope(x);
-    if (v.hi < -700.0) return detail::mul_exp_tiny(dy * (1.0 + xdu.hi), v.hi, v.lo);
-    const detail::LogisticParts p = detail::logistic_parts(v.hi, v.lo);
-    return detail::mul_dd(dy, detail::fma_dd_pair(xdu, p.slope, v.hi >= 0.0 ? p.big : p.small));
+    if (v.hi < -700.0) {
+      // f' = s (1 + x 2u') with s = e^(2u) tiny: 1 + x 2u' (|x 2u'| > 1500) and dy times it as
+      // pairs.
+      detail::DoubleDouble t = detail::fast_two_sum(xdu.hi, 1.0);
+      t.lo += xdu.lo;
+      detail::DoubleDouble m = detail::two_prod(dy, t.hi);
+      m.lo = fma(dy, t.lo, m.lo);
+      return detail::mul_exp_tiny(m, v.hi, v.lo);
+    }
+    // f' = s + x 2u' s (1 - s), s = sigmoid(2u). With e = e^-|2u| and D = 1 + e that is
+    // (D + x 2u' e) / D^2 for 2u >= 0 and e (D + x 2u') / D^2 below: m (D + c) / D^2 with m and c
+    // selected, one quotient of pairs (sigmoid, its slope and their sum took 101 FP64
+    // instructions on the path). The sum cancels at the zero of f' (x = -0.75), exactly as pairs.
+    const detail::LogisticBase b = detail::logistic_base(v.hi, v.lo);
+    const bool upper = detail::high_word(v.hi) >= 0;
+    detail::DoubleDouble xe = detail::two_prod(xdu.hi, b.e);
+    xe.lo = fma(xdu.hi, b.e_lo, fma(xdu.lo, b.e, xe.lo));
+    const detail::DoubleDouble c = upper ? xe : xdu;
+    detail::DoubleDouble t = detail::two_sum(b.d, c.hi);
+    t.lo += b.d_err + c.lo;
+    const double m_hi = upper ? 1.0 : b.e;
+    const double m_lo = upper ? 0.0 : b.e_lo;
+    detail::DoubleDouble num = detail::two_prod(m_hi, t.hi);
+    num.lo = fma(m_hi, t.lo, fma(m_lo, t.hi, num.lo));
+    detail::DoubleDouble den = detail::two_prod(b.d, b.d);
+    den.lo = fma(2.0 * b.d, b.d_err, den.lo);
+    // 1 / D^2 to about an ulp from 1 / D: the residual takes its error with the quotient's.
+    const double rr = b.r * b.r;
+    const double q = num.hi * rr;
+    return detail::mul_dd(dy, {q, (fma(-q, den.hi, num.hi) + num.lo - q * den.lo) * rr});
   }
   CUACT_HD float derivative(float x) const {
     if (x > 10.0f) return 1.0f;
@@ -1197,8 +1221,7 @@ struct Silu {
   CUACT_HD double forward(double x) const {
     if (x == -HUGE_VAL) return 0.0;
     if (x < -700.0) return detail::mul_exp_tiny(x, x, 0.0);
-    const detail::LogisticParts p = detail::logistic_parts(x);
-    return detail::mul_dd(x, x >= 0.0 ? p.big : p.small);
+    return detail::mul_dd(x, detail::logistic_dd(x));
   }
   CUACT_HD float forward(float x) const {
     if (x == -HUGE_VALF) return 0.0f;
@@ -1234,31 +1257,36 @@ struct Mish {
   Mish() = default;
   CUACT_HD explicit Mish(const ActParams&) {}
 
-  //! n = e (e + 2), d = n + 2 and t = n / d as double-doubles (exact up to ~2^-104 beyond the
-  //! error of e itself).
+  //! e + 2, n = e (e + 2), d = n + 2 and t = n / d as double-doubles for e = e^x as a pair
+  //! (exact up to ~2^-100 beyond the error of e itself; t's relative slope in e reaches 2, so e's
+  //! own rounding would cost up to an ulp).
   struct Parts {
-    detail::DoubleDouble n, d, t;
-    double r;  //!< 1 / d.hi
+    detail::DoubleDouble e_plus_2, n, d;
   };
-  CUACT_HD static Parts parts(double e) {
+  CUACT_HD static Parts parts(detail::DoubleDouble e) {
     Parts m;
-    const detail::DoubleDouble s = detail::two_sum(e, 2.0);
-    m.n = detail::two_prod(e, s.hi);
-    m.n.lo = fma(e, s.lo, m.n.lo);
+    m.e_plus_2 = detail::two_sum(e.hi, 2.0);
+    m.e_plus_2.lo += e.lo;
+    m.n = detail::two_prod(e.hi, m.e_plus_2.hi);
+    m.n.lo = fma(e.hi, m.e_plus_2.lo, fma(e.lo, m.e_plus_2.hi, m.n.lo));
     m.d = detail::two_sum(m.n.hi, 2.0);
     m.d.lo += m.n.lo;
-    // One reciprocal instead of two float64 divisions: t0 = n r may be an ulp off n / d, and
-    // the correction (its exact fma residual, times r) takes that error too.
-    m.r = 1.0 / m.d.hi;
-    const double t0 = m.n.hi * m.r;
-    m.t = detail::fast_two_sum(t0, (fma(-t0, m.d.hi, m.n.hi) + m.n.lo - t0 * m.d.lo) * m.r);
     return m;
+  }
+  //! num / den for double-doubles (den >= 1, den.hi <= 2^1000), as a pair: one reciprocal, the
+  //! quotient's rounding recovered from its fma residual (which takes the reciprocal's too).
+  CUACT_HD static detail::DoubleDouble quotient(detail::DoubleDouble num,
+                                                detail::DoubleDouble den) {
+    const double r = detail::rcp_pos(den.hi);
+    const double q = num.hi * r;
+    return {q, (fma(-q, den.hi, num.hi) + num.lo - q * den.lo) * r};
   }
   CUACT_HD double forward(double x) const {
     if (x > 20.0) return x;  // tanh(softplus(x)) rounds to 1 (2 e^-40 < ulp(1) / 2)
     if (x == -HUGE_VAL) return 0.0;
     if (x < -700.0) return detail::mul_exp_tiny(x, x, 0.0);  // t = e^x to double precision
-    return detail::mul_dd(x, parts(::exp(x)).t);
+    const Parts m = parts(detail::exp_neg_dd(-x));           // e^x, x in [-700, 20]
+    return detail::mul_dd(x, quotient(m.n, m.d));
   }
   CUACT_HD float forward(float x) const {
     if (x > 20.0f) return x;
@@ -1279,27 +1307,24 @@ struct Mish {
     if (x > 40.0) return dy;  // the correction 4 x e^-2x is below ulp(1) / 2
     if (x == -HUGE_VAL) return dy * 0.0;
     if (x < -700.0) return detail::mul_exp_tiny(dy * (1.0 + x), x, 0.0);
-    // s = sigmoid(x) = e / (1 + e) from mish's own e = e^x (no second exponential: 26 FP64
-    // instructions fewer), 1 + e exact as a pair, the quotient corrected once by its fma residual
-    // (as logistic_parts does).
-    const double e = ::exp(x);
+    // mish' = t + x s w with t = n / d, s = e / (1 + e), w = 4 (n + 1) / d^2 = 4 (e + 1)^2 / d^2,
+    // so mish' = e ((e + 2) d + 4 x (e + 1)) / d^2: one quotient of pairs (the three took 117
+    // FP64 instructions, this 85). The sum cancels at mish's zero (x = -1.19), exactly as pairs.
+    const detail::DoubleDouble e = detail::exp_neg_dd(-x);  // e^x, x in [-700, 40]
     const Parts m = parts(e);
-    const detail::DoubleDouble d1 = detail::two_sum(1.0, e);
-    const double r1 = 1.0 / d1.hi;
-    const double q = e * r1;
-    const detail::DoubleDouble s = detail::fast_two_sum(q, (fma(-q, d1.hi, e) - q * d1.lo) * r1);
-    // w = 1 - t^2 = 4 (n + 1) / d^2 and x s, as double-doubles.
-    detail::DoubleDouble num = detail::two_sum(m.n.hi, 1.0);
-    num.lo += m.n.lo;
+    detail::DoubleDouble a = detail::two_prod(m.e_plus_2.hi, m.d.hi);  // (e + 2) d
+    a.lo = fma(m.e_plus_2.hi, m.d.lo, fma(m.e_plus_2.lo, m.d.hi, a.lo));
+    detail::DoubleDouble e_plus_1 = detail::two_sum(e.hi, 1.0);
+    e_plus_1.lo += e.lo;
+    detail::DoubleDouble b = detail::two_prod(4.0 * x, e_plus_1.hi);  // 4 x (e + 1)
+    b.lo = fma(4.0 * x, e_plus_1.lo, b.lo);
+    detail::DoubleDouble sum = detail::two_sum(a.hi, b.hi);
+    sum.lo += a.lo + b.lo;
+    detail::DoubleDouble num = detail::two_prod(e.hi, sum.hi);
+    num.lo = fma(e.hi, sum.lo, fma(e.lo, sum.hi, num.lo));
     detail::DoubleDouble den = detail::two_prod(m.d.hi, m.d.hi);
     den.lo = fma(2.0 * m.d.hi, m.d.lo, den.lo);
-    const double rr = m.r * m.r;  // 1 / d^2 to about an ulp; the residual corrects w0
-    const double w0 = num.hi * rr;
-    const detail::DoubleDouble w = detail::fast_two_sum(
-        4.0 * w0, 4.0 * (fma(-w0, den.hi, num.hi) + num.lo - w0 * den.lo) * rr);
-    detail::DoubleDouble xs = detail::two_prod(x, s.hi);
-    xs.lo = fma(x, s.lo, xs.lo);
-    return detail::mul_dd(dy, detail::fma_dd_pair(xs, w, m.t));
+    return detail::mul_dd(dy, quotient(num, den));
   }
   //! mish'(x) near its zero for 16-bit results: the two terms of the fast form below cancel
   //! there, and the 2^-22 errors of ex2.approx and rcp.approx in them reach two float16 ulps

@@ -854,27 +854,57 @@ CUACT_HD DoubleDouble two_sum(double a, double b) {
 inline constexpr double kLn2x64Hi = 44.3614195558365;  // 64 ln 2, split
 inline constexpr double kLn2x64Lo = 1.4841899608616317e-15;
 
-//! m * e^(hi + lo) when e^hi may be subnormal (hi down to about -745): the exponential is taken of
-//! hi + 64 ln 2 (a normal number), multiplied, then scaled by 2^-64, so the only loss is the one
-//! rounding into the subnormal range.
-CUACT_HD double mul_exp_tiny(double m, double hi, double lo) {
-  const DoubleDouble a = two_sum(hi, kLn2x64Hi);
-  return (m * exp_dd(a.hi, a.lo + lo + kLn2x64Lo)) * 0x1p-64;
+// Defined below with its tables.
+CUACT_HD DoubleDouble exp_neg_dd(double a);
+
+//! CUDA's exp, out of line: the far tails exp_neg_dd leaves out.
+inline CUACT_HD_COLD double exp_rounded(double x) {
+  return ::exp(x);
 }
 
-//! m * e^(hi + lo) over the whole range: scaled by 2^64 around the exponential where e^hi would
-//! be subnormal (hi < -700) or overflow (hi > 700) while the product is representable.
-CUACT_HD double mul_exp(double m, double hi, double lo) {
-  if (hi - hi != 0.0) return m * ::exp(hi);  // +-inf or NaN
-  if (hi < -700.0) return mul_exp_tiny(m, hi, lo);
-  if (hi > 700.0) {
-    const DoubleDouble a = two_sum(hi, -kLn2x64Hi);
-    return (m * exp_dd(a.hi, a.lo + lo - kLn2x64Lo)) * 0x1p64;
+//! m * e^(hi + lo) for hi < -700 (e^hi near or below the subnormals) with m = m_hi + m_lo, out of
+//! line: e^(hi + lo + 128 ln 2) from exp_neg_dd (a normal pair for hi >= -796), the product
+//! rounded once, then scaled by 2^-128, so the only other loss is the rounding into the
+//! subnormals. Below -796 CUDA's exp of hi + 64 ln 2 (zero below about -789: then so is the
+//! product unless |m| passes 2^64).
+inline CUACT_HD_COLD double mul_exp_tiny_pair(double m_hi, double m_lo, double hi, double lo) {
+  if (!(hi >= -796.0)) {
+    const DoubleDouble a = two_sum(hi, kLn2x64Hi);
+    const double e = ::exp(a.hi);
+    const double e_lo = e * (a.lo + lo + kLn2x64Lo);
+    return fma(m_hi, e, fma(m_hi, e_lo, m_lo * e)) * 0x1p-64;
   }
-  const double e = ::exp(hi);
-  const double p = m * e;
+  const DoubleDouble a = two_sum(-hi, -2.0 * kLn2x64Hi);  // -(hi + 128 ln 2) - lo = a + a_lo
+  const double a_lo = a.lo - (lo + 2.0 * kLn2x64Lo);
+  DoubleDouble e = exp_neg_dd(a.hi);
+  e.lo = fma(e.hi, -a_lo, e.lo);
+  // m_lo may be a large share of m (callers' 1 + x and the like): the lows' cross term counts.
+  return fma(m_hi, e.hi, fma(m_hi, e.lo, fma(m_lo, e.hi, m_lo * e.lo))) * 0x1p-128;
+}
+
+//! m * e^(hi + lo) when e^hi may be subnormal (hi < -700).
+CUACT_HD double mul_exp_tiny(double m, double hi, double lo) {
+  return mul_exp_tiny_pair(m, 0.0, hi, lo);
+}
+
+//! m * e^(hi + lo) past |hi| = 700 or for a non-finite hi, out of line: scaled by 2^64 around
+//! the exponential where e^hi would overflow while the product is representable.
+inline CUACT_HD_COLD double mul_exp_far(double m, double hi, double lo) {
+  if (hi - hi != 0.0) return m * ::exp(hi);  // +-inf or NaN
+  if (hi < 0.0) return mul_exp_tiny(m, hi, lo);
+  const DoubleDouble a = two_sum(hi, -kLn2x64Hi);
+  return (m * exp_dd(a.hi, a.lo + lo - kLn2x64Lo)) * 0x1p64;
+}
+
+//! m * e^(hi + lo) over the whole range, rounded once: e^hi as a pair from exp_neg_dd (CUDA's
+//! exp is about an ulp off and branches to a slow path), the far ranges out of line.
+CUACT_HD double mul_exp(double m, double hi, double lo) {
+  if (!(fabs(hi) <= 700.0)) return mul_exp_far(m, hi, lo);
+  DoubleDouble e = exp_neg_dd(-hi);
+  e.lo = fma(e.hi, lo, e.lo);
+  const double p = m * e.hi;
   if (p - p != 0.0) return p;  // overflow: a correction of the other sign must not make it -p
-  return fma(m, e, m * (e * lo));
+  return fma(m, e.hi, m * e.lo);
 }
 
 //! Float version for 16-bit outputs: m * e^x without overflowing or flushing e^x on its own
@@ -887,10 +917,7 @@ CUACT_HD float fast_mul_exp(float m, float x) {
 
 //! The same for a double-double m, with one rounding for the product.
 CUACT_HD double mul_exp_tiny(DoubleDouble m, double hi, double lo) {
-  const DoubleDouble a = two_sum(hi, kLn2x64Hi);
-  const double e = ::exp(a.hi);
-  const double e_lo = e * (a.lo + lo + kLn2x64Lo);
-  return fma(m.hi, e, fma(m.hi, e_lo, m.lo * e)) * 0x1p-64;
+  return mul_exp_tiny_pair(m.hi, m.lo, hi, lo);
 }
 
 //! a + b = hi + lo exactly, for |a| >= |b| (or a == 0).
@@ -967,10 +994,96 @@ CUACT_HD float float_at_or_above(double v) {
   return n.rest > 0.0 ? nextafterf(n.f, HUGE_VALF) : n.f;
 }
 
+//! The high 32 bits of v's pattern, as a signed integer: for finite v of one sign, compares on
+//! it order v as the value does (on the integer pipe, where a double compare takes an FP64 slot).
+CUACT_HD int high_word(double v) {
+#if defined(__CUDA_ARCH__)
+  return __double2hiint(v);
+#else
+  unsigned long long bits;
+  __builtin_memcpy(&bits, &v, 8);
+  return static_cast<int>(bits >> 32);
+#endif
+}
+
+//! The low 32 bits of v's pattern.
+CUACT_HD int low_word(double v) {
+#if defined(__CUDA_ARCH__)
+  return __double2loint(v);
+#else
+  unsigned long long bits;
+  __builtin_memcpy(&bits, &v, 8);
+  return static_cast<int>(bits & 0xffffffffu);
+#endif
+}
+
+//! The double of pattern hi:lo (32-bit halves).
+CUACT_HD double from_words(int hi, int lo) {
+#if defined(__CUDA_ARCH__)
+  return __hiloint2double(hi, lo);
+#else
+  const unsigned long long bits =
+      (static_cast<unsigned long long>(static_cast<unsigned>(hi)) << 32) |
+      static_cast<unsigned>(lo);
+  double v;
+  __builtin_memcpy(&v, &bits, 8);
+  return v;
+#endif
+}
+
+//! 1 / d for d in [1, 2^1000], to within about half an ulp: the reciprocal instruction's estimate
+//! (MUFU.RCP64H), a cubic step and a Newton step. CUDA's division adds range checks and a branch
+//! to a slow path per element, which such d never need.
+CUACT_HD double rcp_pos(double d) {
+#if defined(__CUDA_ARCH__)
+  double r;
+  asm("rcp.approx.ftz.f64 %0, %1;" : "=d"(r) : "d"(d));
+  double e = fma(-d, r, 1.0);
+  r = fma(r, fma(e, e, e), r);
+  e = fma(-d, r, 1.0);
+  return fma(r, e, r);
+#else
+  return 1.0 / d;
+#endif
+}
+
+//! e = e^-|v| for v = hi + lo, as a pair (exp_neg_dd; CUDA's exp, out of line, past |v| = 708
+//! where e is subnormal, and for NaN), 1 + e = d + d_err exactly, and r = 1 / d.
+struct LogisticBase {
+  double e, e_lo, d, d_err, r;
+};
+
+CUACT_HD LogisticBase logistic_base(double hi, double lo) {
+  LogisticBase b;
+  // |hi| < 708 on the high word, on the integer pipe; NaN fails it.
+  const int w = high_word(hi);
+  DoubleDouble ex;
+  if ((w & 0x7fffffff) < 0x40862000)
+    ex = exp_neg_dd(fabs(hi));
+  else
+    ex = {exp_rounded(-fabs(hi)), 0.0};
+  b.e = ex.hi;
+  // e^-|hi| (1 -+ lo): lo's sign flipped for hi >= 0 on its sign bit (a negation is an FP64 add).
+  const double lo_away = from_words(high_word(lo) ^ (~w & 0x80000000), low_word(lo));
+  b.e_lo = fma(b.e, lo_away, ex.lo);
+  b.d = 1.0 + b.e;
+  b.d_err = (b.e - (b.d - 1.0)) + b.e_lo;  // e <= 1
+  b.r = rcp_pos(b.d);
+  return b;
+}
+
+//! n / (1 + e) for n = n_hi + n_lo (1, or e itself) as a double-double: the rounding of the
+//! quotient recovered from the fma residual, 1 + e's from d_err.
+CUACT_HD DoubleDouble logistic_quotient(const LogisticBase& b, double n_hi, double n_lo) {
+  const double q = n_hi * b.r;
+  return fast_two_sum(q, (fma(-q, b.d, n_hi) + n_lo - q * b.d_err) * b.r);
+}
+
 //! sigmoid(|v|), sigmoid(-|v|) and their product for v = hi + lo, each as a double-double
-//! accurate to about 2^-104 relative beyond the error of the one exponential: e = e^-|v| is
-//! computed once and the roundings of 1 + e and of each division are recovered exactly (two-sum,
-//! fma residuals) instead of chaining four roundings.
+//! accurate to about 2^-100 relative: e = e^-|v| computed once, as a pair, and the roundings of
+//! 1 + e and of the division recovered exactly (two-sum, fma residual) instead of chaining four
+//! roundings. sigmoid(|v|) = 1 - sigmoid(-|v|) by a fast two-sum, and the product of the two
+//! pairs is the slope (not normalised: lo may pass half an ulp of hi by a hair).
 struct LogisticParts {
   DoubleDouble big;    //!< sigmoid(|v|), in [1/2, 1]
   DoubleDouble small;  //!< sigmoid(-|v|) = e / (1 + e)
@@ -978,32 +1091,33 @@ struct LogisticParts {
 };
 
 CUACT_HD LogisticParts logistic_parts(double hi, double lo = 0.0) {
-  // e = e^-|v| = e_hi + e_lo: exp(hi) (1 + lo) kept unrounded.
-  const double e = ::exp(hi >= 0.0 ? -hi : hi);
-  const double e_lo = e * (hi >= 0.0 ? -lo : lo);
-  const double d = 1.0 + e;
-  const double d_err = (e - (d - 1.0)) + e_lo;  // 1 + e = d + d_err (e <= 1)
-  const double r = 1.0 / d;
+  const LogisticBase b = logistic_base(hi, lo);
   LogisticParts p;
-  p.big = fast_two_sum(r, r * (fma(-r, d, 1.0) - r * d_err));
-  const double q = e * r;
-  p.small = fast_two_sum(q, (fma(-q, d, e) + e_lo - q * d_err) * r);
-  const DoubleDouble d2 = two_prod(d, d);
-  const double d2_lo = fma(2.0 * d, d_err, d2.lo);
-  const double s = q * r;
-  p.slope = fast_two_sum(s, (fma(-s, d2.hi, e) + e_lo - s * d2_lo) * (r * r));
+  p.small = logistic_quotient(b, b.e, b.e_lo);
+  p.big = fast_two_sum(1.0, -p.small.hi);  // small <= 1/2
+  p.big.lo -= p.small.lo;
+  p.slope = two_prod(p.big.hi, p.small.hi);
+  p.slope.lo = fma(p.big.hi, p.small.lo, fma(p.big.lo, p.small.hi, p.slope.lo));
   return p;
+}
+
+//! sigmoid(v) for v = hi + lo as a double-double, as logistic_parts computes it, without the
+//! other side: one quotient, 1 / (1 + e) for v >= 0 or e / (1 + e).
+CUACT_HD DoubleDouble logistic_dd(double hi, double lo = 0.0) {
+  const LogisticBase b = logistic_base(hi, lo);
+  const bool upper = high_word(hi) >= 0;
+  return logistic_quotient(b, upper ? 1.0 : b.e, upper ? 0.0 : b.e_lo);
 }
 
 //! sigmoid(x) for double.
 CUACT_HD double sigmoid_d(double x) {
-  const LogisticParts p = logistic_parts(x);
-  return x >= 0.0 ? p.big.hi : p.small.hi;
+  return logistic_dd(x).hi;
 }
 
 //! sigmoid(x) * sigmoid(-x) for double.
 CUACT_HD double sigmoid_slope_d(double x) {
-  return logistic_parts(x).slope.hi;
+  const DoubleDouble s = logistic_parts(x).slope;
+  return s.hi + s.lo;
 }
 
 //! m * (hi + lo) with one rounding.
@@ -1050,48 +1164,6 @@ CUACT_HD DoubleDouble exp2_neg_row(int j) {
 #endif
 }
 
-//! The high 32 bits of v's pattern, as a signed integer: for finite v of one sign, compares on
-//! it order v as the value does (on the integer pipe, where a double compare takes an FP64 slot).
-CUACT_HD int high_word(double v) {
-#if defined(__CUDA_ARCH__)
-  return __double2hiint(v);
-#else
-  unsigned long long bits;
-  __builtin_memcpy(&bits, &v, 8);
-  return static_cast<int>(bits >> 32);
-#endif
-}
-
-//! The low 32 bits of v's pattern.
-CUACT_HD int low_word(double v) {
-#if defined(__CUDA_ARCH__)
-  return __double2loint(v);
-#else
-  unsigned long long bits;
-  __builtin_memcpy(&bits, &v, 8);
-  return static_cast<int>(bits & 0xffffffffu);
-#endif
-}
-
-//! The double of pattern hi:lo (32-bit halves).
-CUACT_HD double from_words(int hi, int lo) {
-#if defined(__CUDA_ARCH__)
-  return __hiloint2double(hi, lo);
-#else
-  const unsigned long long bits =
-      (static_cast<unsigned long long>(static_cast<unsigned>(hi)) << 32) |
-      static_cast<unsigned>(lo);
-  double v;
-  __builtin_memcpy(&v, &bits, 8);
-  return v;
-#endif
-}
-
-//! e^-a as a double-double (to about 2^-60 relative) for a in [0, 708] (so e^-a is normal):
-//! a = n ln 2 / 32 - r, |r| <= ln 2 / 64, n = 32 m + j, e^-a = 2^-m 2^(-j/32) e^r. n ln 2 / 32
-//! in two parts, the first exact, so r - its rounding is known; e^r - 1 to r^7 (the next term is
-//! below 2^-65); 2^(-j/32) a tabulated pair, times 1 + p kept as a pair by a fast two-sum; 2^-m
-//! exact. 19 FP64 instructions where CUDA's exp costs about as many and returns one double.
 // exp_neg_dd's constants: 32 / ln 2 (rounded: n need only be near), ln 2 / 32 in two parts, the
 // polynomial's 1/7! .. 1/3!. On the device in the constant bank, which an FP64 instruction reads
 // as an operand: as literals each took two moves into registers per element (14 issue slots).
@@ -1108,6 +1180,12 @@ static constexpr double kExpNegConstHost[8] = {CUACT_EXP_NEG_CONSTANTS};
 #define CUACT_EXP_NEG_CONST(i) kExpNegConstHost[i]
 #endif
 
+//! e^-a as a double-double (to about 2^-60 relative) for a in [-708, 708] (so e^-a is normal):
+//! a = n ln 2 / 32 - r, |r| <= ln 2 / 64, n = 32 m + j (j = n mod 32 for n < 0 too), e^-a =
+//! 2^-m 2^(-j/32) e^r. n ln 2 / 32 in two parts, the first exact, so r - its rounding is known;
+//! e^r - 1 to r^7 (the next term is below 2^-65); 2^(-j/32) a tabulated pair, times 1 + p kept as
+//! a pair by a fast two-sum; 2^-m exact. 19 FP64 instructions where CUDA's exp costs about as
+//! many, returns one double and branches to a slow path past |a| = 708.
 CUACT_HD DoubleDouble exp_neg_dd(double a) {
   constexpr double kShifter = 0x1.8p52;  // adding it leaves round(v) in the low bits
   const double t = fma(a, CUACT_EXP_NEG_CONST(0), kShifter);
@@ -1225,11 +1303,6 @@ CUACT_HD DoubleDouble normal_tail_rows(double x, bool derivative_rows) {
   DoubleDouble q = two_prod(e.hi, g.hi);
   q.lo = fma(e.hi, g.lo, fma(e.lo, g.hi, fma(e.lo, g.lo, q.lo)));
   return q;
-}
-
-//! CUDA's exp, out of line: the far tails exp_neg_dd leaves out.
-inline CUACT_HD_COLD double exp_rounded(double x) {
-  return ::exp(x);
 }
 
 //! log(1 + exp(x)) for double: max(x, 0) + log(1 + e^-|x|), e^-|x| from exp_neg_dd and the log
