@@ -1204,11 +1204,13 @@ CUACT_HD DoubleDouble exp_neg_dd(double a) {
   const double p = add_rn(r_hi, fma(mul_rn(r, r), q, r_lo));  // e^r - 1
   const DoubleDouble row = exp2_neg_row(n & 31);
   const DoubleDouble e = fast_two_sum(row.hi, fma(row.hi, p, row.lo));  // 2^(-j/32) (1 + p)
-  // 2^-m: on hi's exponent field (hi stays normal for a <= 708; an integer add, not an FP64
-  // multiply), on lo by a multiply (lo may be zero or tiny).
-  const int m = n >> 5;
-  return {from_words(high_word(e.hi) - (m << 20), low_word(e.hi)),
-          mul_rn(e.lo, from_words((1023 - m) << 20, 0))};
+  // 2^-m: on hi's exponent field (hi stays normal for |a| <= 708; an integer add, not an FP64
+  // multiply), on lo by a multiply (lo may be zero or tiny). Unsigned shifts: out of range (the
+  // callers' selected-away lanes) m wraps instead of overflowing.
+  const unsigned m = static_cast<unsigned>(n >> 5);
+  return {from_words(static_cast<int>(static_cast<unsigned>(high_word(e.hi)) - (m << 20)),
+                     low_word(e.hi)),
+          mul_rn(e.lo, from_words(static_cast<int>((1023u - m) << 20), 0))};
 }
 
 //! log(1 + e) for e = hi + lo, hi in [0, 1], as c0 + t (c0 a row's constant, t the rest, both
