@@ -541,7 +541,12 @@ struct Elu {
   detail::Param alpha{1.0};
   Elu() = default;
   CUACT_HD explicit Elu(const ActParams& p) : alpha(p.elu_alpha) {}
-  CUACT_HD double forward(double x) const { return x > 0.0 ? x : alpha.d * ::expm1(x); }
+  //! alpha (e^x - 1) from expm1_dd's pair, rounded once.
+  CUACT_HD double forward(double x) const {
+    if (x > 0.0) return x;
+    const detail::DoubleDouble m = detail::expm1_dd(x);
+    return fma(alpha.d, m.hi, alpha.d * m.lo);
+  }
   CUACT_HD float forward(float x) const { return x > 0.0f ? x : alpha.f * detail::fast_expm1(x); }
   CUACT_HD float forward_f32(float x) const {
     return x > 0.0f ? x : detail::scaled_expm1_neg_f32(x, alpha.f, alpha.lo);
@@ -580,10 +585,15 @@ struct Selu {
   static constexpr double kScale = 1.0507009873554804934193349852946;
   static constexpr double kScaleAlpha = 1.7580993408473768599402175208123;  // scale * alpha
   static constexpr double kScaleAlphaLo = 1.41535193800845e-17;  // scale*alpha - kScaleAlpha
+  static constexpr double kScaleLoD = 3.9874847667154144e-17;    // scale - kScale
   Selu() = default;
   CUACT_HD explicit Selu(const ActParams&) {}
+  //! scale * alpha as a pair times expm1_dd's pair, rounded once (the rounded constant and
+  //! CUDA's expm1 reached 1.46 ulp).
   CUACT_HD double forward(double x) const {
-    return x > 0.0 ? kScale * x : kScaleAlpha * ::expm1(x);
+    if (x > 0.0) return fma(kScale, x, kScaleLoD * x);  // scale as a pair (+inf stays +inf)
+    const detail::DoubleDouble m = detail::expm1_dd(x);
+    return fma(kScaleAlpha, m.hi, fma(kScaleAlpha, m.lo, kScaleAlphaLo * m.hi));
   }
   CUACT_HD float forward(float x) const {
     return x > 0.0f ? float(kScale) * x : float(kScaleAlpha) * detail::fast_expm1(x);
@@ -613,13 +623,13 @@ struct Selu {
   //! dy * scale * alpha * e^x with dy * (scale * alpha) kept exact: rounding it as well as the
   //! exponential (1 ulp on CUDA) and the product took float64 to 2.02 ulp on an H200.
   CUACT_HD double backward(double dy, double x) const {
-    if (x > 0.0) return dy * kScale;
+    if (x > 0.0) return fma(kScale, dy, kScaleLoD * dy);
     detail::DoubleDouble m = detail::two_prod(dy, kScaleAlpha);
     if (m.hi - m.hi != 0.0 || x - x != 0.0) return detail::mul_exp(m.hi, x, 0.0);  // inf, NaN
     m.lo = fma(dy, kScaleAlphaLo, m.lo);
     if (x < -700.0) return detail::mul_exp_tiny(m, x, 0.0);
-    const double e = ::exp(x);
-    return fma(m.hi, e, m.lo * e);
+    const detail::DoubleDouble e = detail::exp_neg_dd(-x);
+    return fma(m.hi, e.hi, fma(m.hi, e.lo, m.lo * e.hi));
   }
   CUACT_HD float backward(float dy, float x) const {
     return x > 0.0f ? dy * float(kScale) : detail::fast_mul_exp(dy * float(kScaleAlpha), x);
@@ -674,14 +684,25 @@ struct Celu {
     }
     return detail::mul_scaled_exp_f32(dy, 1.0f, q.lo, q.hi);
   }
-  CUACT_HD double forward(double x) const { return x > 0.0 ? x : alpha.d * ::expm1(x / alpha.d); }
+  //! alpha (e^(q + q_lo) - 1) for x < 0, q + q_lo = x / alpha, from expm1_dd's pair and
+  //! e^(q + q_lo) - 1 = m + (1 + m) q_lo, rounded once; past q = 708 (alpha < 0) CUDA's expm1.
+  CUACT_HD double forward(double x) const {
+    if (!(x < 0.0)) return x;  // x >= 0, -0 or NaN
+    const detail::DoubleDouble q = scaled(x);
+    if (q.hi > 708.0) return alpha.d * detail::expm1_rounded(q.hi);
+    if (q.hi < -708.0) return -alpha.d;  // alpha (e^q - 1) rounds to -alpha (-inf too)
+    detail::DoubleDouble m = detail::expm1_dd(q.hi);
+    m.lo += fma(m.hi, q.lo, q.lo);
+    return fma(alpha.d, m.hi, alpha.d * m.lo);
+  }
   CUACT_HD float forward(float x) const {
     return x > 0.0f ? x : alpha.f * detail::fast_expm1(x * inv_alpha.f);
   }
   //! x / alpha as a double-double: e^(x/alpha) amplifies the quotient's rounding by |x/alpha|.
+  //! x times the rounded 1 / alpha, the residual taking that rounding too (no division).
   CUACT_HD detail::DoubleDouble scaled(double x) const {
-    const double q = x / alpha.d;
-    return {q, fma(-q, alpha.d, x) / alpha.d};
+    const double q = x * inv_alpha.d;
+    return {q, fma(-q, alpha.d, x) * inv_alpha.d};
   }
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
@@ -710,7 +731,12 @@ struct Exponential {
   static constexpr bool kHasOutputDerivative = true;
   Exponential() = default;
   CUACT_HD explicit Exponential(const ActParams&) {}
-  CUACT_HD double forward(double x) const { return ::exp(x); }
+  //! exp_neg_dd's pair, rounded (within about half an ulp); past |x| = 708 (overflow, the
+  //! subnormals, inf, NaN) CUDA's exp, out of line.
+  CUACT_HD double forward(double x) const {
+    if (!(fabs(x) <= 708.0)) return detail::exp_rounded(x);
+    return detail::exp_neg_dd(-x).hi;
+  }
   CUACT_HD float forward(float x) const { return detail::fast_exp(x); }
   CUACT_HD float forward_f32(float x) const { return detail::exp_f32(x); }
   //! float32 results: dy e^x as a float pair product for x in [-87, 88] and dy passing
@@ -781,7 +807,22 @@ struct Tanh {
   static constexpr bool kHasOutputDerivative = true;
   Tanh() = default;
   CUACT_HD explicit Tanh(const ActParams&) {}
-  CUACT_HD double forward(double x) const { return ::tanh(x); }
+  //! tanh |x| = m / (m + 2), m = e^(2|x|) - 1 from expm1_dd (a pair, its polynomial near 0), the
+  //! quotient's rounding recovered from its fma residual, x's sign put back (within about 0.6
+  //! ulp; glibc's tanh is 1.96 ulp off at x = 0.234 and CUDA's about an ulp). Past |x| = 19.5
+  //! tanh rounds to +-1, selected.
+  CUACT_HD double forward(double x) const {
+    const double a = fabs(x);
+    const detail::DoubleDouble m0 = detail::expm1_dd(2.0 * a);
+    // Normalised: near 0 expm1_dd's low part is up to 1/8 of m, too much for one correction.
+    const detail::DoubleDouble m = detail::fast_two_sum(m0.hi, m0.lo);
+    detail::DoubleDouble d = detail::two_sum(m.hi, 2.0);
+    d.lo += m.lo;
+    const double r = detail::rcp_pos(d.hi);
+    const double q = m.hi * r;
+    const double t = q + (fma(-q, d.hi, m.hi) + m.lo - q * d.lo) * r;
+    return copysign(a > 19.5 ? 1.0 : t, x);  // NaN: t is NaN
+  }
   CUACT_HD float forward(float x) const { return ::tanhf(x); }
   CUACT_HD float forward_f32(float x) const { return detail::tanh_f32(x); }
   // 1 - tanh^2(x) = 4 e / (1 + e)^2 with e = e^{-2|x|}: no cancellation in the tails.
@@ -830,7 +871,10 @@ struct Softplus {
   CUACT_HD float backward(float dy, float x) const {
     return x < -80.0f ? detail::fast_mul_exp(dy, x) : dy * detail::fast_sigmoid(x);
   }
-  CUACT_HD double derivative_from_output(double y) const { return -::expm1(-y); }
+  CUACT_HD double derivative_from_output(double y) const {
+    const detail::DoubleDouble m = detail::expm1_dd(-y);  // y >= 0 (or NaN)
+    return -(m.hi + m.lo);
+  }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(-y); }
   //! float32 results: dy (1 - e^-y) in float (detail::mul_one_minus_exp_neg_f32).
   CUACT_HD float backward_from_output_f32(float dy, float y) const {
@@ -860,7 +904,10 @@ struct LogSigmoid {
   CUACT_HD float backward(float dy, float x) const {
     return x > 80.0f ? detail::fast_mul_exp(dy, -x) : dy * detail::fast_sigmoid(-x);
   }
-  CUACT_HD double derivative_from_output(double y) const { return -::expm1(y); }
+  CUACT_HD double derivative_from_output(double y) const {
+    const detail::DoubleDouble m = detail::expm1_dd(y);  // y <= 0 (or NaN)
+    return -(m.hi + m.lo);
+  }
   CUACT_HD float derivative_from_output(float y) const { return -detail::fast_expm1(y); }
   //! float32 results: dy (1 - e^y) in float, as Softplus's (y <= 0 here).
   CUACT_HD float backward_from_output_f32(float dy, float y) const {

@@ -1213,6 +1213,37 @@ CUACT_HD DoubleDouble exp_neg_dd(double a) {
           mul_rn(e.lo, from_words(static_cast<int>((1023u - m) << 20), 0))};
 }
 
+//! CUDA's expm1, out of line: the far ranges expm1_dd leaves out.
+inline CUACT_HD_COLD double expm1_rounded(double x) {
+  return ::expm1(x);
+}
+
+//! e^x - 1 as a double-double (not normalised), to about 2^-56 relative. For |x| < 1/4 its Taylor
+//! polynomial x + x^2 (1/2 + x/6 + ... + x^12/14!) (the next term is below 2^-62 of x) as
+//! {x, the rest}; beyond, e^x from exp_neg_dd minus 1 from the larger term by a fast two-sum
+//! (|e^x - 1| > 0.22 there, so exp_neg_dd's absolute 2^-58 stays relative: near 0 it would not).
+//! Below -708 (and -inf) -1 + e^-708, which rounds to -1 as -1 + e^x does; past 708 CUDA's
+//! expm1, out of line; NaN gives NaN. CUDA's expm1 is about an ulp off and branches to a slow
+//! path.
+CUACT_HD DoubleDouble expm1_dd(double x) {
+  if (fabs(x) < 0.25) {
+    constexpr double kInvFact[13] = {
+        1.0 / 2,         1.0 / 6,          1.0 / 24,         1.0 / 120,     1.0 / 720,
+        1.0 / 5040,      1.0 / 40320,      1.0 / 362880,     1.0 / 3628800, 1.0 / 39916800,
+        1.0 / 479001600, 1.0 / 6227020800, 1.0 / 87178291200};
+    double q = kInvFact[12];
+    for (int k = 11; k >= 0; --k)
+      q = fma(q, x, kInvFact[k]);
+    return {x, mul_rn(x, x) * q};
+  }
+  if (x > 708.0) return {expm1_rounded(x), 0.0};
+  const DoubleDouble e = exp_neg_dd(x < -708.0 ? 708.0 : -x);
+  const bool above_one = high_word(e.hi) >= 0x3ff00000;  // e^x >= 1
+  DoubleDouble d = fast_two_sum(above_one ? e.hi : -1.0, above_one ? -1.0 : e.hi);
+  d.lo += e.lo;
+  return d;
+}
+
 //! log(1 + e) for e = hi + lo, hi in [0, 1], as c0 + t (c0 a row's constant, t the rest, both
 //! doubles; about 2^-57 relative beyond the roundings of the sum): the polynomial of degree 12
 //! of hi's row (f64_tables.hpp: [0, 1/16), one row per binade up to 1/2, two for [1/2, 1]) in
