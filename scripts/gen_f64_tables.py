@@ -29,7 +29,8 @@ value), 16 doubles, stored piece-major with a stride of GELU_ROW_STRIDE rows (pi
 in one 128-byte line, the rest in the next ones: a warp's load touches only the lines of rows its
 lanes use). Chebyshev fits of degree 13, the rounded polynomial's error asserted below 2^-57 of
 g, and of g + s / sqrt(2 pi) for h (the derivative's larger term), and |c1| |d| below the binade
-of c0 (the device adds c0 and c1 d by a fast two-sum).
+of c0 (the device adds c0 and c1 d by a fast two-sum). h's rows are g's but for c0 and c1 (h - g
+is a line), so GELU_H_PIECES holds only pieces 0 and 1.
 """
 import pathlib
 
@@ -105,10 +106,9 @@ def gelu_h(s):
     return gelu_g(s) - s * RSQRT_2PI
 
 
-def gelu_row(f, lo, hi, center):
-    """The 16 doubles of f's row (c0 pair, c1 pair, c2..c13) and its worst scaled error."""
-    p = list(reversed(mp.chebyfit(lambda d: f(center + d), [lo - center, hi - center],
-                                  GELU_DEGREE + 1, error=True)[0]))
+def gelu_row(f, lo, hi, center, p):
+    """The 16 doubles of f's row (c0 pair, c1 pair, c2..c13) from its exact polynomial p (lowest
+    power first) and the rounded row's worst scaled error."""
     c0, c1 = split(p[0]), split(p[1])
     rest = [float(c) for c in p[2:]]
     coef = [mp.mpf(c0[0]) + mp.mpf(c0[1]), mp.mpf(c1[0]) + mp.mpf(c1[1])] + [mp.mpf(c) for c in rest]
@@ -126,18 +126,30 @@ def gelu_row(f, lo, hi, center):
     return [c0[0], c0[1], c1[0], c1[1]] + rest, worst
 
 
-def gelu_pieces(f, name):
-    rows, worst_all = [], mp.mpf(0)
+def gelu_pieces():
+    """g's rows, all 8 pieces, and h's: h = g - s / sqrt(2 pi) differs from g by a line, so its
+    rows are g's with c0 and c1 moved, and only those two pieces are stored (the device reads
+    pieces 2..7 from g's table)."""
+    g_rows, h_rows, worst_g, worst_h = [], [], mp.mpf(0), mp.mpf(0)
     for lo, hi, center in GELU_ROWS:
-        row, worst = gelu_row(f, lo, hi, center)
-        rows.append(row)
-        worst_all = max(worst_all, worst)
-    rows += [[0.0] * 16] * (GELU_ROW_STRIDE - len(rows))
-    lines = []
-    for j in range(8):
-        body = ", ".join(f"{r[2 * j]!r}, {r[2 * j + 1]!r}" for r in rows)
-        lines.append(f"  {body},  /* {name} piece {j} of rows 0..{GELU_ROW_STRIDE - 1} */")
-    return lines, worst_all
+        p = list(reversed(mp.chebyfit(lambda d: gelu_g(center + d), [lo - center, hi - center],
+                                      GELU_DEGREE + 1, error=True)[0]))
+        row, worst = gelu_row(gelu_g, lo, hi, center, p)
+        g_rows.append(row)
+        worst_g = max(worst_g, worst)
+        ph = [p[0] - center * RSQRT_2PI, p[1] - RSQRT_2PI] + p[2:]
+        row, worst = gelu_row(gelu_h, lo, hi, center, ph)
+        assert row[4:] == g_rows[-1][4:], "h's high coefficients must round as g's"
+        h_rows.append(row)
+        worst_h = max(worst_h, worst)
+    pad = [[0.0] * 16] * (GELU_ROW_STRIDE - len(GELU_ROWS))
+
+    def lines(rows, pieces, name):
+        rows = rows + pad
+        return [f"  {', '.join(f'{r[2 * j]!r}, {r[2 * j + 1]!r}' for r in rows)},"
+                f"  /* {name} piece {j} of rows 0..{GELU_ROW_STRIDE - 1} */" for j in range(pieces)]
+
+    return lines(g_rows, 8, "g"), lines(h_rows, 2, "h"), worst_g, worst_h
 
 
 def main():
@@ -162,8 +174,7 @@ def main():
     for j in range(WIDTH // 2):
         body = ", ".join(f"{table[r][2 * j]!r}, {table[r][2 * j + 1]!r}" for r in range(len(ROWS)))
         log_rows.append(f"  {body},  /* piece {j} of rows 0..{len(ROWS) - 1} */")
-    gelu_g_rows, worst_g = gelu_pieces(gelu_g, "g")
-    gelu_h_rows, worst_h = gelu_pieces(gelu_h, "h")
+    gelu_g_rows, gelu_h_rows, worst_g, worst_h = gelu_pieces()
     out = pathlib.Path(__file__).resolve().parent.parent / "include/cuact/detail/f64_tables.hpp"
     out.write_text(
         "// SPDX-License-Identifier: Apache-2.0\n"

@@ -994,15 +994,20 @@ CUACT_HD float float_at_or_above(double v) {
   return n.rest > 0.0 ? nextafterf(n.f, HUGE_VALF) : n.f;
 }
 
+//! v's bit pattern.
+CUACT_HD unsigned long long double_bits(double v) {
+  unsigned long long bits;
+  __builtin_memcpy(&bits, &v, 8);
+  return bits;
+}
+
 //! The high 32 bits of v's pattern, as a signed integer: for finite v of one sign, compares on
 //! it order v as the value does (on the integer pipe, where a double compare takes an FP64 slot).
 CUACT_HD int high_word(double v) {
 #if defined(__CUDA_ARCH__)
   return __double2hiint(v);
 #else
-  unsigned long long bits;
-  __builtin_memcpy(&bits, &v, 8);
-  return static_cast<int>(bits >> 32);
+  return static_cast<int>(double_bits(v) >> 32);
 #endif
 }
 
@@ -1011,9 +1016,7 @@ CUACT_HD int low_word(double v) {
 #if defined(__CUDA_ARCH__)
   return __double2loint(v);
 #else
-  unsigned long long bits;
-  __builtin_memcpy(&bits, &v, 8);
-  return static_cast<int>(bits & 0xffffffffu);
+  return static_cast<int>(double_bits(v) & 0xffffffffu);
 #endif
 }
 
@@ -1307,17 +1310,20 @@ CUACT_HD DoubleDouble normal_tail_rows(double x, bool derivative_rows) {
   constexpr int kStride = CUACT_GELU_ROW_STRIDE;
   double c[16];
 #if defined(__CUDA_ARCH__)
-  const double2* p =
+  // h's rows share g's pieces 2..7 (h - g is a line): only c0 and c1 come from h's table.
+  const double2* p = reinterpret_cast<const double2*>(kGeluGDevice) + row;
+  const double2* p01 =
       reinterpret_cast<const double2*>(derivative_rows ? kGeluHDevice : kGeluGDevice) + row;
   for (int j = 0; j < 8; ++j) {
-    const double2 v = __ldg(p + j * kStride);
+    const double2 v = __ldg((j < 2 ? p01 : p) + j * kStride);
     c[2 * j] = v.x;
     c[2 * j + 1] = v.y;
   }
 #else
-  const double* table = derivative_rows ? kGeluHHost : kGeluGHost;
-  for (int j = 0; j < 16; ++j)
+  for (int j = 0; j < 16; ++j) {
+    const double* table = derivative_rows && j < 4 ? kGeluHHost : kGeluGHost;
     c[j] = table[2 * ((j / 2) * kStride + row) + j % 2];
+  }
 #endif
   // c: c0_hi, c0_lo, c1_hi, c1_lo, c2 .. c13.
   double sp = c[15];
