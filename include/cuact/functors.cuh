@@ -818,10 +818,8 @@ struct Tanh {
     const detail::DoubleDouble m = detail::fast_two_sum(m0.hi, m0.lo);
     detail::DoubleDouble d = detail::two_sum(m.hi, 2.0);
     d.lo += m.lo;
-    const double r = detail::rcp_pos(d.hi);
-    const double q = m.hi * r;
-    const double t = q + (fma(-q, d.hi, m.hi) + m.lo - q * d.lo) * r;
-    return copysign(a > 19.5 ? 1.0 : t, x);  // NaN: t is NaN
+    const detail::DoubleDouble t = detail::div_dd(m, d, detail::rcp_pos(d.hi));
+    return copysign(a > 19.5 ? 1.0 : t.hi + t.lo, x);  // NaN: t is NaN
   }
   CUACT_HD float forward(float x) const { return ::tanhf(x); }
   CUACT_HD float forward_f32(float x) const { return detail::tanh_f32(x); }
@@ -1020,8 +1018,7 @@ struct Gelu {
     const detail::DoubleDouble shifted =
         far ? detail::two_sum(a, -2.0 * detail::kLn2x64Hi) : detail::DoubleDouble{a, 0.0};
     const double lo = shifted.lo + (a_lo - (far ? 2.0 * detail::kLn2x64Lo : 0.0));
-    detail::DoubleDouble e = detail::exp_neg_dd(shifted.hi);
-    e.lo = fma(e.hi, -lo, e.lo);  // e^-(hi + lo) = e^-hi (1 - lo), |lo| < 2^-40
+    const detail::DoubleDouble e = detail::exp_neg_pair(shifted.hi, lo);  // |lo| < 2^-40
     detail::DoubleDouble mc = detail::two_prod(m.hi, kRsqrt2Pi);
     mc.lo = fma(m.hi, kRsqrt2PiLo, fma(m.lo, kRsqrt2Pi, mc.lo));
     // Neither pair is normalised (mc.lo up to 2^-11 of mc.hi, e.lo up to 2^-40 of e.hi): the
@@ -1245,9 +1242,7 @@ struct GeluTanh {
     detail::DoubleDouble den = detail::two_prod(b.d, b.d);
     den.lo = fma(2.0 * b.d, b.d_err, den.lo);
     // 1 / D^2 to about an ulp from 1 / D: the residual takes its error with the quotient's.
-    const double rr = b.r * b.r;
-    const double q = num.hi * rr;
-    return detail::mul_dd(dy, {q, (fma(-q, den.hi, num.hi) + num.lo - q * den.lo) * rr});
+    return detail::mul_dd(dy, detail::div_dd(num, den, b.r * b.r));
   }
   CUACT_HD float derivative(float x) const {
     if (x > 10.0f) return 1.0f;
@@ -1320,13 +1315,10 @@ struct Mish {
     m.d.lo += m.n.lo;
     return m;
   }
-  //! num / den for double-doubles (den >= 1, den.hi <= 2^1000), as a pair: one reciprocal, the
-  //! quotient's rounding recovered from its fma residual (which takes the reciprocal's too).
+  //! num / den for den >= 1 (den.hi <= 2^1000): detail::div_dd with rcp_pos's reciprocal.
   CUACT_HD static detail::DoubleDouble quotient(detail::DoubleDouble num,
                                                 detail::DoubleDouble den) {
-    const double r = detail::rcp_pos(den.hi);
-    const double q = num.hi * r;
-    return {q, (fma(-q, den.hi, num.hi) + num.lo - q * den.lo) * r};
+    return detail::div_dd(num, den, detail::rcp_pos(den.hi));
   }
   CUACT_HD double forward(double x) const {
     if (x > 20.0) return x;  // tanh(softplus(x)) rounds to 1 (2 e^-40 < ulp(1) / 2)

@@ -854,8 +854,9 @@ CUACT_HD DoubleDouble two_sum(double a, double b) {
 inline constexpr double kLn2x64Hi = 44.3614195558365;  // 64 ln 2, split
 inline constexpr double kLn2x64Lo = 1.4841899608616317e-15;
 
-// Defined below with its tables.
+// Defined below with their tables.
 CUACT_HD DoubleDouble exp_neg_dd(double a);
+CUACT_HD DoubleDouble exp_neg_pair(double a, double a_lo);
 
 //! CUDA's exp, out of line: the far tails exp_neg_dd leaves out.
 inline CUACT_HD_COLD double exp_rounded(double x) {
@@ -876,8 +877,7 @@ inline CUACT_HD_COLD double mul_exp_tiny_pair(double m_hi, double m_lo, double h
   }
   const DoubleDouble a = two_sum(-hi, -2.0 * kLn2x64Hi);  // -(hi + 128 ln 2) - lo = a + a_lo
   const double a_lo = a.lo - (lo + 2.0 * kLn2x64Lo);
-  DoubleDouble e = exp_neg_dd(a.hi);
-  e.lo = fma(e.hi, -a_lo, e.lo);
+  const DoubleDouble e = exp_neg_pair(a.hi, a_lo);
   // m_lo may be a large share of m (callers' 1 + x and the like): the lows' cross term counts.
   return fma(m_hi, e.hi, fma(m_hi, e.lo, fma(m_lo, e.hi, m_lo * e.lo))) * 0x1p-128;
 }
@@ -900,8 +900,7 @@ inline CUACT_HD_COLD double mul_exp_far(double m, double hi, double lo) {
 //! exp is about an ulp off and branches to a slow path), the far ranges out of line.
 CUACT_HD double mul_exp(double m, double hi, double lo) {
   if (!(fabs(hi) <= 700.0)) return mul_exp_far(m, hi, lo);
-  DoubleDouble e = exp_neg_dd(-hi);
-  e.lo = fma(e.hi, lo, e.lo);
+  const DoubleDouble e = exp_neg_pair(-hi, -lo);
   const double p = m * e.hi;
   if (p - p != 0.0) return p;  // overflow: a correction of the other sign must not make it -p
   return fma(m, e.hi, m * e.lo);
@@ -1075,11 +1074,19 @@ CUACT_HD LogisticBase logistic_base(double hi, double lo) {
   return b;
 }
 
-//! n / (1 + e) for n = n_hi + n_lo (1, or e itself) as a double-double: the rounding of the
-//! quotient recovered from the fma residual, 1 + e's from d_err.
+//! num / den for double-doubles, given r within a few ulps of 1 / den.hi, as a pair (not
+//! normalised): q = num.hi r and the rest of the quotient from q's exact fma residual, which takes
+//! r's error and the low parts too. The low parts must be small beside the highs (one correction).
+CUACT_HD DoubleDouble div_dd(DoubleDouble num, DoubleDouble den, double r) {
+  const double q = num.hi * r;
+  return {q, (fma(-q, den.hi, num.hi) + num.lo - q * den.lo) * r};
+}
+
+//! n / (1 + e) for n = n_hi + n_lo (1, or e itself) as a normalised double-double: div_dd with
+//! 1 + e = d + d_err.
 CUACT_HD DoubleDouble logistic_quotient(const LogisticBase& b, double n_hi, double n_lo) {
-  const double q = n_hi * b.r;
-  return fast_two_sum(q, (fma(-q, b.d, n_hi) + n_lo - q * b.d_err) * b.r);
+  const DoubleDouble q = div_dd({n_hi, n_lo}, {b.d, b.d_err}, b.r);
+  return fast_two_sum(q.hi, q.lo);
 }
 
 //! sigmoid(|v|), sigmoid(-|v|) and their product for v = hi + lo, each as a double-double
@@ -1192,9 +1199,7 @@ static constexpr double kExpNegConstHost[8] = {CUACT_EXP_NEG_CONSTANTS};
 CUACT_HD DoubleDouble exp_neg_dd(double a) {
   constexpr double kShifter = 0x1.8p52;  // adding it leaves round(v) in the low bits
   const double t = fma(a, CUACT_EXP_NEG_CONST(0), kShifter);
-  unsigned long long t_bits;
-  __builtin_memcpy(&t_bits, &t, 8);
-  const int n = static_cast<int>(t_bits & 0xffffffffu);
+  const int n = low_word(t);
   const double nd = sub_rn(t, kShifter);                    // n, exact
   const double r_hi = fma(nd, CUACT_EXP_NEG_CONST(1), -a);  // exact: n * hi exact, Sterbenz
   const double r_lo = mul_rn(nd, CUACT_EXP_NEG_CONST(2));   // r = r_hi + r_lo
@@ -1214,6 +1219,14 @@ CUACT_HD DoubleDouble exp_neg_dd(double a) {
   return {from_words(static_cast<int>(static_cast<unsigned>(high_word(e.hi)) - (m << 20)),
                      low_word(e.hi)),
           mul_rn(e.lo, from_words(static_cast<int>((1023u - m) << 20), 0))};
+}
+
+//! e^-(a + a_lo) for a small correction a_lo (|a_lo| < 2^-40, the rounding of a computed a):
+//! e^-a (1 - a_lo) as a pair.
+CUACT_HD DoubleDouble exp_neg_pair(double a, double a_lo) {
+  DoubleDouble e = exp_neg_dd(a);
+  e.lo = fma(e.hi, -a_lo, e.lo);
+  return e;
 }
 
 //! CUDA's expm1, out of line: the far ranges expm1_dd leaves out.
@@ -1301,9 +1314,7 @@ CUACT_HD DoubleDouble normal_tail_rows(double x, bool derivative_rows) {
   const double s = fabs(x);
   const bool fine = (high_word(x) & 0x7fffffff) < 0x40080000;  // s < 3, on the integer pipe
   const double t = fma(s, fine ? 2.0 : 1.0, kShifter);
-  unsigned long long t_bits;
-  __builtin_memcpy(&t_bits, &t, 8);
-  const unsigned k = static_cast<unsigned>(t_bits & 0xffffffffu);
+  const unsigned k = static_cast<unsigned>(low_word(t));
   const double d = fma(sub_rn(t, kShifter), fine ? -0.5 : -1.0, s);  // s - center, exact
   unsigned row = fine ? k : k + 4;
   row = row < 16u ? row : 16u;  // s > 12.5, inf and NaN: any row (the callers select)
@@ -1335,8 +1346,7 @@ CUACT_HD DoubleDouble normal_tail_rows(double x, bool derivative_rows) {
   const DoubleDouble g = {head.hi, head.lo + tail};
   const double half_s = 0.5 * s;  // exact but for subnormal s, where a = 0 either way
   const double a = mul_rn(s, half_s);
-  DoubleDouble e = exp_neg_dd(a);
-  e.lo = fma(e.hi, -fma(s, half_s, -a), e.lo);  // e^-(a + a_lo) = e^-a (1 - a_lo), a_lo < 2^-46
+  const DoubleDouble e = exp_neg_pair(a, fma(s, half_s, -a));  // s^2 / 2 = a + a_lo, a_lo < 2^-46
   // g.lo carries the tail (up to 1/8 of g) and e.lo a_lo's share (up to 2^-47 of e): neither
   // pair is normalised, so the lows' cross term counts.
   DoubleDouble q = two_prod(e.hi, g.hi);
