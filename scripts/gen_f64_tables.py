@@ -21,16 +21,19 @@ polynomial (exact arithmetic) asserted below 2^-57 on a dense grid of each row.
 GELU_G_PIECES, GELU_H_PIECES: exact GELU in float64 (cuact::Gelu) writes the upper tail mass
 Q(s) = erfc(s / sqrt 2) / 2 as e^(-s^2/2) g(s), and its derivative's part Q(s) - s phi(s) as
 e^(-s^2/2) h(s), h = g - s / sqrt(2 pi): g and h are smooth where Q and the derivative fall by
-e^-72 over [0, 12.5]. Rows by round(2 s) for s < 3 (row k: s in [k/2 - 1/4, k/2 + 1/4], center
-k/2, k = 0..6) and by round(s) beyond (row k + 4: [k - 1/2, k + 1/2], center k, k = 3..12): the
-rows the device picks with one fma, d = s - center exact (center 0, or s within a factor of two
-of it). A row is c0 + c1 d + ... + c13 d^13, c0 and c1 as pairs (c1 d is up to half of the
-value), 16 doubles, stored piece-major with a stride of GELU_ROW_STRIDE rows (pieces of rows 0..7
-in one 128-byte line, the rest in the next ones: a warp's load touches only the lines of rows its
-lanes use). Chebyshev fits of degree 13, the rounded polynomial's error asserted below 2^-57 of
-g, and of g + s / sqrt(2 pi) for h (the derivative's larger term), and |c1| |d| below the binade
-of c0 (the device adds c0 and c1 d by a fast two-sum). h's rows are g's but for c0 and c1 (h - g
-is a line), so GELU_H_PIECES holds only pieces 0 and 1.
+e^-72 over [0, 12.5]. Rows by round(8 s) for s < 3 (row k: s in [k/8 - 1/16, k/8 + 1/16], center
+k/8, k = 0..24; row 24, center 3, reaches on to 3 + 1/8) and by round(4 s) beyond (row k + 12:
+[k/4 - 1/8, k/4 + 1/8], center k/4, k = 13..50): the rows the device picks with one fma, d = s -
+center exact (center 0, or s within a factor of two of it). A row is c0 + c1 d + ... + c9 d^9,
+c0 and c1 as pairs (c1 d is up to half of the value), 12 doubles, six 16-byte pieces: with the
+data and exp_neg_dd's one load, 120 bytes a float64 element loads, under the 130 its L1 return
+leaves at the copy roof (degree 13 on rows twice as wide, 8 pieces, took 152). Stored
+piece-major with a stride of GELU_ROW_STRIDE rows (pieces of rows 8m..8m+7 in one 128-byte line:
+a warp's load touches only the lines of rows its lanes use). Chebyshev fits of degree 9, the
+rounded polynomial's error asserted below 2^-57 of g, and of g + s / sqrt(2 pi) for h (the
+derivative's larger term), and for g |c1| |d| below the binade of c0 (the device adds g's c0 and
+c1 d by a fast two-sum; h's by a two-sum: h has a zero at s = 0.7518). h's rows are g's but for
+c0 and c1 (h - g is a line), so GELU_H_PIECES holds only pieces 0 and 1.
 """
 import pathlib
 
@@ -89,12 +92,15 @@ def log1p_row(lo, hi, center):
     return c0, c1, rest, worst
 
 
-GELU_DEGREE = 13
-GELU_ROW_STRIDE = 24  # rows 0..16 used, padded to three 128-byte lines per piece
-GELU_ROWS = ([(max(mp.mpf(k) / 2 - mp.mpf(1) / 4, 0), min(mp.mpf(k) / 2 + mp.mpf(1) / 4, 3),
-               mp.mpf(k) / 2) for k in range(7)] +
-             [(max(mp.mpf(k) - mp.mpf(1) / 2, 3), mp.mpf(k) + mp.mpf(1) / 2, mp.mpf(k))
-              for k in range(3, 13)])
+GELU_DEGREE = 9
+GELU_PIECES = (4 + GELU_DEGREE - 1) // 2  # c0 and c1 pairs, c2..c9: 12 doubles
+GELU_ROW_STRIDE = 64  # rows 0..62 used, padded to eight 128-byte lines per piece
+GELU_ROWS = ([(max(mp.mpf(k) / 8 - mp.mpf(1) / 16, 0),
+               mp.mpf(k) / 8 + (mp.mpf(1) / 8 if k == 24 else mp.mpf(1) / 16), mp.mpf(k) / 8)
+              for k in range(25)] +
+             [(mp.mpf(k) / 4 - mp.mpf(1) / 8, mp.mpf(k) / 4 + mp.mpf(1) / 8, mp.mpf(k) / 4)
+              for k in range(13, 51)])
+assert len(GELU_ROWS) <= GELU_ROW_STRIDE
 RSQRT_2PI = 1 / mp.sqrt(2 * mp.pi)
 
 
@@ -106,15 +112,16 @@ def gelu_h(s):
     return gelu_g(s) - s * RSQRT_2PI
 
 
-def gelu_row(f, lo, hi, center, p):
-    """The 16 doubles of f's row (c0 pair, c1 pair, c2..c13) from its exact polynomial p (lowest
+def gelu_row(f, lo, hi, center, p, fast_sum):
+    """The 12 doubles of f's row (c0 pair, c1 pair, c2..c9) from its exact polynomial p (lowest
     power first) and the rounded row's worst scaled error."""
     c0, c1 = split(p[0]), split(p[1])
     rest = [float(c) for c in p[2:]]
     coef = [mp.mpf(c0[0]) + mp.mpf(c0[1]), mp.mpf(c1[0]) + mp.mpf(c1[1])] + [mp.mpf(c) for c in rest]
     half_width = max(hi - center, center - lo)
-    # fast_two_sum(c0, c1 d) on the device: c1 d must not pass c0's binade.
-    assert abs(c1[0]) * half_width * (1 + mp.mpf(2) ** -50) < mp.mpf(2) ** (mp.floor(mp.log(abs(c0[0]), 2)) + 1), \
+    # fast_two_sum(c0, c1 d) on the device for g: c1 d must not pass c0's binade (h has a zero
+    # at s = 0.7518, inside the row of center 3/4: the device adds h's c0 and c1 d by a two-sum).
+    assert not fast_sum or abs(c1[0]) * half_width * (1 + mp.mpf(2) ** -50) < mp.mpf(2) ** (mp.floor(mp.log(abs(c0[0]), 2)) + 1), \
         f"row [{lo}, {hi}]: c1 d passes the binade of c0"
     worst = mp.mpf(0)
     steps = 1000
@@ -134,22 +141,22 @@ def gelu_pieces():
     for lo, hi, center in GELU_ROWS:
         p = list(reversed(mp.chebyfit(lambda d: gelu_g(center + d), [lo - center, hi - center],
                                       GELU_DEGREE + 1, error=True)[0]))
-        row, worst = gelu_row(gelu_g, lo, hi, center, p)
+        row, worst = gelu_row(gelu_g, lo, hi, center, p, True)
         g_rows.append(row)
         worst_g = max(worst_g, worst)
         ph = [p[0] - center * RSQRT_2PI, p[1] - RSQRT_2PI] + p[2:]
-        row, worst = gelu_row(gelu_h, lo, hi, center, ph)
+        row, worst = gelu_row(gelu_h, lo, hi, center, ph, False)
         assert row[4:] == g_rows[-1][4:], "h's high coefficients must round as g's"
         h_rows.append(row)
         worst_h = max(worst_h, worst)
-    pad = [[0.0] * 16] * (GELU_ROW_STRIDE - len(GELU_ROWS))
+    pad = [[0.0] * (2 * GELU_PIECES)] * (GELU_ROW_STRIDE - len(GELU_ROWS))
 
     def lines(rows, pieces, name):
         rows = rows + pad
         return [f"  {', '.join(f'{r[2 * j]!r}, {r[2 * j + 1]!r}' for r in rows)},"
                 f"  /* {name} piece {j} of rows 0..{GELU_ROW_STRIDE - 1} */" for j in range(pieces)]
 
-    return lines(g_rows, 8, "g"), lines(h_rows, 2, "h"), worst_g, worst_h
+    return lines(g_rows, GELU_PIECES, "g"), lines(h_rows, 2, "h"), worst_g, worst_h
 
 
 def main():
@@ -188,7 +195,10 @@ def main():
         f"#define CUACT_LOG1P_WIDTH {WIDTH}\n"
         f"#define CUACT_LOG1P_ROW_COUNT {len(ROWS)}\n"
         f"//! Worst relative fit error of a row: {mp.nstr(worst_all, 4)} (bound 2^-57).\n"
+        f"#define CUACT_GELU_DEGREE {GELU_DEGREE}\n"
+        f"#define CUACT_GELU_PIECE_COUNT {GELU_PIECES}\n"
         f"#define CUACT_GELU_ROW_STRIDE {GELU_ROW_STRIDE}\n"
+        f"#define CUACT_GELU_ROW_COUNT {len(GELU_ROWS)}\n"
         f"//! Worst scaled fit error of a GELU row: g {mp.nstr(worst_g, 4)}, h {mp.nstr(worst_h, 4)}"
         " (bound 2^-57).\n"
         "// clang-format off\n"

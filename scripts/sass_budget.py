@@ -23,6 +23,16 @@ the whole inline code). Defaults are the H200's (132 SMs, 1980 MHz, the
 A row over the issue budget cannot run at the roof; one within 70% of it is at risk (the kernels
 run at 50% occupancy, where the schedulers do not fill every slot).
 
+L1 return: every load from L1 or shared memory returns its data to the registers at 128 bytes per
+SM per clock (one 32-bit register of a warp per clock: a 16-byte load costs a warp 4 clocks
+whatever its addresses), so the bytes a thread loads per element (`l1 B`: the data itself, 16
+bytes a pack, and every table gather, LDG/LDS/LD on the path with the most of them; LDC reads go
+through the constant cache and do not count) have a budget too: 128 bytes times the SM clocks an
+element leaves at the roof. A table that is gathered by every element spends it fast: three
+16-byte pieces a lookup are 48 of a float32 forward element's 65 bytes. Stores and the bulk copies'
+writes to shared memory are not counted (they take the write path); the model is the tag-free
+best case (a gather whose lanes touch more than 4 lines per clock costs more tag cycles).
+
 cuobjdump: --cuobjdump, $CUOBJDUMP, PATH, or the CUDA toolkit's bin. The CPU build images carry
 none; Triton's wheel does (`pip download triton --no-deps`, then unzip
 `triton/backends/nvidia/bin/cuobjdump` and `nvdisasm` from it into one folder: cuobjdump runs the
@@ -152,6 +162,17 @@ def opclass(op):
     return "int"
 
 
+def load_bytes(ins):
+    """Bytes one thread's load returns through L1 (at least a register), 0 for other instructions."""
+    op = ins["raw"].split()[0]
+    if op.split(".")[0] not in ("LDG", "LDS", "LD"):
+        return 0
+    for width, nbytes in ((".128", 16), (".64", 8)):
+        if width in op:
+            return nbytes
+    return 4
+
+
 def parse_sass(text):
     """{mangled name: [(address, opcode)]}"""
     funcs, cur = {}, None
@@ -241,11 +262,12 @@ def write_readme(path, rows, dtypes, args):
     lines = [BEGIN,
              f"Shortest–longest path per element through the inline code, in instructions, with the "
              f"longest as a % of the issue slots an element leaves at {args.roof_gbs:.0f} GB/s on "
-             f"{args.sms} SMs at {args.clock_mhz:.0f} MHz, or of the FP64 pipe's slots (half as many) "
-             f"where the FP64 instructions on the longest FP64 path are the tighter limit "
-             f"(Keras's default parameters; the longest "
-             f"path may be one only some inputs or parameters take: relu's is the general "
-             f"parameters'), sm_{args.arch}, from `scripts/sass_budget.py --dtype {','.join(dtypes)} "
+             f"{args.sms} SMs at {args.clock_mhz:.0f} MHz, or, where it is the tighter limit and "
+             f"named so, of the FP64 pipe's slots (half as many: `fp64`) or of the L1's return "
+             f"bandwidth (128 bytes per SM-clock: `L1`, the data and the table gathers an element "
+             f"loads). Keras's default parameters; the longest "
+             f"path may be one only some inputs or parameters take (relu's is the general "
+             f"parameters'); sm_{args.arch}, from `scripts/sass_budget.py --dtype {','.join(dtypes)} "
              f"--write README.md`:",
              "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -254,8 +276,12 @@ def write_readme(path, rows, dtypes, args):
         for d in dtypes:
             for x in dirs:
                 r = by.get((op, d, x))
-                cells.append(f"{r['path_min']:.0f}–{r['path_max']:.0f} "
-                             f"({max(r['issue_use'], r['fp64_use']):.0%})" if r else "–")
+                if not r:
+                    cells.append("–")
+                    continue
+                # The tightest of the three limits, named where it is not the issue slots.
+                use, limit = max((r["issue_use"], ""), (r["fp64_use"], " fp64"), (r["l1_use"], " L1"))
+                cells.append(f"{r['path_min']:.0f}–{r['path_max']:.0f} ({use:.0%}{limit})")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(END)
     readme = pathlib.Path(path)
@@ -317,6 +343,7 @@ def main():
     issue_per_s = args.sms * 4 * 32 * args.clock_mhz * 1e6  # thread instructions
     mufu_per_s = args.sms * 16 * args.clock_mhz * 1e6
     fp64_per_s = args.sms * 64 * args.clock_mhz * 1e6  # 64 FP64 lanes per SM: half the issue rate
+    l1_bytes_per_s = args.sms * 128 * args.clock_mhz * 1e6  # L1/shared return: 128 B per SM-clock
     rows = []
     for mangled, pretty in zip(names, demangled):
         m = re.match(r"void probe::(fwd|bwd)<(::)?cuact::(\w+), ([\w:]+)(?:, \(cuact::Saved\)(\d))?>",
@@ -335,11 +362,13 @@ def main():
         shortest, longest = path_lengths(body)
         fp64_longest = path_lengths(body, lambda ins: opclass(ins["raw"].split()[0]) == "fp64")[1]
         mufu_longest = path_lengths(body, lambda ins: opclass(ins["raw"].split()[0]) == "mufu")[1]
+        l1_longest = path_lengths(body, load_bytes)[1]
         streams = 2 if direction == "fwd" else 3
         elems_per_s = args.roof_gbs * 1e9 / (streams * SIZES[dtype])
         issue_budget = issue_per_s / elems_per_s
         mufu_budget = mufu_per_s / elems_per_s
         fp64_budget = fp64_per_s / elems_per_s
+        l1_budget = l1_bytes_per_s / elems_per_s
         total = longest / per
         rows.append({
             "op": name, "dtype": dtype, "direction": direction,
@@ -358,29 +387,35 @@ def main():
             "fp64_path": round(fp64_longest / per, 2),
             "fp64_budget": round(fp64_budget, 1),
             "fp64_use": round(fp64_longest / per / fp64_budget, 2),
+            "l1_bytes": round(l1_longest / per, 2),
+            "l1_budget": round(l1_budget, 1),
+            "l1_use": round(l1_longest / per / l1_budget, 2),
         })
     order = {o["name"]: i for i, o in enumerate(ops)}
     rows.sort(key=lambda r: (dtypes.index(r["dtype"]), order[r["op"]], r["direction"]))
 
     print(f"budget per element at {args.roof_gbs:.0f} GB/s, {args.sms} SMs, {args.clock_mhz:.0f} MHz: "
-          "issue slots / MUFU ops / FP64 instructions (forward; backward moves 3/2 the bytes per "
-          "element, so it has 3/2 of each)")
+          "issue slots / MUFU ops / FP64 instructions / L1 bytes (forward; backward moves 3/2 the "
+          "bytes per element, so it has 3/2 of each)")
     for dt in dtypes:
         fw = next((r for r in rows if r["dtype"] == dt and r["direction"] == "fwd"), None)
         if fw:
-            print(f"  {dt}: {fw['issue_budget']} / {fw['mufu_budget']} / {fw['fp64_budget']}")
+            print(f"  {dt}: {fw['issue_budget']} / {fw['mufu_budget']} / {fw['fp64_budget']} / "
+                  f"{fw['l1_budget']}")
     print()
     hdr = ("op", "dtype", "dir", "path min", "path max", "code", "fp32", "mufu", "fp64",
-           "fp64 path", "cvt", "int", "cold calls", "issue use", "mufu use", "fp64 use", "")
+           "fp64 path", "cvt", "int", "cold calls", "l1 B", "issue use", "mufu use", "fp64 use",
+           "l1 use", "")
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
     for r in rows:
-        use = max(r["issue_use"], r["mufu_use"], r["fp64_use"])
+        use = max(r["issue_use"], r["mufu_use"], r["fp64_use"], r["l1_use"])
         flag = "OVER" if use > 1.0 else ("risk" if use > 0.7 else "")
         print(f"| {r['op']} | {r['dtype']} | {r['direction']} | {r['path_min']:.1f} | {r['path_max']:.1f} | "
               f"{r['instructions']:.1f} | {r['fp32']:.1f} | {r['mufu']:.2f} | {r['fp64']:.1f} | "
               f"{r['fp64_path']:.1f} | {r['cvt']:.1f} | {r['int']:.1f} | {r['cold_calls']} | "
-              f"{r['issue_use']:.0%} | {r['mufu_use']:.0%} | {r['fp64_use']:.0%} | {flag} |")
+              f"{r['l1_bytes']:.0f} | {r['issue_use']:.0%} | {r['mufu_use']:.0%} | "
+              f"{r['fp64_use']:.0%} | {r['l1_use']:.0%} | {flag} |")
     if args.write:
         write_readme(args.write, rows, dtypes, args)
     if args.json:

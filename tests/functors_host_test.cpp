@@ -1187,11 +1187,13 @@ TEST(Float64Forms, ExpNegAndLog1pRows) {
 TEST(Float64Forms, NormalTailRows) {
   std::vector<double> ss = {0.0, 4.9e-324, 1e-300, 1e-17, 12.5};
   std::vector<double> edges;
-  for (int k = 0; k <= 6; ++k)
-    edges.push_back(k / 2.0 + 0.25);
-  for (int k = 3; k <= 12; ++k)
-    edges.push_back(k + 0.5);
+  // The rows' ends: round(8 s) below 3, round(4 s) from 3 to 12.5, and 3 itself.
+  for (int k = 0; k < 24; ++k)
+    edges.push_back(k / 8.0 + 1.0 / 16);
+  for (int k = 12; k <= 50; ++k)
+    edges.push_back(k / 4.0 + 1.0 / 8);
   edges.push_back(3.0);
+  static_assert(CUACT_GELU_ROW_COUNT == 24 + 39, "the edges above follow the generator's rows");
   for (double edge : edges)
     for (int k = -3; k <= 3; ++k) {
       double s = edge;

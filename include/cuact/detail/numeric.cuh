@@ -1302,46 +1302,50 @@ CUACT_HD DoubleDouble log1p_unit_rows(DoubleDouble e) {
 //! For s = |x|: e^(-s^2/2) g(s) = Q(s) = erfc(s / sqrt 2) / 2, the normal distribution's
 //! upper tail mass (derivative_rows false), or e^(-s^2/2) h(s) = Q(s) - s phi(s) (true), as a
 //! double-double within 2^-56 of Q (of Q + s phi for h) for s in [0, 12.5]; NaN gives NaN. g and h
-//! are smooth where Q falls by e^-78: their row polynomial of degree 13 (f64_tables.hpp, fit to
-//! 2^-59) in d = s - center, rows by round(2 s) below 3 and round(s) from 3 on, so one fma finds
-//! the row and d is exact; c0 + c1 d by a fast two-sum (c1 d is as large as c0 in h's rows near h's
-//! zero), the rest added once. e^(-s^2/2) from exp_neg_dd on s^2 / 2 as an exact pair. No erfc, no
-//! division, no branch: 57 FP64 instructions where erfc from anchors every 1/32 and a 14-term
-//! Taylor step took 98. 8 16-byte loads per element, piece-major: a warp's load reads one line
-//! while its lanes' s stay below 3.5, two up to 11.5.
+//! are smooth where Q falls by e^-78: their row polynomial of degree 9 (f64_tables.hpp, fit to
+//! 2^-60) in d = s - center, rows by round(8 s) below 3 and round(4 s) from 3 to 12.5, so one fma
+//! finds the row and d is exact; c0 + c1 d by a two-sum (fast for g; h has a zero in the row of
+//! center 3/4), the rest added once. e^(-s^2/2) from exp_neg_dd on s^2 / 2 as an exact pair. No
+//! erfc, no division, no branch. 6 16-byte loads per element (degree 13 on rows twice as wide
+//! took 8, and with the data and exp_neg_dd's load a float64 element then loaded more than the
+//! L1 returns per element at the copy roof), piece-major: a warp's load reads the lines of the
+//! rows its lanes use, 8 rows a line.
 CUACT_HD DoubleDouble normal_tail_rows(double x, bool derivative_rows) {
   constexpr double kShifter = 0x1.8p52;  // adding it leaves round(v) in the low bits
   const double s = fabs(x);
   const bool fine = (high_word(x) & 0x7fffffff) < 0x40080000;  // s < 3, on the integer pipe
-  const double t = fma(s, fine ? 2.0 : 1.0, kShifter);
+  const double t = fma(s, fine ? 8.0 : 4.0, kShifter);
   const unsigned k = static_cast<unsigned>(low_word(t));
-  const double d = fma(sub_rn(t, kShifter), fine ? -0.5 : -1.0, s);  // s - center, exact
-  unsigned row = fine ? k : k + 4;
-  row = row < 16u ? row : 16u;  // s > 12.5, inf and NaN: any row (the callers select)
+  const double d = fma(sub_rn(t, kShifter), fine ? -0.125 : -0.25, s);  // s - center, exact
+  // round(8 s) = 24 and round(4 s) = 12 share the row of center 3.
+  constexpr unsigned kLastRow = CUACT_GELU_ROW_COUNT - 1;
+  unsigned row = fine ? k : k + 12;
+  row = row < kLastRow ? row : kLastRow;  // s > 12.5, inf and NaN: any row (the callers select)
   constexpr int kStride = CUACT_GELU_ROW_STRIDE;
-  double c[16];
+  constexpr int kPieces = CUACT_GELU_PIECE_COUNT;
+  double c[2 * kPieces];
 #if defined(__CUDA_ARCH__)
-  // h's rows share g's pieces 2..7 (h - g is a line): only c0 and c1 come from h's table.
+  // h's rows share g's pieces 2.. (h - g is a line): only c0 and c1 come from h's table.
   const double2* p = reinterpret_cast<const double2*>(kGeluGDevice) + row;
   const double2* p01 =
       reinterpret_cast<const double2*>(derivative_rows ? kGeluHDevice : kGeluGDevice) + row;
-  for (int j = 0; j < 8; ++j) {
+  for (int j = 0; j < kPieces; ++j) {
     const double2 v = __ldg((j < 2 ? p01 : p) + j * kStride);
     c[2 * j] = v.x;
     c[2 * j + 1] = v.y;
   }
 #else
-  for (int j = 0; j < 16; ++j) {
+  for (int j = 0; j < 2 * kPieces; ++j) {
     const double* table = derivative_rows && j < 4 ? kGeluHHost : kGeluGHost;
     c[j] = table[2 * ((j / 2) * kStride + row) + j % 2];
   }
 #endif
-  // c: c0_hi, c0_lo, c1_hi, c1_lo, c2 .. c13.
-  double sp = c[15];
-  for (int j = 14; j >= 4; --j)
+  // c: c0_hi, c0_lo, c1_hi, c1_lo, c2 .. c9.
+  double sp = c[2 * kPieces - 1];
+  for (int j = 2 * kPieces - 2; j >= 4; --j)
     sp = fma(sp, d, c[j]);  // c2 + c3 d + ...
   const DoubleDouble c1d = two_prod(c[2], d);
-  const DoubleDouble head = fast_two_sum(c[0], c1d.hi);
+  const DoubleDouble head = derivative_rows ? two_sum(c[0], c1d.hi) : fast_two_sum(c[0], c1d.hi);
   const double tail = fma(mul_rn(d, d), sp, fma(d, c[3], c[1]) + c1d.lo);
   const DoubleDouble g = {head.hi, head.lo + tail};
   const double half_s = 0.5 * s;  // exact but for subnormal s, where a = 0 either way
