@@ -7,16 +7,21 @@ EXP2_NEG: 2^(-j/32) for j = 0..31 as double-double pairs (hi, lo), and ln 2 / 32
 LN2_32_HI (38 significant bits: n * LN2_32_HI is exact for n < 2^15, every n of a in [0, 709])
 plus LN2_32_LO.
 
-LOG1P_PIECES: log(1 + e) for e in [0, 1], one row per binade of e from 1/16 up and two for the
-top binade: [0, 1/16), [1/16, 1/8), [1/8, 1/4), [1/4, 1/2), [1/2, 3/4), [3/4, 1]. A row is the
-polynomial c0 + c1 d + ... + cN d^N in d = e - center (d exact on the device: e and the center
-share a binade, or the center is 0), stored as LOG1P_WIDTH doubles: center, c0_hi, c0_lo, c1_hi,
-c1_lo, c2, ..., cN, zero padding to an even count, and stored piece-major (16-byte piece j of
-every row, then piece j + 1: see main). c0 and c1 as pairs: c1 d is up
-to half of the result, so c1 rounded to double alone would cost 2^-54 of it. The [0, 1/16) row has center 0 and c0 = 0, so
-it stays relative for the tiniest e; it is fitted as log(1 + e) / e. Chebyshev fits (mpmath
-chebyfit) of degree N, coefficients rounded to double, the relative error of the rounded
-polynomial (exact arithmetic) asserted below 2^-57 on a dense grid of each row.
+LOG1P_PIECES: log(1 + e) for e in [0, 1]: row 0 for [0, 1/32), then eight rows per binade of e
+from 1/32 up (row 1 + 8 b + j: [2^(b-5) (1 + j/8), 2^(b-5) (1 + (j+1)/8)), b = 0..4, j = 0..7;
+e = 1 takes the last row), so the device finds the row from e's exponent and top three mantissa
+bits with one shift and its center (the row's midpoint, 0 for row 0) from the row's bits. A row
+is the polynomial c0 + c1 d + ... + c9 d^9 in d = e - center (d exact on the device: e and the
+center share a binade, or the center is 0), stored as LOG1P_WIDTH = 12 doubles: c0_hi, c0_lo,
+c1_hi, c1_lo, c2, ..., c9, six 16-byte pieces, stored piece-major (16-byte piece j of every
+row, then piece j + 1: see main). With the data and exp_neg_dd's load a float64 softplus or
+log_sigmoid element loads 120 bytes, within the 130 its L1 return leaves at the copy roof (six
+binade rows of degree 12 with their centers stored took eight pieces, 152 bytes). c0 and c1 as
+pairs: c1 d is up to half of the result, so c1 rounded to double alone would cost 2^-54 of it.
+Row 0 has center 0 and c0 = 0, so it stays relative for the tiniest e; it is fitted as
+log(1 + e) / e. Chebyshev fits (mpmath chebyfit) of degree 9, coefficients rounded to double,
+the relative error of the rounded polynomial (exact arithmetic) asserted below 2^-57 on a dense
+grid of each row.
 
 GELU_G_PIECES, GELU_H_PIECES: exact GELU in float64 (cuact::Gelu) writes the upper tail mass
 Q(s) = erfc(s / sqrt 2) / 2 as e^(-s^2/2) g(s), and its derivative's part Q(s) - s phi(s) as
@@ -40,16 +45,17 @@ import pathlib
 import mpmath as mp
 
 mp.mp.prec = 200
-DEGREE = 12
-ROWS = [  # (lo, hi, center)
-    (mp.mpf(0), mp.mpf(1) / 16, mp.mpf(0)),
-    (mp.mpf(1) / 16, mp.mpf(1) / 8, mp.mpf(3) / 32),
-    (mp.mpf(1) / 8, mp.mpf(1) / 4, mp.mpf(3) / 16),
-    (mp.mpf(1) / 4, mp.mpf(1) / 2, mp.mpf(3) / 8),
-    (mp.mpf(1) / 2, mp.mpf(3) / 4, mp.mpf(5) / 8),
-    (mp.mpf(3) / 4, mp.mpf(1), mp.mpf(7) / 8),
-]
-WIDTH = 4 + DEGREE + (DEGREE % 2)  # center, c0 and c1 pairs, c2..cN, padded to an even count
+DEGREE = 9
+LOG1P_FIRST_BINADE = -5  # row 0 is [0, 2^-5)
+LOG1P_SPLIT_BITS = 3  # eight rows per binade above it
+ROWS = [(mp.mpf(0), mp.mpf(2) ** LOG1P_FIRST_BINADE, mp.mpf(0))]  # (lo, hi, center)
+for b in range(LOG1P_FIRST_BINADE, 0):
+    for j in range(2 ** LOG1P_SPLIT_BITS):
+        lo = mp.mpf(2) ** b * (1 + mp.mpf(j) / 2 ** LOG1P_SPLIT_BITS)
+        hi = mp.mpf(2) ** b * (1 + mp.mpf(j + 1) / 2 ** LOG1P_SPLIT_BITS)
+        ROWS.append((lo, hi, (lo + hi) / 2))
+WIDTH = 4 + DEGREE - 1  # c0 and c1 pairs, c2..cN
+assert WIDTH % 2 == 0
 BOUND = mp.mpf(2) ** -57
 
 
@@ -173,10 +179,11 @@ def main():
     for lo, hi, center in ROWS:
         c0, c1, rest, worst = log1p_row(lo, hi, center)
         worst_all = max(worst_all, worst)
-        vals = [float(center), c0[0], c0[1], c1[0], c1[1]] + rest
-        table.append(vals + [0.0] * (WIDTH - len(vals)))
+        vals = [c0[0], c0[1], c1[0], c1[1]] + rest
+        assert len(vals) == WIDTH
+        table.append(vals)
     # Piece-major: 16-byte piece j of every row, then piece j + 1. A warp's lanes look up rows of
-    # their own; a load of piece j then reads one 96-byte run, one L1 line, not one per row.
+    # their own; a load of piece j then reads the lines of the rows its lanes use, 8 rows a line.
     log_rows = []
     for j in range(WIDTH // 2):
         body = ", ".join(f"{table[r][2 * j]!r}, {table[r][2 * j + 1]!r}" for r in range(len(ROWS)))
@@ -194,6 +201,8 @@ def main():
         f"#define CUACT_LOG1P_DEGREE {DEGREE}\n"
         f"#define CUACT_LOG1P_WIDTH {WIDTH}\n"
         f"#define CUACT_LOG1P_ROW_COUNT {len(ROWS)}\n"
+        f"#define CUACT_LOG1P_FIRST_BINADE ({LOG1P_FIRST_BINADE})\n"
+        f"#define CUACT_LOG1P_SPLIT_BITS {LOG1P_SPLIT_BITS}\n"
         f"//! Worst relative fit error of a row: {mp.nstr(worst_all, 4)} (bound 2^-57).\n"
         f"#define CUACT_GELU_DEGREE {GELU_DEGREE}\n"
         f"#define CUACT_GELU_PIECE_COUNT {GELU_PIECES}\n"

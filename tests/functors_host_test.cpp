@@ -1152,7 +1152,15 @@ TEST(Float64Forms, ExpNegAndLog1pRows) {
         << "exp_neg_dd(" << a << ") not normalised";
   }
   std::vector<double> es = {0.0, 4.9e-324, 1e-310, 1e-300, 1e-17, 1.0};
-  for (double edge : {1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 3.0 / 4, 1.0})
+  // The rows' ends: 2^-5, then eight rows per binade up to 1.
+  std::vector<double> edges = {1.0};
+  for (int b = CUACT_LOG1P_FIRST_BINADE; b < 0; ++b)
+    for (int j = 0; j < 8; ++j)
+      edges.push_back(std::ldexp(1.0 + j / 8.0, b));
+  static_assert(
+      CUACT_LOG1P_ROW_COUNT == 1 + 8 * -CUACT_LOG1P_FIRST_BINADE && CUACT_LOG1P_SPLIT_BITS == 3,
+      "the edges above follow the generator's rows");
+  for (double edge : edges)
     for (int k = -3; k <= 3; ++k) {
       double e = edge;
       for (int i = 0; i < std::abs(k); ++i)

@@ -1261,21 +1261,24 @@ CUACT_HD DoubleDouble expm1_dd(double x) {
 }
 
 //! log(1 + e) for e = hi + lo, hi in [0, 1], as c0 + t (c0 a row's constant, t the rest, both
-//! doubles; about 2^-57 relative beyond the roundings of the sum): the polynomial of degree 12
-//! of hi's row (f64_tables.hpp: [0, 1/16), one row per binade up to 1/2, two for [1/2, 1]) in
-//! d = hi - center (exact), c0 and c1 as pairs, and lo taken to first order (lo c1: c1 is
-//! within 13% of the slope 1 / (1 + e) across each row, and lo below 2^-53 e). One row lookup of
-//! 8 16-byte loads (the table is piece-major: a warp's load of a piece reads one L1 line), 17
-//! FP64 instructions, no division.
+//! doubles; about 2^-57 relative beyond the roundings of the sum): the polynomial of degree 9
+//! of hi's row (f64_tables.hpp: [0, 1/32), then eight rows per binade) in d = hi - center
+//! (exact), c0 and c1 as pairs, and lo taken to first order (lo c1: c1 is within 4% of the slope
+//! 1 / (1 + e) across each row, and lo below 2^-53 e). The row from hi's exponent and top three
+//! mantissa bits by one shift, its center from the row's own bits (so e = 1, clamped into the
+//! last row, gets that row's center). One row lookup of 6 16-byte loads (piece-major: a warp's
+//! load of a piece reads the lines of the rows its lanes use, 8 rows a line), no division.
 CUACT_HD DoubleDouble log1p_unit_rows(DoubleDouble e) {
-  unsigned long long bits;
-  __builtin_memcpy(&bits, &e.hi, 8);
-  const int hi_word = static_cast<int>(bits >> 32);
-  const int ex = (hi_word >> 20) - 1023;  // e.hi >= 0: no sign bit
-  int row = ex + 5;                       // ex <= -5 (and 0, subnormals): row 0
-  row = row < 0 ? 0 : row;
-  if (row >= 4) row = (ex == 0 || ((hi_word >> 19) & 1)) ? 5 : 4;  // [3/4, 1] or [1/2, 3/4)
+  constexpr int kBits = CUACT_LOG1P_SPLIT_BITS;
   constexpr int kRows = CUACT_LOG1P_ROW_COUNT;
+  // Exponent and top mantissa bits of the row's first binade, less one: row 1 starts there.
+  constexpr int kBase = ((1023 + CUACT_LOG1P_FIRST_BINADE) << kBits) - 1;
+  const int top = high_word(e.hi) >> (20 - kBits);  // e.hi >= 0: no sign bit
+  int row = top - kBase;
+  row = row < 0 ? 0 : (row > kRows - 1 ? kRows - 1 : row);  // below 2^-5 (and 0): row 0
+  // The row's midpoint: its exponent and top bits, then the next bit set.
+  const double center =
+      row == 0 ? 0.0 : from_words((row + kBase) << (20 - kBits) | 1 << (19 - kBits), 0);
   double c[CUACT_LOG1P_WIDTH];
 #if defined(__CUDA_ARCH__)
   // The row first: piece j's constant offset then folds into the load's immediate.
@@ -1289,14 +1292,14 @@ CUACT_HD DoubleDouble log1p_unit_rows(DoubleDouble e) {
   for (int j = 0; j < CUACT_LOG1P_WIDTH; ++j)
     c[j] = kLog1pHost[2 * ((j / 2) * kRows + row) + j % 2];
 #endif
-  // c: center, c0_hi, c0_lo, c1_hi, c1_lo, c2 .. c12.
-  const double d = sub_rn(e.hi, c[0]);
+  // c: c0_hi, c0_lo, c1_hi, c1_lo, c2 .. c9.
+  const double d = sub_rn(e.hi, center);
   double s = c[CUACT_LOG1P_WIDTH - 1];
-  for (int k = CUACT_LOG1P_WIDTH - 2; k >= 5; --k)
+  for (int k = CUACT_LOG1P_WIDTH - 2; k >= 4; --k)
     s = fma(s, d, c[k]);                                  // c2 + c3 d + ...
-  const double lo = fma(e.lo, c[3], fma(d, c[4], c[2]));  // lo c1 + c1_lo d + c0_lo
+  const double lo = fma(e.lo, c[2], fma(d, c[3], c[1]));  // lo c1 + c1_lo d + c0_lo
   // c1_hi d inside the last fma, unrounded: it carries up to the whole result (row 0).
-  return {c[1], fma(d, c[3], fma(mul_rn(d, d), s, lo))};
+  return {c[0], fma(d, c[2], fma(mul_rn(d, d), s, lo))};
 }
 
 //! For s = |x|: e^(-s^2/2) g(s) = Q(s) = erfc(s / sqrt 2) / 2, the normal distribution's
