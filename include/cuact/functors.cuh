@@ -1190,15 +1190,17 @@ struct GeluTanh {
   }
   //! float32 results (under 0.8 ulp): x S(2u), 2^64 S from the sigmoid table at 2u as a pair
   //! (detail::sigmoid_f32), x times it rounded once, then scaled back. No branches: x clamped to
-  //! [-10.95, 5.25], where 2u stays in the table's [-112, 19) (2u = -111.2 and 18.7 at the ends),
-  //! and the ends selected: from 5.25 on S(2u) is within 2^-26 of 1 and the result x (+inf too);
-  //! below -10.95, |x| S(2u) < 2^-156 rounds to -0 (-inf too). NaN: clamped for 2u, x S is NaN.
+  //! [-10.95, 5.25], where 2u stays in the table's [-112, 19) (2u = -111.2 and 18.7 at the ends);
+  //! from 5.25 on S(2u) is within 2^-26 of 1 and the result x (+inf too), selected. Below -10.95
+  //! the factor is clamped as well: -10.95 S(2u(-10.95)) < 2^-156 rounds to -0, as x S(2u) does
+  //! (-inf too), with one max where a compare and a select stood. NaN: clamped for 2u, kept as
+  //! the factor (the max keeps x when the compare fails), so x S is NaN.
   CUACT_HD float forward_f32(float x) const {
     constexpr float kLo = -10.95f, kHi = 5.25f;
     const detail::FloatPair v = two_u_f32(detail::table_clamp(x, kLo, kHi));
     const detail::FloatPair t = detail::poly_f32_eval(detail::sigmoid_s_table(), v);
-    const float r = detail::mul_unscaled_f32(x, t);
-    return x >= kHi ? x : (x < kLo ? -0.0f : r);
+    const float r = detail::mul_unscaled_f32(x < kLo ? kLo : x, t);
+    return x >= kHi ? x : r;
   }
   //! float32 results: dy gelu_tanh'(x) from the table of 2^64 gelu_tanh' in v = 2u(x)
   //! (detail::gelu_tanh_d_table(), v in [-88, 40), 2^-27 relative, as a pair; exact around the

@@ -717,12 +717,15 @@ CUACT_HD float sigmoid_f32(float x) {
 
 //! x f(x) for a table t of 2^64 f on [-112, end) with f -> 1 past its end (silu, mish): x
 //! clamped for the lookup, x times the pair by mul_unscaled_f32. From end on x f rounds to x,
-//! below -112 to -0; both ends are selected (the clamped f would not give them for every x, and
-//! an infinite x times the pair may be NaN). NaN stays NaN. last: the last float below end.
+//! selected (the clamped f would not give it for every x, and an infinite x times the pair may
+//! be NaN). Below -112 the factor x is clamped too: -112 f(-112) < 2^-150 rounds to -0 as x f
+//! does (-inf too), one max for a compare and a select. NaN stays NaN (the max keeps x when the
+//! compare fails). last: the last float below end.
 CUACT_HD float x_times_scaled_table_f32(PolyF32Table t, float x, float last) {
   const float first = static_cast<float>(t.x_first);
-  const float r = mul_unscaled_f32(x, poly_f32_eval(t, table_clamp(x, first, last)));
-  return x > last ? x : (x < first ? -0.0f : r);
+  const float r =
+      mul_unscaled_f32(x < first ? first : x, poly_f32_eval(t, table_clamp(x, first, last)));
+  return x > last ? x : r;
 }
 
 //! silu(x) = x S(x) in float for float32 results (under 0.8 ulp), 2^64 S as in sigmoid_f32.
@@ -749,10 +752,10 @@ CUACT_HD FloatPair gelu_w_f32(float a) {
 //! + 2 a (a = |x|, w in [0, 135), 2^-27 relative, as a pair; same layout, stored one after
 //! the other, so the sign only shifts the row). x times the pair at 2^64 times its size, rounded
 //! once and scaled back (a subnormal result rounds once more). No branches: |x| is clamped to 14.5
-//! for the lookup, and the ends are selected: past x = 5.6, x Q < 2^-26.5 x and the result is x
-//! (+inf too, and x beyond 2^64, whose scaled product would overflow); below -14.36, |x Q| < 2^-150
-//! rounds to -0 (the clamped Q gives that down to -14.5; below, selected). NaN: x Phi is NaN.
-//! GELU(-0) = -0.
+//! for the lookup; past x = 5.6, x Q < 2^-26.5 x and the result is x, selected (+inf too, and x
+//! beyond 2^64, whose scaled product would overflow); below -14.36, |x Q| < 2^-150 rounds to -0,
+//! which the clamped Q gives down to -14.5 and, with the factor x clamped to -14.5 as well, below
+//! (-inf too). NaN: x Phi is NaN (the clamp of the factor keeps NaN). GELU(-0) = -0.
 CUACT_HD float gelu_f32(float x) {
   static_assert(gelu_phi_table().x_first == gelu_q_table().x_first &&
                     gelu_phi_table().rows == gelu_q_table().rows &&
@@ -763,8 +766,8 @@ CUACT_HD float gelu_f32(float x) {
   constexpr int kPhiShift = gelu_phi_table().first_row - gelu_q_table().first_row;
   const FloatPair f = poly_f32_eval(gelu_q_table(), gelu_w_f32(table_clamp(fabsf(x), 14.5f)),
                                     x > 0.0f ? kPhiShift : 0);
-  const float r = mul_unscaled_f32(x, f);
-  return x > 5.6f ? x : (x < -14.5f ? -0.0f : r);
+  const float r = mul_unscaled_f32(x < -14.5f ? -14.5f : x, f);
+  return x > 5.6f ? x : r;
 }
 
 //! dy GELU'(x) in float for float32 results, |x| <= 13 and pair_factor_ok(dy) (the caller takes
