@@ -120,14 +120,16 @@ CUACT_HD float mul_one_minus_exp_neg_f32(const Op& op, float dy, float y, float 
 }
 
 //! dy f'(x) for float32 results from table t of f' (numeric.cuh, poly_f32_eval): past the table
-//! f' rounds to 1 (the generator asserts it); below it, or for a dy outside pair_factor_ok, the
-//! double form.
+//! f' rounds to 1 (the generator asserts it), so the result is dy, selected (x clamped to the
+//! last float below the end for the lookup: end (1 - 2^-24) rounds to it); below it, for NaN (the
+//! same compare failing) or for a dy outside pair_factor_ok, the double form, out of line.
 template <class Op>
 CUACT_HD float table_backward_f32(const Op& op, PolyF32Table t, float dy, float x) {
-  if (x != x) return x;
-  if (x >= static_cast<float>(t.x_first + t.rows)) return dy;
-  if (x < static_cast<float>(t.x_first) || !pair_factor_ok(dy)) return backward_rounded(op, dy, x);
-  return mul_pair_f32(dy, poly_f32_eval(t, x));
+  if (!(x >= static_cast<float>(t.x_first)) || !pair_factor_ok(dy))
+    return backward_rounded(op, dy, x);
+  const float end = static_cast<float>(t.x_first + t.rows);
+  const float r = mul_pair_f32(dy, poly_f32_eval(t, table_clamp(x, end - end * 0x1p-24f)));
+  return x >= end ? dy : r;
 }
 
 template <class T>
@@ -1059,12 +1061,14 @@ struct Gelu {
   CUACT_HD float forward_f32(float x) const { return detail::gelu_f32(x); }
   //! float32 results: detail::gelu_backward_f32 for |x| <= 13 and dy passing pair_factor_ok;
   //! the rest (x far in the left tail, where GELU' is subnormal, or an extreme dy) rounds the
-  //! double form, out of line. Past x = 7, 1 - E with |E| < 2^-26 is 1 and the result dy:
-  //! selected, as NaN is, rather than branched to (a branch per element).
+  //! double form, out of line, and so does NaN (the same test, its compare failing, where a select
+  //! in every element kept it). Past x = 7, 1 - E with |E| < 2^-26 is 1 and the result dy:
+  //! selected rather than branched to (a branch per element).
   CUACT_HD float backward_f32(float dy, float x) const {
-    if (x < -13.0f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
+    if (!(x >= -13.0f) || !detail::pair_factor_ok(dy))
+      return detail::backward_rounded(*this, dy, x);
     const float r = detail::gelu_backward_f32(dy, x);
-    return x > 7.0f ? dy : (x != x ? x : r);
+    return x > 7.0f ? dy : r;
   }
   CUACT_HD double derivative(double x) const { return backward_precise(1.0, x); }
   //! float32 results: plain double, as forward(double).
@@ -1207,15 +1211,16 @@ struct GeluTanh {
   //! zero of gelu_tanh' at x = -0.7525, the table's root row), 2u as a pair as in forward_f32, the
   //! pair scaled back (exact: gelu_tanh' is normal for x >= -9.9) and times dy, rounded once. From
   //! x = 7.25 on (2u = 38.8; the table ends at 40) gelu_tanh' is within 2^-49 of 1 and rounds to
-  //! it: the result is dy (selected; x clamped to 7.25 for 2u, NaN too, then selected). Below -9.9
-  //! (gelu_tanh' < 2^-114) or for an extreme dy, the double form, out of line.
+  //! it: the result is dy (selected; x clamped to 7.25 for 2u). Below -9.9 (gelu_tanh' < 2^-114),
+  //! for NaN (the same test, its compare failing, where a select in every element kept it) or
+  //! for an extreme dy, the double form, out of line.
   CUACT_HD float backward_f32(float dy, float x) const {
     constexpr float kHi = 7.25f;
-    if (x < -9.9f || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
+    if (!(x >= -9.9f) || !detail::pair_factor_ok(dy)) return detail::backward_rounded(*this, dy, x);
     const detail::FloatPair v = two_u_f32(detail::table_clamp(x, kHi));
     const detail::FloatPair g = detail::poly_f32_eval(detail::gelu_tanh_d_table(), v);
     const float r = detail::mul_pair_f32(dy, detail::unscaled(g));
-    return x != x ? x : (x >= kHi ? dy : r);  // (NaN runs 2u at the clamp)
+    return x >= kHi ? dy : r;
   }
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
