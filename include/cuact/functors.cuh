@@ -668,14 +668,14 @@ struct Celu {
   //! once (e^(q + q_lo) - 1 = (e^q - 1) + e^q q_lo). Where |q| < 2^-25, celu(x) = x (1 + q / 2
   //! + ...) rounds to x.
   CUACT_HD float forward_f32(float x) const {
-    if (!(x < 0.0f)) return x;  // x >= 0, -0 or NaN
-    if (!float_alpha()) return detail::forward_rounded(*this, x);
+    if (!float_alpha()) return detail::forward_rounded(*this, x);  // the same for a whole launch
     const detail::FloatPair q = scaled_f32(x);
-    if (fabsf(q.hi) < 0x1p-25f) return x;
-    if (q.hi < -87.0f) return -(alpha.f + alpha.lo);  // e^q < 2^-125: rounds to -alpha
-    detail::FloatPair m = detail::expm1_neg_f32(q.hi);
+    // q clamped into expm1_neg_f32's [-87, 0]: x >= 0 and NaN run it at 0, then are selected.
+    detail::FloatPair m = detail::expm1_neg_f32(fmaxf(fminf(q.hi, 0.0f), -87.0f));
     m.lo = fmaf(q.lo, 1.0f + m.hi, m.lo);
-    return fmaf(alpha.f, m.hi, fmaf(alpha.f, m.lo, alpha.lo * m.hi));
+    const float r = fmaf(alpha.f, m.hi, fmaf(alpha.f, m.lo, alpha.lo * m.hi));
+    if (!(x < 0.0f) || fabsf(q.hi) < 0x1p-25f) return x;  // x >= 0, -0, NaN, or x (1 + q/2) = x
+    return q.hi < -87.0f ? -(alpha.f + alpha.lo) : r;     // e^q < 2^-125: rounds to -alpha
   }
   //! float32 results: dy e^(q + q_lo) = dy (1 + q_lo) e^q by mul_scaled_exp_f32; the tails
   //! (q < -87, dy outside pair_factor_ok) take one double product.
