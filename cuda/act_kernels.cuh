@@ -151,35 +151,10 @@ CUACT_HD_COLD Pack forward_pack_cold(Op op, Pack in) {
 //! the call sites also made nvcc reload the op's constants after each element (the registers a
 //! call may clobber): 36 -> 19 instructions per bfloat16 element for relu with general parameters,
 //! 21 -> 13 for leaky_relu.
-//! Whether a pack of 16-bit elements holds one with |x| < 2^e (e >= -14, so the bound is a
-//! normal number of either type): per 32-bit word, each half's magnitude plus the bound's
-//! complement to 2^15 sets the half's top bit exactly when it reaches the bound (no carry into the
-//! next half: both addends are below 2^15). Two integer instructions a word, not a compare an
-//! element.
-template <class T>
-CUACT_HD bool pack_has_tiny(const Pack& in, int e) {
-  static_assert(sizeof(T) == 2, "16-bit elements");
-  const uint32_t bound =
-      std::is_same_v<T, __half> ? uint32_t(e + 15) << 10 : uint32_t(e + 127) << 7;
-  const uint32_t add = (0x8000u - bound) * 0x10001u;
-  uint32_t all = 0x80008000u;
-  CUACT_UNROLL
-  for (int i = 0; i < 4; ++i)
-    all &= (in.w[i] & 0x7fff7fffu) + add;
-  return all != 0x80008000u;
-}
-
 template <class T, class Op>
 CUACT_HD Pack forward_pack(const Op& op, const Pack& in) {
   constexpr int V = kPackSize<T>;
   Pack out;
-  if constexpr (sizeof(T) == 2 && HasForwardAboveTiny<Op>::value) {
-    if (pack_has_tiny<T>(in, Op::kTinyExponent)) return forward_pack_cold<T>(op, in);
-    CUACT_UNROLL
-    for (int k = 0; k < V; ++k)
-      pack_set(out, k, to_storage<T>(op.forward_above_tiny(to_compute(pack_get<T>(in, k)))));
-    return out;
-  }
   if constexpr (sizeof(T) == 2 && HasForwardInterval<Op>::value) {
     bool exact = false;
     if constexpr (HasExactFloatForward<Op>::value) exact = op.exact_float_forward_applies();

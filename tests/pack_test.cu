@@ -6,7 +6,6 @@
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -135,81 +134,6 @@ TEST(ForwardPack, MatchesApplyForwardForTheIntervalOps) {
   check_forward_pack_both(cuact::LeakyRelu(cuact::ActParams{}), "leaky_relu");
   check_forward_pack_both(cuact::HardSigmoid(cuact::ActParams{}), "hard_sigmoid");
   check_forward_pack_both(cuact::HardSigmoidRelu6(cuact::ActParams{}), "hard_sigmoid_relu6");
-}
-
-// The same for an op with forward_above_tiny (GELU): packs with no |x| below 2^kTinyExponent take
-// it, the others apply_forward element by element; the results must not tell them apart.
-template <class T, class Op>
-void check_forward_pack_above_tiny(const Op& op, const std::string& what) {
-  constexpr int V = kPackSize<T>;
-  const float tiny = std::ldexp(1.0f, Op::kTinyExponent);
-  int plain_packs = 0, tiny_packs = 0, mismatches = 0;
-  for (uint32_t base = 0; base < 65536; base += V) {
-    Pack in{};
-    bool has_tiny = false;
-    for (int k = 0; k < V; ++k) {
-      const uint16_t bits = static_cast<uint16_t>(base + k);
-      T x;
-      std::memcpy(&x, &bits, 2);
-      pack_set(in, k, x);
-      has_tiny |= std::fabs(cuact::to_compute(x)) < tiny;
-    }
-    EXPECT_EQ(cuact::detail::pack_has_tiny<T>(in, Op::kTinyExponent), has_tiny)
-        << what << ": pack from bits 0x" << std::hex << base;
-    ++(has_tiny ? tiny_packs : plain_packs);
-    const Pack out = cuact::detail::forward_pack<T>(op, in);
-    for (int k = 0; k < V; ++k) {
-      const T want = cuact::apply_forward(op, pack_get<T>(in, k));
-      const T got = pack_get<T>(out, k);
-      if (!same_bits(got, want) && ++mismatches <= 5) {
-        uint16_t got_bits, want_bits;
-        std::memcpy(&got_bits, &got, 2);
-        std::memcpy(&want_bits, &want, 2);
-        ADD_FAILURE() << what << ": input bits 0x" << std::hex << (base + k) << " got 0x"
-                      << got_bits << ", apply_forward 0x" << want_bits;
-      }
-    }
-  }
-  EXPECT_EQ(mismatches, 0) << what;
-  EXPECT_GT(plain_packs, 0) << what;
-  EXPECT_GT(tiny_packs, 0) << what;
-}
-
-TEST(ForwardPack, MatchesApplyForwardForTheTinyTestedOps) {
-  const cuact::Gelu gelu{cuact::ActParams{}};
-  check_forward_pack_above_tiny<__half>(gelu, "gelu float16");
-  check_forward_pack_above_tiny<__nv_bfloat16>(gelu, "gelu bfloat16");
-}
-
-// The bound sits exactly at 2^e: its own bit pattern is not tiny, the one below it is, in either
-// half of a word and with either sign.
-template <class T>
-void check_pack_has_tiny_bound() {
-  for (int e : {-14, -3, 0, 7}) {
-    uint16_t bound;
-    const T b = cuact::to_storage<T>(std::ldexp(1.0f, e));
-    std::memcpy(&bound, &b, 2);
-    for (int k = 0; k < kPackSize<T>; ++k) {
-      for (uint16_t sign : {uint16_t{0}, uint16_t{0x8000}}) {
-        for (uint16_t bits : {bound, static_cast<uint16_t>(bound - 1)}) {
-          Pack p{};
-          for (int j = 0; j < kPackSize<T>; ++j)
-            pack_set(p, j, cuact::to_storage<T>(1000.0f));
-          const uint16_t v = static_cast<uint16_t>(bits | sign);
-          T x;
-          std::memcpy(&x, &v, 2);
-          pack_set(p, k, x);
-          EXPECT_EQ(cuact::detail::pack_has_tiny<T>(p, e), bits != bound)
-              << sizeof(T) << "-byte e " << e << " element " << k << " bits 0x" << std::hex << v;
-        }
-      }
-    }
-  }
-}
-
-TEST(ForwardPack, PackHasTinyTestsEachElementAtTheBound) {
-  check_pack_has_tiny_bound<__half>();
-  check_pack_has_tiny_bound<__nv_bfloat16>();
 }
 
 }  // namespace

@@ -25,8 +25,6 @@
 //!    to within 2 ulp (instead of in double, whose libm calls and FP64 rate cost the float32
 //!    kernels most of their bandwidth on Hopper). Every transcendental op has both; softplus and
 //!    log_sigmoid also `backward_from_output_f32(float dy, float y)`.
-//!  - `forward_above_tiny(float)` with `kTinyExponent`: the 16-bit float form for |x| >=
-//!    2^kTinyExponent, without a small-x case; the kernels test a pack's bits at once (GELU).
 //!  - `forward_interval(float)` (16-bit results of the line ops: bounds for a rounding test;
 //!    `exact_float_forward` where the float form is exact), see cuact/precision.cuh.
 //!  - `forward_precise(double)`, `backward_precise(double, double)`: used instead of
@@ -1052,11 +1050,6 @@ struct Gelu {
     return times_pdf({-1.0, -tail_series_minus_one(1.0 / (x * x))}, x);
   }
   CUACT_HD float forward(float x) const { return detail::fast_gelu(x); }
-  //! forward(float) for |x| >= 2^kTinyExponent (NaN and the infinities too), without the small-x
-  //! form that float16 subnormals need: the 16-bit kernels test each pack for such an |x| first
-  //! (three instructions an element fewer).
-  static constexpr int kTinyExponent = -14;
-  CUACT_HD float forward_above_tiny(float x) const { return detail::fast_gelu<false>(x); }
   //! float32 results: in float from a table of polynomials (detail::gelu_f32).
   CUACT_HD float forward_f32(float x) const { return detail::gelu_f32(x); }
   //! float32 results: detail::gelu_backward_f32 for |x| <= 13 and dy passing pair_factor_ok;

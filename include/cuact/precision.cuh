@@ -47,8 +47,6 @@ using Float32BackwardFromOutputMember =
 template <class Op>
 using ForwardIntervalMember = decltype(std::declval<const Op&>().forward_interval(0.0f));
 template <class Op>
-using ForwardAboveTinyMember = decltype(std::declval<const Op&>().forward_above_tiny(0.0f));
-template <class Op>
 using ExactFloatForwardMember = decltype(std::declval<const Op&>().exact_float_forward(0.0f));
 }  // namespace detail
 
@@ -156,14 +154,6 @@ using HasFloat32BackwardFromOutput = detail::Detect<Op, detail::Float32BackwardF
 //! boundary (a few inputs in a thousand) the double path runs.
 template <class Op>
 using HasForwardInterval = detail::Detect<Op, detail::ForwardIntervalMember>;
-
-//! Ops whose 16-bit float form has a small-|x| case that few inputs take define `float
-//! forward_above_tiny(float)`, the float form without it (equal to `forward(float)` wherever
-//! |x| >= 2^Op::kTinyExponent, NaN and the infinities included): the kernels test a whole
-//! pack's bits for such an |x| at once (detail::forward_pack) instead of a compare and a select
-//! in every element. apply_forward itself keeps to forward(float).
-template <class Op>
-using HasForwardAboveTiny = detail::Detect<Op, detail::ForwardAboveTinyMember>;
 
 //! Ops with a forward_interval may also define `bool exact_float_forward_applies() const` and
 //! `float exact_float_forward(float x) const`: for parameters where the float form is exact

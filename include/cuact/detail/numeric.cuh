@@ -604,9 +604,7 @@ CUACT_HD float gelu16_abs(float x) {
 //! the same code and the ends come out of it. Past x = 5.6, a Q(a) < 2^-26.5 x and x - a Q rounds
 //! to x; below -14.36, a Q(a) < 2^-150 rounds to 0, so the result is -0; |x| clamped to 14.5 gives
 //! both ends, the infinities too (-inf gives -0, as the float32 and float64 forms do). NaN: a is
-//! NaN, so is the result. kSmallForm false (Gelu::forward_above_tiny): without the small-x form,
-//! for callers that know |x| >= 2^-14.
-template <bool kSmallForm = true>
+//! NaN, so is the result.
 CUACT_HD float fast_gelu(float x) {
   constexpr float kC = -0.5f * kLog2eF;  // exact: the C the fit of M assumes
   const float a = gelu16_abs(x);
@@ -629,7 +627,7 @@ CUACT_HD float fast_gelu(float x) {
   // x Phi(x) = x / 2 + x^2 / sqrt(2 pi) (next term below 2^-44 relative). For float16
   // subnormal x, x / 2 is often a tie that the x^2 term breaks, by as little as 2^-24 relative:
   // less than the 2^-22 error ex2.approx and rcp.approx may put into the terms above.
-  if (kSmallForm && a < 0x1p-14f) r = fmaf(sq, 0.3989422804014327f, 0.5f * x);
+  if (a < 0x1p-14f) r = fmaf(sq, 0.3989422804014327f, 0.5f * x);
   return r;
 }
 
