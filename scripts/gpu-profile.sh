@@ -9,8 +9,8 @@
 # bench saw them), the SpeedOfLight, ComputeWorkloadAnalysis, MemoryWorkloadAnalysis and
 # Occupancy sections as CSV (profile-<case>.csv), and one line per case in profile.txt with the
 # figures that say which limit binds: DRAM and L1/TEX throughput, issue slots busy, achieved
-# occupancy. Each ncu run has its own timeout (GPU_PROFILE_TIMEOUT, default 40 s), so a hung one
-# costs one case, not the call.
+# occupancy. Each ncu run has its own timeout (GPU_PROFILE_TIMEOUT, default 35 s, so the 8
+# default cases stay under a 300 s device call), and a hung one costs one case, not the call.
 #   GPU_PROFILE_CASES   comma-separated bench cases (default below)
 set -uo pipefail
 
@@ -46,7 +46,7 @@ for c in "${cases[@]}"; do
   direction=forward
   [[ $c == */bwd* ]] && direction=backward
   csv="$log_dir/profile-${c//\//_}.csv"
-  timeout -k 5 "${GPU_PROFILE_TIMEOUT:-40}" "$ncu_bin" --clock-control none \
+  timeout -k 5 "${GPU_PROFILE_TIMEOUT:-35}" "$ncu_bin" --clock-control none \
     --kernel-name-base demangled --kernel-name "regex:act_${direction}_kernel" --launch-count 1 \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
     --section Occupancy --csv --page details \

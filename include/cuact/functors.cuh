@@ -1148,13 +1148,22 @@ struct GeluTanh {
   CUACT_HD static T two_u_slope(T x) {
     return T(kTwoKHi) * fma(T(3) * T(kCubicHi) * x, x, T(1));
   }
-  // x > 10: sigmoid(2u) = 1 - e^-87; x < -30: |f|, |f'| < 1e-1000. NaN falls through.
+  // x >= 10: sigmoid(2u) = 1 - e^-87; x < -30: |f|, |f'| < 1e-1000. The compares against 10 (in
+  // forward) and -700 read the high words on the integer pipe (a double compare takes an FP64
+  // slot): +NaN and +inf take forward's x >= 10 exit (f = x), -NaN runs through to NaN. -inf
+  // needs the double compare (as an unsigned high word it would catch -NaN too), and so does
+  // backward's x > 10, which +NaN must not take.
+  static constexpr int kFlatWord = 0x40240000;        // 10
+  static constexpr unsigned kTinyWord = 0xC085E000u;  // -700
   CUACT_HD double forward(double x) const {
-    if (x > 10.0) return x;
+    if (detail::high_word(x) >= kFlatWord) return x;
     if (x < -30.0) return -0.0;
     const detail::DoubleDouble v = two_u(x);
-    if (v.hi < -700.0) return detail::mul_exp_tiny(x, v.hi, v.lo);
-    return detail::mul_dd(x, detail::logistic_dd(v.hi, v.lo));
+    if (static_cast<unsigned>(detail::high_word(v.hi)) >= kTinyWord)
+      return detail::mul_exp_tiny(x, v.hi, v.lo);
+    // x is finite or NaN here: no infinite x to meet a zero v.lo (mul_dd's check).
+    const detail::DoubleDouble s = detail::logistic_dd(v.hi, v.lo);
+    return fma(x, s.hi, x * s.lo);
   }
   //! 16-bit results. No early returns (a compare, a branch and a reconvergence barrier each per
   //! unrolled element): past x = 10 the sigmoid is 1 in float, below -30 it is 0 and x * 0 = -0;
@@ -1218,11 +1227,11 @@ struct GeluTanh {
   // f' = s + x * s (1 - s) * 2u'(x), s = sigmoid(2u).
   CUACT_HD double derivative(double x) const { return backward(1.0, x); }
   CUACT_HD double backward(double dy, double x) const {
-    if (x > 10.0) return dy;
+    if (x > 10.0) return dy;  // (a double compare: +NaN must fall through)
     if (x < -30.0) return dy * 0.0;
     const detail::DoubleDouble v = two_u(x);
     const detail::DoubleDouble xdu = x_two_u_slope(x);
-    if (v.hi < -700.0) {
+    if (static_cast<unsigned>(detail::high_word(v.hi)) >= kTinyWord) {
       // f' = s (1 + x 2u') with s = e^(2u) tiny: 1 + x 2u' (|x 2u'| > 1500) and dy times it as
       // pairs.
       detail::DoubleDouble t = detail::fast_two_sum(xdu.hi, 1.0);
